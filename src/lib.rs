@@ -1,0 +1,10 @@
+//! zkinfer: proofs that a committed ONNX model produced a given output on a given
+//! input, with sumcheck and LogUp-GKR over BN254 and Dory commitments.
+//!
+//! Layout: [`backend`] holds the device seam every heavy primitive goes through;
+//! [`pcs`] is the Dory adapter (setup, commitments, openings) running on a
+//! backend; [`config`] reads per-device kernel tuning; [`bench`] times primitives
+//! per device for `zkinfer bench primitives`.
+
+pub mod backend;
+pub mod config;
