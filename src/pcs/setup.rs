@@ -1,0 +1,402 @@
+//! Dory setup with no known discrete logarithms, and its on-disk cache.
+//!
+//! `dory_pcs::setup` draws its generators as random multiples of the group
+//! generator, so whoever ran it knows their discrete logarithms and can open
+//! commitments to anything. zkinfer never uses it. Here every generator (Γ₁, Γ₂,
+//! h₁, h₂) is hashed to the curve from a public seed with try-and-increment:
+//!
+//! ```text
+//! x  = Blake2b-512("zkinfer/dory-setup/v1" ‖ group ‖ len(seed) ‖ seed ‖ index ‖ counter ‖ part) mod q
+//! y² = x³ + b   (first counter for which a square root exists; the sign of y is one
+//!                more hash bit)
+//! G2: x ∈ Fq2 takes two hashes (parts 0 and 1); the point is multiplied by the
+//!     cofactor and checked to lie in the order-r subgroup.
+//! ```
+//!
+//! Nobody chooses the points, so nobody knows a relation between them. A test pins
+//! the first generators so the derivation cannot drift silently.
+//!
+//! The setup is cached under zkinfer's own cache directory (never dory's XDG
+//! cache), with a checksum; a corrupt or foreign file is rebuilt.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use ark_bn254::{Fq, Fq2, G1Affine, G1Projective, G2Affine, G2Projective};
+use ark_ec::pairing::Pairing;
+use ark_ec::AffineRepr;
+use ark_ff::PrimeField;
+use ark_serialize::{CanonicalDeserialize, CanonicalSerialize, Compress, Validate};
+use blake2::{Blake2b512, Digest};
+use dory_pcs::backends::arkworks::{ArkG1, ArkG2, ArkGT, BN254};
+use dory_pcs::setup::{ProverSetup, VerifierSetup};
+use rayon::prelude::*;
+
+use super::PcsError;
+
+/// Domain separator for every hash in the derivation.
+const DOMAIN: &[u8] = b"zkinfer/dory-setup/v1";
+
+/// The public seed zkinfer's keys use unless told otherwise.
+pub const DEFAULT_SEED: &[u8] = b"zkinfer public Dory generators, BN254, 2026";
+
+/// Largest supported log2 of the generator count (2^20 columns, 2^40 entries).
+pub const MAX_LOG_GENERATORS: usize = 20;
+
+/// Magic bytes and format version of a cached setup file.
+const FILE_MAGIC: &[u8; 8] = b"ZKDORY\x00\x01";
+
+/// Environment variable that overrides zkinfer's cache directory.
+pub const CACHE_DIR_ENV: &str = "ZKINFER_CACHE_DIR";
+
+/// Dory prover and verifier setups derived from a public seed, with the G1
+/// generators also kept in affine form for the MSM kernels.
+#[derive(Debug, Clone)]
+pub struct DorySetup {
+    /// log2 of the number of G1 (and G2) generators: supports layouts with
+    /// ν ≤ σ ≤ `log_generators`.
+    pub log_generators: usize,
+    /// Blake2b-512 of the seed: identifies which public seed the generators came from.
+    pub seed_digest: [u8; 64],
+    pub prover: ProverSetup<BN254>,
+    pub verifier: VerifierSetup<BN254>,
+    /// Γ₁ in affine coordinates (the bases of every row MSM).
+    pub g1_affine: Vec<G1Affine>,
+}
+
+fn hash_to_base_field(group: &[u8], seed: &[u8], index: u64, counter: u64, part: u8) -> (Fq, bool) {
+    let mut hasher = Blake2b512::new();
+    hasher.update(DOMAIN);
+    hasher.update(group);
+    hasher.update((seed.len() as u64).to_le_bytes());
+    hasher.update(seed);
+    hasher.update(index.to_le_bytes());
+    hasher.update(counter.to_le_bytes());
+    hasher.update([part]);
+    let digest = hasher.finalize();
+    // 512 bits reduced mod q: statistically uniform. The top bit of the last byte
+    // picks the sign of y.
+    (Fq::from_le_bytes_mod_order(&digest), digest[63] & 0x80 != 0)
+}
+
+/// The `index`-th G1 point hashed from `seed` (label separates Γ₁ from h₁).
+pub fn hash_to_g1(label: &[u8], seed: &[u8], index: u64) -> G1Affine {
+    for counter in 0u64.. {
+        let (x, greatest) = hash_to_base_field(label, seed, index, counter, 0);
+        if let Some(point) = G1Affine::get_point_from_x_unchecked(x, greatest) {
+            // BN254's G1 has cofactor 1: every curve point is in the group.
+            if !point.is_zero() {
+                return point;
+            }
+        }
+    }
+    unreachable!("half of all x have a point; the counter cannot run out")
+}
+
+/// The `index`-th G2 point hashed from `seed`, cofactor cleared.
+pub fn hash_to_g2(label: &[u8], seed: &[u8], index: u64) -> G2Affine {
+    for counter in 0u64.. {
+        let (c0, greatest) = hash_to_base_field(label, seed, index, counter, 0);
+        let (c1, _) = hash_to_base_field(label, seed, index, counter, 1);
+        let x = Fq2::new(c0, c1);
+        if let Some(point) = G2Affine::get_point_from_x_unchecked(x, greatest) {
+            let cleared = point.clear_cofactor();
+            if !cleared.is_zero() && cleared.is_in_correct_subgroup_assuming_on_curve() {
+                return cleared;
+            }
+        }
+    }
+    unreachable!("half of all x have a point; the counter cannot run out")
+}
+
+impl DorySetup {
+    /// Derives the setup for 2^`log_generators` generators per group from `seed`.
+    /// Costs one hash-to-curve per generator plus ~3·2^k pairings for the
+    /// verifier's precomputed values; use [`DorySetup::load_or_derive`] to cache it.
+    pub fn derive(seed: &[u8], log_generators: usize) -> Result<Self, PcsError> {
+        if log_generators > MAX_LOG_GENERATORS {
+            return Err(PcsError::SetupTooLarge {
+                log_generators,
+                max: MAX_LOG_GENERATORS,
+            });
+        }
+        let n = 1usize << log_generators;
+        let _span = tracing::info_span!("dory_setup_derive", log_generators).entered();
+        let (g1, g2): (Vec<G1Affine>, Vec<G2Affine>) = rayon::join(
+            || {
+                (0..n as u64)
+                    .into_par_iter()
+                    .map(|i| hash_to_g1(b"G1/gamma", seed, i))
+                    .collect()
+            },
+            || {
+                (0..n as u64)
+                    .into_par_iter()
+                    .map(|i| hash_to_g2(b"G2/gamma", seed, i))
+                    .collect()
+            },
+        );
+        let h1 = hash_to_g1(b"G1/h", seed, 0);
+        let h2 = hash_to_g2(b"G2/h", seed, 0);
+        let ht = ArkGT(ark_bn254::Bn254::pairing(h1, h2));
+        let prover = ProverSetup::<BN254> {
+            g1_vec: g1.iter().map(|p| ArkG1(G1Projective::from(*p))).collect(),
+            g2_vec: g2.iter().map(|p| ArkG2(G2Projective::from(*p))).collect(),
+            h1: ArkG1(h1.into()),
+            h2: ArkG2(h2.into()),
+            ht,
+        };
+        let verifier = prover.to_verifier_setup();
+        Ok(DorySetup {
+            log_generators,
+            seed_digest: Blake2b512::digest(seed).into(),
+            prover,
+            verifier,
+            g1_affine: g1,
+        })
+    }
+
+    /// Makes dory's prepared-point cache cover these generators, so tier-2
+    /// commitments and openings pair against precomputed G2 lines.
+    pub fn prepare_pairing_cache(&self) {
+        dory_pcs::backends::arkworks::init_cache(&self.prover.g1_vec, &self.prover.g2_vec);
+    }
+
+    /// The default cache directory: `$ZKINFER_CACHE_DIR`, else the user's cache
+    /// directory + `zkinfer`, else `./.zkinfer-cache`.
+    pub fn default_cache_dir() -> PathBuf {
+        if let Some(dir) = std::env::var_os(CACHE_DIR_ENV) {
+            return PathBuf::from(dir);
+        }
+        dirs::cache_dir()
+            .map(|d| d.join("zkinfer"))
+            .unwrap_or_else(|| PathBuf::from(".zkinfer-cache"))
+    }
+
+    /// File name of a cached setup for this seed and size.
+    pub fn cache_file_name(seed: &[u8], log_generators: usize) -> String {
+        let digest = Blake2b512::digest(seed);
+        let short: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        format!("dory-setup-{short}-2^{log_generators}.bin")
+    }
+
+    /// Loads the setup from `cache_dir` when a valid file is there, else derives it
+    /// and writes the file atomically. A corrupt, stale or foreign file is
+    /// replaced (with a warning), never trusted.
+    pub fn load_or_derive(
+        seed: &[u8],
+        log_generators: usize,
+        cache_dir: &Path,
+    ) -> Result<Self, PcsError> {
+        let path = cache_dir.join(Self::cache_file_name(seed, log_generators));
+        if path.exists() {
+            match Self::read_file(&path, seed, log_generators) {
+                Ok(setup) => return Ok(setup),
+                Err(e) => tracing::warn!("ignoring cached Dory setup {}: {e}", path.display()),
+            }
+        }
+        let setup = Self::derive(seed, log_generators)?;
+        if let Err(e) = setup.write_file(&path) {
+            tracing::warn!("could not cache the Dory setup at {}: {e}", path.display());
+        }
+        Ok(setup)
+    }
+
+    /// Writes the setup to `path` atomically (temporary file, then rename).
+    pub fn write_file(&self, path: &Path) -> Result<(), PcsError> {
+        let io = |source| PcsError::SetupIo {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        let mut payload = Vec::new();
+        let ser = |e: ark_serialize::SerializationError| PcsError::SetupFile {
+            path: path.to_path_buf(),
+            reason: format!("serialization failed: {e}"),
+        };
+        dory_pcs::backends::arkworks::ArkworksProverSetup(self.prover.clone())
+            .serialize_uncompressed(&mut payload)
+            .map_err(ser)?;
+        dory_pcs::backends::arkworks::ArkworksVerifierSetup(self.verifier.clone())
+            .serialize_uncompressed(&mut payload)
+            .map_err(ser)?;
+        let mut bytes = Vec::with_capacity(payload.len() + 160);
+        bytes.extend_from_slice(FILE_MAGIC);
+        bytes.extend_from_slice(&(self.log_generators as u64).to_le_bytes());
+        bytes.extend_from_slice(&self.seed_digest);
+        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&Blake2b512::digest(&payload));
+        bytes.extend_from_slice(&payload);
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        {
+            let mut file = std::fs::File::create(&tmp).map_err(io)?;
+            file.write_all(&bytes).map_err(io)?;
+            file.sync_all().map_err(io)?;
+        }
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+
+    /// Reads a setup file, checking magic, size, seed and checksum, and that its
+    /// first generators are the ones the seed derives.
+    pub fn read_file(path: &Path, seed: &[u8], log_generators: usize) -> Result<Self, PcsError> {
+        let bad = |reason: String| PcsError::SetupFile {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .map_err(|source| PcsError::SetupIo {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let header_len = 8 + 8 + 64 + 8 + 64;
+        if bytes.len() < header_len || &bytes[..8] != FILE_MAGIC {
+            return Err(bad(
+                "not a zkinfer Dory setup file (bad magic or version)".into()
+            ));
+        }
+        let stored_log = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes"));
+        if stored_log != log_generators as u64 {
+            return Err(bad(format!(
+                "holds 2^{stored_log} generators, expected 2^{log_generators}"
+            )));
+        }
+        let seed_digest: [u8; 64] = Blake2b512::digest(seed).into();
+        if bytes[16..80] != seed_digest {
+            return Err(bad("derived from another seed".into()));
+        }
+        let payload_len = u64::from_le_bytes(bytes[80..88].try_into().expect("8 bytes"));
+        let payload = &bytes[header_len..];
+        if payload.len() as u64 != payload_len {
+            return Err(bad(format!(
+                "truncated: payload has {} bytes, header says {payload_len}",
+                payload.len()
+            )));
+        }
+        if Blake2b512::digest(payload).as_slice() != &bytes[88..152] {
+            return Err(bad("checksum mismatch (corrupt file)".into()));
+        }
+        let mut reader = payload;
+        // The checksum guards against corruption, so skip the (slow) subgroup checks.
+        let prover = dory_pcs::backends::arkworks::ArkworksProverSetup::deserialize_with_mode(
+            &mut reader,
+            Compress::No,
+            Validate::No,
+        )
+        .map_err(|e| bad(format!("cannot decode prover setup: {e}")))?
+        .into_inner();
+        let verifier = dory_pcs::backends::arkworks::ArkworksVerifierSetup::deserialize_with_mode(
+            &mut reader,
+            Compress::No,
+            Validate::No,
+        )
+        .map_err(|e| bad(format!("cannot decode verifier setup: {e}")))?
+        .into_inner();
+        let n = 1usize << log_generators;
+        if prover.g1_vec.len() != n || prover.g2_vec.len() != n || !reader.is_empty() {
+            return Err(bad("generator counts do not match the header".into()));
+        }
+        // The first generators must be the ones this seed derives.
+        if G1Affine::from(prover.g1_vec[0].0) != hash_to_g1(b"G1/gamma", seed, 0)
+            || G2Affine::from(prover.g2_vec[0].0) != hash_to_g2(b"G2/gamma", seed, 0)
+        {
+            return Err(bad("generators do not match the seed".into()));
+        }
+        let g1_affine = super::to_affine_g1(&prover.g1_vec);
+        Ok(DorySetup {
+            log_generators,
+            seed_digest,
+            prover,
+            verifier,
+            g1_affine,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ark_serialize::CanonicalSerialize;
+
+    fn hex<T: CanonicalSerialize>(p: &T) -> String {
+        let mut bytes = Vec::new();
+        p.serialize_compressed(&mut bytes).unwrap();
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[test]
+    fn generators_are_valid_and_distinct() {
+        let setup = DorySetup::derive(DEFAULT_SEED, 3).unwrap();
+        let g1 = &setup.g1_affine;
+        assert_eq!(g1.len(), 8);
+        for (i, p) in g1.iter().enumerate() {
+            assert!(p.is_on_curve() && p.is_in_correct_subgroup_assuming_on_curve());
+            assert_ne!(
+                *p,
+                G1Affine::generator(),
+                "generator {i} is the group generator"
+            );
+            for q in &g1[..i] {
+                assert_ne!(p, q);
+            }
+        }
+        for p in &setup.prover.g2_vec {
+            let a = G2Affine::from(p.0);
+            assert!(a.is_on_curve() && a.is_in_correct_subgroup_assuming_on_curve());
+            assert!(!a.is_zero());
+        }
+        // A different seed gives different generators.
+        let other = DorySetup::derive(b"another seed", 3).unwrap();
+        assert_ne!(other.g1_affine[0], g1[0]);
+    }
+
+    /// Pins the derivation: if this changes, every key and proof ever made changes.
+    #[test]
+    fn first_generators_are_pinned() {
+        let g1 = hash_to_g1(b"G1/gamma", DEFAULT_SEED, 0);
+        let g2 = hash_to_g2(b"G2/gamma", DEFAULT_SEED, 0);
+        let h1 = hash_to_g1(b"G1/h", DEFAULT_SEED, 0);
+        let h2 = hash_to_g2(b"G2/h", DEFAULT_SEED, 0);
+        let pinned = [hex(&g1), hex(&g2), hex(&h1), hex(&h2)].join("\n");
+        assert_eq!(pinned, include_str!("setup_pins.txt").trim_end());
+    }
+
+    #[test]
+    fn cache_round_trip_and_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = DorySetup::load_or_derive(DEFAULT_SEED, 2, dir.path()).unwrap();
+        let path = dir.path().join(DorySetup::cache_file_name(DEFAULT_SEED, 2));
+        assert!(path.exists());
+        let b = DorySetup::read_file(&path, DEFAULT_SEED, 2).unwrap();
+        assert_eq!(a.g1_affine, b.g1_affine);
+        assert_eq!(a.verifier.chi, b.verifier.chi);
+        // Wrong size or seed is refused.
+        assert!(DorySetup::read_file(&path, DEFAULT_SEED, 3).is_err());
+        assert!(DorySetup::read_file(&path, b"other", 2).is_err());
+        // A flipped payload byte fails the checksum, and load_or_derive rebuilds.
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 5;
+        bytes[last] ^= 1;
+        std::fs::write(&path, &bytes).unwrap();
+        let err = DorySetup::read_file(&path, DEFAULT_SEED, 2).unwrap_err();
+        assert!(err.to_string().contains("checksum"), "{err}");
+        let c = DorySetup::load_or_derive(DEFAULT_SEED, 2, dir.path()).unwrap();
+        assert_eq!(c.g1_affine, a.g1_affine);
+        assert!(DorySetup::read_file(&path, DEFAULT_SEED, 2).is_ok());
+        // Truncation is detected.
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        assert!(DorySetup::read_file(&path, DEFAULT_SEED, 2).is_err());
+    }
+
+    #[test]
+    fn oversized_setup_is_an_error() {
+        assert!(matches!(
+            DorySetup::derive(DEFAULT_SEED, MAX_LOG_GENERATORS + 1),
+            Err(PcsError::SetupTooLarge { .. })
+        ));
+    }
+}
