@@ -7,5 +7,6 @@
 //! per device for `zkinfer bench primitives`.
 
 pub mod backend;
+pub mod bench;
 pub mod config;
 pub mod pcs;

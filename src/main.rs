@@ -1,1 +1,238 @@
-fn main() {}
+//! The `zkinfer` command line: device listing and primitive benchmarks.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use zkinfer::backend::registry::{self, DeviceChoice};
+use zkinfer::bench::{self, Primitive};
+use zkinfer::config::KernelConfig;
+
+#[derive(Parser)]
+#[command(
+    name = "zkinfer",
+    version,
+    about = "Prove that a committed ONNX model produced a given output (sumcheck + Dory over BN254)"
+)]
+struct Cli {
+    /// Directory with kernel tuning overrides (cpu.toml, ...); default: the
+    /// compiled-in kernels-config, or $ZKINFER_KERNELS_CONFIG.
+    #[arg(long, global = true, value_name = "DIR")]
+    kernels_config: Option<PathBuf>,
+    /// More log output on stderr (-v info, -vv debug); RUST_LOG also works.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List every backend compiled in, the devices it sees, and why any is unavailable.
+    Devices {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Time MSM (full and 8/16/32-bit scalars), NTT and Dory commit/open per device.
+    Primitives(PrimitivesArgs),
+}
+
+#[derive(Args)]
+struct PrimitivesArgs {
+    /// Devices to compare: all, or a comma-separated list of auto, cpu, cuda[:N], metal, wgpu.
+    #[arg(long, default_value = "all")]
+    device: String,
+    /// log2 input sizes: A..B (inclusive) or one number.
+    #[arg(long, default_value = "12..16")]
+    sizes: String,
+    /// Measured runs per cell (after one warm-up); the table shows the median.
+    #[arg(long, default_value_t = 3)]
+    repeats: usize,
+    /// Only these primitives (comma-separated names as in the table, e.g. msm_g1/i8).
+    #[arg(long)]
+    only: Option<String>,
+    /// Print JSON (one object per op, size and device) instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Where the Dory setup is cached (default: $ZKINFER_CACHE_DIR or the user cache dir).
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = KernelConfig::cpu_from_dir(cli.kernels_config.as_deref())?;
+    zkinfer::backend::CpuBackend::install_global(config);
+    match cli.command {
+        Command::Devices { json } => devices(json),
+        Command::Bench(BenchCommand::Primitives(args)) => bench_primitives(args),
+    }
+}
+
+fn devices(json: bool) -> anyhow::Result<()> {
+    let statuses = registry::probe_all();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&statuses)?);
+        return Ok(());
+    }
+    println!(
+        "{:<8} {:<10} {:<12} details",
+        "backend", "compiled", "available"
+    );
+    for s in &statuses {
+        let details = if s.available {
+            s.devices
+                .iter()
+                .map(|d| {
+                    let threads = d
+                        .parallelism
+                        .map(|p| format!(", {p} threads"))
+                        .unwrap_or_default();
+                    format!("{:?}: {}{threads}", d.kind, d.name).to_lowercase()
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        } else {
+            s.reason.clone().unwrap_or_default()
+        };
+        println!(
+            "{:<8} {:<10} {:<12} {details}",
+            s.backend,
+            if s.compiled { "yes" } else { "no" },
+            if s.available { "yes" } else { "no" },
+        );
+    }
+    Ok(())
+}
+
+fn parse_devices(text: &str) -> anyhow::Result<Vec<DeviceChoice>> {
+    if text.eq_ignore_ascii_case("all") {
+        return Ok(vec![
+            DeviceChoice::Cpu,
+            DeviceChoice::Cuda(None),
+            DeviceChoice::Metal,
+            DeviceChoice::Wgpu,
+        ]);
+    }
+    text.split(',')
+        .map(|d| d.trim().parse::<DeviceChoice>().map_err(anyhow::Error::msg))
+        .collect()
+}
+
+fn bench_primitives(args: PrimitivesArgs) -> anyhow::Result<()> {
+    let mut devices = parse_devices(&args.device)?;
+    // Speed-ups are relative to the CPU, so it always runs.
+    if !devices.contains(&DeviceChoice::Cpu) {
+        devices.insert(0, DeviceChoice::Cpu);
+    }
+    let primitives = match &args.only {
+        None => Primitive::ALL.to_vec(),
+        Some(list) => list
+            .split(',')
+            .map(|name| {
+                Primitive::ALL
+                    .iter()
+                    .copied()
+                    .find(|p| p.name() == name.trim())
+                    .ok_or_else(|| {
+                        let names: Vec<_> = Primitive::ALL.iter().map(|p| p.name()).collect();
+                        anyhow::anyhow!("unknown primitive `{name}`; known: {}", names.join(", "))
+                    })
+            })
+            .collect::<anyhow::Result<_>>()?,
+    };
+    let options = bench::Options {
+        devices,
+        log_sizes: bench::parse_sizes(&args.sizes).map_err(anyhow::Error::msg)?,
+        repeats: args.repeats,
+        primitives,
+    };
+    let cache_dir = args
+        .cache_dir
+        .unwrap_or_else(zkinfer::pcs::DorySetup::default_cache_dir);
+    let steps = options.log_sizes.len() * options.primitives.len();
+    let bar = if std::io::stderr().is_terminal() && !args.json {
+        indicatif::ProgressBar::new(steps as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+            .expect("valid template"),
+    );
+    let report = bench::run(&options, &cache_dir, |step| {
+        bar.set_message(step.to_string());
+        bar.inc(1);
+    })?;
+    bar.finish_and_clear();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    println!(
+        "{:<24} {:>6} {:<8} {:>12} {:>12} {:>10}  {}",
+        "op", "size", "device", "median", "spread", "vs cpu", "layout"
+    );
+    for m in &report.measurements {
+        println!(
+            "{:<24} {:>6} {:<8} {:>12} {:>12} {:>10}  {}",
+            m.op,
+            format!("2^{}", m.log_size),
+            m.device,
+            format_secs(m.median_s),
+            format!("±{}", format_secs((m.max_s - m.min_s) / 2.0)),
+            m.speedup_vs_cpu
+                .map(|s| format!("{s:.2}x"))
+                .unwrap_or_else(|| "-".into()),
+            m.layout.clone().unwrap_or_default(),
+        );
+    }
+    for s in &report.skipped {
+        println!("{:<8} not run: {}", s.device, s.reason);
+    }
+    Ok(())
+}
+
+fn format_secs(s: f64) -> String {
+    if s >= 1.0 {
+        format!("{s:.3} s")
+    } else if s >= 1e-3 {
+        format!("{:.2} ms", s * 1e3)
+    } else {
+        format!("{:.1} µs", s * 1e6)
+    }
+}
