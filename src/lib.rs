@@ -10,3 +10,4 @@ pub mod backend;
 pub mod bench;
 pub mod config;
 pub mod pcs;
+pub mod transcript;
