@@ -1092,6 +1092,9 @@ fn rand_terms(rng: &mut ChaCha20Rng, k: usize, degree: usize) -> Vec<ProductTerm
     terms
 }
 
+/// A bad sumcheck-round call: (case, MLEs, terms, degree).
+type BadRound<'a> = (&'static str, Vec<&'a [Fr]>, Vec<ProductTerm>, usize);
+
 /// One sumcheck round `[s(0), …, s(degree)]` for a sum of product terms.
 pub fn check_sumcheck_round<B: Backend + ?Sized>(backend: &B) {
     sumcheck_round_small_sizes(backend);
@@ -1176,7 +1179,7 @@ fn sumcheck_round_small_sizes<B: Backend + ?Sized>(backend: &B) {
     let odd = rand_frs(&mut rng, 6);
     let one = rand_frs(&mut rng, 1);
     let prod = vec![ProductTerm::product(vec![0, 1])];
-    let bad: Vec<(&str, Vec<&[Fr]>, Vec<ProductTerm>, usize)> = vec![
+    let bad: Vec<BadRound<'_>> = vec![
         ("no MLEs", vec![], prod.clone(), 2),
         ("empty MLE", vec![&[][..], &[][..]], prod.clone(), 2),
         (
