@@ -4,6 +4,7 @@
 
 use zkinfer::backend::conformance;
 use zkinfer::backend::{CpuBackend, ReferenceBackend};
+use zkinfer::config::KernelConfig;
 
 fn cpu() -> CpuBackend {
     CpuBackend::default()
@@ -77,6 +78,17 @@ fn cpu_fixed_base_mul() {
 #[test]
 fn cpu_scale_ops() {
     conformance::check_scale_ops(&cpu());
+}
+
+/// Extreme tuning (one entry per rayon task, every NTT "large") must not change
+/// any result: the whole suite, large sizes compared with the default tuning.
+#[test]
+fn cpu_with_tiny_chunks_run_all() {
+    let mut config = KernelConfig::cpu_defaults();
+    config.multilinear.chunk_len = 1;
+    config.ntt.min_parallel_len = 1;
+    config.msm.min_parallel_len = 1;
+    conformance::run_all(&CpuBackend::new(config));
 }
 
 /// A dyn backend goes through the same suite (how the registry hands them out).
