@@ -100,7 +100,10 @@ pub fn transform(
     Ok(())
 }
 
-/// In-place transforms on slices (ark-poly's API takes `Vec`s).
+/// In-place transforms on slices. ark-poly 0.5's public `fft_in_place` and
+/// `ifft_in_place` take `&mut Vec<T>` (they may resize); the slice versions
+/// (`in_order_fft_in_place`) are `pub(crate)`, so each polynomial is copied into a
+/// `Vec` and back. The copy is O(n) against the transform's O(n log n).
 trait SliceFft {
     fn fft_in_place_slice(&self, poly: &mut [Fr]);
     fn ifft_in_place_slice(&self, poly: &mut [Fr]);
