@@ -11,3 +11,4 @@ pub mod bench;
 pub mod config;
 pub mod pcs;
 pub mod transcript;
+pub mod sumcheck;
