@@ -12,3 +12,4 @@ pub mod config;
 pub mod pcs;
 pub mod transcript;
 pub mod sumcheck;
+pub mod poly;
