@@ -350,14 +350,14 @@ impl<P: SWCurveConfig> AffineBuckets<P> {
 
 /// A bucket set of either kind: batched affine when large, XYZZ otherwise.
 enum Buckets<P: SWCurveConfig> {
-    Affine(AffineBuckets<P>),
+    Affine(Box<AffineBuckets<P>>),
     Xyzz(Vec<Xyzz<P>>),
 }
 
 impl<P: SWCurveConfig> Buckets<P> {
     fn new(len: usize) -> Self {
         if len >= MIN_AFFINE_BUCKETS {
-            Buckets::Affine(AffineBuckets::new(len))
+            Buckets::Affine(Box::new(AffineBuckets::new(len)))
         } else {
             Buckets::Xyzz(vec![Xyzz::<P>::identity(); len])
         }
@@ -923,6 +923,36 @@ mod tests {
         opposite.add_affine_assign(&b.x, &b.y);
         opposite.add_affine_assign(&b.x, &-b.y);
         assert!(opposite.is_identity());
+    }
+
+    #[test]
+    fn affine_buckets_double_cancel_and_overflow() {
+        type G2 = ark_bn254::g2::Config;
+        let mut r = rng(13);
+        let pts = random_points::<G2>(3, &mut r);
+        let (a, b, c) = (pts[0], pts[1], pts[2]);
+        let mut buckets = AffineBuckets::<G2>::new(MIN_AFFINE_BUCKETS);
+        // Bucket 0: a + a (doubling in the batch) + a (overflow) = 3a.
+        buckets.add(0, &a.x, &a.y);
+        buckets.add(0, &a.x, &a.y);
+        buckets.add(0, &a.x, &a.y);
+        // Bucket 1: b + (−b) cancels, then c lands in the emptied bucket.
+        buckets.add(1, &b.x, &b.y);
+        buckets.add(1, &b.x, &-b.y);
+        buckets.flush();
+        assert!(!buckets.occupied[1]);
+        buckets.add(1, &c.x, &c.y);
+        // Bucket 2: b + c (chord), then − b − c queued in later batches: empty.
+        buckets.add(2, &b.x, &b.y);
+        buckets.add(2, &c.x, &c.y);
+        buckets.flush();
+        buckets.add(2, &b.x, &-b.y);
+        buckets.flush();
+        buckets.add(2, &c.x, &-c.y);
+        // Σ (k+1)·bucket[k] = 1·3a + 2·c + 3·O.
+        let expected = G2Projective::from(a) * Fr::from(3u64) + G2Projective::from(c).double();
+        assert_eq!(buckets.reduce(0..3).into_projective(), expected);
+        assert!(!buckets.occupied[2]);
     }
 
     fn check_small<P: SWCurveConfig>(seed: u64) {
