@@ -3,14 +3,17 @@
 //! This module owns every CPU MSM kernel:
 //! - [`msm`]: full-scalar Pippenger with signed digits (digits in
 //!   `[-2^(c-1), 2^(c-1)]`, so `2^(c-1)` buckets per window, the affine base negated
-//!   for negative digits) and buckets in XYZZ coordinates fed by mixed additions;
+//!   for negative digits). Bucket sets of at least `MIN_AFFINE_BUCKETS` buckets are
+//!   kept affine and updated by batched affine additions sharing one inversion
+//!   (`AffineBuckets`), with an XYZZ overflow bucket for collisions; smaller sets
+//!   are XYZZ buckets fed by mixed additions;
 //! - [`msm_small`]: the bucket method over the *actual* bit width of signed small
 //!   integers (`v` means `v mod p`): the base is negated where `v < 0` and the digits
 //!   come from `|v|`, so no 254-bit decomposition is ever made;
 //! - [`msm_batch`] / [`msm_small_batch`]: one MSM per row of a row-major matrix
 //!   over the same bases (Dory's tier-1 row commitments).
 //!
-//! The point arithmetic ([`Xyzz`]) is written over `P::BaseField`, so G1 (over Fq)
+//! The point arithmetic (`Xyzz`) is written over `P::BaseField`, so G1 (over Fq)
 //! and G2 (over Fq2) share every line. XYZZ ("extended Jacobian") coordinates
 //! `(X, Y, ZZ, ZZZ)` stand for the affine point `(X/ZZ, Y/ZZZ)` with
 //! `ZZ^3 = ZZZ^2`; `ZZ = 0` is the identity. Formulas are from the Explicit-Formulas
@@ -453,7 +456,7 @@ fn threads() -> usize {
     rayon::current_num_threads().max(1)
 }
 
-/// Σ scalars[i]·bases[i] with full field scalars and window `window` (bits per
+/// `Σ scalars[i]·bases[i]` with full field scalars and window `window` (bits per
 /// signed digit, taken from the config's `full_windows` table by the caller).
 /// Lengths are checked by the caller; an empty input gives the identity.
 pub fn msm<P: SWCurveConfig>(
@@ -569,7 +572,7 @@ fn choose_chunks(num_windows: usize, n: usize, num_buckets: usize, blocks: usize
     (1..=max_chunks).min_by_key(|&k| cost(k)).unwrap_or(1)
 }
 
-/// Σ values[i]·bases[i] for signed small integers (`v` means `v mod p`). The
+/// `Σ values[i]·bases[i]` for signed small integers (`v` means `v mod p`). The
 /// window comes from a cost model over the values' actual bit width, capped at
 /// `config.small_max_window`. Lengths are checked by the caller; an empty or
 /// all-zero input gives the identity.
