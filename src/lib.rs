@@ -13,3 +13,4 @@ pub mod pcs;
 pub mod transcript;
 pub mod sumcheck;
 pub mod poly;
+pub mod lookup;

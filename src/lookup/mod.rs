@@ -32,7 +32,7 @@
 pub mod table;
 
 use ark_bn254::Fr;
-use ark_ff::{Field, One, Zero};
+use ark_ff::{One, Zero};
 use rayon::prelude::*;
 
 use crate::backend::{Backend, BackendError, ProductTerm};
@@ -404,11 +404,6 @@ pub fn verify(
         query_point,
         query_values: proof.query_values.clone(),
     })
-}
-
-/// `1/x` helper kept for callers that check fraction sums directly.
-pub fn inverse(x: Fr) -> Option<Fr> {
-    x.inverse()
 }
 
 #[cfg(test)]
