@@ -9,8 +9,8 @@
 pub mod backend;
 pub mod bench;
 pub mod config;
-pub mod pcs;
-pub mod transcript;
-pub mod sumcheck;
-pub mod poly;
 pub mod lookup;
+pub mod pcs;
+pub mod poly;
+pub mod sumcheck;
+pub mod transcript;

@@ -19,6 +19,7 @@
 //! figures).
 
 pub mod poly;
+pub mod reduction;
 pub mod routines;
 pub mod setup;
 

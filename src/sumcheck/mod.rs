@@ -65,7 +65,12 @@ impl Expression {
                 )));
             }
         }
-        let degree = terms.iter().map(|t| t.factors.len()).max().unwrap_or(0).max(1);
+        let degree = terms
+            .iter()
+            .map(|t| t.factors.len())
+            .max()
+            .unwrap_or(0)
+            .max(1);
         if degree > MAX_DEGREE {
             return Err(SumcheckError::BadExpression(format!(
                 "degree {degree} exceeds the supported maximum {MAX_DEGREE}"
@@ -178,7 +183,9 @@ pub fn interpolate_coeffs(evals: &[Fr]) -> Vec<Fr> {
     coeffs
 }
 
-fn absorb_header(transcript: &mut ProofTranscript, claim: &Fr, num_vars: usize, degree: usize) {
+/// Absorbs a sumcheck's claim, size and degree (done by [`prove`] and [`verify`]; public for
+/// protocols that run their own prover loop with the standard verifier).
+pub fn absorb_header(transcript: &mut ProofTranscript, claim: &Fr, num_vars: usize, degree: usize) {
     transcript.append_scalar(b"sumcheck/claim", claim);
     transcript.append_u64(b"sumcheck/num_vars", num_vars as u64);
     transcript.append_u64(b"sumcheck/degree", degree as u64);
