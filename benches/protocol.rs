@@ -45,7 +45,9 @@ fn lookup_16(c: &mut Criterion) {
     let queries: Vec<i64> = (0..1 << 16)
         .map(|_| (rng.next_u32() % (1 << 16)) as i64)
         .collect();
-    let multiplicities = table.multiplicities(std::slice::from_ref(&queries)).expect("in range");
+    let multiplicities = table
+        .multiplicities(std::slice::from_ref(&queries))
+        .expect("in range");
     let column: Vec<Fr> = queries.iter().map(|&q| Fr::from(q as u64)).collect();
     let columns = vec![column];
     let mut group = c.benchmark_group("lookup");

@@ -10,6 +10,7 @@ pub mod backend;
 pub mod bench;
 pub mod config;
 pub mod lookup;
+pub mod model;
 pub mod pcs;
 pub mod poly;
 pub mod sumcheck;

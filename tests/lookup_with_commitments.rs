@@ -110,7 +110,9 @@ fn committed_range_check_end_to_end() {
     let table = Table::UnsignedRange { bits: 8 };
     let mut rng = ChaCha20Rng::seed_from_u64(7);
     let queries: Vec<i64> = (0..64).map(|_| (rng.next_u32() % 256) as i64).collect();
-    let m = table.multiplicities(std::slice::from_ref(&queries)).unwrap();
+    let m = table
+        .multiplicities(std::slice::from_ref(&queries))
+        .unwrap();
     let proof = prove(&setup, &table, &queries, &m);
     verify(&setup, &table, 6, &proof).unwrap();
 

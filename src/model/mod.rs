@@ -1,0 +1,458 @@
+//! The quantized model zkinfer proves: a small typed graph over fixed-point
+//! integer tensors, and its integer semantics, written once.
+//!
+//! Every tensor holds integers at scale 2^s (`scale_bits`): a real value `v` is
+//! stored as `round_half_away_from_zero(v · 2^s)`. Ops:
+//!
+//! | op | inputs | output (integers) |
+//! |---|---|---|
+//! | `MatMul` | `a [m,k]`, `b [k,n]`, optional `bias [n]` | `rescale(Σ_k a·b + 2^s·bias)` |
+//! | `Add` / `Sub` | `a`, `b` (b broadcast to a's shape) | `a ± b` |
+//! | `Mul` | `a`, `b` (b broadcast to a's shape) | `rescale(a·b)` |
+//! | `Relu` | `x` | `max(x, 0)` |
+//! | `Tanh` / `Sigmoid` | `x` | `round_half_away(f(x / 2^s) · 2^s)` (a table over the activation range) |
+//!
+//! `rescale(acc) = floor((acc + 2^(s−1)) / 2^s)` (round half up), with remainder
+//! `acc + 2^(s−1) − 2^s·rescale(acc) ∈ [0, 2^s)`; the prover checks that remainder
+//! and the output's activation bound by lookups. Every activation must satisfy
+//! `|x| < 2^(activation_bits−1)`; [`execute`] fails naming the node otherwise.
+//! Shapes are row-major; the last dimension is the fastest. Broadcasting follows
+//! numpy: `b`'s shape, right-aligned against `a`'s, has each dimension equal to
+//! `a`'s or 1.
+
+use serde::{Deserialize, Serialize};
+
+/// Index of a tensor in [`Model::tensors`].
+pub type TensorId = usize;
+
+/// Default fixed-point scale: 2^7.
+pub const DEFAULT_SCALE_BITS: u32 = 7;
+/// Default activation bound: |x| < 2^15.
+pub const DEFAULT_ACTIVATION_BITS: u32 = 16;
+
+/// What a tensor is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TensorKind {
+    /// The model's (public) input.
+    Input,
+    /// A constant (weight, bias, folded constant), quantized, row-major.
+    Weight { values: Vec<i64> },
+    /// Computed by a node.
+    Activation,
+}
+
+/// A tensor of the quantized model.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tensor {
+    /// Name from the ONNX graph (for error messages).
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub kind: TensorKind,
+}
+
+impl Tensor {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Whether the tensor has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Operations (see the module docs for their semantics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Op {
+    MatMul,
+    Add,
+    Sub,
+    Mul,
+    Relu,
+    Tanh,
+    Sigmoid,
+}
+
+impl Op {
+    /// Whether the op's output is a rescaled accumulator (with a remainder).
+    pub fn rescales(&self) -> bool {
+        matches!(self, Op::MatMul | Op::Mul)
+    }
+}
+
+/// One node: `output = op(inputs)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Node {
+    /// ONNX node name (for error messages).
+    pub name: String,
+    pub op: Op,
+    pub inputs: Vec<TensorId>,
+    pub output: TensorId,
+}
+
+/// A quantized model: tensors, nodes in topological order, one input, one output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Model {
+    pub name: String,
+    pub scale_bits: u32,
+    pub activation_bits: u32,
+    pub tensors: Vec<Tensor>,
+    pub nodes: Vec<Node>,
+    pub input: TensorId,
+    pub output: TensorId,
+}
+
+/// Errors of integer inference and model checks; each names the node or tensor.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelError {
+    #[error("input has {actual} values, model `{model}` expects {expected} (shape {shape:?})")]
+    InputLength {
+        model: String,
+        expected: usize,
+        actual: usize,
+        shape: Vec<usize>,
+    },
+    #[error("node `{node}` ({op:?}): value {value} at index {index} exceeds the activation bound 2^{bits_minus_one}; use a smaller --scale or a wider bound")]
+    ActivationBound {
+        node: String,
+        op: Op,
+        index: usize,
+        value: i64,
+        bits_minus_one: u32,
+    },
+    #[error(
+        "input value {value} at index {index} exceeds the activation bound 2^{bits_minus_one}"
+    )]
+    InputBound {
+        index: usize,
+        value: i64,
+        bits_minus_one: u32,
+    },
+    #[error("node `{node}` ({op:?}): {reason}")]
+    BadNode {
+        node: String,
+        op: Op,
+        reason: String,
+    },
+    #[error("node `{node}` ({op:?}): arithmetic overflow in the accumulator")]
+    Overflow { node: String, op: Op },
+}
+
+/// Every tensor's integer values after inference (the witness), and the
+/// rescale remainders of the nodes that rescale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Witness {
+    /// `values[t]` is tensor t (weights included), row-major, unpadded.
+    pub values: Vec<Vec<i64>>,
+    /// `remainders[n]` for node n, when it rescales (same shape as its output).
+    pub remainders: Vec<Option<Vec<i64>>>,
+}
+
+/// `floor((acc + 2^(s−1)) / 2^s)` and its remainder in `[0, 2^s)`.
+pub fn rescale(acc: i128, scale_bits: u32) -> (i128, i128) {
+    let shifted = acc + (1i128 << (scale_bits - 1));
+    let q = shifted.div_euclid(1i128 << scale_bits);
+    (q, shifted - q * (1i128 << scale_bits))
+}
+
+/// Quantizes a real value: `round_half_away_from_zero(v · 2^s)`.
+pub fn quantize(v: f64, scale_bits: u32) -> i64 {
+    (v * (1u64 << scale_bits) as f64).round() as i64
+}
+
+/// The integer lookup function of a table op at input `x` (scale 2^s in and out).
+pub fn activation_table(op: Op, x: i64, scale_bits: u32) -> i64 {
+    let real = x as f64 / (1u64 << scale_bits) as f64;
+    let y = match op {
+        Op::Tanh => real.tanh(),
+        Op::Sigmoid => 1.0 / (1.0 + (-real).exp()),
+        Op::Relu => real.max(0.0),
+        _ => real,
+    };
+    quantize(y, scale_bits)
+}
+
+/// Index into `b` (shape `b_shape`) of element `i` of a tensor of shape `a_shape`
+/// under numpy broadcasting.
+pub fn broadcast_index(i: usize, a_shape: &[usize], b_shape: &[usize]) -> usize {
+    let mut rest = i;
+    let mut index = 0usize;
+    let mut stride = 1usize;
+    let offset = a_shape.len() - b_shape.len();
+    for d in (0..a_shape.len()).rev() {
+        let coord = rest % a_shape[d];
+        rest /= a_shape[d];
+        if d >= offset {
+            let bd = b_shape[d - offset];
+            if bd != 1 {
+                index += coord * stride;
+            }
+            stride *= bd;
+        }
+    }
+    index
+}
+
+/// Whether `b` broadcasts to `a` (numpy rules, b's rank ≤ a's).
+pub fn broadcasts_to(b: &[usize], a: &[usize]) -> bool {
+    b.len() <= a.len()
+        && b.iter()
+            .rev()
+            .zip(a.iter().rev())
+            .all(|(&x, &y)| x == y || x == 1)
+}
+
+impl Model {
+    /// Runs integer inference on a quantized input, recording every tensor.
+    pub fn execute(&self, input: &[i64]) -> Result<Witness, ModelError> {
+        let input_tensor = &self.tensors[self.input];
+        if input.len() != input_tensor.len() {
+            return Err(ModelError::InputLength {
+                model: self.name.clone(),
+                expected: input_tensor.len(),
+                actual: input.len(),
+                shape: input_tensor.shape.clone(),
+            });
+        }
+        let bound = 1i64 << (self.activation_bits - 1);
+        if let Some((index, &value)) = input.iter().enumerate().find(|(_, v)| v.abs() >= bound) {
+            return Err(ModelError::InputBound {
+                index,
+                value,
+                bits_minus_one: self.activation_bits - 1,
+            });
+        }
+        let mut values: Vec<Vec<i64>> = self
+            .tensors
+            .iter()
+            .map(|t| match &t.kind {
+                TensorKind::Weight { values } => values.clone(),
+                _ => Vec::new(),
+            })
+            .collect();
+        values[self.input] = input.to_vec();
+        let mut remainders = vec![None; self.nodes.len()];
+        let s = self.scale_bits;
+        for (n, node) in self.nodes.iter().enumerate() {
+            let out_shape = &self.tensors[node.output].shape;
+            let bad = |reason: String| ModelError::BadNode {
+                node: node.name.clone(),
+                op: node.op,
+                reason,
+            };
+            let overflow = || ModelError::Overflow {
+                node: node.name.clone(),
+                op: node.op,
+            };
+            let (out, rem): (Vec<i64>, Option<Vec<i64>>) = match node.op {
+                Op::MatMul => {
+                    let (a, b) = (&self.tensors[node.inputs[0]], &self.tensors[node.inputs[1]]);
+                    let (m, k) = matrix_dims(&a.shape)
+                        .ok_or_else(|| bad("left operand is not a matrix".into()))?;
+                    let (k2, cols) = matrix_dims(&b.shape)
+                        .ok_or_else(|| bad("right operand is not a matrix".into()))?;
+                    if k != k2 {
+                        return Err(bad(format!("inner dimensions differ: {k} and {k2}")));
+                    }
+                    let av = &values[node.inputs[0]];
+                    let bv = &values[node.inputs[1]];
+                    let bias = node.inputs.get(2).map(|&t| &values[t]);
+                    let mut out = Vec::with_capacity(m * cols);
+                    let mut rem = Vec::with_capacity(m * cols);
+                    for i in 0..m {
+                        for j in 0..cols {
+                            let mut acc: i128 = (0..k)
+                                .map(|x| av[i * k + x] as i128 * bv[x * cols + j] as i128)
+                                .sum();
+                            if let Some(bias) = bias {
+                                acc += (bias[j] as i128) << s;
+                            }
+                            let (q, r) = rescale(acc, s);
+                            out.push(i64::try_from(q).map_err(|_| overflow())?);
+                            rem.push(r as i64);
+                        }
+                    }
+                    (out, Some(rem))
+                }
+                Op::Add | Op::Sub | Op::Mul => {
+                    let a = &values[node.inputs[0]];
+                    let b = &values[node.inputs[1]];
+                    let a_shape = &self.tensors[node.inputs[0]].shape;
+                    let b_shape = &self.tensors[node.inputs[1]].shape;
+                    let mut out = Vec::with_capacity(a.len());
+                    let mut rem = Vec::new();
+                    for (i, &x) in a.iter().enumerate() {
+                        let y = b[broadcast_index(i, a_shape, b_shape)];
+                        match node.op {
+                            Op::Add => out.push(x.checked_add(y).ok_or_else(overflow)?),
+                            Op::Sub => out.push(x.checked_sub(y).ok_or_else(overflow)?),
+                            _ => {
+                                let (q, r) = rescale(x as i128 * y as i128, s);
+                                out.push(i64::try_from(q).map_err(|_| overflow())?);
+                                rem.push(r as i64);
+                            }
+                        }
+                    }
+                    (out, (node.op == Op::Mul).then_some(rem))
+                }
+                Op::Relu => (
+                    values[node.inputs[0]].iter().map(|&x| x.max(0)).collect(),
+                    None,
+                ),
+                Op::Tanh | Op::Sigmoid => (
+                    values[node.inputs[0]]
+                        .iter()
+                        .map(|&x| activation_table(node.op, x, s))
+                        .collect(),
+                    None,
+                ),
+            };
+            if out.len() != out_shape.iter().product::<usize>() {
+                return Err(bad(format!(
+                    "produced {} values for output shape {out_shape:?}",
+                    out.len()
+                )));
+            }
+            if let Some((index, &value)) = out.iter().enumerate().find(|(_, v)| v.abs() >= bound) {
+                return Err(ModelError::ActivationBound {
+                    node: node.name.clone(),
+                    op: node.op,
+                    index,
+                    value,
+                    bits_minus_one: self.activation_bits - 1,
+                });
+            }
+            values[node.output] = out;
+            remainders[n] = rem;
+        }
+        Ok(Witness { values, remainders })
+    }
+}
+
+/// `(rows, cols)` of a matrix shape; a vector `[k]` is one row.
+pub fn matrix_dims(shape: &[usize]) -> Option<(usize, usize)> {
+    match shape {
+        [k] => Some((1, *k)),
+        [m, k] => Some((*m, *k)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rescale_rounds_half_up_with_remainder_in_range() {
+        for acc in -1000i128..1000 {
+            let (q, r) = rescale(acc, 7);
+            assert!((0..128).contains(&r));
+            assert_eq!(acc + 64, q * 128 + r);
+            let exact = acc as f64 / 128.0;
+            assert!((q as f64 - exact).abs() <= 0.5 + 1e-12);
+        }
+    }
+
+    #[test]
+    fn quantize_rounds_half_away_from_zero() {
+        assert_eq!(quantize(0.5 / 128.0, 7), 1);
+        assert_eq!(quantize(-0.5 / 128.0, 7), -1);
+        assert_eq!(quantize(3.14, 7), 402);
+    }
+
+    #[test]
+    fn broadcasting_indices() {
+        assert_eq!(broadcast_index(5, &[2, 3], &[3]), 2);
+        assert_eq!(broadcast_index(5, &[2, 3], &[2, 1]), 1);
+        assert_eq!(broadcast_index(5, &[2, 3], &[1]), 0);
+        assert!(broadcasts_to(&[1, 3], &[2, 3]));
+        assert!(!broadcasts_to(&[2], &[2, 3]));
+    }
+
+    fn tiny() -> Model {
+        // y = relu(x·W + b) with x [1,2], W [2,2], b [2].
+        Model {
+            name: "tiny".into(),
+            scale_bits: 7,
+            activation_bits: 16,
+            tensors: vec![
+                Tensor {
+                    name: "x".into(),
+                    shape: vec![1, 2],
+                    kind: TensorKind::Input,
+                },
+                Tensor {
+                    name: "W".into(),
+                    shape: vec![2, 2],
+                    kind: TensorKind::Weight {
+                        values: vec![128, -128, 64, 256],
+                    },
+                },
+                Tensor {
+                    name: "b".into(),
+                    shape: vec![2],
+                    kind: TensorKind::Weight {
+                        values: vec![10, -1000],
+                    },
+                },
+                Tensor {
+                    name: "h".into(),
+                    shape: vec![1, 2],
+                    kind: TensorKind::Activation,
+                },
+                Tensor {
+                    name: "y".into(),
+                    shape: vec![1, 2],
+                    kind: TensorKind::Activation,
+                },
+            ],
+            nodes: vec![
+                Node {
+                    name: "gemm".into(),
+                    op: Op::MatMul,
+                    inputs: vec![0, 1, 2],
+                    output: 3,
+                },
+                Node {
+                    name: "relu".into(),
+                    op: Op::Relu,
+                    inputs: vec![3],
+                    output: 4,
+                },
+            ],
+            input: 0,
+            output: 4,
+        }
+    }
+
+    #[test]
+    fn executes_a_tiny_model() {
+        let w = tiny().execute(&[256, 128]).unwrap();
+        // x = (2, 1): h = (2·1 + 1·0.5 + 10/128, 2·(−1) + 1·2 − 1000/128)
+        assert_eq!(w.values[3], vec![330, -1000]);
+        assert_eq!(w.values[4], vec![330, 0]);
+        assert!(w.remainders[0]
+            .as_ref()
+            .unwrap()
+            .iter()
+            .all(|r| (0..128).contains(r)));
+    }
+
+    #[test]
+    fn bound_violations_name_the_node() {
+        let err = tiny().execute(&[30000, 30000]).unwrap_err();
+        assert!(
+            matches!(err, ModelError::ActivationBound { ref node, .. } if node == "gemm"),
+            "{err}"
+        );
+        assert!(matches!(
+            tiny().execute(&[1]),
+            Err(ModelError::InputLength { .. })
+        ));
+        assert!(matches!(
+            tiny().execute(&[40000, 0]),
+            Err(ModelError::InputBound { .. })
+        ));
+    }
+}
