@@ -49,7 +49,7 @@ fn lookup_16(c: &mut Criterion) {
         .multiplicities(std::slice::from_ref(&queries))
         .expect("in range");
     let column: Vec<Fr> = queries.iter().map(|&q| Fr::from(q as u64)).collect();
-    let columns = vec![column];
+    let columns = vec![vec![column]];
     let mut group = c.benchmark_group("lookup");
     group.sample_size(10);
     group.bench_function("cpu/prove/2^16x2^16", |bench| {
@@ -74,7 +74,8 @@ fn lookup_16(c: &mut Criterion) {
     .expect("prove");
     group.bench_function("cpu/verify/2^16x2^16", |bench| {
         bench.iter(|| {
-            lookup::verify(&mut ProofTranscript::new(b"bench"), &table, 16, &proof).expect("verify")
+            lookup::verify(&mut ProofTranscript::new(b"bench"), &table, &[16], &proof)
+                .expect("verify")
         })
     });
     group.finish();

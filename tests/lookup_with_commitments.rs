@@ -27,13 +27,19 @@ fn prove(setup: &DorySetup, table: &Table, queries: &[i64], multiplicities: &[u6
     let mut t = ProofTranscript::new(b"composed");
     t.append_point(b"commitment", &cq.0 .0);
     t.append_point(b"commitment", &cm.0 .0);
-    let (lookup_proof, claims) =
-        lookup::prove(cpu, &mut t, table, &[q_poly.to_field()], multiplicities).unwrap();
+    let (lookup_proof, claims) = lookup::prove(
+        cpu,
+        &mut t,
+        table,
+        &[vec![q_poly.to_field()]],
+        multiplicities,
+    )
+    .unwrap();
     let opening_claims = vec![
         Claim {
             poly: 0,
-            point: claims.query_point,
-            value: claims.query_values[0],
+            point: claims.query_points[0].clone(),
+            value: claims.query_values[0][0],
         },
         Claim {
             poly: 1,
@@ -71,7 +77,7 @@ fn verify(
     t.append_point(b"commitment", &proof.commitments[0].0 .0);
     t.append_point(b"commitment", &proof.commitments[1].0 .0);
     let claims =
-        lookup::verify(&mut t, table, query_vars, &proof.lookup).map_err(|e| e.to_string())?;
+        lookup::verify(&mut t, table, &[query_vars], &proof.lookup).map_err(|e| e.to_string())?;
     let polys = [
         VerifierPoly {
             commitment: proof.commitments[0],
@@ -85,8 +91,8 @@ fn verify(
     let opening_claims = vec![
         Claim {
             poly: 0,
-            point: claims.query_point,
-            value: claims.query_values[0],
+            point: claims.query_points[0].clone(),
+            value: claims.query_values[0][0],
         },
         Claim {
             poly: 1,
@@ -132,6 +138,6 @@ fn committed_range_check_end_to_end() {
     // Lying about a query value consistently with the leaf check is caught by the
     // opening: shift the claimed value and the lookup's own value together.
     let mut lying = prove(&setup, &table, &queries, &m);
-    lying.lookup.query_values[0] += Fr::from(1u64);
+    lying.lookup.query_values[0][0] += Fr::from(1u64);
     assert!(verify(&setup, &table, 6, &lying).is_err());
 }

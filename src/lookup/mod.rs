@@ -105,9 +105,10 @@ pub struct TreeProof {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LookupProof {
     pub table_tree: TreeProof,
-    pub query_tree: TreeProof,
-    /// The query columns' MLEs at the query tree's leaf point.
-    pub query_values: Vec<Fr>,
+    /// One tree per query set.
+    pub query_trees: Vec<TreeProof>,
+    /// `query_values[k][c]`: query set k's column c at its tree's leaf point.
+    pub query_values: Vec<Vec<Fr>>,
 }
 
 /// What the verifier is left to check against commitments.
@@ -116,9 +117,9 @@ pub struct LookupClaims {
     /// The multiplicity MLE must equal `multiplicity_value` at `multiplicity_point`.
     pub multiplicity_point: Vec<Fr>,
     pub multiplicity_value: Fr,
-    /// Query column c's MLE must equal `query_values[c]` at `query_point`.
-    pub query_point: Vec<Fr>,
-    pub query_values: Vec<Fr>,
+    /// Query set k's column c must equal `query_values[k][c]` at `query_points[k]`.
+    pub query_points: Vec<Vec<Fr>>,
+    pub query_values: Vec<Vec<Fr>>,
 }
 
 /// Layers of a fraction tree, leaves first: `layers[k+1][i] = layers[k][2i] ⊕ layers[k][2i+1]`.
@@ -255,38 +256,53 @@ fn verify_tree(
     Ok((point, claim_p, claim_q))
 }
 
-fn absorb_instance(transcript: &mut ProofTranscript, table: &Table, query_vars: usize) -> (Fr, Fr) {
+fn absorb_instance(
+    transcript: &mut ProofTranscript,
+    table: &Table,
+    query_vars: &[usize],
+) -> (Fr, Fr) {
     transcript.append_message(b"lookup", b"logup-gkr/v1");
     table.absorb(transcript);
-    transcript.append_u64(b"lookup/query_vars", query_vars as u64);
+    transcript.append_u64(b"lookup/query_sets", query_vars.len() as u64);
+    for &v in query_vars {
+        transcript.append_u64(b"lookup/query_vars", v as u64);
+    }
     let beta = transcript.challenge(b"lookup/beta");
     let alpha = transcript.challenge(b"lookup/alpha");
     (alpha, beta)
 }
 
-/// Proves that every query (column `c` of query `j` is `query_columns[c][j]`) is a
-/// row of `table`, given the multiplicities (from [`Table::multiplicities`]). The
-/// number of queries must be a power of two: pad with a row of the table and count
-/// it in the multiplicities.
+/// Proves that every query of every query set is a row of `table`: query set k
+/// has columns `query_sets[k][c]` (column c of query j is `query_sets[k][c][j]`),
+/// one power-of-two length per set (pad with a row of the table and count it).
+/// `multiplicities` (from [`Table::multiplicities`] over all sets) count how often
+/// each row is queried in total: one multiplicity vector per table.
 pub fn prove<B: Backend + ?Sized>(
     backend: &B,
     transcript: &mut ProofTranscript,
     table: &Table,
-    query_columns: &[Vec<Fr>],
+    query_sets: &[Vec<Vec<Fr>>],
     multiplicities: &[u64],
 ) -> Result<(LookupProof, LookupClaims), LookupError> {
     table.validate()?;
-    if query_columns.len() != table.arity() {
-        return Err(LookupError::Arity {
-            table: table.arity(),
-            queries: query_columns.len(),
-        });
+    if query_sets.is_empty() {
+        return Err(LookupError::BadQueries("no query sets".into()));
     }
-    let n = query_columns[0].len();
-    if n == 0 || !n.is_power_of_two() || query_columns.iter().any(|c| c.len() != n) {
-        return Err(LookupError::BadQueries(format!(
-            "query columns need one power-of-two length, got {n}"
-        )));
+    let mut query_vars = Vec::with_capacity(query_sets.len());
+    for (k, columns) in query_sets.iter().enumerate() {
+        if columns.len() != table.arity() {
+            return Err(LookupError::Arity {
+                table: table.arity(),
+                queries: columns.len(),
+            });
+        }
+        let n = columns[0].len();
+        if n == 0 || !n.is_power_of_two() || columns.iter().any(|c| c.len() != n) {
+            return Err(LookupError::BadQueries(format!(
+                "query set {k}: columns need one power-of-two length, got {n}"
+            )));
+        }
+        query_vars.push(n.trailing_zeros() as usize);
     }
     if multiplicities.len() != table.len() {
         return Err(LookupError::MultiplicityLength {
@@ -294,12 +310,10 @@ pub fn prove<B: Backend + ?Sized>(
             actual: multiplicities.len(),
         });
     }
-    let query_vars = n.trailing_zeros() as usize;
-    let (alpha, beta) = absorb_instance(transcript, table, query_vars);
+    let (alpha, beta) = absorb_instance(transcript, table, &query_vars);
 
-    let columns: Vec<Vec<Fr>> = (0..table.arity()).map(|c| table.column(c)).collect();
-    let fold_rows = |cols: &[Vec<Fr>], len: usize| -> Vec<Fr> {
-        (0..len)
+    let fold_rows = |cols: &[Vec<Fr>]| -> Vec<Fr> {
+        (0..cols[0].len())
             .into_par_iter()
             .map(|i| {
                 let row: Vec<Fr> = cols.iter().map(|c| c[i]).collect();
@@ -307,68 +321,97 @@ pub fn prove<B: Backend + ?Sized>(
             })
             .collect()
     };
-    let table_q = fold_rows(&columns, table.len());
-    let query_q = fold_rows(query_columns, n);
-    if table_q.iter().chain(&query_q).any(Zero::is_zero) {
+    let table_columns: Vec<Vec<Fr>> = (0..table.arity()).map(|c| table.column(c)).collect();
+    let table_q = fold_rows(&table_columns);
+    let query_qs: Vec<Vec<Fr>> = query_sets.iter().map(|cols| fold_rows(cols)).collect();
+    if table_q
+        .iter()
+        .chain(query_qs.iter().flatten())
+        .any(Zero::is_zero)
+    {
         return Err(LookupError::ZeroDenominator);
     }
     let table_p: Vec<Fr> = multiplicities.iter().map(|&m| Fr::from(m)).collect();
-    let query_p = vec![-Fr::one(); n];
     let table_layers = build_tree(table_p, table_q);
-    let query_layers = build_tree(query_p, query_q);
+    let query_layers: Vec<_> = query_qs
+        .into_iter()
+        .map(|q| build_tree(vec![-Fr::one(); q.len()], q))
+        .collect();
 
     let (table_tree, multiplicity_point) =
         prove_tree(backend, transcript, &table_layers, b"lookup/table_root")?;
-    let (query_tree, query_point) =
-        prove_tree(backend, transcript, &query_layers, b"lookup/query_root")?;
-
     let eq_m = backend.eq_table(&multiplicity_point)?;
     let multiplicity_value = backend.inner_product(&eq_m, &table_layers[0].0)?;
-    let eq_q = backend.eq_table(&query_point)?;
-    let query_values = query_columns
-        .iter()
-        .map(|c| backend.inner_product(&eq_q, c))
-        .collect::<Result<Vec<_>, _>>()?;
-    transcript.append_scalars(b"lookup/query_values", &query_values);
+    let mut query_trees = Vec::with_capacity(query_sets.len());
+    let mut query_points = Vec::with_capacity(query_sets.len());
+    let mut query_values = Vec::with_capacity(query_sets.len());
+    for (layers, columns) in query_layers.iter().zip(query_sets) {
+        let (tree, point) = prove_tree(backend, transcript, layers, b"lookup/query_root")?;
+        let eq_q = backend.eq_table(&point)?;
+        let values = columns
+            .iter()
+            .map(|c| backend.inner_product(&eq_q, c))
+            .collect::<Result<Vec<_>, _>>()?;
+        transcript.append_scalars(b"lookup/query_values", &values);
+        query_trees.push(tree);
+        query_points.push(point);
+        query_values.push(values);
+    }
     Ok((
         LookupProof {
             table_tree,
-            query_tree,
+            query_trees,
             query_values: query_values.clone(),
         },
         LookupClaims {
             multiplicity_point,
             multiplicity_value,
-            query_point,
+            query_points,
             query_values,
         },
     ))
 }
 
-/// Verifies a lookup of 2^`query_vars` queries into `table`. On success returns the
-/// claims on the multiplicities and query columns the caller must check against
-/// their commitments; the lookup is sound only once those hold.
+/// Verifies a lookup into `table` of query sets with 2^`query_vars[k]` queries
+/// each. On success returns the claims on the multiplicities and the query columns
+/// that the caller must check against their commitments; the lookup is sound only
+/// once those hold.
 pub fn verify(
     transcript: &mut ProofTranscript,
     table: &Table,
-    query_vars: usize,
+    query_vars: &[usize],
     proof: &LookupProof,
 ) -> Result<LookupClaims, LookupError> {
     table.validate()?;
-    if proof.query_values.len() != table.arity() {
+    if query_vars.is_empty()
+        || proof.query_trees.len() != query_vars.len()
+        || proof.query_values.len() != query_vars.len()
+    {
         return Err(LookupError::Shape(format!(
-            "{} query values for a table of arity {}",
+            "{} query trees and {} value sets for {} query sets",
+            proof.query_trees.len(),
             proof.query_values.len(),
+            query_vars.len()
+        )));
+    }
+    if proof.query_values.iter().any(|v| v.len() != table.arity()) {
+        return Err(LookupError::Shape(format!(
+            "query values must have the table's arity {}",
             table.arity()
         )));
     }
     let (alpha, beta) = absorb_instance(transcript, table, query_vars);
-    let [tp, tq] = proof.table_tree.root;
-    let [qp, qq] = proof.query_tree.root;
-    if tq.is_zero() || qq.is_zero() {
-        return Err(LookupError::RootDenominator);
+    // Σ of all root fractions must be 0, with every denominator non-zero.
+    let roots = std::iter::once(&proof.table_tree).chain(&proof.query_trees);
+    let (mut sum_p, mut sum_q) = (Fr::zero(), Fr::one());
+    for tree in roots {
+        let [p, q] = tree.root;
+        if q.is_zero() {
+            return Err(LookupError::RootDenominator);
+        }
+        (sum_p, sum_q) = (sum_p * q + p * sum_q, sum_q * q);
     }
-    if tp * qq + qp * tq != Fr::zero() {
+    if !sum_p.is_zero() {
         return Err(LookupError::RootSum);
     }
     let (multiplicity_point, multiplicity_value, table_leaf_q) = verify_tree(
@@ -378,30 +421,34 @@ pub fn verify(
         b"lookup/table_root",
         "table",
     )?;
-    let (query_point, query_leaf_p, query_leaf_q) = verify_tree(
-        transcript,
-        &proof.query_tree,
-        query_vars,
-        b"lookup/query_root",
-        "query",
-    )?;
     let table_values: Vec<Fr> = (0..table.arity())
         .map(|c| table.evaluate_column(c, &multiplicity_point))
         .collect();
     if table_leaf_q != alpha - fold(&table_values, beta) {
         return Err(LookupError::TableLeaf);
     }
-    if query_leaf_p != -Fr::one() {
-        return Err(LookupError::QueryNumerator);
+    let mut query_points = Vec::with_capacity(query_vars.len());
+    for ((tree, &vars), values) in proof
+        .query_trees
+        .iter()
+        .zip(query_vars)
+        .zip(&proof.query_values)
+    {
+        let (point, leaf_p, leaf_q) =
+            verify_tree(transcript, tree, vars, b"lookup/query_root", "query")?;
+        if leaf_p != -Fr::one() {
+            return Err(LookupError::QueryNumerator);
+        }
+        if leaf_q != alpha - fold(values, beta) {
+            return Err(LookupError::QueryLeaf);
+        }
+        transcript.append_scalars(b"lookup/query_values", values);
+        query_points.push(point);
     }
-    if query_leaf_q != alpha - fold(&proof.query_values, beta) {
-        return Err(LookupError::QueryLeaf);
-    }
-    transcript.append_scalars(b"lookup/query_values", &proof.query_values);
     Ok(LookupClaims {
         multiplicity_point,
         multiplicity_value,
-        query_point,
+        query_points,
         query_values: proof.query_values.clone(),
     })
 }

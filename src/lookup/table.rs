@@ -223,6 +223,17 @@ impl Table {
         Ok(counts)
     }
 
+    /// Multiplicities over several query sets (summed): one vector per table.
+    pub fn multiplicities_of_sets(&self, sets: &[Vec<Vec<i64>>]) -> Result<Vec<u64>, LookupError> {
+        let mut total = vec![0u64; self.len()];
+        for set in sets {
+            for (t, m) in total.iter_mut().zip(self.multiplicities(set)?) {
+                *t += m;
+            }
+        }
+        Ok(total)
+    }
+
     /// Absorbs a description that fixes the table.
     pub fn absorb(&self, transcript: &mut ProofTranscript) {
         match self {

@@ -35,11 +35,11 @@ fn run(
         CpuBackend::global(),
         &mut transcript(),
         table,
-        &columns,
+        &[columns],
         multiplicities,
     )?;
     let vars = queries[0].len().trailing_zeros() as usize;
-    let claims = verify(&mut transcript(), table, vars, &proof)?;
+    let claims = verify(&mut transcript(), table, &[vars], &proof)?;
     assert_eq!(claims, prover_claims);
     Ok(claims)
 }
@@ -54,7 +54,7 @@ fn honest(table: &Table, queries: &[Vec<i64>]) -> LookupClaims {
         claims.multiplicity_value
     );
     for (c, column) in field_columns(queries).iter().enumerate() {
-        assert_eq!(mle(column, &claims.query_point), claims.query_values[c]);
+        assert_eq!(mle(column, &claims.query_points[0]), claims.query_values[0][c]);
     }
     claims
 }
@@ -190,15 +190,15 @@ fn tampered_proofs_are_rejected() {
         CpuBackend::global(),
         &mut transcript(),
         &table,
-        &columns,
+        &[columns],
         &m,
     )
     .unwrap();
-    let check = |p: &LookupProof| verify(&mut transcript(), &table, 3, p);
+    let check = |p: &LookupProof| verify(&mut transcript(), &table, &[3], p);
     assert!(check(&proof).is_ok());
 
     let mut bad = proof.clone();
-    bad.query_values[1] += Fr::one();
+    bad.query_values[0][1] += Fr::one();
     assert_eq!(check(&bad).unwrap_err(), LookupError::QueryLeaf);
 
     let mut bad = proof.clone();
@@ -207,9 +207,9 @@ fn tampered_proofs_are_rejected() {
 
     // Scaling a root keeps p/q but breaks the layer below.
     let mut bad = proof.clone();
-    bad.query_tree.root = [
-        bad.query_tree.root[0].double(),
-        bad.query_tree.root[1].double(),
+    bad.query_trees[0].root = [
+        bad.query_trees[0].root[0].double(),
+        bad.query_trees[0].root[1].double(),
     ];
     assert!(check(&bad).is_err());
 
@@ -226,12 +226,17 @@ fn tampered_proofs_are_rejected() {
         }
     }
     let mut bad = proof.clone();
-    bad.query_tree.layers.pop();
+    bad.query_trees[0].layers.pop();
     assert!(matches!(check(&bad).unwrap_err(), LookupError::Shape(_)));
     // Claimed for a different number of queries.
-    assert!(verify(&mut transcript(), &table, 4, &proof).is_err());
+    assert!(verify(&mut transcript(), &table, &[4], &proof).is_err());
     // Checked against another table.
-    assert!(verify(&mut transcript(), &Table::Relu { bits: 6 }, 3, &proof).is_err());
+    assert!(verify(&mut transcript(), &Table::Relu { bits: 6 }, &[3], &proof).is_err());
+    // Claimed with an extra query set.
+    assert!(matches!(
+        verify(&mut transcript(), &table, &[3, 3], &proof).unwrap_err(),
+        LookupError::Shape(_)
+    ));
 }
 
 #[test]
@@ -244,7 +249,7 @@ fn bad_inputs_are_typed_errors() {
             cpu,
             &mut transcript(),
             &table,
-            &[col.clone(), col.clone()],
+            &[vec![col.clone(), col.clone()]],
             &[0; 16]
         ),
         Err(LookupError::Arity { .. })
@@ -254,13 +259,13 @@ fn bad_inputs_are_typed_errors() {
             cpu,
             &mut transcript(),
             &table,
-            &[vec![Fr::one(); 3]],
+            &[vec![vec![Fr::one(); 3]]],
             &[0; 16]
         ),
         Err(LookupError::BadQueries(_))
     ));
     assert!(matches!(
-        prove(cpu, &mut transcript(), &table, &[col], &[0; 8]),
+        prove(cpu, &mut transcript(), &table, &[vec![col]], &[0; 8]),
         Err(LookupError::MultiplicityLength { .. })
     ));
     assert!(Table::UnsignedRange { bits: 0 }.validate().is_err());
@@ -269,4 +274,32 @@ fn bad_inputs_are_typed_errors() {
     }
     .validate()
     .is_err());
+}
+
+#[test]
+fn several_query_sets_share_one_multiplicity_vector() {
+    let mut rng = ChaCha20Rng::seed_from_u64(9);
+    let table = Table::SignedRange { bits: 6 };
+    let sets: Vec<Vec<Vec<i64>>> = [0usize, 3, 5]
+        .iter()
+        .map(|&v| vec![random_in_range(&mut rng, 1 << v, -32, 32)])
+        .collect();
+    let m = table.multiplicities_of_sets(&sets).unwrap();
+    let columns: Vec<Vec<Vec<Fr>>> = sets.iter().map(|s| field_columns(s)).collect();
+    let cpu = CpuBackend::global();
+    let (proof, _) = prove(cpu, &mut transcript(), &table, &columns, &m).unwrap();
+    let claims = verify(&mut transcript(), &table, &[0, 3, 5], &proof).unwrap();
+    for (k, set) in columns.iter().enumerate() {
+        assert_eq!(
+            mle(&set[0], &claims.query_points[k]),
+            claims.query_values[k][0]
+        );
+    }
+    // Dropping one set's queries from the multiplicities breaks the sum.
+    let partial = table.multiplicities_of_sets(&sets[..2]).unwrap();
+    let (bad, _) = prove(cpu, &mut transcript(), &table, &columns, &partial).unwrap();
+    assert_eq!(
+        verify(&mut transcript(), &table, &[0, 3, 5], &bad).unwrap_err(),
+        LookupError::RootSum
+    );
 }
