@@ -54,7 +54,10 @@ fn honest(table: &Table, queries: &[Vec<i64>]) -> LookupClaims {
         claims.multiplicity_value
     );
     for (c, column) in field_columns(queries).iter().enumerate() {
-        assert_eq!(mle(column, &claims.query_points[0]), claims.query_values[0][c]);
+        assert_eq!(
+            mle(column, &claims.query_points[0]),
+            claims.query_values[0][c]
+        );
     }
     claims
 }

@@ -1,0 +1,293 @@
+//! End-to-end proofs of hand-built quantized models covering every op, in both
+//! weight visibilities, and the rejections the verifier must make.
+
+use std::sync::{Arc, OnceLock};
+
+use ark_bn254::Fr;
+use zkinfer::backend::CpuBackend;
+use zkinfer::model::{Model, Node, Op, Tensor, TensorKind};
+use zkinfer::ops::OpProof;
+use zkinfer::pcs::{self, DorySetup};
+use zkinfer::proof::{self, ProofError, ProvingKey, WeightVisibility};
+
+fn setup() -> Arc<DorySetup> {
+    static SETUP: OnceLock<Arc<DorySetup>> = OnceLock::new();
+    SETUP
+        .get_or_init(|| {
+            let dir = std::env::temp_dir().join("zkinfer-test-cache");
+            Arc::new(DorySetup::load_or_derive(pcs::setup::DEFAULT_SEED, 10, &dir).unwrap())
+        })
+        .clone()
+}
+
+fn tensor(name: &str, shape: &[usize], kind: TensorKind) -> Tensor {
+    Tensor {
+        name: name.into(),
+        shape: shape.to_vec(),
+        kind,
+    }
+}
+
+fn weight(name: &str, shape: &[usize], seed: i64) -> Tensor {
+    let len: usize = shape.iter().product();
+    let values = (0..len as i64)
+        .map(|i| ((i * 37 + seed * 11) % 97) - 48)
+        .collect();
+    tensor(name, shape, TensorKind::Weight { values })
+}
+
+fn node(name: &str, op: Op, inputs: &[usize], output: usize) -> Node {
+    Node {
+        name: name.into(),
+        op,
+        inputs: inputs.to_vec(),
+        output,
+    }
+}
+
+/// x[1,5] → Gemm(5→3, bias) → ReLU → Mul by c[3] → Add d[3] → Sub x2 → Tanh → Sigmoid.
+fn every_op_model() -> Model {
+    use TensorKind::Activation as A;
+    let tensors = vec![
+        tensor("x", &[1, 5], TensorKind::Input), // 0
+        weight("W", &[5, 3], 1),                 // 1
+        weight("b", &[3], 2),                    // 2
+        tensor("h", &[1, 3], A),                 // 3
+        tensor("r", &[1, 3], A),                 // 4
+        weight("c", &[3], 3),                    // 5
+        tensor("m", &[1, 3], A),                 // 6
+        weight("d", &[1, 3], 4),                 // 7
+        tensor("a", &[1, 3], A),                 // 8
+        tensor("s", &[1, 3], A),                 // 9
+        tensor("t", &[1, 3], A),                 // 10
+        tensor("y", &[1, 3], A),                 // 11
+    ];
+    let nodes = vec![
+        node("gemm", Op::MatMul, &[0, 1, 2], 3),
+        node("relu", Op::Relu, &[3], 4),
+        node("mul", Op::Mul, &[4, 5], 6),
+        node("add", Op::Add, &[6, 7], 8),
+        node("sub", Op::Sub, &[8, 4], 9),
+        node("tanh", Op::Tanh, &[9], 10),
+        node("sigmoid", Op::Sigmoid, &[10], 11),
+    ];
+    Model {
+        name: "every-op".into(),
+        scale_bits: 7,
+        activation_bits: 16,
+        tensors,
+        nodes,
+        input: 0,
+        output: 11,
+    }
+}
+
+/// Two stacked Gemms with a 3-row batch (padded to 4) and broadcast bias.
+fn batched_model() -> Model {
+    use TensorKind::Activation as A;
+    Model {
+        name: "batched".into(),
+        scale_bits: 7,
+        activation_bits: 16,
+        tensors: vec![
+            tensor("x", &[3, 6], TensorKind::Input),
+            weight("W1", &[6, 5], 5),
+            weight("b1", &[5], 6),
+            tensor("h", &[3, 5], A),
+            tensor("hr", &[3, 5], A),
+            weight("W2", &[5, 2], 7),
+            tensor("y", &[3, 2], A),
+        ],
+        nodes: vec![
+            node("g1", Op::MatMul, &[0, 1, 2], 3),
+            node("relu", Op::Relu, &[3], 4),
+            node("g2", Op::MatMul, &[4, 5], 6),
+        ],
+        input: 0,
+        output: 6,
+    }
+}
+
+fn keys(model: Model, visibility: WeightVisibility) -> ProvingKey {
+    proof::preprocess(CpuBackend::global(), model, visibility, setup()).unwrap()
+}
+
+#[test]
+fn every_op_proves_and_verifies_in_both_modes() {
+    let input = vec![100, -50, 25, 300, -7];
+    for visibility in [WeightVisibility::Committed, WeightVisibility::Public] {
+        let pk = keys(every_op_model(), visibility);
+        let p = proof::prove::<CpuBackend>(&pk, &input).unwrap();
+        assert_eq!(p.output, pk.model.execute(&input).unwrap().values[11]);
+        proof::verify(&pk.vk, &input, &p).unwrap_or_else(|e| panic!("{visibility:?}: {e}"));
+    }
+}
+
+#[test]
+fn padded_batches_prove_and_verify() {
+    let input: Vec<i64> = (0..18).map(|i| (i * 29 % 41) - 20).collect();
+    for visibility in [WeightVisibility::Committed, WeightVisibility::Public] {
+        let pk = keys(batched_model(), visibility);
+        let p = proof::prove::<CpuBackend>(&pk, &input).unwrap();
+        proof::verify(&pk.vk, &input, &p).unwrap_or_else(|e| panic!("{visibility:?}: {e}"));
+    }
+}
+
+#[test]
+fn wrong_output_input_and_key_are_rejected() {
+    let input = vec![100, -50, 25, 300, -7];
+    let pk = keys(every_op_model(), WeightVisibility::Committed);
+    let p = proof::prove::<CpuBackend>(&pk, &input).unwrap();
+    // A changed output value.
+    let mut bad = p.clone();
+    bad.output[1] += 1;
+    assert!(proof::verify(&pk.vk, &input, &bad).is_err());
+    // A changed input (the proof's own and the verifier's).
+    let mut other_input = input.clone();
+    other_input[0] += 1;
+    assert!(matches!(
+        proof::verify(&pk.vk, &other_input, &p),
+        Err(ProofError::InputMismatch)
+    ));
+    let mut bad = p.clone();
+    bad.input = other_input.clone();
+    assert!(proof::verify(&pk.vk, &other_input, &bad).is_err());
+    // Another model's key (different weights, same structure).
+    let mut other = every_op_model();
+    if let TensorKind::Weight { values } = &mut other.tensors[1].kind {
+        values[0] += 1;
+    }
+    let other_pk = keys(other, WeightVisibility::Committed);
+    assert!(proof::verify(&other_pk.vk, &input, &p).is_err());
+    let public_pk = keys(every_op_model(), WeightVisibility::Public);
+    assert!(proof::verify(&public_pk.vk, &input, &p).is_err());
+}
+
+#[test]
+fn tampered_operator_messages_are_rejected() {
+    let input = vec![100, -50, 25, 300, -7];
+    for visibility in [WeightVisibility::Committed, WeightVisibility::Public] {
+        let pk = keys(every_op_model(), visibility);
+        let p = proof::prove::<CpuBackend>(&pk, &input).unwrap();
+        let one = Fr::from(1u64);
+        for n in 0..p.ops.len() {
+            let mut variants = Vec::new();
+            match &p.ops[n] {
+                OpProof::MatMul { .. } => {
+                    for field in 0..5 {
+                        let mut bad = p.clone();
+                        if let OpProof::MatMul {
+                            output,
+                            remainder,
+                            bias,
+                            left,
+                            right,
+                            ..
+                        } = &mut bad.ops[n]
+                        {
+                            match field {
+                                0 => *output += one,
+                                1 => *remainder += one,
+                                2 => *bias.as_mut().unwrap() += one,
+                                3 => *left += one,
+                                _ => *right += one,
+                            }
+                        }
+                        variants.push(bad);
+                    }
+                }
+                OpProof::Mul { .. } => {
+                    for field in 0..4 {
+                        let mut bad = p.clone();
+                        if let OpProof::Mul {
+                            output,
+                            remainder,
+                            left,
+                            right,
+                            ..
+                        } = &mut bad.ops[n]
+                        {
+                            match field {
+                                0 => *output += one,
+                                1 => *remainder += one,
+                                2 => *left += one,
+                                _ => *right += one,
+                            }
+                        }
+                        variants.push(bad);
+                    }
+                }
+                OpProof::AddSub { .. } => {
+                    for field in 0..2 {
+                        let mut bad = p.clone();
+                        if let OpProof::AddSub { left, right } = &mut bad.ops[n] {
+                            if field == 0 {
+                                *left += one
+                            } else {
+                                *right += one
+                            }
+                        }
+                        variants.push(bad);
+                    }
+                }
+                OpProof::Lookup => {
+                    let mut bad = p.clone();
+                    bad.ops[n] = OpProof::AddSub {
+                        left: one,
+                        right: one,
+                    };
+                    variants.push(bad);
+                }
+            }
+            for bad in variants {
+                assert!(
+                    proof::verify(&pk.vk, &input, &bad).is_err(),
+                    "{visibility:?}: tampered op {n} accepted"
+                );
+            }
+        }
+        for i in 0..p.lookups.len() {
+            let mut bad = p.clone();
+            bad.lookups[i].query_values[0][0] += one;
+            assert!(proof::verify(&pk.vk, &input, &bad).is_err(), "lookup {i}");
+        }
+        let mut bad = p.clone();
+        bad.reduction.values[0] += one;
+        assert!(proof::verify(&pk.vk, &input, &bad).is_err());
+        let mut bad = p.clone();
+        bad.ops.pop();
+        assert!(matches!(
+            proof::verify(&pk.vk, &input, &bad),
+            Err(ProofError::Shape(_))
+        ));
+    }
+}
+
+#[test]
+fn activation_bound_violations_are_refused_naming_the_node() {
+    use TensorKind::Activation as A;
+    let model = Model {
+        name: "overflow".into(),
+        scale_bits: 7,
+        activation_bits: 16,
+        tensors: vec![
+            tensor("x", &[1, 2], TensorKind::Input),
+            tensor(
+                "W",
+                &[2, 1],
+                TensorKind::Weight {
+                    values: vec![30000, 30000],
+                },
+            ),
+            tensor("y", &[1, 1], A),
+        ],
+        nodes: vec![node("big_gemm", Op::MatMul, &[0, 1], 2)],
+        input: 0,
+        output: 2,
+    };
+    let pk = keys(model, WeightVisibility::Committed);
+    match proof::prove::<CpuBackend>(&pk, &[20000, 20000]) {
+        Ok(_) => panic!("an out-of-bound activation was proved"),
+        Err(err) => assert!(err.to_string().contains("big_gemm"), "{err}"),
+    }
+}
