@@ -93,6 +93,10 @@ pub struct VerifyingKey {
     pub model_layout: BlockLayout,
     pub model_commitment: Option<Commitment>,
     pub dory: VerifierSetup<BN254>,
+    /// Blake2b-512 of the Dory setup's public seed, and its size.
+    pub seed_digest: [u8; 64],
+    pub log_generators: usize,
+    /// [`VerifyingKey::compute_digest`], cached.
     pub digest: [u8; 64],
 }
 
@@ -166,26 +170,28 @@ fn table_kind_of(op: Op) -> Option<TableKind> {
     }
 }
 
-fn digest(
-    model: &Model,
-    visibility: WeightVisibility,
-    commitment: Option<&Commitment>,
-    setup: &DorySetup,
-) -> [u8; 64] {
-    let mut h = Blake2b512::new();
-    h.update(b"zkinfer/verifying-key");
-    h.update(PROOF_VERSION.to_le_bytes());
-    h.update(serde_json::to_vec(model).expect("models serialize"));
-    h.update(serde_json::to_vec(&visibility).expect("serializes"));
-    if let Some(c) = commitment {
-        let mut bytes = Vec::new();
-        ark_serialize::CanonicalSerialize::serialize_compressed(&c.0 .0, &mut bytes)
-            .expect("serializes");
-        h.update(bytes);
+impl VerifyingKey {
+    /// Blake2b-512 over everything the key fixes: format version, model structure
+    /// (and weights when public), visibility, layouts, weight commitment, and the
+    /// Dory setup's seed and size. Every proof's transcript starts from it.
+    pub fn compute_digest(&self) -> [u8; 64] {
+        let mut h = Blake2b512::new();
+        h.update(b"zkinfer/verifying-key");
+        h.update(PROOF_VERSION.to_le_bytes());
+        h.update(serde_json::to_vec(&self.model).expect("models serialize"));
+        h.update(serde_json::to_vec(&self.visibility).expect("serializes"));
+        h.update(serde_json::to_vec(&self.witness_layout).expect("serializes"));
+        h.update(serde_json::to_vec(&self.model_layout).expect("serializes"));
+        if let Some(c) = &self.model_commitment {
+            let mut bytes = Vec::new();
+            ark_serialize::CanonicalSerialize::serialize_compressed(&c.0 .0, &mut bytes)
+                .expect("serializes");
+            h.update(bytes);
+        }
+        h.update(self.seed_digest);
+        h.update((self.log_generators as u64).to_le_bytes());
+        h.finalize().into()
     }
-    h.update(setup.seed_digest);
-    h.update((setup.log_generators as u64).to_le_bytes());
-    h.finalize().into()
 }
 
 /// The model with weight values removed (for a committed-weights verifying key).
@@ -250,16 +256,18 @@ pub fn preprocess<B: Backend + ?Sized>(
         WeightVisibility::Committed => without_weights(&model),
         WeightVisibility::Public => model.clone(),
     };
-    let digest = digest(&vk_model, visibility, commitment.as_ref(), &setup);
-    let vk = VerifyingKey {
+    let mut vk = VerifyingKey {
         model: vk_model,
         visibility,
         witness_layout,
         model_layout,
         model_commitment: commitment,
         dory: setup.verifier.clone(),
-        digest,
+        seed_digest: setup.seed_digest,
+        log_generators: setup.log_generators,
+        digest: [0; 64],
     };
+    vk.digest = vk.compute_digest();
     Ok(ProvingKey {
         model,
         vk,
