@@ -9,8 +9,9 @@
 pub mod backend;
 pub mod bench;
 pub mod config;
-pub mod pcs;
-pub mod transcript;
-pub mod sumcheck;
-pub mod poly;
+pub mod encoding;
 pub mod lookup;
+pub mod pcs;
+pub mod poly;
+pub mod sumcheck;
+pub mod transcript;

@@ -61,7 +61,9 @@ pub enum LookupError {
     RootSum,
     #[error("lookup check failed: a root denominator is zero")]
     RootDenominator,
-    #[error("lookup check failed: GKR layer {layer} of the {tree} tree does not match its sumcheck")]
+    #[error(
+        "lookup check failed: GKR layer {layer} of the {tree} tree does not match its sumcheck"
+    )]
     Layer { tree: &'static str, layer: usize },
     #[error("lookup check failed: GKR layer {layer} of the {tree} tree: {source}")]
     LayerSumcheck {
@@ -73,7 +75,9 @@ pub enum LookupError {
     TableLeaf,
     #[error("lookup check failed: the query tree's leaf numerator is not −1")]
     QueryNumerator,
-    #[error("lookup check failed: the query tree's leaf denominator does not match the query values")]
+    #[error(
+        "lookup check failed: the query tree's leaf denominator does not match the query values"
+    )]
     QueryLeaf,
     #[error(transparent)]
     Sumcheck(#[from] SumcheckError),
@@ -251,11 +255,7 @@ fn verify_tree(
     Ok((point, claim_p, claim_q))
 }
 
-fn absorb_instance(
-    transcript: &mut ProofTranscript,
-    table: &Table,
-    query_vars: usize,
-) -> (Fr, Fr) {
+fn absorb_instance(transcript: &mut ProofTranscript, table: &Table, query_vars: usize) -> (Fr, Fr) {
     transcript.append_message(b"lookup", b"logup-gkr/v1");
     table.absorb(transcript);
     transcript.append_u64(b"lookup/query_vars", query_vars as u64);

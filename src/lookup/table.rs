@@ -108,7 +108,9 @@ impl Table {
 
     /// Column `c` as field elements (the prover's view).
     pub fn column(&self, c: usize) -> Vec<Fr> {
-        (0..self.len()).map(|i| small_to_field(self.value(c, i))).collect()
+        (0..self.len())
+            .map(|i| small_to_field(self.value(c, i)))
+            .collect()
     }
 
     /// The MLE of column `c` at `point` (`point.len() == num_vars()`).
@@ -187,7 +189,9 @@ impl Table {
         }
         let n = queries[0].len();
         if queries.iter().any(|q| q.len() != n) {
-            return Err(LookupError::BadQueries("query columns differ in length".into()));
+            return Err(LookupError::BadQueries(
+                "query columns differ in length".into(),
+            ));
         }
         let index = match self {
             Table::Function { .. } => {

@@ -1,7 +1,7 @@
 use super::*;
-use ark_ff::AdditiveGroup;
 use crate::backend::CpuBackend;
 use crate::pcs::poly::small_to_field;
+use ark_ff::AdditiveGroup;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
@@ -49,7 +49,10 @@ fn honest(table: &Table, queries: &[Vec<i64>]) -> LookupClaims {
     let claims = run(table, queries, &m).unwrap();
     // The claims left to the caller are true statements about the real vectors.
     let m_field: Vec<Fr> = m.iter().map(|&x| Fr::from(x)).collect();
-    assert_eq!(mle(&m_field, &claims.multiplicity_point), claims.multiplicity_value);
+    assert_eq!(
+        mle(&m_field, &claims.multiplicity_point),
+        claims.multiplicity_value
+    );
     for (c, column) in field_columns(queries).iter().enumerate() {
         assert_eq!(mle(column, &claims.query_point), claims.query_values[c]);
     }
@@ -183,7 +186,14 @@ fn tampered_proofs_are_rejected() {
     let queries = relu_queries(random_in_range(&mut rng, 8, -16, 16));
     let columns = field_columns(&queries);
     let m = table.multiplicities(&queries).unwrap();
-    let (proof, _) = prove(CpuBackend::global(), &mut transcript(), &table, &columns, &m).unwrap();
+    let (proof, _) = prove(
+        CpuBackend::global(),
+        &mut transcript(),
+        &table,
+        &columns,
+        &m,
+    )
+    .unwrap();
     let check = |p: &LookupProof| verify(&mut transcript(), &table, 3, p);
     assert!(check(&proof).is_ok());
 
@@ -197,7 +207,10 @@ fn tampered_proofs_are_rejected() {
 
     // Scaling a root keeps p/q but breaks the layer below.
     let mut bad = proof.clone();
-    bad.query_tree.root = [bad.query_tree.root[0].double(), bad.query_tree.root[1].double()];
+    bad.query_tree.root = [
+        bad.query_tree.root[0].double(),
+        bad.query_tree.root[1].double(),
+    ];
     assert!(check(&bad).is_err());
 
     for layer in 0..proof.table_tree.layers.len() {
@@ -227,11 +240,23 @@ fn bad_inputs_are_typed_errors() {
     let table = Table::UnsignedRange { bits: 4 };
     let col = vec![Fr::one(); 4];
     assert!(matches!(
-        prove(cpu, &mut transcript(), &table, &[col.clone(), col.clone()], &[0; 16]),
+        prove(
+            cpu,
+            &mut transcript(),
+            &table,
+            &[col.clone(), col.clone()],
+            &[0; 16]
+        ),
         Err(LookupError::Arity { .. })
     ));
     assert!(matches!(
-        prove(cpu, &mut transcript(), &table, &[vec![Fr::one(); 3]], &[0; 16]),
+        prove(
+            cpu,
+            &mut transcript(),
+            &table,
+            &[vec![Fr::one(); 3]],
+            &[0; 16]
+        ),
         Err(LookupError::BadQueries(_))
     ));
     assert!(matches!(

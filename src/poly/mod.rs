@@ -97,7 +97,12 @@ impl DenseMle {
         self.bind(backend, r, BindSide::High)
     }
 
-    fn bind<B: Backend + ?Sized>(&mut self, backend: &B, r: Fr, side: BindSide) -> Result<(), MleError> {
+    fn bind<B: Backend + ?Sized>(
+        &mut self,
+        backend: &B,
+        r: Fr,
+        side: BindSide,
+    ) -> Result<(), MleError> {
         if self.values.len() < 2 {
             return Err(MleError::NothingToBind);
         }
@@ -214,7 +219,10 @@ mod tests {
     fn padding_and_errors() {
         assert_eq!(DenseMle::padded(vec![Fr::one(); 5]).num_vars(), 3);
         assert_eq!(DenseMle::padded(vec![]).num_vars(), 0);
-        assert_eq!(DenseMle::new(vec![Fr::one(); 3]), Err(MleError::NotPowerOfTwo(3)));
+        assert_eq!(
+            DenseMle::new(vec![Fr::one(); 3]),
+            Err(MleError::NotPowerOfTwo(3))
+        );
         let f = DenseMle::new(vec![Fr::one(); 4]).unwrap();
         assert!(matches!(
             f.evaluate(CpuBackend::global(), &[Fr::one()]),

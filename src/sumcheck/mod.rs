@@ -65,7 +65,12 @@ impl Expression {
                 )));
             }
         }
-        let degree = terms.iter().map(|t| t.factors.len()).max().unwrap_or(0).max(1);
+        let degree = terms
+            .iter()
+            .map(|t| t.factors.len())
+            .max()
+            .unwrap_or(0)
+            .max(1);
         if degree > MAX_DEGREE {
             return Err(SumcheckError::BadExpression(format!(
                 "degree {degree} exceeds the supported maximum {MAX_DEGREE}"

@@ -71,7 +71,11 @@ fn prove_and_verify(expr: &Expression, mles: Vec<Vec<Fr>>) -> (ProverOutput, Fr)
     assert_eq!(point, out.point);
     check_final(expr, &out.final_evals, reduced).unwrap();
     for (m, v) in originals.iter().zip(&out.final_evals) {
-        assert_eq!(mle_eval(m, &point), *v, "final value is the MLE at the point");
+        assert_eq!(
+            mle_eval(m, &point),
+            *v,
+            "final value is the MLE at the point"
+        );
     }
     (out, claim)
 }
