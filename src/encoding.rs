@@ -822,7 +822,7 @@ mod tests {
             r.finish(),
             Err(DecodeError::TrailingBytes {
                 offset: 0,
-                remaining: 21
+                remaining: 17
             })
         );
     }

@@ -204,8 +204,8 @@ fn bench_primitives(args: PrimitivesArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{:<24} {:>6} {:<8} {:>12} {:>12} {:>10}  {}",
-        "op", "size", "device", "median", "spread", "vs cpu", "layout"
+        "{:<24} {:>6} {:<8} {:>12} {:>12} {:>10}  layout",
+        "op", "size", "device", "median", "spread", "vs cpu"
     );
     for m in &report.measurements {
         println!(
