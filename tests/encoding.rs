@@ -9,8 +9,9 @@ use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
-use ark_bn254::{Fq, Fq12, Fq2, Fr, G1Affine, G2Affine};
-use ark_ff::{PrimeField, UniformRand};
+use ark_bn254::{Bn254, Fq, Fq12, Fq2, Fr, G1Affine, G2Affine};
+use ark_ec::pairing::PairingOutput;
+use ark_ff::{PrimeField, UniformRand, Zero};
 use ark_serialize::CanonicalSerialize;
 use dory_pcs::backends::arkworks::ArkGT;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
@@ -499,7 +500,8 @@ fn invalid_group_elements_are_rejected() {
     );
 
     // The identity of GT is a valid commitment (it is the commitment to zero).
-    let identity = Commitment(ArkGT(Default::default()));
+    let identity = Commitment(ArkGT(PairingOutput::<Bn254>::zero()));
+    assert_eq!(identity.0 .0 .0, <Fq12 as ark_ff::One>::one());
     assert_round_trip(&identity);
     // G1's point at infinity round-trips inside a proof.
     let mut p = d.proof.clone();
