@@ -9,6 +9,7 @@
 pub mod backend;
 pub mod bench;
 pub mod config;
+pub mod encoding;
 pub mod lookup;
 pub mod model;
 pub mod ops;
