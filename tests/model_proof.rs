@@ -291,3 +291,39 @@ fn activation_bound_violations_are_refused_naming_the_node() {
         Err(err) => assert!(err.to_string().contains("big_gemm"), "{err}"),
     }
 }
+
+#[test]
+fn proof_bytes_round_trip_and_every_flipped_region_is_rejected() {
+    use zkinfer::proof::ModelProof;
+    let input = vec![100, -50, 25, 300, -7];
+    let pk = keys(every_op_model(), WeightVisibility::Committed);
+    let p = proof::prove::<CpuBackend>(&pk, &input).unwrap();
+    let bytes = p.to_bytes();
+    let decoded = ModelProof::from_bytes(&bytes).unwrap();
+    assert_eq!(decoded, p);
+    proof::verify(&pk.vk, &input, &decoded).unwrap();
+    // Flip one byte in each of 64 regions spread over the file: the proof must fail
+    // to decode or fail to verify, and nothing may panic.
+    let step = bytes.len() / 64;
+    for k in 0..64 {
+        let mut bad = bytes.clone();
+        let at = k * step + step / 2;
+        bad[at] ^= 0x01;
+        let outcome = std::panic::catch_unwind(|| match ModelProof::from_bytes(&bad) {
+            Err(_) => true,
+            Ok(q) => proof::verify(&pk.vk, &input, &q).is_err(),
+        });
+        assert!(
+            matches!(outcome, Ok(true)),
+            "flipped byte {at} of {}: accepted or panicked",
+            bytes.len()
+        );
+    }
+    // Truncated files and trailing bytes.
+    for cut in [0, 7, 12, bytes.len() / 2, bytes.len() - 1] {
+        assert!(ModelProof::from_bytes(&bytes[..cut]).is_err());
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert!(ModelProof::from_bytes(&longer).is_err());
+}

@@ -15,6 +15,7 @@
 //!    model polynomial when weights are committed). With public weights the
 //!    verifier evaluates weight claims itself.
 
+pub mod encode;
 pub mod layout;
 
 use std::sync::Arc;

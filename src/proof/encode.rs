@@ -1,0 +1,237 @@
+//! The binary proof file: `ZKINFPRF`, the format version, then the public input
+//! and output, the witness commitment, every operator message, the lookups and
+//! the opening reduction, in the rules of [`crate::encoding`] (bounded lengths,
+//! canonical field elements, validated points, no trailing bytes).
+
+use crate::encoding::{
+    from_bytes, to_bytes, Decode, DecodeError, Encode, Reader, Writer, FR_LEN, LEN_PREFIX,
+};
+use crate::lookup::LookupProof;
+use crate::ops::OpProof;
+use crate::pcs::reduction::ReductionProof;
+use crate::pcs::{Commitment, EvaluationProof};
+use crate::sumcheck::SumcheckProof;
+
+use super::{ModelProof, PROOF_VERSION};
+
+/// First bytes of every proof file.
+pub const PROOF_MAGIC: &[u8; 8] = b"ZKINFPRF";
+/// Most public input or output values.
+pub const MAX_PUBLIC_VALUES: usize = 1 << 24;
+/// Most operators in a model.
+pub const MAX_OPS: usize = 1 << 16;
+/// Most lookup tables in a proof.
+pub const MAX_LOOKUPS: usize = 16;
+/// Most claimed polynomials / Dory openings in a reduction.
+pub const MAX_REDUCTION_ITEMS: usize = 16;
+
+fn write_i64s(w: &mut Writer, values: &[i64]) {
+    w.write_len(values.len());
+    for v in values {
+        w.write_u64(*v as u64);
+    }
+}
+
+fn read_i64s(r: &mut Reader<'_>, what: &'static str) -> Result<Vec<i64>, DecodeError> {
+    let len = r.read_count(what, MAX_PUBLIC_VALUES, 8)?;
+    (0..len)
+        .map(|_| r.read_u64(what).map(|v| v as i64))
+        .collect()
+}
+
+impl Encode for OpProof {
+    fn encode(&self, w: &mut Writer) {
+        match self {
+            OpProof::MatMul {
+                output,
+                remainder,
+                bias,
+                sumcheck,
+                left,
+                right,
+            } => {
+                w.write_u8(0);
+                w.write_fr(output);
+                w.write_fr(remainder);
+                match bias {
+                    Some(b) => {
+                        w.write_u8(1);
+                        w.write_fr(b);
+                    }
+                    None => w.write_u8(0),
+                }
+                sumcheck.encode(w);
+                w.write_fr(left);
+                w.write_fr(right);
+            }
+            OpProof::AddSub { left, right } => {
+                w.write_u8(1);
+                w.write_fr(left);
+                w.write_fr(right);
+            }
+            OpProof::Mul {
+                output,
+                remainder,
+                sumcheck,
+                left,
+                right,
+            } => {
+                w.write_u8(2);
+                w.write_fr(output);
+                w.write_fr(remainder);
+                sumcheck.encode(w);
+                w.write_fr(left);
+                w.write_fr(right);
+            }
+            OpProof::Lookup => w.write_u8(3),
+        }
+    }
+}
+
+impl Decode for OpProof {
+    const MIN_ENCODED_LEN: usize = 1;
+
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let offset = r.offset();
+        match r.read_u8("operator message tag")? {
+            0 => {
+                let output = r.read_fr("matmul output")?;
+                let remainder = r.read_fr("matmul remainder")?;
+                let bias_offset = r.offset();
+                let bias = match r.read_u8("matmul bias tag")? {
+                    0 => None,
+                    1 => Some(r.read_fr("matmul bias")?),
+                    tag => {
+                        return Err(DecodeError::BadTag {
+                            what: "matmul bias tag",
+                            offset: bias_offset,
+                            tag,
+                        })
+                    }
+                };
+                Ok(OpProof::MatMul {
+                    output,
+                    remainder,
+                    bias,
+                    sumcheck: SumcheckProof::decode(r)?,
+                    left: r.read_fr("matmul left value")?,
+                    right: r.read_fr("matmul right value")?,
+                })
+            }
+            1 => Ok(OpProof::AddSub {
+                left: r.read_fr("add/sub left value")?,
+                right: r.read_fr("add/sub right value")?,
+            }),
+            2 => Ok(OpProof::Mul {
+                output: r.read_fr("mul output")?,
+                remainder: r.read_fr("mul remainder")?,
+                sumcheck: SumcheckProof::decode(r)?,
+                left: r.read_fr("mul left value")?,
+                right: r.read_fr("mul right value")?,
+            }),
+            3 => Ok(OpProof::Lookup),
+            tag => Err(DecodeError::BadTag {
+                what: "operator message tag",
+                offset,
+                tag,
+            }),
+        }
+    }
+}
+
+impl Encode for ReductionProof {
+    fn encode(&self, w: &mut Writer) {
+        self.sumcheck.encode(w);
+        w.write_len(self.values.len());
+        for v in &self.values {
+            w.write_fr(v);
+        }
+        w.write_len(self.openings.len());
+        for o in &self.openings {
+            o.encode(w);
+        }
+    }
+}
+
+impl Decode for ReductionProof {
+    const MIN_ENCODED_LEN: usize = SumcheckProof::MIN_ENCODED_LEN + 2 * LEN_PREFIX;
+
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let sumcheck = SumcheckProof::decode(r)?;
+        let n = r.read_count("reduction value count", MAX_REDUCTION_ITEMS, FR_LEN)?;
+        let values = (0..n)
+            .map(|_| r.read_fr("reduction value"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let openings = r.read_vec::<EvaluationProof>("Dory opening count", MAX_REDUCTION_ITEMS)?;
+        Ok(ReductionProof {
+            sumcheck,
+            values,
+            openings,
+        })
+    }
+}
+
+impl Encode for ModelProof {
+    fn encode(&self, w: &mut Writer) {
+        for b in PROOF_MAGIC {
+            w.write_u8(*b);
+        }
+        w.write_u32(PROOF_VERSION);
+        write_i64s(w, &self.input);
+        write_i64s(w, &self.output);
+        self.witness_commitment.encode(w);
+        w.write_len(self.ops.len());
+        for op in &self.ops {
+            op.encode(w);
+        }
+        w.write_len(self.lookups.len());
+        for l in &self.lookups {
+            l.encode(w);
+        }
+        self.reduction.encode(w);
+    }
+}
+
+impl Decode for ModelProof {
+    const MIN_ENCODED_LEN: usize = 8 + 4;
+
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let offset = r.offset();
+        if r.take("proof magic", 8)? != PROOF_MAGIC {
+            return Err(DecodeError::NonCanonical {
+                what: "proof magic (not a zkinfer proof file)",
+                offset,
+            });
+        }
+        let version_offset = r.offset();
+        let version = r.read_u32("proof format version")?;
+        if version != PROOF_VERSION {
+            return Err(DecodeError::OutOfRange {
+                what: "proof format version",
+                offset: version_offset,
+                value: version as u64,
+                max: PROOF_VERSION as u64,
+            });
+        }
+        Ok(ModelProof {
+            input: read_i64s(r, "public input")?,
+            output: read_i64s(r, "public output")?,
+            witness_commitment: Commitment::decode(r)?,
+            ops: r.read_vec::<OpProof>("operator count", MAX_OPS)?,
+            lookups: r.read_vec::<LookupProof>("lookup count", MAX_LOOKUPS)?,
+            reduction: ReductionProof::decode(r)?,
+        })
+    }
+}
+
+impl ModelProof {
+    /// The proof file's bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        to_bytes(self)
+    }
+
+    /// Decodes a proof file; never panics, rejects trailing bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        from_bytes(bytes)
+    }
+}
