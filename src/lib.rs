@@ -10,6 +10,7 @@ pub mod backend;
 pub mod bench;
 pub mod config;
 pub mod encoding;
+pub mod keys;
 pub mod lookup;
 pub mod model;
 pub mod ops;

@@ -327,3 +327,47 @@ fn proof_bytes_round_trip_and_every_flipped_region_is_rejected() {
     longer.push(0);
     assert!(ModelProof::from_bytes(&longer).is_err());
 }
+
+#[test]
+fn keys_round_trip_through_files_and_corruption_is_detected() {
+    use zkinfer::keys;
+    let input = vec![100, -50, 25, 300, -7];
+    let dir = tempfile::tempdir().unwrap();
+    for visibility in [WeightVisibility::Committed, WeightVisibility::Public] {
+        let sub = dir.path().join(format!("{visibility:?}"));
+        let pk = keys::preprocess_to_dir(
+            CpuBackend::global(),
+            every_op_model(),
+            visibility,
+            setup(),
+            &sub,
+        )
+        .unwrap();
+        let loaded_pk = keys::read_pk(&sub.join("pk.bin"), setup()).unwrap();
+        let loaded_vk = keys::read_vk(&sub.join("vk.bin")).unwrap();
+        assert_eq!(loaded_vk.digest, pk.vk.digest);
+        let p = proof::prove::<CpuBackend>(&loaded_pk, &input).unwrap();
+        proof::verify(&loaded_vk, &input, &p).unwrap();
+        // In committed mode the verifying key holds no weight values.
+        let vk_bytes = std::fs::read(sub.join("vk.bin")).unwrap();
+        if visibility == WeightVisibility::Committed {
+            assert!(loaded_vk.model.tensors.iter().all(|t| match &t.kind {
+                TensorKind::Weight { values } => values.is_empty(),
+                _ => true,
+            }));
+        }
+        // A flipped byte or a truncation is an error naming the file.
+        let mut bad = vk_bytes.clone();
+        bad[vk_bytes.len() / 2] ^= 1;
+        let err = keys::vk_from_bytes(&sub.join("vk.bin"), &bad).unwrap_err();
+        assert!(err.to_string().contains("vk.bin"), "{err}");
+        assert!(keys::vk_from_bytes(&sub.join("vk.bin"), &vk_bytes[..100]).is_err());
+        let pk_bytes = std::fs::read(sub.join("pk.bin")).unwrap();
+        assert!(keys::pk_from_bytes(
+            &sub.join("pk.bin"),
+            &pk_bytes[..pk_bytes.len() - 1],
+            setup()
+        )
+        .is_err());
+    }
+}

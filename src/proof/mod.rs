@@ -213,6 +213,17 @@ pub fn required_generators(model: &Model) -> usize {
     Layout::square(w.max(m)).sigma.max(1)
 }
 
+/// The model polynomial's values: every weight, padded, in its block.
+pub fn model_poly_values(model: &Model, model_layout: &BlockLayout) -> Vec<i64> {
+    model_layout.assemble(|slot| match slot {
+        Slot::Tensor(t) => match &model.tensors[t].kind {
+            TensorKind::Weight { values } => layout::pad(values, &model.tensors[t].shape),
+            _ => unreachable!("the model layout holds weights only"),
+        },
+        _ => unreachable!("the model layout holds tensors only"),
+    })
+}
+
 /// Builds the proving and verifying keys: layouts, and (committed mode) the model
 /// polynomial and its commitment.
 pub fn preprocess<B: Backend + ?Sized>(
@@ -221,8 +232,6 @@ pub fn preprocess<B: Backend + ?Sized>(
     visibility: WeightVisibility,
     setup: Arc<DorySetup>,
 ) -> Result<ProvingKey, ProofError> {
-    let witness_layout = layout::witness_layout(&model, |k| table_of(k, &model).num_vars());
-    let model_layout = layout::model_layout(&model);
     let needed = required_generators(&model);
     if setup.log_generators < needed {
         return Err(PcsError::SetupTooSmall {
@@ -231,18 +240,12 @@ pub fn preprocess<B: Backend + ?Sized>(
         }
         .into());
     }
+    let model_layout = layout::model_layout(&model);
     let model_poly = match visibility {
         WeightVisibility::Public => None,
         WeightVisibility::Committed if model_layout.blocks.is_empty() => None,
         WeightVisibility::Committed => {
-            let values = model_layout.assemble(|slot| match slot {
-                Slot::Tensor(t) => match &model.tensors[t].kind {
-                    TensorKind::Weight { values } => layout::pad(values, &model.tensors[t].shape),
-                    _ => unreachable!("the model layout holds weights only"),
-                },
-                _ => unreachable!("the model layout holds tensors only"),
-            });
-            let poly = MultilinearPoly::from_small(values)?;
+            let poly = MultilinearPoly::from_small(model_poly_values(&model, &model_layout))?;
             let (c, h) = pcs::commit(
                 backend,
                 &poly,
@@ -252,6 +255,19 @@ pub fn preprocess<B: Backend + ?Sized>(
             Some((poly, c, h))
         }
     };
+    Ok(assemble_keys(model, visibility, setup, model_poly))
+}
+
+/// Puts keys together from a model, its setup and (committed mode) its committed
+/// model polynomial.
+pub fn assemble_keys(
+    model: Model,
+    visibility: WeightVisibility,
+    setup: Arc<DorySetup>,
+    model_poly: Option<(MultilinearPoly, Commitment, CommitmentHint)>,
+) -> ProvingKey {
+    let witness_layout = layout::witness_layout(&model, |k| table_of(k, &model).num_vars());
+    let model_layout = layout::model_layout(&model);
     let commitment = model_poly.as_ref().map(|(_, c, _)| *c);
     let vk_model = match visibility {
         WeightVisibility::Committed => without_weights(&model),
@@ -269,12 +285,12 @@ pub fn preprocess<B: Backend + ?Sized>(
         digest: [0; 64],
     };
     vk.digest = vk.compute_digest();
-    Ok(ProvingKey {
+    ProvingKey {
         model,
         vk,
         setup,
         model_poly,
-    })
+    }
 }
 
 /// A claim on a tensor or witness slot, before routing to a polynomial.

@@ -1,0 +1,372 @@
+//! Proving and verifying keys on disk.
+//!
+//! A key file is `magic ‖ JSON header length (u64) ‖ JSON header ‖ binary length
+//! (u64) ‖ binary part ‖ Blake2b-512 of everything before`. The JSON header holds
+//! the quantized model (weights only in proving keys and public-weight verifying
+//! keys), the visibility, the layouts and the Dory setup's identity; the binary
+//! part holds group elements (compressed, validated on load). A file that is
+//! truncated, corrupt (checksum), of another format version, or inconsistent is
+//! an error naming the file and what is wrong — never trusted.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ark_serialize::{CanonicalDeserialize, CanonicalSerialize, Compress, Validate};
+use blake2::{Blake2b512, Digest};
+use dory_pcs::backends::arkworks::{ArkG1, ArkworksVerifierSetup};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::Backend;
+use crate::model::Model;
+use crate::pcs::{Commitment, CommitmentHint, DorySetup, Layout, MultilinearPoly};
+use crate::proof::{
+    self, layout::BlockLayout, ProvingKey, VerifyingKey, WeightVisibility, PROOF_VERSION,
+};
+
+const VK_MAGIC: &[u8; 8] = b"ZKINFVK\x01";
+const PK_MAGIC: &[u8; 8] = b"ZKINFPK\x01";
+
+/// Errors reading or writing key files.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("cannot access key file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("key file {path}: {reason}")]
+    Format { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Proof(#[from] proof::ProofError),
+    #[error(transparent)]
+    Pcs(#[from] crate::pcs::PcsError),
+}
+
+#[derive(Serialize, Deserialize)]
+struct VkHeader {
+    version: u32,
+    model: Model,
+    visibility: WeightVisibility,
+    witness_layout: BlockLayout,
+    model_layout: BlockLayout,
+    log_generators: usize,
+    seed_digest: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct PkHeader {
+    version: u32,
+    model: Model,
+    visibility: WeightVisibility,
+    log_generators: usize,
+    seed_digest: String,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex64(s: &str) -> Option<[u8; 64]> {
+    if s.len() != 128 {
+        return None;
+    }
+    let mut out = [0u8; 64];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+fn pack(magic: &[u8; 8], header: &[u8], binary: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + 16 + header.len() + binary.len() + 64);
+    out.extend_from_slice(magic);
+    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    out.extend_from_slice(header);
+    out.extend_from_slice(&(binary.len() as u64).to_le_bytes());
+    out.extend_from_slice(binary);
+    let checksum = Blake2b512::digest(&out);
+    out.extend_from_slice(&checksum);
+    out
+}
+
+fn unpack<'a>(
+    path: &Path,
+    magic: &[u8; 8],
+    bytes: &'a [u8],
+) -> Result<(&'a [u8], &'a [u8]), KeyError> {
+    let bad = |reason: &str| KeyError::Format {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    };
+    if bytes.len() < 8 + 16 + 64 || &bytes[..8] != magic {
+        return Err(bad("not a zkinfer key of this kind and format version"));
+    }
+    let (body, checksum) = bytes.split_at(bytes.len() - 64);
+    if Blake2b512::digest(body).as_slice() != checksum {
+        return Err(bad("checksum mismatch (corrupt or truncated file)"));
+    }
+    let read_len = |at: usize| -> Result<usize, KeyError> {
+        let raw = body
+            .get(at..at + 8)
+            .ok_or_else(|| bad("truncated length"))?;
+        usize::try_from(u64::from_le_bytes(raw.try_into().expect("8 bytes")))
+            .map_err(|_| bad("length out of range"))
+    };
+    let header_len = read_len(8)?;
+    let header_end = 16usize
+        .checked_add(header_len)
+        .ok_or_else(|| bad("length out of range"))?;
+    let header = body
+        .get(16..header_end)
+        .ok_or_else(|| bad("truncated header"))?;
+    let binary_len = read_len(header_end)?;
+    let binary = body
+        .get(header_end + 8..)
+        .filter(|b| b.len() == binary_len)
+        .ok_or_else(|| bad("binary part has the wrong length"))?;
+    Ok((header, binary))
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, KeyError> {
+    std::fs::read(path).map_err(|source| KeyError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Writes `bytes` atomically (temporary file, then rename).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
+    let io = |source| KeyError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+/// Serializes a verifying key.
+pub fn vk_to_bytes(vk: &VerifyingKey) -> Vec<u8> {
+    let header = VkHeader {
+        version: PROOF_VERSION,
+        model: vk.model.clone(),
+        visibility: vk.visibility,
+        witness_layout: vk.witness_layout.clone(),
+        model_layout: vk.model_layout.clone(),
+        log_generators: vk.log_generators,
+        seed_digest: hex(&vk.seed_digest),
+    };
+    let mut binary = Vec::new();
+    match &vk.model_commitment {
+        Some(c) => {
+            binary.push(1);
+            c.0 .0
+                .serialize_compressed(&mut binary)
+                .expect("serializing into a Vec cannot fail");
+        }
+        None => binary.push(0),
+    }
+    ArkworksVerifierSetup(vk.dory.clone())
+        .serialize_compressed(&mut binary)
+        .expect("serializing into a Vec cannot fail");
+    pack(
+        VK_MAGIC,
+        &serde_json::to_vec(&header).expect("serializes"),
+        &binary,
+    )
+}
+
+/// Parses a verifying key; `path` names the file in errors.
+pub fn vk_from_bytes(path: &Path, bytes: &[u8]) -> Result<VerifyingKey, KeyError> {
+    let bad = |reason: String| KeyError::Format {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let (header, binary) = unpack(path, VK_MAGIC, bytes)?;
+    let header: VkHeader =
+        serde_json::from_slice(header).map_err(|e| bad(format!("malformed header: {e}")))?;
+    if header.version != PROOF_VERSION {
+        return Err(bad(format!(
+            "format version {} (this zkinfer reads {PROOF_VERSION})",
+            header.version
+        )));
+    }
+    let seed_digest =
+        unhex64(&header.seed_digest).ok_or_else(|| bad("malformed seed digest".into()))?;
+    let mut reader = binary;
+    let tag = *reader
+        .first()
+        .ok_or_else(|| bad("missing commitment tag".into()))?;
+    reader = &reader[1..];
+    let model_commitment = match tag {
+        0 => None,
+        1 => Some(Commitment(dory_pcs::backends::arkworks::ArkGT(
+            CanonicalDeserialize::deserialize_with_mode(&mut reader, Compress::Yes, Validate::Yes)
+                .map_err(|e| bad(format!("invalid weight commitment: {e}")))?,
+        ))),
+        t => return Err(bad(format!("unknown commitment tag {t}"))),
+    };
+    let dory =
+        ArkworksVerifierSetup::deserialize_with_mode(&mut reader, Compress::Yes, Validate::Yes)
+            .map_err(|e| bad(format!("invalid Dory verifier setup: {e}")))?
+            .into_inner();
+    if !reader.is_empty() {
+        return Err(bad("trailing bytes".into()));
+    }
+    let expected_layout = proof::layout::witness_layout(&header.model, |k| {
+        proof::table_of(k, &header.model).num_vars()
+    });
+    if expected_layout != header.witness_layout
+        || proof::layout::model_layout(&header.model) != header.model_layout
+    {
+        return Err(bad("layouts do not match the model".into()));
+    }
+    if (header.visibility == WeightVisibility::Committed) != model_commitment.is_some()
+        && !header.model_layout.blocks.is_empty()
+    {
+        return Err(bad(
+            "weight commitment present/absent contrary to the visibility".into(),
+        ));
+    }
+    let mut vk = VerifyingKey {
+        model: header.model,
+        visibility: header.visibility,
+        witness_layout: header.witness_layout,
+        model_layout: header.model_layout,
+        model_commitment,
+        dory,
+        seed_digest,
+        log_generators: header.log_generators,
+        digest: [0; 64],
+    };
+    vk.digest = vk.compute_digest();
+    Ok(vk)
+}
+
+/// Serializes a proving key (model, visibility, weight commitment and row hints).
+pub fn pk_to_bytes(pk: &ProvingKey) -> Vec<u8> {
+    let header = PkHeader {
+        version: PROOF_VERSION,
+        model: pk.model.clone(),
+        visibility: pk.vk.visibility,
+        log_generators: pk.setup.log_generators,
+        seed_digest: hex(&pk.setup.seed_digest),
+    };
+    let mut binary = Vec::new();
+    match &pk.model_poly {
+        Some((_, c, hint)) => {
+            binary.push(1);
+            c.0 .0
+                .serialize_compressed(&mut binary)
+                .expect("serializing into a Vec cannot fail");
+            let rows: Vec<ark_bn254::G1Affine> = hint.rows.iter().map(|r| r.0.into()).collect();
+            rows.serialize_uncompressed(&mut binary)
+                .expect("serializing into a Vec cannot fail");
+        }
+        None => binary.push(0),
+    }
+    pack(
+        PK_MAGIC,
+        &serde_json::to_vec(&header).expect("serializes"),
+        &binary,
+    )
+}
+
+/// Parses a proving key, attaching the Dory setup it was made with.
+pub fn pk_from_bytes(
+    path: &Path,
+    bytes: &[u8],
+    setup: Arc<DorySetup>,
+) -> Result<ProvingKey, KeyError> {
+    let bad = |reason: String| KeyError::Format {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let (header, binary) = unpack(path, PK_MAGIC, bytes)?;
+    let header: PkHeader =
+        serde_json::from_slice(header).map_err(|e| bad(format!("malformed header: {e}")))?;
+    if header.version != PROOF_VERSION {
+        return Err(bad(format!("format version {}", header.version)));
+    }
+    if unhex64(&header.seed_digest) != Some(setup.seed_digest)
+        || header.log_generators != setup.log_generators
+    {
+        return Err(bad("made with another Dory setup".into()));
+    }
+    let model = header.model;
+    let model_layout = proof::layout::model_layout(&model);
+    let mut reader = binary;
+    let tag = *reader
+        .first()
+        .ok_or_else(|| bad("missing commitment tag".into()))?;
+    reader = &reader[1..];
+    let model_poly = match tag {
+        0 => None,
+        1 => {
+            let gt = CanonicalDeserialize::deserialize_with_mode(
+                &mut reader,
+                Compress::Yes,
+                Validate::No,
+            )
+            .map_err(|e| bad(format!("invalid weight commitment: {e}")))?;
+            let rows: Vec<ark_bn254::G1Affine> = CanonicalDeserialize::deserialize_with_mode(
+                &mut reader,
+                Compress::No,
+                Validate::No,
+            )
+            .map_err(|e| bad(format!("invalid row commitments: {e}")))?;
+            let layout = Layout::square(model_layout.num_vars);
+            if rows.len() != 1 << layout.nu {
+                return Err(bad("row commitment count does not match the layout".into()));
+            }
+            let values = proof::model_poly_values(&model, &model_layout);
+            let poly = MultilinearPoly::from_small(values)?;
+            Some((
+                poly,
+                Commitment(dory_pcs::backends::arkworks::ArkGT(gt)),
+                CommitmentHint {
+                    layout,
+                    rows: rows.into_iter().map(|p| ArkG1(p.into())).collect(),
+                },
+            ))
+        }
+        t => return Err(bad(format!("unknown commitment tag {t}"))),
+    };
+    if !reader.is_empty() {
+        return Err(bad("trailing bytes".into()));
+    }
+    Ok(proof::assemble_keys(
+        model,
+        header.visibility,
+        setup,
+        model_poly,
+    ))
+}
+
+/// Reads a verifying key file.
+pub fn read_vk(path: &Path) -> Result<VerifyingKey, KeyError> {
+    vk_from_bytes(path, &read(path)?)
+}
+
+/// Reads a proving key file.
+pub fn read_pk(path: &Path, setup: Arc<DorySetup>) -> Result<ProvingKey, KeyError> {
+    pk_from_bytes(path, &read(path)?, setup)
+}
+
+/// Builds keys for `model` (see [`proof::preprocess`]) and writes `pk.bin` and
+/// `vk.bin` into `dir`.
+pub fn preprocess_to_dir<B: Backend + ?Sized>(
+    backend: &B,
+    model: Model,
+    visibility: WeightVisibility,
+    setup: Arc<DorySetup>,
+    dir: &Path,
+) -> Result<ProvingKey, KeyError> {
+    let pk = proof::preprocess(backend, model, visibility, setup)?;
+    write_atomic(&dir.join("pk.bin"), &pk_to_bytes(&pk))?;
+    write_atomic(&dir.join("vk.bin"), &vk_to_bytes(&pk.vk))?;
+    Ok(pk)
+}
