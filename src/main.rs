@@ -8,6 +8,9 @@ use clap::{Args, Parser, Subcommand};
 use zkinfer::backend::registry::{self, DeviceChoice};
 use zkinfer::bench::{self, Primitive};
 use zkinfer::config::KernelConfig;
+use zkinfer::proof::WeightVisibility;
+
+mod model_commands;
 
 #[derive(Parser)]
 #[command(
@@ -35,9 +38,94 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Build (or refresh) the proving and verifying keys of a model and cache them.
+    Preprocess(PreprocessArgs),
+    /// Prove one inference of a model on an input; writes the proof file.
+    Prove(ProveArgs),
+    /// Check a proof; exit 0 on accept, 1 on reject (naming the failed check).
+    Verify(VerifyArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+/// How a model is imported and its keys are built; must match between
+/// `preprocess`, `prove` and `verify MODEL.onnx`.
+#[derive(Args, Clone)]
+struct ModelOptions {
+    /// Fixed-point scale: values are stored as integers times 2^BITS.
+    #[arg(long, value_name = "BITS", default_value_t = zkinfer::model::DEFAULT_SCALE_BITS)]
+    scale: u32,
+    /// Weight visibility: `committed` (the verifier sees only a commitment) or
+    /// `public` (weights in the verifying key; fastest).
+    #[arg(long, default_value = "committed", value_parser = parse_visibility)]
+    weights: WeightVisibility,
+    /// Value of a symbolic batch dimension.
+    #[arg(long, default_value_t = 1)]
+    batch_size: usize,
+    /// Key directory (default: a per-model folder under the cache directory,
+    /// $ZKINFER_KEYS or ~/.cache/zkinfer/keys).
+    #[arg(long, value_name = "DIR")]
+    keys: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct PreprocessArgs {
+    /// The ONNX model.
+    model: PathBuf,
+    #[command(flatten)]
+    options: ModelOptions,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ProveArgs {
+    /// The ONNX model.
+    model: PathBuf,
+    /// Input JSON in ezkl's shape: {"input_data": [[...]]}.
+    #[arg(long)]
+    input: PathBuf,
+    /// Where to write the proof.
+    #[arg(long)]
+    proof: PathBuf,
+    #[command(flatten)]
+    options: ModelOptions,
+    /// Device: auto, cpu, cuda[:N], metal or wgpu.
+    #[arg(long, default_value = "auto")]
+    device: String,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    /// The ONNX model (its verifying key is loaded from the key cache or derived).
+    model: Option<PathBuf>,
+    /// A verifying key file written by `preprocess` (instead of MODEL).
+    #[arg(long, conflicts_with = "model")]
+    vk: Option<PathBuf>,
+    /// The proof file.
+    #[arg(long)]
+    proof: PathBuf,
+    /// Also require the proof's public input to be this input JSON.
+    #[arg(long)]
+    input: Option<PathBuf>,
+    #[command(flatten)]
+    options: ModelOptions,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_visibility(s: &str) -> Result<WeightVisibility, String> {
+    match s {
+        "committed" => Ok(WeightVisibility::Committed),
+        "public" => Ok(WeightVisibility::Public),
+        _ => Err(format!("`{s}`: expected `committed` or `public`")),
+    }
 }
 
 #[derive(Subcommand)]
@@ -87,10 +175,16 @@ fn main() -> ExitCode {
     init_logging(cli.verbose);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(2)
-        }
+        Err(e) => match e.downcast_ref::<model_commands::Rejected>() {
+            Some(rejected) => {
+                eprintln!("proof rejected: {}", rejected.0);
+                ExitCode::from(1)
+            }
+            None => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(2)
+            }
+        },
     }
 }
 
@@ -100,6 +194,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Devices { json } => devices(json),
         Command::Bench(BenchCommand::Primitives(args)) => bench_primitives(args),
+        Command::Preprocess(args) => model_commands::preprocess(&args),
+        Command::Prove(args) => model_commands::prove(&args),
+        Command::Verify(args) => model_commands::verify(&args),
     }
 }
 

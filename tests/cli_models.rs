@@ -1,0 +1,163 @@
+//! The README's main job on every shipped model, through the real binary:
+//! `preprocess`, `prove`, then `verify` in a separate process from the files,
+//! plus the rejections a user can trigger from the command line.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const MODELS: [&str; 6] = [
+    "addsubmul0",
+    "addsubmul1",
+    "authorization",
+    "perceptron",
+    "ffn_tanh",
+    "article_classification",
+];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs zkinfer with a shared cache (setup and keys) under the target directory.
+fn zkinfer(args: &[&str]) -> Output {
+    let cache = root().join("target").join("test-cache");
+    Command::new(env!("CARGO_BIN_EXE_zkinfer"))
+        .args(args)
+        .env("ZKINFER_CACHE_DIR", &cache)
+        .env_remove("ZKINFER_KEYS")
+        .output()
+        .expect("zkinfer runs")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn model_path(name: &str) -> String {
+    root()
+        .join("models")
+        .join(name)
+        .join("network.onnx")
+        .display()
+        .to_string()
+}
+
+fn input_path(name: &str) -> String {
+    root()
+        .join("models")
+        .join(name)
+        .join("input.json")
+        .display()
+        .to_string()
+}
+
+fn prove(name: &str, dir: &Path, extra: &[&str]) -> (PathBuf, serde_json::Value) {
+    let proof = dir.join(format!("{name}.proof"));
+    let model = model_path(name);
+    let input = input_path(name);
+    let mut args = vec![
+        "prove",
+        &model,
+        "--input",
+        &input,
+        "--proof",
+        proof.to_str().unwrap(),
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let out = zkinfer(&args);
+    assert!(out.status.success(), "prove {name}: {}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("prove --json prints JSON");
+    (proof, json)
+}
+
+#[test]
+fn every_shipped_model_proves_and_verifies_in_a_separate_process() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in MODELS {
+        let model = model_path(name);
+        let out = zkinfer(&["preprocess", &model]);
+        assert!(out.status.success(), "preprocess {name}: {}", text(&out));
+        let (proof, json) = prove(name, dir.path(), &[]);
+        // The quantized output matches tract's f32 output within the documented
+        // tolerance (README: 0.05 absolute or 5% of the largest output).
+        let abs = json["max_abs_error"].as_f64().unwrap();
+        let rel = json["max_rel_error"].as_f64().unwrap();
+        assert!(abs <= 0.05 || rel <= 0.05, "{name}: quantization error {abs} / {rel}");
+        let out = zkinfer(&["verify", &model, "--proof", proof.to_str().unwrap(), "--input", &input_path(name)]);
+        assert!(out.status.success(), "verify {name}: {}", text(&out));
+    }
+}
+
+#[test]
+fn public_weights_and_vk_files_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let keys_arg = keys.to_str().unwrap();
+    let model = model_path("authorization");
+    let out = zkinfer(&["preprocess", &model, "--weights", "public", "--keys", keys_arg]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (proof, _) = prove("authorization", dir.path(), &["--weights", "public", "--keys", keys_arg]);
+    let vk = keys.join("vk.bin");
+    let out = zkinfer(&["verify", "--vk", vk.to_str().unwrap(), "--proof", proof.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn rejections_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (proof, _) = prove("perceptron", dir.path(), &[]);
+    let model = model_path("perceptron");
+    let bytes = std::fs::read(&proof).unwrap();
+    let check = |bytes: &[u8]| {
+        let path = dir.path().join("bad.proof");
+        std::fs::write(&path, bytes).unwrap();
+        zkinfer(&["verify", &model, "--proof", path.to_str().unwrap()])
+    };
+    // A flipped byte in each of 16 regions: exit 1, the failed check named.
+    let step = bytes.len() / 16;
+    for k in 0..16 {
+        let mut bad = bytes.clone();
+        bad[k * step + step / 2] ^= 0x10;
+        let out = check(&bad);
+        assert_eq!(out.status.code(), Some(1), "region {k}: {}", text(&out));
+        assert!(text(&out).contains("proof rejected"), "{}", text(&out));
+    }
+    // Truncated.
+    let out = check(&bytes[..bytes.len() / 3]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    // Against another model's key.
+    let other = model_path("authorization");
+    let out = zkinfer(&["verify", &other, "--proof", proof.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    // Against another input.
+    let out = zkinfer(&["verify", &model, "--proof", proof.to_str().unwrap(), "--input", &input_path("addsubmul1")]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+}
+
+#[test]
+fn bad_inputs_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = model_path("perceptron");
+    let wrong_len = dir.path().join("wrong.json");
+    std::fs::write(&wrong_len, r#"{"input_data": [[1.0, 2.0]]}"#).unwrap();
+    let proof = dir.path().join("p.proof");
+    let out = zkinfer(&["prove", &model, "--input", wrong_len.to_str().unwrap(), "--proof", proof.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("expects 4"), "{}", text(&out));
+    let non_numeric = dir.path().join("nan.json");
+    std::fs::write(&non_numeric, r#"{"input_data": [[1.0, "x", 2.0, 3.0]]}"#).unwrap();
+    let out = zkinfer(&["prove", &model, "--input", non_numeric.to_str().unwrap(), "--proof", proof.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("1"), "{}", text(&out));
+    let out = zkinfer(&["prove", "/nonexistent/model.onnx", "--input", wrong_len.to_str().unwrap(), "--proof", proof.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("/nonexistent/model.onnx"), "{}", text(&out));
+    let out = zkinfer(&["prove", &model, "--input", wrong_len.to_str().unwrap(), "--proof", proof.to_str().unwrap(), "--device", "cuda"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("cuda"), "{}", text(&out));
+}
