@@ -140,6 +140,14 @@ def fixtures():
     graph = helper.make_graph(nodes, "sub_const_first", [x], [y], [const("c", [1.0, 2.0, 3.0])])
     save(graph, os.path.join(FIXTURES, "sub_const_first.onnx"))
 
+    # Two inputs: the IR has exactly one.
+    a = helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, 3])
+    b = helper.make_tensor_value_info("b", TensorProto.FLOAT, [1, 3])
+    y = helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3])
+    nodes = [helper.make_node("Add", ["a", "b"], ["output"], name="add_inputs")]
+    graph = helper.make_graph(nodes, "two_inputs", [a, b], [y])
+    save(graph, os.path.join(FIXTURES, "two_inputs.onnx"))
+
 
 def main():
     addsubmul0()
