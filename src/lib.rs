@@ -4,7 +4,9 @@
 //! Layout: [`backend`] holds the device seam every heavy primitive goes through;
 //! [`pcs`] is the Dory adapter (setup, commitments, openings) running on a
 //! backend; [`config`] reads per-device kernel tuning; [`bench`] times primitives
-//! per device for `zkinfer bench primitives`.
+//! per device for `zkinfer bench primitives`; [`model`] is the quantized IR,
+//! [`onnx`] imports an ONNX file into it, and [`quant`] quantizes inputs and
+//! reports the quantization error against tract's f32 reference.
 
 pub mod backend;
 pub mod bench;
@@ -13,9 +15,11 @@ pub mod encoding;
 pub mod keys;
 pub mod lookup;
 pub mod model;
+pub mod onnx;
 pub mod ops;
 pub mod pcs;
 pub mod poly;
 pub mod proof;
+pub mod quant;
 pub mod sumcheck;
 pub mod transcript;

@@ -1,0 +1,122 @@
+//! Binary element-wise ops (`TypedBinOp`): `Add`, `Sub`, `SubF`, `Mul`, and
+//! `Max` against a constant 0 (tract's form of Relu).
+//!
+//! The IR broadcasts its *second* input to the first and produces the first's
+//! shape, so the full-size activation goes first: operands of `Add`/`Mul` are
+//! swapped when needed; a `Sub` whose first operand is the constant or the
+//! broadcast one (`c − x`) is rejected.
+
+use tract_onnx::prelude::*;
+use tract_onnx::tract_core::ops::binary::TypedBinOp;
+
+use crate::model::{Op, TensorId};
+use crate::onnx::lower::{Lowering, Operand};
+use crate::onnx::ImportError;
+
+fn len(shape: &[usize]) -> usize {
+    shape.iter().product()
+}
+
+pub(super) fn lower(cx: &mut Lowering, node: &TypedNode) -> Result<(), ImportError> {
+    let op = node
+        .op_as::<TypedBinOp>()
+        .ok_or_else(|| Lowering::unsupported(node, "op type (expected a binary op)"))?;
+    if let Some(dt) = op.1 {
+        if dt != f32::datum_type() {
+            return Err(Lowering::unsupported(
+                node,
+                format!("output datum type {dt:?}"),
+            ));
+        }
+    }
+    if node.inputs.len() != 2 {
+        return Err(Lowering::unsupported(
+            node,
+            format!("{} inputs", node.inputs.len()),
+        ));
+    }
+    let name = op.0.name().to_string();
+    let out_len = len(&cx.output_shape(node)?);
+    let x = cx.operand(node, 0)?;
+    let y = cx.operand(node, 1)?;
+    let x_full = len(&cx.input_shape(node, 0)?) == out_len;
+    let y_full = len(&cx.input_shape(node, 1)?) == out_len;
+    if name == "Max" {
+        return lower_relu(cx, node, x, y, out_len);
+    }
+    let ir_op = match name.as_str() {
+        "Add" => Op::Add,
+        "Mul" => Op::Mul,
+        "Sub" | "SubF" => Op::Sub,
+        other => return Err(Lowering::unsupported(node, format!("binary op {other}"))),
+    };
+    // (first, slot, second, slot) in the op's own order: SubF(x, y) = y − x.
+    let ((a, a_slot), (b, b_slot), a_full, b_full) = if name == "SubF" {
+        ((y, 1), (x, 0), y_full, x_full)
+    } else {
+        ((x, 0), (y, 1), x_full, y_full)
+    };
+    let a_is_tensor = matches!(a, Operand::Tensor(_));
+    let b_is_tensor = matches!(b, Operand::Tensor(_));
+    // The IR's first operand must be a full-size activation.
+    let swap = !(a_is_tensor && a_full) && b_is_tensor && b_full;
+    let ((a, a_slot), (b, b_slot)) = match (swap, ir_op) {
+        (false, _) => ((a, a_slot), (b, b_slot)),
+        (true, Op::Add | Op::Mul) => ((b, b_slot), (a, a_slot)),
+        (true, _) => {
+            return Err(Lowering::unsupported(
+                node,
+                if a_is_tensor {
+                    "subtraction whose first operand is broadcast to the second".to_string()
+                } else {
+                    "subtraction of an activation from a constant (c − x)".to_string()
+                },
+            ))
+        }
+    };
+    let a: TensorId = match a {
+        Operand::Tensor(t) if len(&cx.input_shape(node, a_slot)?) == out_len => t,
+        _ => {
+            return Err(Lowering::unsupported(
+                node,
+                "operands that broadcast against each other (neither has the output's shape)",
+            ))
+        }
+    };
+    let b = cx.broadcast_operand(node, a_slot, a, b_slot, b)?;
+    let output = cx.add_output(node)?;
+    cx.push_node(node, ir_op, vec![a, b], output);
+    Ok(())
+}
+
+/// `Max(x, 0)` or `Max(0, x)` with a constant all-zero operand → `Relu`.
+fn lower_relu(
+    cx: &mut Lowering,
+    node: &TypedNode,
+    x: Operand,
+    y: Operand,
+    out_len: usize,
+) -> Result<(), ImportError> {
+    let (t, slot, k) = match (x, y) {
+        (Operand::Tensor(t), Operand::Const(k)) => (t, 0, k),
+        (Operand::Const(k), Operand::Tensor(t)) => (t, 1, k),
+        _ => {
+            return Err(Lowering::unsupported(
+                node,
+                "maximum of two activations (only max(x, 0) = relu)",
+            ))
+        }
+    };
+    if Lowering::const_values(node, &k)?.iter().any(|&v| v != 0.0) {
+        return Err(Lowering::unsupported(
+            node,
+            "maximum with a nonzero constant (only max(x, 0) = relu)",
+        ));
+    }
+    if len(&cx.input_shape(node, slot)?) != out_len {
+        return Err(Lowering::unsupported(node, "relu whose input is broadcast"));
+    }
+    let output = cx.add_output(node)?;
+    cx.push_node(node, Op::Relu, vec![t], output);
+    Ok(())
+}

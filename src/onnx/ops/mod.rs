@@ -1,0 +1,56 @@
+//! Op handlers: one file per op family, and the registry from tract's
+//! decluttered op name (`node.op().name()`) to the handler that lowers it.
+//! Each handler checks the op's concrete type with `op_as` and rejects what
+//! it cannot lower with [`super::ImportError::Unsupported`].
+
+mod activation;
+mod binary;
+mod einsum;
+mod shape;
+
+use tract_onnx::prelude::*;
+
+use super::lower::Lowering;
+use super::ImportError;
+
+/// Lowers one tract node (non-constant, one output) into the IR.
+pub(crate) type Handler = fn(&mut Lowering, &TypedNode) -> Result<(), ImportError>;
+
+/// tract op name → handler.
+const REGISTRY: &[(&str, Handler)] = &[
+    ("EinSum", einsum::lower),
+    ("Add", binary::lower),
+    ("Sub", binary::lower),
+    ("SubF", binary::lower),
+    ("Mul", binary::lower),
+    ("Max", binary::lower),
+    ("Tanh", activation::lower),
+    ("Sigmoid", activation::lower),
+    ("AddAxis", shape::lower),
+    ("RmAxis", shape::lower),
+    ("MoveAxis", shape::lower),
+    ("Reshape", shape::lower),
+];
+
+/// The handler for a tract op name, if any.
+pub(crate) fn handler(op_name: &str) -> Option<Handler> {
+    REGISTRY
+        .iter()
+        .find(|(name, _)| *name == op_name)
+        .map(|&(_, h)| h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_names_are_unique_and_found() {
+        for (i, (name, _)) in REGISTRY.iter().enumerate() {
+            assert!(REGISTRY[..i].iter().all(|(n, _)| n != name), "{name}");
+            assert!(handler(name).is_some());
+        }
+        assert!(handler("Cos").is_none());
+        assert!(handler("Softmax").is_none());
+    }
+}

@@ -1,0 +1,341 @@
+//! ONNX import end to end: every shipped model imports, runs in integer
+//! arithmetic on its input.json, and matches tract's f32 output within a
+//! measured bound; import and input errors name the node, op or file.
+
+use std::path::{Path, PathBuf};
+
+use zkinfer::model::{ModelError, Op, TensorKind};
+use zkinfer::onnx::{import, run_float, ImportError, ImportOptions};
+use zkinfer::quant::{quantize_input, read_input_json, report, InputError};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn model_path(name: &str) -> PathBuf {
+    root().join("models").join(name).join("network.onnx")
+}
+
+fn input_path(name: &str) -> PathBuf {
+    root().join("models").join(name).join("input.json")
+}
+
+/// (model, bound on max |dequantized − f32|, bound on that error relative to
+/// the largest |f32 output|), at the default scale 2^7 (one output quantum is
+/// 2^−7 ≈ 0.0078). Measured: addsubmul0 0.0076 abs / 0.0011 rel, addsubmul1
+/// 0.027 / 0.0025, authorization 0.0070 / 0.011, perceptron 0.0059 / 0.048,
+/// ffn_tanh 0.019 / 0.013, article_classification 0.030 / 0.061. The absolute
+/// bound 0.05 (≈ 6 quanta) leaves ~1.7× margin over the worst case; relative
+/// errors are large only where outputs are small (perceptron's largest |output|
+/// is 0.12, so one quantum is already 6%), hence 0.10 for the dense models.
+const SHIPPED: &[(&str, f32, f32)] = &[
+    ("addsubmul0", 0.05, 0.01),
+    ("addsubmul1", 0.05, 0.01),
+    ("authorization", 0.05, 0.10),
+    ("perceptron", 0.05, 0.10),
+    ("ffn_tanh", 0.05, 0.10),
+    ("article_classification", 0.05, 0.10),
+];
+
+#[test]
+fn shipped_models_match_the_f32_reference() {
+    for &(name, abs_bound, rel_bound) in SHIPPED {
+        let imported = import(&model_path(name), &ImportOptions::default())
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let input = read_input_json(&input_path(name)).unwrap();
+        let (witness, rep) = report(&imported, &input).unwrap_or_else(|e| panic!("{name}: {e}"));
+        println!(
+            "{name}: {} IR nodes, max abs error {:.5}, max rel error {:.5}, float {:?}, quantized {:?}",
+            imported.model.nodes.len(),
+            rep.max_abs_error,
+            rep.max_rel_error,
+            &rep.float_output[..rep.float_output.len().min(4)],
+            &rep.quantized_output[..rep.quantized_output.len().min(4)],
+        );
+        assert_eq!(rep.float_output.len(), rep.quantized_output.len());
+        assert!(!rep.float_output.is_empty());
+        assert!(
+            rep.max_abs_error <= abs_bound,
+            "{name}: max abs error {} > {abs_bound}",
+            rep.max_abs_error
+        );
+        assert!(
+            rep.max_rel_error <= rel_bound,
+            "{name}: max rel error {} > {rel_bound}",
+            rep.max_rel_error
+        );
+        assert_eq!(witness.values.len(), imported.model.tensors.len());
+        assert_eq!(witness.remainders.len(), imported.model.nodes.len());
+    }
+}
+
+#[test]
+fn dense_layers_lower_to_matmuls_with_folded_biases() {
+    let cases: &[(&str, &[Op], &[&[usize]])] = &[
+        (
+            "authorization",
+            &[Op::MatMul, Op::Relu, Op::MatMul, Op::Relu, Op::MatMul],
+            &[&[64, 32], &[32, 16], &[16, 4]],
+        ),
+        (
+            "perceptron",
+            &[
+                Op::MatMul,
+                Op::Relu,
+                Op::MatMul,
+                Op::Relu,
+                Op::MatMul,
+                Op::Relu,
+                Op::MatMul,
+            ],
+            &[&[4, 30], &[30, 30], &[30, 30], &[30, 3]],
+        ),
+        (
+            "ffn_tanh",
+            &[Op::MatMul, Op::Tanh, Op::MatMul],
+            &[&[30, 31], &[31, 30]],
+        ),
+        (
+            "article_classification",
+            &[Op::MatMul, Op::Relu, Op::MatMul, Op::Relu, Op::MatMul],
+            &[&[512, 256], &[256, 128], &[128, 8]],
+        ),
+    ];
+    for &(name, ops, weights) in cases {
+        let m = import(&model_path(name), &ImportOptions::default())
+            .unwrap()
+            .model;
+        let got: Vec<Op> = m.nodes.iter().map(|n| n.op).collect();
+        assert_eq!(got, ops, "{name}");
+        let matmuls: Vec<_> = m.nodes.iter().filter(|n| n.op == Op::MatMul).collect();
+        for (node, &shape) in matmuls.iter().zip(weights) {
+            assert_eq!(
+                node.inputs.len(),
+                3,
+                "{name}: `{}` has no folded bias",
+                node.name
+            );
+            let w = &m.tensors[node.inputs[1]];
+            assert!(matches!(w.kind, TensorKind::Weight { .. }), "{name}");
+            assert_eq!(w.shape, shape, "{name}: `{}`", node.name);
+            assert_eq!(m.tensors[node.inputs[2]].shape, vec![shape[1]], "{name}");
+        }
+        assert_eq!(m.tensors[m.input].kind, TensorKind::Input);
+        assert_eq!(m.tensors[m.input].shape, vec![1, weights[0][0]], "{name}");
+    }
+}
+
+#[test]
+fn constant_first_add_is_swapped() {
+    let m = import(&model_path("addsubmul1"), &ImportOptions::default())
+        .unwrap()
+        .model;
+    let ops: Vec<Op> = m.nodes.iter().map(|n| n.op).collect();
+    assert_eq!(ops, vec![Op::Add, Op::Sub, Op::Mul]);
+    for node in &m.nodes[..2] {
+        assert_eq!(node.inputs[0], m.input, "`{}`", node.name);
+        assert!(matches!(
+            m.tensors[node.inputs[1]].kind,
+            TensorKind::Weight { .. }
+        ));
+    }
+}
+
+#[test]
+fn symbolic_batch_takes_the_batch_size_option() {
+    let path = model_path("authorization");
+    let single = import(&path, &ImportOptions::default()).unwrap();
+    let options = ImportOptions {
+        batch_size: 3,
+        ..ImportOptions::default()
+    };
+    let batched = import(&path, &options).unwrap();
+    assert_eq!(batched.input_shape, vec![3, 64]);
+    assert_eq!(
+        batched.model.tensors[batched.model.input].shape,
+        vec![3, 64]
+    );
+    let row = read_input_json(&input_path("authorization")).unwrap();
+    let rows: Vec<f32> = row.iter().chain(&row).chain(&row).copied().collect();
+    let one = single
+        .model
+        .execute(&quantize_input(&row, 7))
+        .unwrap()
+        .values[single.model.output]
+        .clone();
+    let three = batched
+        .model
+        .execute(&quantize_input(&rows, 7))
+        .unwrap()
+        .values[batched.model.output]
+        .clone();
+    assert_eq!(three.len(), 12);
+    for chunk in three.chunks(4) {
+        assert_eq!(chunk, &one[..]);
+    }
+    assert_eq!(run_float(&batched, &rows).unwrap().len(), 12);
+}
+
+#[test]
+fn other_scales_stay_close_to_f32() {
+    // Finer scale → smaller error.
+    let path = model_path("perceptron");
+    let input = read_input_json(&input_path("perceptron")).unwrap();
+    let coarse = import(&path, &ImportOptions::default()).unwrap();
+    let fine = import(
+        &path,
+        &ImportOptions {
+            scale_bits: 12,
+            activation_bits: 24,
+            ..ImportOptions::default()
+        },
+    )
+    .unwrap();
+    let (_, c) = report(&coarse, &input).unwrap();
+    let (_, f) = report(&fine, &input).unwrap();
+    assert!(
+        f.max_abs_error < c.max_abs_error,
+        "{} vs {}",
+        f.max_abs_error,
+        c.max_abs_error
+    );
+    assert!(f.max_abs_error < 0.005, "{}", f.max_abs_error);
+}
+
+#[test]
+fn unsupported_op_is_rejected_naming_node_and_op() {
+    let path = root().join("tests/fixtures/unsupported_op.onnx");
+    let err = import(&path, &ImportOptions::default()).unwrap_err();
+    let msg = err.to_string();
+    match &err {
+        ImportError::Unsupported { node, op, .. } => {
+            assert!(node.contains("cosine_node"), "{msg}");
+            assert_eq!(op, "Cos", "{msg}");
+        }
+        other => panic!("expected Unsupported, got {other}"),
+    }
+    assert!(msg.contains("cosine_node") && msg.contains("Cos"), "{msg}");
+}
+
+#[test]
+fn constant_minus_activation_is_rejected() {
+    let path = root().join("tests/fixtures/sub_const_first.onnx");
+    let err = import(&path, &ImportOptions::default()).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, ImportError::Unsupported { .. }), "{msg}");
+    assert!(
+        msg.contains("const_minus_x") && msg.contains("c − x"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn two_inputs_are_rejected() {
+    let path = root().join("tests/fixtures/two_inputs.onnx");
+    let err = import(&path, &ImportOptions::default()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ImportError::Arity {
+                inputs: 2,
+                outputs: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("two_inputs.onnx"), "{err}");
+}
+
+#[test]
+fn malformed_and_missing_files_name_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.onnx");
+    // Deterministic junk that is not a protobuf ModelProto.
+    let bytes: Vec<u8> = (0u32..4096)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    std::fs::write(&garbage, bytes).unwrap();
+    let err = import(&garbage, &ImportOptions::default()).unwrap_err();
+    assert!(matches!(err, ImportError::Parse { .. }), "{err}");
+    assert!(err.to_string().contains("garbage.onnx"), "{err}");
+
+    let missing = dir.path().join("nowhere/network.onnx");
+    let err = import(&missing, &ImportOptions::default()).unwrap_err();
+    assert!(matches!(err, ImportError::Io { .. }), "{err}");
+    assert!(err.to_string().contains("nowhere/network.onnx"), "{err}");
+
+    let err = import(dir.path(), &ImportOptions::default()).unwrap_err();
+    assert!(matches!(err, ImportError::Io { .. }), "{err}");
+}
+
+#[test]
+fn bad_options_are_rejected() {
+    for options in [
+        ImportOptions {
+            scale_bits: 0,
+            ..ImportOptions::default()
+        },
+        ImportOptions {
+            activation_bits: 7,
+            ..ImportOptions::default()
+        },
+        ImportOptions {
+            batch_size: 0,
+            ..ImportOptions::default()
+        },
+    ] {
+        let err = import(&model_path("perceptron"), &options).unwrap_err();
+        assert!(matches!(err, ImportError::Options(_)), "{err}");
+    }
+}
+
+#[test]
+fn input_errors_are_reported() {
+    let imported = import(&model_path("perceptron"), &ImportOptions::default()).unwrap();
+    // Wrong length: caught by inference and by the f32 reference.
+    let err = report(&imported, &[0.5; 5]).unwrap_err();
+    assert!(
+        err.to_string().contains("5 values") && err.to_string().contains("expects 4"),
+        "{err}"
+    );
+    assert!(matches!(
+        imported.model.execute(&[1, 2, 3]),
+        Err(ModelError::InputLength {
+            expected: 4,
+            actual: 3,
+            ..
+        })
+    ));
+    assert!(matches!(
+        run_float(&imported, &[1.0; 7]),
+        Err(ImportError::InputLength {
+            expected: 4,
+            actual: 7,
+            ..
+        })
+    ));
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("input.json");
+    std::fs::write(&bad, r#"{"input_data": [[0.1, 0.2, true, 0.4]]}"#).unwrap();
+    let err = read_input_json(&bad).unwrap_err();
+    assert!(
+        matches!(err, InputError::NonNumeric { index: 2, .. }),
+        "{err}"
+    );
+    std::fs::write(&bad, "{not json").unwrap();
+    let err = read_input_json(&bad).unwrap_err();
+    assert!(matches!(err, InputError::Json { .. }), "{err}");
+    assert!(err.to_string().contains("input.json"), "{err}");
+    let err = read_input_json(Path::new("/nonexistent/input.json")).unwrap_err();
+    assert!(matches!(err, InputError::Io { .. }), "{err}");
+}
+
+#[test]
+fn activation_bound_violations_name_the_node() {
+    let imported = import(&model_path("addsubmul0"), &ImportOptions::default()).unwrap();
+    // (x + 3.14)(x − 3.14) at x = 200 is ~40000 > 256: the Mul overflows the bound.
+    let err = report(&imported, &[200.0]).unwrap_err();
+    assert!(err.to_string().contains("mul"), "{err}");
+}
