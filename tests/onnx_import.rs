@@ -69,9 +69,12 @@ fn shipped_models_match_the_f32_reference() {
     }
 }
 
+/// (model, IR ops in order, weight shapes of its MatMuls).
+type DenseCase = (&'static str, &'static [Op], &'static [&'static [usize]]);
+
 #[test]
 fn dense_layers_lower_to_matmuls_with_folded_biases() {
-    let cases: &[(&str, &[Op], &[&[usize]])] = &[
+    let cases: &[DenseCase] = &[
         (
             "authorization",
             &[Op::MatMul, Op::Relu, Op::MatMul, Op::Relu, Op::MatMul],

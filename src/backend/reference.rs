@@ -91,7 +91,7 @@ fn batch_rows(op: &'static str, bases_len: usize, values_len: usize) -> BackendR
             requirement: "empty when there are no bases",
         });
     }
-    if values_len % bases_len != 0 {
+    if !values_len.is_multiple_of(bases_len) {
         return Err(BackendError::LengthMismatch {
             op,
             left_name: "scalars (rows × bases)",
@@ -118,7 +118,7 @@ fn ntt_shape(
             requirement: "a power of two",
         });
     }
-    if total_len % size != 0 {
+    if !total_len.is_multiple_of(size) {
         return Err(BackendError::BadLength {
             op,
             what: "values",

@@ -355,6 +355,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::approx_constant)] // 3.14 is the value under test, not π.
     fn quantize_rounds_half_away_from_zero() {
         assert_eq!(quantize(0.5 / 128.0, 7), 1);
         assert_eq!(quantize(-0.5 / 128.0, 7), -1);

@@ -20,6 +20,7 @@ pub(crate) fn fold_biases(model: &mut Model) {
         producer[node.output] = Some(i);
     }
     let mut removed = vec![false; model.nodes.len()];
+    #[allow(clippy::needless_range_loop)] // j indexes nodes, producer and removed.
     for j in 0..model.nodes.len() {
         if model.nodes[j].op != Op::Add {
             continue;

@@ -74,7 +74,7 @@ impl CpuBackend {
                 })
             };
         }
-        if values_len % bases.len() != 0 {
+        if !values_len.is_multiple_of(bases.len()) {
             return Err(BackendError::LengthMismatch {
                 op,
                 left_name: "scalars (rows × bases)",

@@ -33,7 +33,7 @@ pub(crate) fn domain(
             requirement: "a power of two",
         });
     }
-    if total_len % size != 0 {
+    if !total_len.is_multiple_of(size) {
         return Err(BackendError::BadLength {
             op,
             what: "values",
