@@ -53,7 +53,10 @@ fn key_dir(path: &Path, options: &ModelOptions) -> anyhow::Result<PathBuf> {
     h.update((options.batch_size as u64).to_le_bytes());
     h.update(serde_json::to_vec(&options.weights)?);
     h.update(PROOF_VERSION.to_le_bytes());
-    let digest: String = h.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let digest: String = h.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let base = std::env::var_os(KEYS_ENV)
         .map(PathBuf::from)
         .unwrap_or_else(|| DorySetup::default_cache_dir().join("keys"));
@@ -64,7 +67,11 @@ fn key_dir(path: &Path, options: &ModelOptions) -> anyhow::Result<PathBuf> {
 pub fn model_name(path: &Path) -> String {
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("model");
     if stem == "network" {
-        if let Some(dir) = path.parent().and_then(|p| p.file_name()).and_then(|s| s.to_str()) {
+        if let Some(dir) = path
+            .parent()
+            .and_then(|p| p.file_name())
+            .and_then(|s| s.to_str())
+        {
             return dir.to_string();
         }
     }
@@ -81,7 +88,11 @@ fn setup_for(model: &zkinfer::model::Model) -> anyhow::Result<Arc<DorySetup>> {
 }
 
 /// Loads cached keys when present and valid, else builds and caches them.
-fn keys_for(imported: &ImportedModel, path: &Path, options: &ModelOptions) -> anyhow::Result<(ProvingKey, PathBuf, bool)> {
+fn keys_for(
+    imported: &ImportedModel,
+    path: &Path,
+    options: &ModelOptions,
+) -> anyhow::Result<(ProvingKey, PathBuf, bool)> {
     let dir = key_dir(path, options)?;
     let setup = setup_for(&imported.model)?;
     let pk_path = dir.join("pk.bin");
@@ -90,11 +101,20 @@ fn keys_for(imported: &ImportedModel, path: &Path, options: &ModelOptions) -> an
             Ok(pk) if pk.model == imported.model && pk.vk.visibility == options.weights => {
                 return Ok((pk, dir, true));
             }
-            Ok(_) => tracing::warn!("cached keys in {} are for another model; rebuilding", dir.display()),
+            Ok(_) => tracing::warn!(
+                "cached keys in {} are for another model; rebuilding",
+                dir.display()
+            ),
             Err(e) => tracing::warn!("ignoring cached keys: {e}; rebuilding"),
         }
     }
-    let pk = keys::preprocess_to_dir(CpuBackend::global(), imported.model.clone(), options.weights, setup, &dir)?;
+    let pk = keys::preprocess_to_dir(
+        CpuBackend::global(),
+        imported.model.clone(),
+        options.weights,
+        setup,
+        &dir,
+    )?;
     Ok((pk, dir, false))
 }
 
@@ -103,7 +123,13 @@ pub fn preprocess(args: &PreprocessArgs) -> anyhow::Result<()> {
     let imported = import(&args.model, &args.options)?;
     let dir = key_dir(&args.model, &args.options)?;
     let setup = setup_for(&imported.model)?;
-    let pk = keys::preprocess_to_dir(CpuBackend::global(), imported.model, args.options.weights, setup, &dir)?;
+    let pk = keys::preprocess_to_dir(
+        CpuBackend::global(),
+        imported.model,
+        args.options.weights,
+        setup,
+        &dir,
+    )?;
     let seconds = start.elapsed().as_secs_f64();
     let vk_path = dir.join("vk.bin");
     if args.json {
@@ -119,7 +145,11 @@ pub fn preprocess(args: &PreprocessArgs) -> anyhow::Result<()> {
             })
         );
     } else {
-        println!("model       {} ({} nodes)", model_name(&args.model), pk.model.nodes.len());
+        println!(
+            "model       {} ({} nodes)",
+            model_name(&args.model),
+            pk.model.nodes.len()
+        );
         println!("weights     {:?}", args.options.weights);
         println!("proving key {}", dir.join("pk.bin").display());
         println!("verify key  {}", vk_path.display());
@@ -156,7 +186,8 @@ pub fn prove(args: &ProveArgs) -> anyhow::Result<()> {
     };
     let prove_s = start.elapsed().as_secs_f64();
     let bytes = proof.to_bytes();
-    std::fs::write(&args.proof, &bytes).with_context(|| format!("cannot write {}", args.proof.display()))?;
+    std::fs::write(&args.proof, &bytes)
+        .with_context(|| format!("cannot write {}", args.proof.display()))?;
     let output = quant::dequantize(&proof.output, imported.model.scale_bits);
     if args.json {
         println!(
@@ -182,7 +213,11 @@ pub fn prove(args: &ProveArgs) -> anyhow::Result<()> {
             "quant error max abs {:.5}, max rel {:.5}",
             report.max_abs_error, report.max_rel_error
         );
-        println!("proof       {} ({} bytes)", args.proof.display(), bytes.len());
+        println!(
+            "proof       {} ({} bytes)",
+            args.proof.display(),
+            bytes.len()
+        );
         println!(
             "prove time  {prove_s:.3} s on {} (keys {})",
             backend.as_dyn().name(),
@@ -199,16 +234,23 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
             let imported = import(model, &args.options)?;
             keys_for(&imported, model, &args.options)?.0.vk
         }
-        (None, None) => anyhow::bail!("give the model (zkinfer verify MODEL.onnx --proof P) or --vk VK"),
+        (None, None) => {
+            anyhow::bail!("give the model (zkinfer verify MODEL.onnx --proof P) or --vk VK")
+        }
     };
-    let bytes = std::fs::read(&args.proof).with_context(|| format!("cannot read {}", args.proof.display()))?;
+    let bytes = std::fs::read(&args.proof)
+        .with_context(|| format!("cannot read {}", args.proof.display()))?;
     let start = Instant::now();
     let proof = ModelProof::from_bytes(&bytes)
         .map_err(|e| Rejected(format!("{}: malformed proof: {e}", args.proof.display())))?;
     if let Some(input_path) = &args.input {
         let input = quant::quantize_input(&input_values(input_path)?, vk.model.scale_bits);
         if input != proof.input {
-            return Err(Rejected(format!("the proof is for another input than {}", input_path.display())).into());
+            return Err(Rejected(format!(
+                "the proof is for another input than {}",
+                input_path.display()
+            ))
+            .into());
         }
     }
     proof::verify(&vk, &proof.input, &proof).map_err(|e| Rejected(e.to_string()))?;

@@ -71,7 +71,8 @@ fn prove(name: &str, dir: &Path, extra: &[&str]) -> (PathBuf, serde_json::Value)
     args.extend_from_slice(extra);
     let out = zkinfer(&args);
     assert!(out.status.success(), "prove {name}: {}", text(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("prove --json prints JSON");
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("prove --json prints JSON");
     (proof, json)
 }
 
@@ -87,8 +88,18 @@ fn every_shipped_model_proves_and_verifies_in_a_separate_process() {
         // tolerance (README: 0.05 absolute or 5% of the largest output).
         let abs = json["max_abs_error"].as_f64().unwrap();
         let rel = json["max_rel_error"].as_f64().unwrap();
-        assert!(abs <= 0.05 || rel <= 0.05, "{name}: quantization error {abs} / {rel}");
-        let out = zkinfer(&["verify", &model, "--proof", proof.to_str().unwrap(), "--input", &input_path(name)]);
+        assert!(
+            abs <= 0.05 || rel <= 0.05,
+            "{name}: quantization error {abs} / {rel}"
+        );
+        let out = zkinfer(&[
+            "verify",
+            &model,
+            "--proof",
+            proof.to_str().unwrap(),
+            "--input",
+            &input_path(name),
+        ]);
         assert!(out.status.success(), "verify {name}: {}", text(&out));
     }
 }
@@ -99,11 +110,28 @@ fn public_weights_and_vk_files_work() {
     let keys = dir.path().join("keys");
     let keys_arg = keys.to_str().unwrap();
     let model = model_path("authorization");
-    let out = zkinfer(&["preprocess", &model, "--weights", "public", "--keys", keys_arg]);
+    let out = zkinfer(&[
+        "preprocess",
+        &model,
+        "--weights",
+        "public",
+        "--keys",
+        keys_arg,
+    ]);
     assert!(out.status.success(), "{}", text(&out));
-    let (proof, _) = prove("authorization", dir.path(), &["--weights", "public", "--keys", keys_arg]);
+    let (proof, _) = prove(
+        "authorization",
+        dir.path(),
+        &["--weights", "public", "--keys", keys_arg],
+    );
     let vk = keys.join("vk.bin");
-    let out = zkinfer(&["verify", "--vk", vk.to_str().unwrap(), "--proof", proof.to_str().unwrap()]);
+    let out = zkinfer(&[
+        "verify",
+        "--vk",
+        vk.to_str().unwrap(),
+        "--proof",
+        proof.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", text(&out));
 }
 
@@ -135,7 +163,14 @@ fn rejections_from_the_command_line() {
     let out = zkinfer(&["verify", &other, "--proof", proof.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     // Against another input.
-    let out = zkinfer(&["verify", &model, "--proof", proof.to_str().unwrap(), "--input", &input_path("addsubmul1")]);
+    let out = zkinfer(&[
+        "verify",
+        &model,
+        "--proof",
+        proof.to_str().unwrap(),
+        "--input",
+        &input_path("addsubmul1"),
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
 }
 
@@ -146,18 +181,52 @@ fn bad_inputs_are_clear_errors() {
     let wrong_len = dir.path().join("wrong.json");
     std::fs::write(&wrong_len, r#"{"input_data": [[1.0, 2.0]]}"#).unwrap();
     let proof = dir.path().join("p.proof");
-    let out = zkinfer(&["prove", &model, "--input", wrong_len.to_str().unwrap(), "--proof", proof.to_str().unwrap()]);
+    let out = zkinfer(&[
+        "prove",
+        &model,
+        "--input",
+        wrong_len.to_str().unwrap(),
+        "--proof",
+        proof.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("expects 4"), "{}", text(&out));
     let non_numeric = dir.path().join("nan.json");
     std::fs::write(&non_numeric, r#"{"input_data": [[1.0, "x", 2.0, 3.0]]}"#).unwrap();
-    let out = zkinfer(&["prove", &model, "--input", non_numeric.to_str().unwrap(), "--proof", proof.to_str().unwrap()]);
+    let out = zkinfer(&[
+        "prove",
+        &model,
+        "--input",
+        non_numeric.to_str().unwrap(),
+        "--proof",
+        proof.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("1"), "{}", text(&out));
-    let out = zkinfer(&["prove", "/nonexistent/model.onnx", "--input", wrong_len.to_str().unwrap(), "--proof", proof.to_str().unwrap()]);
+    let out = zkinfer(&[
+        "prove",
+        "/nonexistent/model.onnx",
+        "--input",
+        wrong_len.to_str().unwrap(),
+        "--proof",
+        proof.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out).contains("/nonexistent/model.onnx"), "{}", text(&out));
-    let out = zkinfer(&["prove", &model, "--input", wrong_len.to_str().unwrap(), "--proof", proof.to_str().unwrap(), "--device", "cuda"]);
+    assert!(
+        text(&out).contains("/nonexistent/model.onnx"),
+        "{}",
+        text(&out)
+    );
+    let out = zkinfer(&[
+        "prove",
+        &model,
+        "--input",
+        wrong_len.to_str().unwrap(),
+        "--proof",
+        proof.to_str().unwrap(),
+        "--device",
+        "cuda",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("cuda"), "{}", text(&out));
 }

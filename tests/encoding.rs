@@ -258,7 +258,7 @@ enum Mutation {
 
 fn random_mutation(rng: &mut ChaCha20Rng, len: usize) -> Mutation {
     let at = (rng.next_u64() % len as u64) as usize;
-    if rng.next_u32() % 2 == 0 {
+    if rng.next_u32().is_multiple_of(2) {
         Mutation::SetByte(at, rng.next_u32() as u8)
     } else {
         Mutation::FlipBit(at, (rng.next_u32() % 8) as u8)
