@@ -202,6 +202,26 @@ impl PowVartime for Fr {
     }
 }
 
+/// The number of leading coordinates before a run of boolean (0 or 1) trailing
+/// coordinates, and the offset those booleans select: eq(point, ·) is zero outside
+/// `offset .. offset + 2^free`.
+fn block_of(point: &[Fr]) -> (usize, usize) {
+    let mut free = point.len();
+    let mut offset = 0usize;
+    while free > 0 {
+        let c = point[free - 1];
+        if c.is_zero() {
+            free -= 1;
+        } else if c.is_one() {
+            free -= 1;
+            offset |= 1 << free;
+        } else {
+            break;
+        }
+    }
+    (free, offset)
+}
+
 /// Proves all `claims` on `polys` (index i of `polys` is polynomial i).
 pub fn prove<B: GlobalBackend>(
     transcript: &mut ProofTranscript,
@@ -228,12 +248,21 @@ pub fn prove<B: GlobalBackend>(
         let f = polys[p].poly.to_field();
         let mut w = vec![Fr::zero(); f.len()];
         for (i, claim) in claims.iter().enumerate().filter(|(_, c)| c.poly == p) {
-            let eq = backend.eq_table(&claim.point).map_err(PcsError::from)?;
-            let value: Fr = backend.inner_product(&eq, &f).map_err(PcsError::from)?;
+            // A claim on an aligned block has boolean high coordinates: eq vanishes
+            // outside the block, so only the block's 2^free entries are touched.
+            let (free, offset) = block_of(&claim.point);
+            let eq = backend
+                .eq_table(&claim.point[..free])
+                .map_err(PcsError::from)?;
+            let block = &f[offset..offset + eq.len()];
+            let value: Fr = backend.inner_product(&eq, block).map_err(PcsError::from)?;
             if value != claim.value {
                 return Err(ReductionError::FalseClaim { claim: i });
             }
-            w.iter_mut().zip(&eq).for_each(|(a, e)| *a += powers[i] * e);
+            w[offset..offset + eq.len()]
+                .iter_mut()
+                .zip(&eq)
+                .for_each(|(a, e)| *a += powers[i] * e);
         }
         values.push(f);
         weights.push(w);
