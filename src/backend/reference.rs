@@ -26,7 +26,7 @@ use ark_ff::{BigInteger, FftField, Field, One, PrimeField, Zero};
 
 use crate::backend::{
     check_equal_len, Backend, BackendError, BackendResult, BindSide, Capabilities, DeviceInfo,
-    DeviceKind, ProductTerm, SmallScalars, MAX_SUMCHECK_DEGREE,
+    DeviceKind, ProductTerm, SmallScalars,
 };
 
 /// The naive oracle backend (see the module docs).
@@ -103,45 +103,16 @@ fn batch_rows(op: &'static str, bases_len: usize, values_len: usize) -> BackendR
     Ok(values_len / bases_len)
 }
 
-/// Validates a batched transform's shape; returns ω for `size`.
+/// Validates a batched transform's shape with the contract checks the CPU
+/// backend uses (so both report the same errors); returns ω for `size`, derived
+/// here independently of ark-poly's domain.
 fn ntt_shape(
     op: &'static str,
     total_len: usize,
     size: usize,
     coset: Option<Fr>,
 ) -> BackendResult<Fr> {
-    if size == 0 || !size.is_power_of_two() {
-        return Err(BackendError::BadLength {
-            op,
-            what: "size",
-            len: size,
-            requirement: "a power of two",
-        });
-    }
-    if !total_len.is_multiple_of(size) {
-        return Err(BackendError::BadLength {
-            op,
-            what: "values",
-            len: total_len,
-            requirement: "a multiple of size",
-        });
-    }
-    let log_size = size.trailing_zeros();
-    if log_size > Fr::TWO_ADICITY {
-        return Err(BackendError::Unsupported {
-            op,
-            reason: format!(
-                "size 2^{log_size} exceeds Fr's two-adicity 2^{}",
-                Fr::TWO_ADICITY
-            ),
-        });
-    }
-    if coset.is_some_and(|c| c.is_zero()) {
-        return Err(BackendError::Unsupported {
-            op,
-            reason: "coset offset must be non-zero".into(),
-        });
-    }
+    crate::backend::cpu::ntt::domain(op, total_len, size, coset)?;
     Fr::get_root_of_unity(size as u64).ok_or_else(|| BackendError::Unsupported {
         op,
         reason: format!("no radix-2 domain of size {size}"),
@@ -323,44 +294,9 @@ impl Backend for ReferenceBackend {
         terms: &[ProductTerm],
         degree: usize,
     ) -> BackendResult<Vec<Fr>> {
-        const OP: &str = "sumcheck_round";
-        let Some(first) = mles.first() else {
-            return Err(BackendError::Unsupported {
-                op: OP,
-                reason: "no MLEs given".into(),
-            });
-        };
-        let len = first.len();
-        if len < 2 || !len.is_power_of_two() {
-            return Err(bad_power_of_two(OP, "mles[0]", len));
-        }
-        for mle in mles {
-            check_equal_len(OP, "mles[0]", len, "another MLE", mle.len())?;
-        }
-        if degree > MAX_SUMCHECK_DEGREE {
-            return Err(BackendError::Unsupported {
-                op: OP,
-                reason: format!("degree {degree} exceeds the maximum {MAX_SUMCHECK_DEGREE}"),
-            });
-        }
-        for term in terms {
-            if term.factors.len() > degree {
-                return Err(BackendError::Unsupported {
-                    op: OP,
-                    reason: format!(
-                        "a term has {} factors but the declared degree is {degree}",
-                        term.factors.len()
-                    ),
-                });
-            }
-            if let Some(bad) = term.factors.iter().find(|&&f| f >= mles.len()) {
-                return Err(BackendError::Unsupported {
-                    op: OP,
-                    reason: format!("factor index {bad} but only {} MLEs", mles.len()),
-                });
-            }
-        }
-        let half = len / 2;
+        // The argument contract is shared with the CPU backend (same errors);
+        // the arithmetic below is independent.
+        let half = crate::backend::cpu::multilinear::check_round(mles, terms, degree)?;
         Ok((0..=degree)
             .map(|t| {
                 let t = Fr::from(t as u64);
