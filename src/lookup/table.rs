@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use ark_bn254::Fr;
-use ark_ff::{One, Zero};
+use ark_ff::Zero;
 
 use super::LookupError;
 use crate::pcs::poly::small_to_field;
@@ -136,17 +136,8 @@ impl Table {
                 }
             }
             Table::Function { columns } => {
-                // Direct evaluation: Σ_i eq(point, i)·T[i], eq built incrementally.
-                let mut eq = vec![Fr::one()];
-                for r in point.iter().rev() {
-                    eq = eq
-                        .iter()
-                        .flat_map(|v| {
-                            let hi = *v * r;
-                            [*v - hi, hi]
-                        })
-                        .collect();
-                }
+                // Direct evaluation: Σ_i eq(point, i)·T[i].
+                let eq = crate::backend::cpu::multilinear::eq_table(point, 1 << 12);
                 eq.iter()
                     .zip(&columns[c])
                     .filter(|(_, &t)| t != 0)

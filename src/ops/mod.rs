@@ -114,17 +114,7 @@ pub fn verify(
 
 /// `2^bits` as a field element.
 pub(crate) fn pow2(bits: u32) -> Fr {
-    Fr::from(2u64).pow_vartime_u64(bits as u64)
-}
-
-trait PowU64 {
-    fn pow_vartime_u64(self, e: u64) -> Self;
-}
-
-impl PowU64 for Fr {
-    fn pow_vartime_u64(self, e: u64) -> Self {
-        ark_ff::Field::pow(&self, [e])
-    }
+    crate::poly::pow2(bits as usize)
 }
 
 /// The rescale identity's accumulator value at a point of the output:

@@ -30,6 +30,7 @@ use super::{
     GlobalBackend, Layout, MultilinearPoly, PcsError,
 };
 use crate::backend::{BindSide, ProductTerm};
+use crate::poly::pow2;
 use crate::sumcheck::{
     self, eq_eval, evaluate_coeffs, interpolate_coeffs, CompressedRound, SumcheckError,
     SumcheckProof,
@@ -184,22 +185,12 @@ fn batching(gamma: Fr, claims: &[Claim], layouts: &[Layout], num_vars: usize) ->
     let mut power = Fr::one();
     let mut total = Fr::zero();
     for claim in claims {
-        let scale = Fr::from(2u64).pow_vartime(num_vars - layouts[claim.poly].num_vars());
+        let scale = pow2(num_vars - layouts[claim.poly].num_vars());
         total += power * scale * claim.value;
         powers.push(power);
         power *= gamma;
     }
     (powers, total)
-}
-
-trait PowVartime {
-    fn pow_vartime(self, e: usize) -> Self;
-}
-
-impl PowVartime for Fr {
-    fn pow_vartime(self, e: usize) -> Self {
-        ark_ff::Field::pow(&self, [e as u64])
-    }
 }
 
 /// The number of leading coordinates before a run of boolean (0 or 1) trailing
@@ -278,7 +269,7 @@ pub fn prove<B: GlobalBackend>(
         for ((f, w), &p) in values.iter().zip(&weights).zip(&plan.polys) {
             if f.len() > 1 {
                 // Variables above this polynomial's own double its sum each.
-                let scale = Fr::from(2u64).pow_vartime(n - layouts[p].num_vars());
+                let scale = pow2(n - layouts[p].num_vars());
                 let s = backend
                     .sumcheck_round(&[w.as_slice(), f.as_slice()], &product, 2)
                     .map_err(PcsError::from)?;
@@ -286,7 +277,7 @@ pub fn prove<B: GlobalBackend>(
                     *e += scale * v;
                 }
             } else {
-                let scale = Fr::from(2u64).pow_vartime(n - round - 1);
+                let scale = pow2(n - round - 1);
                 let constant = scale * w[0] * f[0];
                 evals.iter_mut().for_each(|e| *e += constant);
             }

@@ -149,6 +149,12 @@ pub fn block_point(point: &[Fr], block: usize, total_vars: usize) -> Result<Vec<
     Ok(full)
 }
 
+/// `2^k` as a field element (scale factors of fixed-point values and of sums over
+/// variables a polynomial does not depend on).
+pub fn pow2(k: usize) -> Fr {
+    ark_ff::Field::pow(&Fr::from(2u64), [k as u64])
+}
+
 /// eq(r, ·) as a dense table (2^r.len() values).
 pub fn eq_table<B: Backend + ?Sized>(backend: &B, r: &[Fr]) -> Result<Vec<Fr>, MleError> {
     Ok(backend.eq_table(r)?)
