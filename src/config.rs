@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 /// The compiled-in CPU tuning (the file shipped in `kernels-config/cpu.toml`).
 pub const CPU_DEFAULTS_TOML: &str = include_str!("../kernels-config/cpu.toml");
 
+/// The compiled-in wgpu tuning (the file shipped in `kernels-config/wgpu.toml`).
+pub const WGPU_DEFAULTS_TOML: &str = include_str!("../kernels-config/wgpu.toml");
+
 /// Environment variable naming a directory of kernel-config overrides.
 pub const CONFIG_DIR_ENV: &str = "ZKINFER_KERNELS_CONFIG";
 
@@ -210,6 +213,98 @@ impl KernelConfig {
     }
 }
 
+/// MSM tuning of the wgpu backend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WgpuMsmConfig {
+    /// Largest window (bits per signed digit) the MSM's cost model may choose, 2..=16.
+    pub max_window: u32,
+    /// Fewest points one thread adds when a bucket's points are split among
+    /// threads (a bucket of n points is cut into pieces of max(this, ⌈√n⌉)).
+    pub segment_min: u32,
+    /// Buckets one thread folds in the bucket reduction (a power of two).
+    pub bucket_chunk: u32,
+}
+
+/// A wgpu kernel-config file (`kernels-config/wgpu.toml`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WgpuConfig {
+    /// Always `wgpu`.
+    pub backend: String,
+    /// Below these sizes the wgpu backend hands work to the CPU backend.
+    pub offload: OffloadConfig,
+    pub msm: WgpuMsmConfig,
+}
+
+impl WgpuConfig {
+    /// The compiled-in wgpu defaults.
+    pub fn defaults() -> Self {
+        Self::parse(WGPU_DEFAULTS_TOML, Path::new("kernels-config/wgpu.toml"))
+            .expect("the shipped kernels-config/wgpu.toml is valid (checked by a test)")
+    }
+
+    /// Parses and validates TOML text; `path` is used in error messages only.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let config: WgpuConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let invalid = |key: &str, value: String, reason: &str| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+            value,
+            reason: reason.to_string(),
+        };
+        if config.backend != "wgpu" {
+            return Err(invalid(
+                "backend",
+                format!("{:?}", config.backend),
+                "a wgpu config must say backend = \"wgpu\"",
+            ));
+        }
+        if !(2..=16).contains(&config.msm.max_window) {
+            return Err(invalid(
+                "msm.max_window",
+                config.msm.max_window.to_string(),
+                "must be between 2 and 16",
+            ));
+        }
+        if !(1..=1 << 16).contains(&config.msm.segment_min) {
+            return Err(invalid(
+                "msm.segment_min",
+                config.msm.segment_min.to_string(),
+                "must be between 1 and 65536",
+            ));
+        }
+        if !config.msm.bucket_chunk.is_power_of_two() || config.msm.bucket_chunk > 1024 {
+            return Err(invalid(
+                "msm.bucket_chunk",
+                config.msm.bucket_chunk.to_string(),
+                "must be a power of two no larger than 1024",
+            ));
+        }
+        Ok(config)
+    }
+
+    /// `DIR/wgpu.toml` when `dir` (or `$ZKINFER_KERNELS_CONFIG`) is given and holds
+    /// one, else the compiled-in defaults.
+    pub fn from_dir(dir: Option<&Path>) -> Result<Self, ConfigError> {
+        let env_dir = std::env::var_os(CONFIG_DIR_ENV).map(PathBuf::from);
+        match dir.map(Path::to_path_buf).or(env_dir) {
+            Some(dir) if dir.join("wgpu.toml").exists() => {
+                let path = dir.join("wgpu.toml");
+                let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                Self::parse(&text, &path)
+            }
+            _ => Ok(Self::defaults()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,6 +314,17 @@ mod tests {
         let config = KernelConfig::cpu_defaults();
         assert_eq!(config.backend, "cpu");
         assert!(config.full_window(1 << 16) >= 8);
+    }
+
+    #[test]
+    fn shipped_wgpu_config_is_valid() {
+        let config = WgpuConfig::defaults();
+        assert_eq!(config.backend, "wgpu");
+        let text = WGPU_DEFAULTS_TOML.replace("bucket_chunk = ", "bucket_chunk = 12 #");
+        let err = WgpuConfig::parse(&text, Path::new("w.toml")).unwrap_err();
+        assert!(err.to_string().contains("msm.bucket_chunk"), "{err}");
+        let text = WGPU_DEFAULTS_TOML.replace("backend = \"wgpu\"", "backend = \"cpu\"");
+        assert!(WgpuConfig::parse(&text, Path::new("w.toml")).is_err());
     }
 
     #[test]

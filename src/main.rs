@@ -92,7 +92,7 @@ struct ProveArgs {
     proof: PathBuf,
     #[command(flatten)]
     options: ModelOptions,
-    /// Device: auto, cpu, cuda[:N], metal or wgpu.
+    /// Device: auto, cpu, cuda[:N], metal (ICICLE), wgpu, vulkan, wgpu-metal or wgpu-dx12.
     #[arg(long, default_value = "auto")]
     device: String,
     /// Print JSON.
@@ -136,7 +136,8 @@ enum BenchCommand {
 
 #[derive(Args)]
 struct PrimitivesArgs {
-    /// Devices to compare: all, or a comma-separated list of auto, cpu, cuda[:N], metal, wgpu.
+    /// Devices to compare: all, or a comma-separated list of auto, cpu, cuda[:N], metal,
+    /// wgpu, vulkan, wgpu-metal, wgpu-dx12.
     #[arg(long, default_value = "all")]
     device: String,
     /// log2 input sizes: A..B (inclusive) or one number.
@@ -198,6 +199,10 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let config = KernelConfig::cpu_from_dir(cli.kernels_config.as_deref())?;
     zkinfer::backend::CpuBackend::install_global(config);
+    #[cfg(feature = "wgpu")]
+    zkinfer::backend::wgpu::WgpuBackend::install_config(zkinfer::config::WgpuConfig::from_dir(
+        cli.kernels_config.as_deref(),
+    )?);
     match cli.command {
         Command::Devices { json } => devices(json),
         Command::Bench(BenchCommand::Primitives(args)) => bench_primitives(args),
@@ -221,15 +226,9 @@ fn devices(json: bool) -> anyhow::Result<()> {
         let details = if s.available {
             s.devices
                 .iter()
-                .map(|d| {
-                    let threads = d
-                        .parallelism
-                        .map(|p| format!(", {p} threads"))
-                        .unwrap_or_default();
-                    format!("{:?}: {}{threads}", d.kind, d.name).to_lowercase()
-                })
+                .map(describe_device)
                 .collect::<Vec<_>>()
-                .join("; ")
+                .join("\n                               ")
         } else {
             s.reason.clone().unwrap_or_default()
         };
@@ -243,13 +242,42 @@ fn devices(json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One device on one line: kind, name, and for GPUs the API, adapter type,
+/// driver and key limits.
+fn describe_device(d: &zkinfer::backend::DeviceInfo) -> String {
+    let mut text = format!("{}: {}", format!("{:?}", d.kind).to_lowercase(), d.name);
+    if let Some(p) = d.parallelism {
+        text.push_str(&format!(", {p} threads"));
+    }
+    if let Some(api) = &d.api {
+        text.push_str(&format!(", {api}"));
+    }
+    if let Some(t) = &d.adapter_type {
+        text.push_str(&format!(", {t}"));
+    }
+    if let Some(driver) = &d.driver {
+        text.push_str(&format!(", driver {driver}"));
+    }
+    let limit = |key: &str| d.limits.get(key).copied();
+    if let Some(b) = limit("max_storage_buffer_binding_size") {
+        text.push_str(&format!(", max binding {} MiB", b >> 20));
+    }
+    if let Some(w) = limit("max_compute_workgroups_per_dimension") {
+        text.push_str(&format!(", max workgroups/dim {w}"));
+    }
+    if let Some(i) = limit("max_compute_invocations_per_workgroup") {
+        text.push_str(&format!(", max threads/workgroup {i}"));
+    }
+    text
+}
+
 fn parse_devices(text: &str) -> anyhow::Result<Vec<DeviceChoice>> {
     if text.eq_ignore_ascii_case("all") {
         return Ok(vec![
             DeviceChoice::Cpu,
             DeviceChoice::Cuda(None),
             DeviceChoice::Metal,
-            DeviceChoice::Wgpu,
+            DeviceChoice::Wgpu(None),
         ]);
     }
     text.split(',')

@@ -11,8 +11,10 @@
 //!   backend is compared against;
 //! - [`reference::ReferenceBackend`]: naive, obviously-correct code used only to
 //!   check the fast ones;
-//! - GPU backends (ICICLE, wgpu) are cargo features that are not built yet; the
-//!   registry in [`registry`] reports them as unavailable with the reason.
+//! - `wgpu::WgpuBackend` (cargo feature `wgpu`, on by default): zkinfer's own WGSL
+//!   kernels on any Vulkan, Metal or DX12 device;
+//! - ICICLE is not built yet; the registry in [`registry`] reports it as
+//!   unavailable with the reason.
 //!
 //! # Conventions
 //! - Multilinear vectors hold the evaluations of an n-variate MLE on {0,1}^n; entry
@@ -28,6 +30,8 @@ pub mod conformance;
 pub mod cpu;
 pub mod reference;
 pub mod registry;
+#[cfg(feature = "wgpu")]
+pub mod wgpu;
 
 use ark_bn254::{Fr, G1Affine, G1Projective, G2Affine, G2Projective};
 
@@ -211,6 +215,35 @@ pub struct DeviceInfo {
     pub parallelism: Option<usize>,
     /// Device memory in bytes, when known.
     pub memory_bytes: Option<u64>,
+    /// Graphics API the device is driven through (`vulkan`, `metal`, `dx12`), for
+    /// GPU backends that have one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api: Option<String>,
+    /// Adapter type as the API reports it (`discrete`, `integrated`, `software`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adapter_type: Option<String>,
+    /// Driver name and version, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub driver: Option<String>,
+    /// Key device limits by name (e.g. `max_storage_buffer_binding_size`).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub limits: std::collections::BTreeMap<String, u64>,
+}
+
+impl DeviceInfo {
+    /// A device with only a kind and a name known.
+    pub fn new(kind: DeviceKind, name: impl Into<String>) -> Self {
+        DeviceInfo {
+            kind,
+            name: name.into(),
+            parallelism: None,
+            memory_bytes: None,
+            api: None,
+            adapter_type: None,
+            driver: None,
+            limits: Default::default(),
+        }
+    }
 }
 
 /// What a backend accelerates, and below which size it hands work back to the CPU.

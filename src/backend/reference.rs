@@ -135,10 +135,8 @@ impl Backend for ReferenceBackend {
 
     fn device(&self) -> DeviceInfo {
         DeviceInfo {
-            kind: DeviceKind::Cpu,
-            name: "naive reference (single thread)".into(),
             parallelism: Some(1),
-            memory_bytes: None,
+            ..DeviceInfo::new(DeviceKind::Cpu, "naive reference (single thread)")
         }
     }
 

@@ -106,10 +106,8 @@ impl Backend for CpuBackend {
 
     fn device(&self) -> DeviceInfo {
         DeviceInfo {
-            kind: DeviceKind::Cpu,
-            name: cpu_name(),
             parallelism: Some(rayon::current_num_threads()),
-            memory_bytes: None,
+            ..DeviceInfo::new(DeviceKind::Cpu, cpu_name())
         }
     }
 
