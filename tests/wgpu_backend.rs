@@ -251,21 +251,13 @@ fn curve_formulas_match_arkworks() {
     }
 }
 
-/// One test per primitive on the device's own limits, and again on the shrunk
-/// limits for every primitive that splits its input.
+/// One test per primitive on the device's own limits.
 macro_rules! conformance_tests {
-    ($($name:ident / $tight:ident => $check:ident),* $(,)?) => {
+    ($($name:ident => $check:ident),* $(,)?) => {
         $(
             #[test]
             fn $name() {
                 if let Some(backend) = gpu() {
-                    conformance::$check(backend);
-                }
-            }
-
-            #[test]
-            fn $tight() {
-                if let Some(backend) = tight() {
                     conformance::$check(backend);
                 }
             }
@@ -274,16 +266,39 @@ macro_rules! conformance_tests {
 }
 
 conformance_tests! {
-    msm_g1 / tight_msm_g1 => check_msm_g1,
-    msm_g1_small / tight_msm_g1_small => check_msm_g1_small,
-    msm_g1_batch / tight_msm_g1_batch => check_msm_g1_batch,
-    msm_g1_small_batch / tight_msm_g1_small_batch => check_msm_g1_small_batch,
-    ntt / tight_ntt => check_ntt,
-    intt / tight_intt => check_intt,
-    eq_table / tight_eq_table => check_eq_table,
-    bind / tight_bind => check_bind,
-    inner_product / tight_inner_product => check_inner_product,
-    sumcheck_round / tight_sumcheck_round => check_sumcheck_round,
+    msm_g1 => check_msm_g1,
+    msm_g1_small => check_msm_g1_small,
+    msm_g1_batch => check_msm_g1_batch,
+    msm_g1_small_batch => check_msm_g1_small_batch,
+    ntt => check_ntt,
+    intt => check_intt,
+    eq_table => check_eq_table,
+    bind => check_bind,
+    inner_product => check_inner_product,
+    sumcheck_round => check_sumcheck_round,
+}
+
+/// Shrunk limits: every small-size check (with 64 KiB bindings even the
+/// 200-point MSMs are cut into column chunks, and batches into row groups)...
+#[test]
+fn tight_limits_small_sizes() {
+    if let Some(backend) = tight() {
+        conformance::run_small(backend);
+    }
+}
+
+/// ... and the large sizes of the field kernels, which span many bindings
+/// (2^16-entry eq-tables, binds and sumcheck rounds; 2^12-point NTT batches).
+#[test]
+fn tight_limits_large_field_kernels() {
+    if let Some(backend) = tight() {
+        conformance::check_ntt(backend);
+        conformance::check_intt(backend);
+        conformance::check_eq_table(backend);
+        conformance::check_bind(backend);
+        conformance::check_inner_product(backend);
+        conformance::check_sumcheck_round(backend);
+    }
 }
 
 #[test]
@@ -321,7 +336,8 @@ fn msm_heavy_buckets_and_extremes() {
     let cpu = CpuBackend::default();
     for backend in [gpu(), tight()].into_iter().flatten() {
         let mut rng = rng(5);
-        let n = 3000;
+        // More than the 1024 points a 64 KiB binding holds.
+        let n = 1200;
         let gen = G1Projective::generator();
         let mut bases: Vec<G1Affine> = (0..n)
             .map(|_| (gen * Fr::rand(&mut rng)).into_affine())
@@ -363,7 +379,7 @@ fn resident_bases_are_exact() {
     let Some(backend) = gpu() else { return };
     let cpu = CpuBackend::default();
     let mut rng = rng(6);
-    let n = 2048;
+    let n = 1024;
     let gen = G1Projective::generator();
     let mut bases: Vec<G1Affine> = (0..n)
         .map(|_| (gen * Fr::rand(&mut rng)).into_affine())
@@ -421,11 +437,13 @@ fn device_errors_are_typed() {
     assert_eq!(v, w, "the device works after an error");
 }
 
-fn zkinfer(args: &[&str]) -> std::process::Output {
+/// Runs zkinfer with the shared test cache and `kernels` as the tuning directory.
+fn zkinfer(args: &[&str], kernels: &std::path::Path) -> std::process::Output {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     Command::new(env!("CARGO_BIN_EXE_zkinfer"))
         .args(args)
         .env("ZKINFER_CACHE_DIR", root.join("target").join("test-cache"))
+        .env("ZKINFER_KERNELS_CONFIG", kernels)
         .env_remove("ZKINFER_KEYS")
         .output()
         .expect("zkinfer runs")
@@ -433,7 +451,9 @@ fn zkinfer(args: &[&str]) -> std::process::Output {
 
 /// The shipped payment-authorization model proves on the wgpu backend, the
 /// proof verifies in another process, and it is byte for byte the CPU's proof
-/// (the prover is deterministic and every backend result is exact).
+/// (the prover is deterministic and every backend result is exact). The wgpu
+/// run uses a tuning with no offload sizes, so every MSM, eq-table, bind, inner
+/// product and sumcheck round of the proof runs on the GPU.
 #[test]
 fn shipped_model_proves_with_device_wgpu() {
     if gpu().is_none() {
@@ -443,20 +463,30 @@ fn shipped_model_proves_with_device_wgpu() {
     let model = root.join("models/authorization/network.onnx");
     let input = root.join("models/authorization/input.json");
     let dir = tempfile::tempdir().unwrap();
+    let kernels = dir.path().join("kernels");
+    std::fs::create_dir(&kernels).unwrap();
+    std::fs::write(
+        kernels.join("wgpu.toml"),
+        toml::to_string(&all_on_gpu()).unwrap(),
+    )
+    .unwrap();
     let mut proofs = Vec::new();
     for device in ["wgpu", "cpu"] {
         let proof = dir.path().join(format!("{device}.proof"));
-        let out = zkinfer(&[
-            "prove",
-            model.to_str().unwrap(),
-            "--input",
-            input.to_str().unwrap(),
-            "--proof",
-            proof.to_str().unwrap(),
-            "--device",
-            device,
-            "--json",
-        ]);
+        let out = zkinfer(
+            &[
+                "prove",
+                model.to_str().unwrap(),
+                "--input",
+                input.to_str().unwrap(),
+                "--proof",
+                proof.to_str().unwrap(),
+                "--device",
+                device,
+                "--json",
+            ],
+            &kernels,
+        );
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
@@ -465,12 +495,15 @@ fn shipped_model_proves_with_device_wgpu() {
         assert!(out.status.success(), "prove --device {device}: {text}");
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(json["device"], device, "{text}");
-        let out = zkinfer(&[
-            "verify",
-            model.to_str().unwrap(),
-            "--proof",
-            proof.to_str().unwrap(),
-        ]);
+        let out = zkinfer(
+            &[
+                "verify",
+                model.to_str().unwrap(),
+                "--proof",
+                proof.to_str().unwrap(),
+            ],
+            &kernels,
+        );
         assert!(
             out.status.success(),
             "verify the {device} proof: {}",

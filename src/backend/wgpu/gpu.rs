@@ -350,6 +350,7 @@ impl Gpu {
         if let Some(k) = self.kernels.lock().ok().and_then(|m| m.get(&key).cloned()) {
             return Ok(k);
         }
+        let start = std::time::Instant::now();
         let kernel = self.scoped("compile kernel", || {
             let mut modules = self
                 .modules
@@ -379,6 +380,10 @@ impl Gpu {
         });
         match kernel {
             Ok(k) => {
+                tracing::debug!(
+                    "wgpu: compiled {module}::{entry} in {:.1} ms",
+                    start.elapsed().as_secs_f64() * 1e3
+                );
                 if let Ok(mut map) = self.kernels.lock() {
                     map.insert(key, Arc::clone(&k));
                 }
