@@ -134,10 +134,9 @@ pub fn field_library(spec: &FieldSpec) -> String {
     reduce.push_str(&format!(
         "// x − p if x ≥ p, else x (x < 2p).\nfn {p}_reduce_once(x: array<u32, 8>) -> array<u32, 8> {{\n    var d: array<u32, 8>;\n    var borrow = 0u;\n"
     ));
-    for i in 0..8 {
+    for (i, m) in modulus_words.iter().enumerate() {
         reduce.push_str(&format!(
-            "    {{ let m = 0x{:08x}u; let t = x[{i}] - m; let b1 = select(0u, 1u, x[{i}] < m); d[{i}] = t - borrow; borrow = b1 | select(0u, 1u, t < borrow); }}\n",
-            modulus_words[i]
+            "    {{ let m = 0x{m:08x}u; let t = x[{i}] - m; let b1 = select(0u, 1u, x[{i}] < m); d[{i}] = t - borrow; borrow = b1 | select(0u, 1u, t < borrow); }}\n"
         ));
     }
     reduce.push_str("    if (borrow != 0u) { return x; }\n    return d;\n}\n");
@@ -165,10 +164,9 @@ pub fn field_library(spec: &FieldSpec) -> String {
         ));
     }
     sub.push_str("    if (borrow == 0u) { return r; }\n    var carry = 0u;\n");
-    for i in 0..8 {
+    for (i, m) in modulus_words.iter().enumerate() {
         sub.push_str(&format!(
-            "    {{ let m = 0x{:08x}u; let t = r[{i}] + m; let c1 = select(0u, 1u, t < m); r[{i}] = t + carry; carry = c1 | select(0u, 1u, r[{i}] < t); }}\n",
-            modulus_words[i]
+            "    {{ let m = 0x{m:08x}u; let t = r[{i}] + m; let c1 = select(0u, 1u, t < m); r[{i}] = t + carry; carry = c1 | select(0u, 1u, r[{i}] < t); }}\n"
         ));
     }
     sub.push_str("    return r;\n}\n");
@@ -216,10 +214,9 @@ pub fn field_library(spec: &FieldSpec) -> String {
             "            let m = (t0 * 0x{inv:04x}u) & 0xffffu;\n            s = t0 + m * 0x{:04x}u; c = s >> 16u;\n",
             digits[0]
         ));
-        for j in 1..16 {
+        for (j, d) in digits.iter().enumerate().skip(1) {
             mul.push_str(&format!(
-                "            s = t{j} + m * 0x{:04x}u + c; t{} = s & 0xffffu; c = s >> 16u;\n",
-                digits[j],
+                "            s = t{j} + m * 0x{d:04x}u + c; t{} = s & 0xffffu; c = s >> 16u;\n",
                 j - 1
             ));
         }
