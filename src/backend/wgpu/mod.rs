@@ -112,25 +112,27 @@ fn unavailable(reason: impl Into<String>) -> BackendError {
 
 /// Why no adapter fits `options`, naming what was found.
 fn no_adapter_reason(api: Option<WgpuApi>, found: &[wgpu::AdapterInfo]) -> String {
-    let what = api.map_or("Vulkan, Metal or DX12".to_string(), |a| {
-        a.name().to_string()
-    });
     if found.is_empty() {
-        format!(
-            "no {what} adapter found (on Linux install a Vulkan driver, e.g. Mesa's \
-             `mesa-vulkan-drivers` with `libvulkan1`)"
-        )
-    } else {
-        let names: Vec<String> = found
-            .iter()
-            .map(|i| format!("{} ({:?}, {:?})", i.name, i.backend, i.device_type))
-            .collect();
-        format!(
-            "only software adapters found ({}); they are used only when asked for \
-             explicitly (--device wgpu)",
-            names.join(", ")
-        )
+        let hint = "on Linux install a Vulkan driver, e.g. Mesa's `mesa-vulkan-drivers` \
+                    with `libvulkan1`";
+        return match api {
+            None => format!("no Vulkan, Metal or DX12 adapter found ({hint})"),
+            Some(WgpuApi::Vulkan) => format!("no Vulkan adapter found ({hint})"),
+            Some(WgpuApi::Metal) => "no Metal adapter found (Metal exists on macOS only)".into(),
+            Some(WgpuApi::Dx12) => "no DX12 adapter found (DX12 exists on Windows only, in \
+                                    builds with the `wgpu-dx12` feature)"
+                .into(),
+        };
     }
+    let names: Vec<String> = found
+        .iter()
+        .map(|i| format!("{} ({:?}, {:?})", i.name, i.backend, i.device_type))
+        .collect();
+    format!(
+        "only software adapters found ({}); they are used only when asked for \
+         explicitly (--device wgpu)",
+        names.join(", ")
+    )
 }
 
 impl WgpuBackend {
