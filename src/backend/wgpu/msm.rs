@@ -25,7 +25,9 @@ use ark_ff::{PrimeField, Zero};
 use rayon::prelude::*;
 
 use super::gpu::{Commands, Gpu, Kernel, ReadId};
-use super::words::{affine_bytes, fr_bytes, jacobian_from_bytes, AFFINE_BYTES, JACOBIAN_BYTES};
+use super::words::{
+    affine_bytes, jacobian_from_bytes, write_fr_bytes, AFFINE_BYTES, JACOBIAN_BYTES,
+};
 use super::{shaders, State, WgpuBackend};
 use crate::backend::{BackendResult, SmallScalars};
 
@@ -100,7 +102,7 @@ impl Scalars<'_> {
             .for_each(|(dst, r)| {
                 let range = r * n + cols.start..r * n + cols.end;
                 match self {
-                    Scalars::Full(v) => dst.copy_from_slice(&fr_bytes(&v[range])),
+                    Scalars::Full(v) => write_fr_bytes(dst, &v[range]),
                     Scalars::Small(SmallScalars::I64(v)) => {
                         for (d, x) in dst.chunks_exact_mut(8).zip(&v[range]) {
                             d.copy_from_slice(&x.to_le_bytes());
