@@ -156,7 +156,7 @@ fn check_field_ops<F: GpuField>(backend: &WgpuBackend, entry: &'static str, seed
     let n = 4096;
     let (a, b) = field_pairs::<F>(&mut rng(seed), n);
     let k = g
-        .kernel("selftest", shaders::selftest_module, entry)
+        .kernel("selftest", &shaders::selftest_module, entry)
         .unwrap();
     let buf_a = g.buffer_with("a", &field_bytes(&a));
     let buf_b = g.buffer_with("b", &field_bytes(&b));
@@ -223,7 +223,7 @@ fn curve_formulas_match_arkworks() {
         .map(|i| if i < 4 { i } else { 65535 - i * 7 })
         .collect();
     let k = g
-        .kernel("selftest", shaders::selftest_module, "g1_ops")
+        .kernel("selftest", &shaders::selftest_module, "g1_ops")
         .unwrap();
     let buf_p = g.buffer_with("p", &words::jacobian_bytes(&p));
     let buf_q = g.buffer_with("q", &words::jacobian_bytes(&q));

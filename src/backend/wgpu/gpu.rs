@@ -343,7 +343,7 @@ impl Gpu {
     pub fn kernel(
         &self,
         module: &'static str,
-        source: fn() -> String,
+        source: &dyn Fn() -> String,
         entry: &'static str,
     ) -> BackendResult<Arc<Kernel>> {
         let key = (module, entry);

@@ -292,11 +292,11 @@ fn plan(
 }
 
 fn msm_kernel(gpu: &Gpu, entry: &'static str) -> BackendResult<Arc<Kernel>> {
-    gpu.kernel(MODULE, shaders::msm_module, entry)
+    gpu.kernel(MODULE, &shaders::msm_module, entry)
 }
 
 fn scan_kernel(gpu: &Gpu, entry: &'static str) -> BackendResult<Arc<Kernel>> {
-    gpu.kernel(SCAN_MODULE, shaders::scan_module, entry)
+    gpu.kernel(SCAN_MODULE, &shaders::scan_module, entry)
 }
 
 /// Buffers for the recursive exclusive scan of up to `len` u32 values.

@@ -24,7 +24,7 @@ const ENTRIES_PER_THREAD: u64 = 16;
 const MAX_REDUCTION_GROUPS: u64 = 1024;
 
 fn kernel(gpu: &Gpu, entry: &'static str) -> BackendResult<std::sync::Arc<super::gpu::Kernel>> {
-    gpu.kernel(MODULE, shaders::multilinear_module, entry)
+    gpu.kernel(MODULE, &shaders::multilinear_module, entry)
 }
 
 fn params_with_fr(head: &[u32], value: &Fr) -> Vec<u32> {
@@ -234,7 +234,11 @@ pub fn sumcheck_round(
     let points = degree + 1;
     backend.run("sumcheck_round", |_| {
         let gpu = &backend.gpu;
-        let kern = kernel(gpu, "sumcheck_round")?;
+        let kern = gpu.kernel(
+            shaders::SUMCHECK_MODULES[degree],
+            &|| shaders::sumcheck_module(degree),
+            "sumcheck_round",
+        )?;
         let stride = 2 * pairs_per_piece;
         let mle_buf = gpu.buffer("round mles", (k * stride * FIELD_BYTES) as u64);
         let terms_buf = gpu.buffer_with("round terms", &u32_bytes(&encoded));

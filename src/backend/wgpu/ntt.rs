@@ -32,7 +32,7 @@ pub struct TwiddleCache {
 }
 
 fn kernel(gpu: &Gpu, entry: &'static str) -> BackendResult<Arc<Kernel>> {
-    gpu.kernel(MODULE, shaders::ntt_module, entry)
+    gpu.kernel(MODULE, &shaders::ntt_module, entry)
 }
 
 /// A table `factor·base^j`, j < len (len a power of two), computed on the GPU.

@@ -252,11 +252,34 @@ pub fn g1_library() -> &'static str {
     include_str!("kernels/g1.wgsl")
 }
 
-/// Source of the Fr module (multilinear kernels and the field self-test).
+/// Source of the multilinear module (eq-table, bind, inner product).
 pub fn multilinear_module() -> String {
     let mut s = prelude();
     s.push_str(&field_library(&FieldSpec::fr()));
     s.push_str(include_str!("kernels/multilinear.wgsl"));
+    s
+}
+
+/// Names of the per-degree sumcheck modules (index = degree).
+pub const SUMCHECK_MODULES: [&str; crate::backend::MAX_SUMCHECK_DEGREE + 1] = [
+    "sumcheck_d0",
+    "sumcheck_d1",
+    "sumcheck_d2",
+    "sumcheck_d3",
+    "sumcheck_d4",
+    "sumcheck_d5",
+    "sumcheck_d6",
+    "sumcheck_d7",
+    "sumcheck_d8",
+];
+
+/// Source of the sumcheck-round module for one degree: the evaluation count is
+/// a constant, so the loops over it unroll.
+pub fn sumcheck_module(degree: usize) -> String {
+    let mut s = prelude();
+    s.push_str(&field_library(&FieldSpec::fr()));
+    s.push_str(&format!("const POINTS: u32 = {}u;\n", degree + 1));
+    s.push_str(include_str!("kernels/sumcheck.wgsl"));
     s
 }
 

@@ -1,4 +1,5 @@
-// ---- Multilinear kernels over Fr (eq-table, bind, inner product, sumcheck round).
+// ---- Multilinear kernels over Fr (eq-table, bind, inner product; the sumcheck
+// round is sumcheck.wgsl, generated per degree).
 // Every binding number is used by one variable only, so each entry point's
 // automatic layout holds exactly the buffers it touches.
 
@@ -11,9 +12,6 @@
 @group(0) @binding(6) var<storage, read> hi_half: array<array<u32, 8>>;
 @group(0) @binding(7) var<storage, read> vec_a: array<array<u32, 8>>;
 @group(0) @binding(8) var<storage, read> vec_b: array<array<u32, 8>>;
-@group(0) @binding(9) var<storage, read> mles: array<array<u32, 8>>;
-@group(0) @binding(10) var<storage, read> terms: array<u32>;
-@group(0) @binding(11) var<storage, read> coeffs: array<array<u32, 8>>;
 
 var<workgroup> red: array<array<u32, 8>, WG>;
 
@@ -88,61 +86,5 @@ fn inner_product(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) 
     reduce_workgroup(lid);
     if (lid == 0u) {
         out[wg.y * nwg.x + wg.x] = red[0];
-    }
-}
-
-// Partial sums of one sumcheck round: for t = 0..=degree,
-// Σ_pairs Σ_terms coeff · Π_factors (v[2p] + t·(v[2p+1] − v[2p])),
-// one row of degree + 1 values per workgroup.
-// `mles` holds the MLEs one after another, `stride` elements apart; `terms`
-// lists, per term, its factor count and then its factor indices.
-// params: [pairs, stride, degree, num_terms]
-@compute @workgroup_size(WG)
-fn sumcheck_round(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-                  @builtin(local_invocation_index) lid: u32) {
-    let pairs_count = params[0];
-    let stride = params[1];
-    let degree = params[2];
-    let num_terms = params[3];
-    let total = nwg.x * nwg.y * WG;
-    var acc: array<array<u32, 8>, 9>;
-    for (var t = 0u; t < 9u; t = t + 1u) {
-        acc[t] = FR_ZERO;
-    }
-    for (var p = global_index(wg, nwg, lid); p < pairs_count; p = p + total) {
-        var cursor = 0u;
-        for (var term = 0u; term < num_terms; term = term + 1u) {
-            let factors = terms[cursor];
-            cursor = cursor + 1u;
-            var prod: array<array<u32, 8>, 9>;
-            let coeff = coeffs[term];
-            for (var t = 0u; t <= degree; t = t + 1u) {
-                prod[t] = coeff;
-            }
-            for (var f = 0u; f < factors; f = f + 1u) {
-                let base = terms[cursor] * stride + 2u * p;
-                cursor = cursor + 1u;
-                let a = mles[base];
-                let d = fr_sub(mles[base + 1u], a);
-                var v = a;
-                for (var t = 0u; t <= degree; t = t + 1u) {
-                    prod[t] = fr_mul(prod[t], v);
-                    v = fr_add(v, d);
-                }
-            }
-            for (var t = 0u; t <= degree; t = t + 1u) {
-                acc[t] = fr_add(acc[t], prod[t]);
-            }
-        }
-    }
-    let row = (wg.y * nwg.x + wg.x) * (degree + 1u);
-    for (var t = 0u; t <= degree; t = t + 1u) {
-        red[lid] = acc[t];
-        workgroupBarrier();
-        reduce_workgroup(lid);
-        if (lid == 0u) {
-            out[row + t] = red[0];
-        }
-        workgroupBarrier();
     }
 }
