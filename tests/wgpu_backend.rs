@@ -418,6 +418,30 @@ fn resident_bases_are_exact() {
             .unwrap(),
         "batch over the changed bases"
     );
+    // Fill the cache with the bases of batched MSMs (kept first), then run single
+    // MSMs over new bases: they are uploaded for the call only, and still exact.
+    let sets: Vec<Vec<G1Affine>> = (0..6)
+        .map(|_| {
+            (0..256)
+                .map(|_| (gen * Fr::rand(&mut rng)).into_affine())
+                .collect()
+        })
+        .collect();
+    let values: Vec<i64> = (0..2 * 256).map(|i| (i * 7919) % 1001 - 500).collect();
+    for (i, set) in sets.iter().enumerate() {
+        let want_batch = cpu
+            .msm_g1_small_batch(set, SmallScalars::I64(&values))
+            .unwrap();
+        let want_single = cpu.msm_g1(set, &scalars[..256]).unwrap();
+        if i < 4 {
+            let got = backend
+                .msm_g1_small_batch(set, SmallScalars::I64(&values))
+                .unwrap();
+            assert_eq!(got, want_batch, "batch over set {i}");
+        }
+        let got = backend.msm_g1(set, &scalars[..256]).unwrap();
+        assert_eq!(got, want_single, "single MSM over set {i}");
+    }
 }
 
 /// A device error (here a buffer larger than the device allows) is returned as

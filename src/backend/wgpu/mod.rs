@@ -278,14 +278,18 @@ impl WgpuBackend {
         Ok(values_len / bases.len())
     }
 
+    /// `batch`: a batched MSM, whose bases the resident cache keeps first.
     fn msm_rows(
         &self,
         op: &'static str,
         bases: &[G1Affine],
         scalars: msm::Scalars<'_>,
         rows: usize,
+        batch: bool,
     ) -> BackendResult<Vec<G1Projective>> {
-        self.run(op, |state| msm::msm_rows(self, state, bases, scalars, rows))
+        self.run(op, |state| {
+            msm::msm_rows(self, state, bases, scalars, rows, batch)
+        })
     }
 }
 
@@ -335,7 +339,7 @@ impl Backend for WgpuBackend {
         if bases.len() < self.config.offload.msm_min_len {
             return self.cpu().msm_g1(bases, scalars);
         }
-        let mut out = self.msm_rows("msm_g1", bases, msm::Scalars::Full(scalars), 1)?;
+        let mut out = self.msm_rows("msm_g1", bases, msm::Scalars::Full(scalars), 1, false)?;
         Ok(out.pop().unwrap_or_default())
     }
 
@@ -348,7 +352,8 @@ impl Backend for WgpuBackend {
         if bases.len() < self.config.offload.msm_min_len {
             return self.cpu().msm_g1_small(bases, values);
         }
-        let mut out = self.msm_rows("msm_g1_small", bases, msm::Scalars::Small(values), 1)?;
+        let mut out =
+            self.msm_rows("msm_g1_small", bases, msm::Scalars::Small(values), 1, false)?;
         Ok(out.pop().unwrap_or_default())
     }
 
@@ -362,7 +367,13 @@ impl Backend for WgpuBackend {
         if rows == 0 || scalars.len() < self.config.offload.msm_min_len {
             return self.cpu().msm_g1_batch(bases, scalars);
         }
-        self.msm_rows("msm_g1_batch", bases, msm::Scalars::Full(scalars), rows)
+        self.msm_rows(
+            "msm_g1_batch",
+            bases,
+            msm::Scalars::Full(scalars),
+            rows,
+            true,
+        )
     }
 
     fn msm_g1_small_batch(
@@ -379,6 +390,7 @@ impl Backend for WgpuBackend {
             bases,
             msm::Scalars::Small(values),
             rows,
+            true,
         )
     }
 

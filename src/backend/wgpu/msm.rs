@@ -119,19 +119,31 @@ impl Scalars<'_> {
     }
 }
 
-/// One base set kept on the device, in chunks of `chunk_points` points.
+/// One base set on the device, in chunks of `chunk_points` points.
 struct Resident {
     host: Vec<G1Affine>,
     chunks: Vec<wgpu::Buffer>,
     chunk_points: usize,
+}
+
+/// A cached set with its bookkeeping.
+struct Entry {
+    set: Arc<Resident>,
+    /// Used by a batched MSM (Dory's row commitments over its fixed generators).
+    batch: bool,
     hits: u64,
     last_use: u64,
 }
 
 /// The resident base sets.
+///
+/// Sets used by batched MSMs (Dory's commitments, always over a prefix of the
+/// setup's generators) are kept in preference to sets of single MSMs (Dory's
+/// opening folds a fresh base vector every round): a single MSM's bases never
+/// evict a batch's; when there is no room they are uploaded for that call only.
 #[derive(Default)]
 pub struct BaseCache {
-    sets: Vec<Resident>,
+    entries: Vec<Entry>,
     clock: u64,
 }
 
@@ -146,56 +158,64 @@ fn same_points(a: &[G1Affine], b: &[G1Affine]) -> bool {
 }
 
 impl BaseCache {
-    /// The resident set whose first `bases.len()` points are `bases`, uploading
-    /// `bases` as a new set when none is.
-    fn get(&mut self, gpu: &Gpu, bases: &[G1Affine], chunk_points: usize) -> &Resident {
+    /// The resident set whose first `bases.len()` points are `bases`; `bases`
+    /// is uploaded (and cached when the rules above allow) when none is.
+    fn get(
+        &mut self,
+        gpu: &Gpu,
+        bases: &[G1Affine],
+        chunk_points: usize,
+        batch: bool,
+    ) -> Arc<Resident> {
         self.clock += 1;
         let clock = self.clock;
-        let found = self.sets.iter().position(|s| {
-            s.chunk_points == chunk_points
-                && s.host.len() >= bases.len()
-                && same_points(&s.host[..bases.len()], bases)
+        if let Some(entry) = self.entries.iter_mut().find(|e| {
+            e.set.chunk_points == chunk_points
+                && e.set.host.len() >= bases.len()
+                && same_points(&e.set.host[..bases.len()], bases)
+        }) {
+            entry.hits += 1;
+            entry.batch |= batch;
+            entry.last_use = clock;
+            return Arc::clone(&entry.set);
+        }
+        let set = Arc::new(Resident {
+            host: bases.to_vec(),
+            chunks: bases
+                .chunks(chunk_points)
+                .map(|c| gpu.buffer_with("msm bases", &affine_bytes(c)))
+                .collect(),
+            chunk_points,
         });
-        let index = match found {
-            Some(i) => {
-                self.sets[i].hits += 1;
-                i
-            }
-            None => {
-                if self.sets.len() >= RESIDENT_SETS {
-                    // Evict the least used set, the oldest among equals.
-                    if let Some(victim) = self
-                        .sets
-                        .iter()
-                        .enumerate()
-                        .min_by_key(|(_, s)| (s.hits, s.last_use))
-                        .map(|(i, _)| i)
-                    {
-                        self.sets.swap_remove(victim);
-                    }
+        if self.entries.len() >= RESIDENT_SETS {
+            // The least used evictable set, the oldest among equals.
+            let victim = self
+                .entries
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| batch || !e.batch)
+                .min_by_key(|(_, e)| (e.batch, e.hits, e.last_use))
+                .map(|(i, _)| i);
+            match victim {
+                Some(i) => {
+                    self.entries.swap_remove(i);
                 }
-                let chunks = bases
-                    .chunks(chunk_points)
-                    .map(|c| gpu.buffer_with("msm bases", &affine_bytes(c)))
-                    .collect();
-                self.sets.push(Resident {
-                    host: bases.to_vec(),
-                    chunks,
-                    chunk_points,
-                    hits: 0,
-                    last_use: clock,
-                });
-                self.sets.len() - 1
+                None => return set,
             }
-        };
-        self.sets[index].last_use = clock;
-        &self.sets[index]
+        }
+        self.entries.push(Entry {
+            set: Arc::clone(&set),
+            batch,
+            hits: 0,
+            last_use: clock,
+        });
+        set
     }
 
     /// Forgets every resident set (after a failed call, whose uploads may not
     /// have completed).
     fn clear(&mut self) {
-        self.sets.clear();
+        self.entries.clear();
     }
 }
 
@@ -392,7 +412,10 @@ struct Job {
 }
 
 /// Records one job; returns the read-back of its window sums (rows × windows).
-#[allow(clippy::too_many_arguments)]
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one job's buffers and parameters, passed as they are"
+)]
 fn record_job(
     gpu: &Gpu,
     cmd: &mut Commands<'_>,
@@ -521,13 +544,15 @@ fn combine_windows(sums: &[G1Projective], c: u32) -> G1Projective {
 }
 
 /// One MSM per row of `scalars` (row-major, `rows` rows of `bases.len()`
-/// values) over `bases`. Lengths were checked by the caller.
+/// values) over `bases`; `batch` says the call is a batched MSM (whose bases the
+/// cache keeps first). Lengths were checked by the caller.
 pub fn msm_rows(
     backend: &WgpuBackend,
     state: &mut State,
     bases: &[G1Affine],
     scalars: Scalars<'_>,
     rows: usize,
+    batch: bool,
 ) -> BackendResult<Vec<G1Projective>> {
     let n = bases.len();
     let bits = scalars.bits();
@@ -549,7 +574,16 @@ pub fn msm_rows(
         tracing::debug!("msm: no GPU plan fits {binding}-byte bindings; using the CPU backend");
         return cpu_rows(bases, scalars, rows);
     };
-    let result = run_plan(backend, state, bases, scalars, rows, &plan, resident_chunk);
+    let result = run_plan(
+        backend,
+        state,
+        bases,
+        scalars,
+        rows,
+        &plan,
+        resident_chunk,
+        batch,
+    );
     if result.is_err() {
         state.bases.clear();
     }
@@ -571,6 +605,10 @@ fn cpu_rows(
     }
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the call's inputs and the plan's choices, passed as they are"
+)]
 fn run_plan(
     backend: &WgpuBackend,
     state: &mut State,
@@ -579,11 +617,12 @@ fn run_plan(
     rows: usize,
     plan: &Plan,
     resident_chunk: usize,
+    batch: bool,
 ) -> BackendResult<Vec<G1Projective>> {
     let gpu = &backend.gpu;
     let n = bases.len();
     let binding = gpu.max_binding() as usize;
-    let resident = state.bases.get(gpu, bases, resident_chunk);
+    let resident = state.bases.get(gpu, bases, resident_chunk, batch);
     let mut jobs = Vec::new();
     for start in (0..n).step_by(plan.col_chunk) {
         let cols = start..(start + plan.col_chunk).min(n);
