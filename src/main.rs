@@ -156,30 +156,9 @@ struct PrimitivesArgs {
     cache_dir: Option<PathBuf>,
 }
 
-fn init_logging(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    // At -vv every phase's span reports its duration when it closes.
-    let span_events = if verbose >= 2 {
-        tracing_subscriber::fmt::format::FmtSpan::CLOSE
-    } else {
-        tracing_subscriber::fmt::format::FmtSpan::NONE
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_span_events(span_events)
-        .with_writer(std::io::stderr)
-        .init();
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    zkinfer::telemetry::init(cli.verbose);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => match e.downcast_ref::<model_commands::Rejected>() {
