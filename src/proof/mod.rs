@@ -7,8 +7,9 @@
 //!    output, and the witness commitment.
 //! 3. Each op proves its local relation at a fresh random point ([`crate::ops`]),
 //!    leaving evaluation claims on committed tensors and weights.
-//! 4. One LogUp-GKR lookup per table checks every rescale output's bound, every
-//!    remainder's range and every ReLU/Tanh/Sigmoid pair.
+//! 4. One LogUp-GKR lookup per table: the byte table checks every range (rescale
+//!    outputs and remainders, ReLU inputs and their sign bits) through limb
+//!    decompositions ([`range`]); function tables check Tanh/Sigmoid pairs.
 //! 5. The verifier evaluates the public input's and output's MLEs itself at random
 //!    points and adds them as claims on the witness.
 //! 6. All claims are reduced to one Dory opening per polynomial (witness, and the
@@ -17,6 +18,7 @@
 
 pub mod encode;
 pub mod layout;
+pub mod range;
 
 use std::sync::Arc;
 
@@ -41,7 +43,7 @@ use crate::transcript::ProofTranscript;
 use layout::{BlockLayout, Slot, TableKind};
 
 /// Version of the proof and key formats; part of the key digest.
-pub const PROOF_VERSION: u32 = 1;
+pub const PROOF_VERSION: u32 = 2;
 
 /// Who sees the model's weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -121,6 +123,9 @@ pub struct ModelProof {
     pub witness_commitment: Commitment,
     pub ops: Vec<OpProof>,
     pub lookups: Vec<LookupProof>,
+    /// Per range check ([`range::range_checks`]), its inputs at the byte
+    /// lookup's point.
+    pub range_inputs: Vec<Vec<Fr>>,
     pub reduction: ReductionProof,
 }
 
@@ -128,11 +133,9 @@ pub struct ModelProof {
 pub fn table_of(kind: TableKind, model: &Model) -> Table {
     let bits = model.activation_bits;
     match kind {
-        TableKind::Activation => Table::SignedRange { bits },
-        TableKind::Remainder => Table::UnsignedRange {
-            bits: model.scale_bits,
+        TableKind::Byte => Table::UnsignedRange {
+            bits: range::LIMB_BITS,
         },
-        TableKind::Relu => Table::Relu { bits },
         TableKind::Tanh | TableKind::Sigmoid => {
             let op = if kind == TableKind::Tanh {
                 Op::Tanh
@@ -164,7 +167,6 @@ pub fn padding_output(kind: TableKind, model: &Model) -> i64 {
 
 fn table_kind_of(op: Op) -> Option<TableKind> {
     match op {
-        Op::Relu => Some(TableKind::Relu),
         Op::Tanh => Some(TableKind::Tanh),
         Op::Sigmoid => Some(TableKind::Sigmoid),
         _ => None,
@@ -333,24 +335,32 @@ pub fn public_mle(values: &[i64], shape: &[usize], point: &[Fr]) -> Fr {
         .sum()
 }
 
-/// The per-table lookup query sets: (node index, slots of the columns).
+/// A function table's query sets: (node index, slots of the input and output
+/// columns). The byte table's sets are the range checks ([`range`]).
 fn lookup_sets(model: &Model, kind: TableKind) -> Vec<(usize, Vec<Slot>)> {
     model
         .nodes
         .iter()
         .enumerate()
-        .filter_map(|(n, node)| match kind {
-            TableKind::Activation if node.op.rescales() => {
-                Some((n, vec![Slot::Tensor(node.output)]))
-            }
-            TableKind::Remainder if node.op.rescales() => Some((n, vec![Slot::Remainder(n)])),
-            _ if table_kind_of(node.op) == Some(kind) => Some((
+        .filter(|(_, node)| table_kind_of(node.op) == Some(kind))
+        .map(|(n, node)| {
+            (
                 n,
                 vec![Slot::Tensor(node.inputs[0]), Slot::Tensor(node.output)],
-            )),
-            _ => None,
+            )
         })
         .collect()
+}
+
+/// The number of variables of each query set of a table.
+fn query_vars(model: &Model, kind: TableKind, checks: &[range::RangeCheck]) -> Vec<usize> {
+    match kind {
+        TableKind::Byte => checks.iter().map(|c| c.query_vars()).collect(),
+        _ => lookup_sets(model, kind)
+            .iter()
+            .map(|(n, _)| layout::num_vars(&model.tensors[model.nodes[*n].output].shape))
+            .collect(),
+    }
 }
 
 /// Proves one inference of the key's model on a quantized input.
@@ -364,37 +374,56 @@ pub fn prove<B: GlobalBackend>(pk: &ProvingKey, input: &[i64]) -> Result<ModelPr
     };
     let output = witness.values[model.output].clone();
 
+    // Range checks: committed limbs and the byte table's query columns.
+    let checks = range::range_checks(model);
+    let mut limbs: Vec<(Slot, Vec<i64>)> = Vec::new();
+    let mut range_columns = Vec::with_capacity(checks.len());
+    for check in &checks {
+        let node = &model.nodes[check.node];
+        let failed = |reason| ProofError::Op {
+            node: node.name.clone(),
+            op: node.op,
+            reason,
+        };
+        limbs.extend(check.limb_values(model, &witness).map_err(failed)?);
+        range_columns.push(check.query_column(model, &witness).map_err(failed)?);
+    }
+
     // Lookup queries and multiplicities.
     let tables = layout::tables_used(model);
     let mut multiplicities = Vec::with_capacity(tables.len());
     let mut query_sets: Vec<Vec<Vec<Vec<i64>>>> = Vec::with_capacity(tables.len());
     for &kind in &tables {
         let shift = padding_output(kind, model);
-        let sets: Vec<Vec<Vec<i64>>> = lookup_sets(model, kind)
-            .into_iter()
-            .map(|(n, slots)| {
-                let valid = layout::pad(
-                    &vec![1; model.tensors[model.nodes[n].output].len()],
-                    &model.tensors[model.nodes[n].output].shape,
-                );
-                slots
-                    .iter()
-                    .enumerate()
-                    .map(|(c, &slot)| {
-                        let mut v =
-                            layout::padded_slot(model, &witness, slot).expect("tensor slot");
-                        if c == 1 && shift != 0 {
-                            v.iter_mut().zip(&valid).for_each(|(x, &ok)| {
-                                if ok == 0 {
-                                    *x += shift
-                                }
-                            });
-                        }
-                        v
-                    })
-                    .collect()
-            })
-            .collect();
+        let sets: Vec<Vec<Vec<i64>>> = if kind == TableKind::Byte {
+            range_columns.iter().map(|c| vec![c.clone()]).collect()
+        } else {
+            lookup_sets(model, kind)
+                .into_iter()
+                .map(|(n, slots)| {
+                    let valid = layout::pad(
+                        &vec![1; model.tensors[model.nodes[n].output].len()],
+                        &model.tensors[model.nodes[n].output].shape,
+                    );
+                    slots
+                        .iter()
+                        .enumerate()
+                        .map(|(c, &slot)| {
+                            let mut v =
+                                layout::padded_slot(model, &witness, slot).expect("tensor slot");
+                            if c == 1 && shift != 0 {
+                                v.iter_mut().zip(&valid).for_each(|(x, &ok)| {
+                                    if ok == 0 {
+                                        *x += shift
+                                    }
+                                });
+                            }
+                            v
+                        })
+                        .collect()
+                })
+                .collect()
+        };
         let table = table_of(kind, model);
         let m = table
             .multiplicities_of_sets(&sets)
@@ -415,6 +444,11 @@ pub fn prove<B: GlobalBackend>(pk: &ProvingKey, input: &[i64]) -> Result<ModelPr
                 .expect("table in use");
             multiplicities[i].iter().map(|&m| m as i64).collect()
         }
+        Slot::Limb(..) => limbs
+            .iter()
+            .find(|(s, _)| *s == slot)
+            .map(|(_, v)| v.clone())
+            .expect("every committed limb was computed"),
         _ => layout::padded_slot(model, &witness, slot).expect("tensor or remainder slot"),
     });
     let witness_poly = MultilinearPoly::from_small(witness_values)?;
@@ -435,6 +469,7 @@ pub fn prove<B: GlobalBackend>(pk: &ProvingKey, input: &[i64]) -> Result<ModelPr
             backend,
             model,
             witness: &witness,
+            limbs: &limbs,
         };
         let mut proofs = Vec::with_capacity(model.nodes.len());
         for (n, node) in model.nodes.iter().enumerate() {
@@ -450,6 +485,7 @@ pub fn prove<B: GlobalBackend>(pk: &ProvingKey, input: &[i64]) -> Result<ModelPr
     };
 
     // Lookups.
+    let mut range_inputs = Vec::new();
     let lookups = {
         let _span = tracing::info_span!("lookups").entered();
         let mut proofs = Vec::with_capacity(tables.len());
@@ -470,7 +506,25 @@ pub fn prove<B: GlobalBackend>(pk: &ProvingKey, input: &[i64]) -> Result<ModelPr
                         source,
                     },
                 )?;
-            route_lookup_claims(model, kind, &lookup_claims, &mut claims);
+            if kind == TableKind::Byte {
+                range_inputs = evaluate_range_inputs(
+                    backend,
+                    model,
+                    &witness,
+                    &limbs,
+                    &checks,
+                    &lookup_claims,
+                )?;
+            }
+            route_lookup_claims(
+                model,
+                kind,
+                &checks,
+                &lookup_claims,
+                &range_inputs,
+                &mut t,
+                &mut claims,
+            )?;
             proofs.push(proof);
         }
         proofs
@@ -504,22 +558,108 @@ pub fn prove<B: GlobalBackend>(pk: &ProvingKey, input: &[i64]) -> Result<ModelPr
         witness_commitment,
         ops: op_proofs,
         lookups,
+        range_inputs,
         reduction,
     })
 }
 
-/// Adds lookup leftovers as slot claims (table-op output columns shifted back).
+/// The prover's values of every range check's inputs at its lookup point.
+fn evaluate_range_inputs<B: Backend + ?Sized>(
+    backend: &B,
+    model: &Model,
+    witness: &Witness,
+    limbs: &[(Slot, Vec<i64>)],
+    checks: &[range::RangeCheck],
+    lookup_claims: &lookup::LookupClaims,
+) -> Result<Vec<Vec<Fr>>, ProofError> {
+    checks
+        .iter()
+        .zip(&lookup_claims.query_points)
+        .map(|(check, point)| {
+            let eq = backend
+                .eq_table(&point[..check.vars])
+                .map_err(PcsError::from)?;
+            check
+                .inputs()
+                .into_iter()
+                .map(|slot| {
+                    let values = match slot {
+                        Slot::Limb(..) => limbs
+                            .iter()
+                            .find(|(s, _)| *s == slot)
+                            .map(|(_, v)| v.clone())
+                            .expect("every committed limb was computed"),
+                        _ => layout::padded_slot(model, witness, slot)
+                            .expect("tensor or remainder slot"),
+                    };
+                    let values: Vec<Fr> = values.into_iter().map(small_to_field).collect();
+                    Ok(backend
+                        .inner_product(&eq, &values)
+                        .map_err(PcsError::from)?)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Adds lookup leftovers as slot claims: for the byte table, each range check's
+/// inputs at its point after checking that they recombine to the lookup's claim
+/// (and absorbing them); for function tables, the columns (output columns
+/// shifted back).
 fn route_lookup_claims(
     model: &Model,
     kind: TableKind,
+    checks: &[range::RangeCheck],
     claims_in: &lookup::LookupClaims,
+    range_inputs: &[Vec<Fr>],
+    t: &mut ProofTranscript,
     claims: &mut Vec<SlotClaim>,
-) {
+) -> Result<(), ProofError> {
     claims.push(SlotClaim {
         slot: Slot::Multiplicity(kind),
         point: claims_in.multiplicity_point.clone(),
         value: claims_in.multiplicity_value,
     });
+    if kind == TableKind::Byte {
+        if range_inputs.len() != checks.len() || claims_in.query_points.len() != checks.len() {
+            return Err(ProofError::Shape(format!(
+                "{} range checks with opened values for {}",
+                checks.len(),
+                range_inputs.len()
+            )));
+        }
+        for ((check, values), (point, query)) in checks
+            .iter()
+            .zip(range_inputs)
+            .zip(claims_in.query_points.iter().zip(&claims_in.query_values))
+        {
+            let node = &model.nodes[check.node];
+            let failed = |reason: &str| ProofError::Op {
+                node: node.name.clone(),
+                op: node.op,
+                reason: reason.to_string(),
+            };
+            let inputs = check.inputs();
+            if values.len() != inputs.len() || point.len() != check.query_vars() {
+                return Err(failed("range check: wrong number of opened values"));
+            }
+            let (r, s) = point.split_at(check.vars);
+            if check.combine(&check.blocks_at(values), s) != query[0] {
+                return Err(failed(
+                    "check failed: range-check limbs do not recombine to the byte lookup's claim",
+                ));
+            }
+            for (slot, value) in inputs.into_iter().zip(values) {
+                t.append_scalar(b"range/input", value);
+                claims.push(SlotClaim {
+                    slot,
+                    point: r.to_vec(),
+                    value: *value,
+                });
+            }
+        }
+        return Ok(());
+    }
     let shift = small_to_field(padding_output(kind, model));
     for (k, (n, slots)) in lookup_sets(model, kind).into_iter().enumerate() {
         let point = &claims_in.query_points[k];
@@ -536,6 +676,7 @@ fn route_lookup_claims(
             });
         }
     }
+    Ok(())
 }
 
 /// Random-point claims binding the committed input and output to the public ones.
@@ -670,12 +811,15 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ModelProof) -> Result<()
             reason,
         })?;
     }
+    let checks = range::range_checks(model);
+    if !tables.contains(&TableKind::Byte) && !proof.range_inputs.is_empty() {
+        return Err(ProofError::Shape(
+            "range-check values without range checks".into(),
+        ));
+    }
     for (&kind, lookup_proof) in tables.iter().zip(&proof.lookups) {
         let table = table_of(kind, model);
-        let vars: Vec<usize> = lookup_sets(model, kind)
-            .iter()
-            .map(|(n, _)| layout::num_vars(&model.tensors[model.nodes[*n].output].shape))
-            .collect();
+        let vars = query_vars(model, kind, &checks);
         let lookup_claims =
             lookup::verify(&mut t, &table, &vars, lookup_proof).map_err(|source| {
                 ProofError::Lookup {
@@ -683,7 +827,15 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ModelProof) -> Result<()
                     source,
                 }
             })?;
-        route_lookup_claims(model, kind, &lookup_claims, &mut claims);
+        route_lookup_claims(
+            model,
+            kind,
+            &checks,
+            &lookup_claims,
+            &proof.range_inputs,
+            &mut t,
+            &mut claims,
+        )?;
     }
     bind_public(model, &mut t, input, &proof.output, &mut claims);
 
