@@ -43,7 +43,7 @@ use crate::transcript::ProofTranscript;
 use layout::{BlockLayout, Slot, TableKind};
 
 /// Version of the proof and key formats; part of the key digest.
-pub const PROOF_VERSION: u32 = 2;
+pub const PROOF_VERSION: u32 = 4;
 
 /// Who sees the model's weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -173,7 +173,26 @@ fn table_kind_of(op: Op) -> Option<TableKind> {
     }
 }
 
+/// σ of both commitments, from the block layouts of [`block_layouts`].
+fn dory_sigma(witness: &BlockLayout, weights: &BlockLayout, visibility: WeightVisibility) -> usize {
+    let committed = visibility == WeightVisibility::Committed && !weights.blocks.is_empty();
+    if committed {
+        witness.num_vars.max(weights.num_vars).div_ceil(2)
+    } else {
+        witness.num_vars.div_ceil(2)
+    }
+}
+
 impl VerifyingKey {
+    /// The Dory layouts of the witness and the model polynomial (one σ).
+    pub fn dory_layouts(&self) -> (Layout, Layout) {
+        let sigma = dory_sigma(&self.witness_layout, &self.model_layout, self.visibility);
+        (
+            dory_layout(&self.witness_layout, sigma),
+            dory_layout(&self.model_layout, sigma.min(self.model_layout.num_vars)),
+        )
+    }
+
     /// Blake2b-512 over everything the key fixes: format version, model structure
     /// (and weights when public), visibility, layouts, weight commitment, and the
     /// Dory setup's seed and size. Every proof's transcript starts from it.
@@ -208,11 +227,39 @@ fn without_weights(model: &Model) -> Model {
     m
 }
 
-/// The log2 generator count a model needs (its largest square layout's σ).
+/// The witness and model block layouts as committed. Both polynomials (the
+/// model's only with committed weights) get one column count `2^σ`, σ = ⌈n/2⌉ for
+/// the larger one's n variables, and a polynomial smaller than one row is raised
+/// to σ variables: the reduction then opens both with a single Dory proof.
+pub fn block_layouts(model: &Model, visibility: WeightVisibility) -> (BlockLayout, BlockLayout) {
+    let mut witness = layout::witness_layout(model, |k| table_of(k, model).num_vars());
+    let mut weights = layout::model_layout(model);
+    let committed = visibility == WeightVisibility::Committed && !weights.blocks.is_empty();
+    let largest = if committed {
+        witness.num_vars.max(weights.num_vars)
+    } else {
+        witness.num_vars
+    };
+    let sigma = largest.div_ceil(2);
+    witness.num_vars = witness.num_vars.max(sigma);
+    if committed {
+        weights.num_vars = weights.num_vars.max(sigma);
+    }
+    (witness, weights)
+}
+
+/// The Dory layout of a block layout's polynomial with `2^sigma` columns.
+fn dory_layout(blocks: &BlockLayout, sigma: usize) -> Layout {
+    Layout {
+        nu: blocks.num_vars - sigma,
+        sigma,
+    }
+}
+
+/// The log2 generator count a model needs (its commitments' σ), at least 1.
 pub fn required_generators(model: &Model) -> usize {
-    let w = layout::witness_layout(model, |k| table_of(k, model).num_vars()).num_vars;
-    let m = layout::model_layout(model).num_vars;
-    Layout::square(w.max(m)).sigma.max(1)
+    let (witness, weights) = block_layouts(model, WeightVisibility::Committed);
+    witness.num_vars.max(weights.num_vars).div_ceil(2).max(1)
 }
 
 /// The model polynomial's values: every weight, padded, in its block.
@@ -242,18 +289,14 @@ pub fn preprocess<B: Backend + ?Sized>(
         }
         .into());
     }
-    let model_layout = layout::model_layout(&model);
+    let (witness_layout, model_layout) = block_layouts(&model, visibility);
     let model_poly = match visibility {
         WeightVisibility::Public => None,
         WeightVisibility::Committed if model_layout.blocks.is_empty() => None,
         WeightVisibility::Committed => {
             let poly = MultilinearPoly::from_small(model_poly_values(&model, &model_layout))?;
-            let (c, h) = pcs::commit(
-                backend,
-                &poly,
-                Layout::square(model_layout.num_vars),
-                &setup,
-            )?;
+            let sigma = dory_sigma(&witness_layout, &model_layout, visibility);
+            let (c, h) = pcs::commit(backend, &poly, dory_layout(&model_layout, sigma), &setup)?;
             Some((poly, c, h))
         }
     };
@@ -268,8 +311,7 @@ pub fn assemble_keys(
     setup: Arc<DorySetup>,
     model_poly: Option<(MultilinearPoly, Commitment, CommitmentHint)>,
 ) -> ProvingKey {
-    let witness_layout = layout::witness_layout(&model, |k| table_of(k, &model).num_vars());
-    let model_layout = layout::model_layout(&model);
+    let (witness_layout, model_layout) = block_layouts(&model, visibility);
     let commitment = model_poly.as_ref().map(|(_, c, _)| *c);
     let vk_model = match visibility {
         WeightVisibility::Committed => without_weights(&model),
@@ -452,7 +494,7 @@ pub fn prove<B: GlobalBackend>(pk: &ProvingKey, input: &[i64]) -> Result<ModelPr
         _ => layout::padded_slot(model, &witness, slot).expect("tensor or remainder slot"),
     });
     let witness_poly = MultilinearPoly::from_small(witness_values)?;
-    let witness_layout = Layout::square(vk.witness_layout.num_vars);
+    let witness_layout = vk.dory_layouts().0;
     let (witness_commitment, witness_hint) = {
         let _span = tracing::info_span!("commit").entered();
         pcs::commit(backend, &witness_poly, witness_layout, &pk.setup)?
@@ -840,15 +882,16 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ModelProof) -> Result<()
     bind_public(model, &mut t, input, &proof.output, &mut claims);
 
     let (witness_claims, model_claims) = route(vk, &claims)?;
+    let (witness_dory, model_dory) = vk.dory_layouts();
     let mut polys = vec![VerifierPoly {
         commitment: proof.witness_commitment,
-        layout: Layout::square(vk.witness_layout.num_vars),
+        layout: witness_dory,
     }];
     let mut all = witness_claims;
     if let Some(c) = vk.model_commitment {
         polys.push(VerifierPoly {
             commitment: c,
-            layout: Layout::square(vk.model_layout.num_vars),
+            layout: model_dory,
         });
         all.extend(model_claims);
     } else if !model_claims.is_empty() {
