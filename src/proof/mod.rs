@@ -355,6 +355,7 @@ fn lookup_sets(model: &Model, kind: TableKind) -> Vec<(usize, Vec<Slot>)> {
 
 /// Proves one inference of the key's model on a quantized input.
 pub fn prove<B: GlobalBackend>(pk: &ProvingKey, input: &[i64]) -> Result<ModelProof, ProofError> {
+    let _span = tracing::info_span!("prove").entered();
     let backend = B::global();
     let model = &pk.model;
     let vk = &pk.vk;
@@ -620,6 +621,7 @@ fn route(vk: &VerifyingKey, claims: &[SlotClaim]) -> Result<(Vec<Claim>, Vec<Cla
 
 /// Verifies a proof against a verifying key and the public input.
 pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ModelProof) -> Result<(), ProofError> {
+    let _span = tracing::info_span!("verify").entered();
     let model = &vk.model;
     if proof.input != input {
         return Err(ProofError::InputMismatch);
@@ -664,6 +666,7 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ModelProof) -> Result<()
 
     let mut claims: Vec<SlotClaim> = Vec::new();
     for (n, (node, op_proof)) in model.nodes.iter().zip(&proof.ops).enumerate() {
+        let _span = tracing::debug_span!("verify_operators").entered();
         ops::verify(model, n, op_proof, &mut t, &mut claims).map_err(|reason| ProofError::Op {
             node: node.name.clone(),
             op: node.op,
@@ -671,6 +674,7 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ModelProof) -> Result<()
         })?;
     }
     for (&kind, lookup_proof) in tables.iter().zip(&proof.lookups) {
+        let _span = tracing::debug_span!("verify_lookups").entered();
         let table = table_of(kind, model);
         let vars: Vec<usize> = lookup_sets(model, kind)
             .iter()
@@ -687,6 +691,7 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ModelProof) -> Result<()
     }
     bind_public(model, &mut t, input, &proof.output, &mut claims);
 
+    let _opening_span = tracing::debug_span!("verify_opening").entered();
     let (witness_claims, model_claims) = route(vk, &claims)?;
     let mut polys = vec![VerifierPoly {
         commitment: proof.witness_commitment,
