@@ -430,6 +430,7 @@ pub fn read_vk(path: &Path) -> Result<VerifyingKey, KeyError> {
 
 /// Reads a proving key file.
 pub fn read_pk(path: &Path, setup: Arc<DorySetup>) -> Result<ProvingKey, KeyError> {
+    let _span = tracing::info_span!("key_load").entered();
     pk_from_bytes(path, &read(path)?, setup)
 }
 
@@ -442,6 +443,7 @@ pub fn preprocess_to_dir<B: Backend + ?Sized>(
     setup: Arc<DorySetup>,
     dir: &Path,
 ) -> Result<ProvingKey, KeyError> {
+    let _span = tracing::info_span!("preprocess").entered();
     let pk = proof::preprocess(backend, model, visibility, setup)?;
     write_atomic(&dir.join("pk.bin"), &pk_to_bytes(&pk))?;
     write_atomic(&dir.join("vk.bin"), &vk_to_bytes(&pk.vk))?;

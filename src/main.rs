@@ -1,4 +1,4 @@
-//! The `zkinfer` command line: device listing and primitive benchmarks.
+//! The `zkinfer` command line: device listing, model commands and benchmarks.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -10,6 +10,7 @@ use zkinfer::bench::{self, Primitive};
 use zkinfer::config::KernelConfig;
 use zkinfer::proof::WeightVisibility;
 
+mod bench_commands;
 mod model_commands;
 
 #[derive(Parser)]
@@ -44,9 +45,8 @@ enum Command {
     Prove(ProveArgs),
     /// Check a proof; exit 0 on accept, 1 on reject (naming the failed check).
     Verify(VerifyArgs),
-    /// Benchmarks.
-    #[command(subcommand)]
-    Bench(BenchCommand),
+    /// Benchmarks; with no subcommand, the shipped models on every device present.
+    Bench(BenchArgs),
 }
 
 /// How a model is imported and its keys are built; must match between
@@ -128,10 +128,22 @@ fn parse_visibility(s: &str) -> Result<WeightVisibility, String> {
     }
 }
 
+/// `zkinfer bench [OPTIONS]` runs `bench models` on the shipped models.
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct BenchArgs {
+    #[command(subcommand)]
+    command: Option<BenchCommand>,
+    #[command(flatten)]
+    run: bench_commands::RunArgs,
+}
+
 #[derive(Subcommand)]
 enum BenchCommand {
     /// Time MSM (full and 8/16/32-bit scalars), NTT and Dory commit/open per device.
     Primitives(PrimitivesArgs),
+    /// The whole pipeline (import to verify) of ONNX models per device, phase by phase.
+    Models(bench_commands::ModelsArgs),
 }
 
 #[derive(Args)]
@@ -179,7 +191,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     zkinfer::backend::CpuBackend::install_global(config);
     match cli.command {
         Command::Devices { json } => devices(json),
-        Command::Bench(BenchCommand::Primitives(args)) => bench_primitives(args),
+        Command::Bench(BenchArgs {
+            command: Some(BenchCommand::Primitives(args)),
+            ..
+        }) => bench_primitives(args),
+        Command::Bench(BenchArgs {
+            command: Some(BenchCommand::Models(args)),
+            ..
+        }) => bench_commands::models(&args),
+        Command::Bench(BenchArgs { command: None, run }) => {
+            bench_commands::models(&bench_commands::ModelsArgs::shipped(run))
+        }
         Command::Preprocess(args) => model_commands::preprocess(&args),
         Command::Prove(args) => model_commands::prove(&args),
         Command::Verify(args) => model_commands::verify(&args),
@@ -222,22 +244,8 @@ fn devices(json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn parse_devices(text: &str) -> anyhow::Result<Vec<DeviceChoice>> {
-    if text.eq_ignore_ascii_case("all") {
-        return Ok(vec![
-            DeviceChoice::Cpu,
-            DeviceChoice::Cuda(None),
-            DeviceChoice::Metal,
-            DeviceChoice::Wgpu,
-        ]);
-    }
-    text.split(',')
-        .map(|d| d.trim().parse::<DeviceChoice>().map_err(anyhow::Error::msg))
-        .collect()
-}
-
 fn bench_primitives(args: PrimitivesArgs) -> anyhow::Result<()> {
-    let mut devices = parse_devices(&args.device)?;
+    let mut devices = bench::parse_devices(&args.device).map_err(anyhow::Error::msg)?;
     // Speed-ups are relative to the CPU, so it always runs.
     if !devices.contains(&DeviceChoice::Cpu) {
         devices.insert(0, DeviceChoice::Cpu);

@@ -9,7 +9,7 @@ use blake2::{Blake2b512, Digest};
 use zkinfer::backend::registry::{self, DeviceChoice, SelectedBackend};
 use zkinfer::backend::CpuBackend;
 use zkinfer::keys;
-use zkinfer::onnx::{self, ImportOptions, ImportedModel};
+use zkinfer::onnx::{self, model_name, ImportOptions, ImportedModel};
 use zkinfer::pcs::{setup::DEFAULT_SEED, DorySetup};
 use zkinfer::proof::{self, ModelProof, ProvingKey, PROOF_VERSION};
 use zkinfer::quant;
@@ -61,21 +61,6 @@ fn key_dir(path: &Path, options: &ModelOptions) -> anyhow::Result<PathBuf> {
         .map(PathBuf::from)
         .unwrap_or_else(|| DorySetup::default_cache_dir().join("keys"));
     Ok(base.join(format!("{}-{digest}", model_name(path))))
-}
-
-/// A model's name: its file stem, or its folder for a file called `network.onnx`.
-pub fn model_name(path: &Path) -> String {
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("model");
-    if stem == "network" {
-        if let Some(dir) = path
-            .parent()
-            .and_then(|p| p.file_name())
-            .and_then(|s| s.to_str())
-        {
-            return dir.to_string();
-        }
-    }
-    stem.to_string()
 }
 
 fn setup_for(model: &zkinfer::model::Model) -> anyhow::Result<Arc<DorySetup>> {

@@ -229,6 +229,8 @@ pub fn prove<B: GlobalBackend>(
     setup: &DorySetup,
 ) -> Result<ReductionProof, ReductionError> {
     let backend = B::global();
+    // The batching sumcheck; the Dory openings after it have their own spans.
+    let reduction_span = tracing::debug_span!("opening_reduction").entered();
     let layouts: Vec<Layout> = polys.iter().map(|p| p.hint.layout).collect();
     let plan = plan(claims, &layouts)?;
     let commitments: Vec<(Commitment, Layout)> = polys
@@ -311,6 +313,7 @@ pub fn prove<B: GlobalBackend>(
     }
     let final_values: Vec<Fr> = values.iter().map(|f| f[0]).collect();
     transcript.append_scalars(b"reduction/values", &final_values);
+    drop(reduction_span);
 
     let mut openings = Vec::with_capacity(plan.groups.len());
     for (layout, members) in &plan.groups {

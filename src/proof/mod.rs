@@ -407,6 +407,7 @@ fn query_vars(model: &Model, kind: TableKind, checks: &[range::RangeCheck]) -> V
 
 /// Proves one inference of the key's model on a quantized input.
 pub fn prove<B: GlobalBackend>(pk: &ProvingKey, input: &[i64]) -> Result<ModelProof, ProofError> {
+    let _span = tracing::info_span!("prove").entered();
     let backend = B::global();
     let model = &pk.model;
     let vk = &pk.vk;
@@ -803,6 +804,7 @@ fn route(vk: &VerifyingKey, claims: &[SlotClaim]) -> Result<(Vec<Claim>, Vec<Cla
 
 /// Verifies a proof against a verifying key and the public input.
 pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ModelProof) -> Result<(), ProofError> {
+    let _span = tracing::info_span!("verify").entered();
     let model = &vk.model;
     if proof.input != input {
         return Err(ProofError::InputMismatch);
@@ -847,6 +849,7 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ModelProof) -> Result<()
 
     let mut claims: Vec<SlotClaim> = Vec::new();
     for (n, (node, op_proof)) in model.nodes.iter().zip(&proof.ops).enumerate() {
+        let _span = tracing::debug_span!("verify_operators").entered();
         ops::verify(model, n, op_proof, &mut t, &mut claims).map_err(|reason| ProofError::Op {
             node: node.name.clone(),
             op: node.op,
@@ -860,6 +863,7 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ModelProof) -> Result<()
         ));
     }
     for (&kind, lookup_proof) in tables.iter().zip(&proof.lookups) {
+        let _span = tracing::debug_span!("verify_lookups").entered();
         let table = table_of(kind, model);
         let vars = query_vars(model, kind, &checks);
         let lookup_claims =
@@ -881,6 +885,7 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ModelProof) -> Result<()
     }
     bind_public(model, &mut t, input, &proof.output, &mut claims);
 
+    let _opening_span = tracing::debug_span!("verify_opening").entered();
     let (witness_claims, model_claims) = route(vk, &claims)?;
     let (witness_dory, model_dory) = vk.dory_layouts();
     let mut polys = vec![VerifierPoly {
