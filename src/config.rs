@@ -282,6 +282,9 @@ pub struct IcicleMsmConfig {
     /// Share of the device's free memory one MSM call may use; larger MSMs are
     /// split into chunks that fit.
     pub memory_fraction: f64,
+    /// Most scalars one ICICLE MSM call takes (0: as many as fit in memory).
+    #[serde(default)]
+    pub max_points_per_call: usize,
     /// CUDA only: ICICLE's `large_bucket_factor` extension option (unset: ICICLE's default).
     #[serde(default)]
     pub large_bucket_factor: Option<u32>,

@@ -314,11 +314,15 @@ impl IcicleBackend {
             msm_bytes_per_point(bitsize, std::mem::size_of::<P::Raw>(), prepared.on_device());
         // ICICLE indexes with `int`: keep every call's scalar count below 2^30.
         let int_cap = 1usize << 30;
+        let cap = match self.config.msm.max_points_per_call {
+            0 => int_cap,
+            cap => cap.min(int_cap),
+        };
         let budget_points = self
             .msm_budget()
             .map(|bytes| (bytes / per_point).max(1) as usize)
             .unwrap_or(usize::MAX)
-            .min(int_cap);
+            .min(cap);
         let mut plan = ChunkPlan::new(rows, cols, budget_points);
         loop {
             match self.msm_chunks(prepared, cols, scalars, rows, montgomery, bitsize, plan) {
