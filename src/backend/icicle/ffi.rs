@@ -283,7 +283,7 @@ impl std::fmt::Display for IcicleStatus {
             IcicleStatus::InvalidArgument => "INVALID_ARGUMENT",
             IcicleStatus::BackendLoadFailed => "BACKEND_LOAD_FAILED",
             IcicleStatus::LicenseCheckError => {
-                "LICENSE_CHECK_ERROR (set ICICLE_LICENSE to port@host of a licence server or a licence file)"
+                "LICENSE_CHECK_ERROR (no licence: check ICICLE_LICENSE and that the licence server is reachable)"
             }
             IcicleStatus::UnknownError => "UNKNOWN_ERROR",
             IcicleStatus::Other(code) => return write!(f, "unknown eIcicleError code {code}"),

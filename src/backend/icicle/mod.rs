@@ -64,8 +64,9 @@ pub enum IcicleError {
         reason: String,
     },
     #[error(
-        "ICICLE's {device} licence check failed: set ICICLE_LICENSE to port@host of an \
-         Ingonyama licence server (or to a licence file) and check that the server is reachable"
+        "ICICLE's {device} licence check failed: the backend gets its licence from \
+         Ingonyama's licence server unless ICICLE_LICENSE names another (port@host) or a \
+         licence file; check that it is set and reachable from this host"
     )]
     Licence { device: IcicleDevice },
     #[error("no ICICLE device {device}: ICICLE sees {count} {} device(s)", device.type_name())]
