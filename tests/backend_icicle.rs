@@ -43,6 +43,12 @@ fn icicle_cpu(test: &str) -> Option<&'static IcicleBackend> {
     }
 }
 
+/// A separate backend on ICICLE's CPU device with `config` (tests enabled only).
+fn open_cpu_device(config: IcicleConfig) -> IcicleBackend {
+    IcicleBackend::open(IcicleDevice::Cpu, config)
+        .unwrap_or_else(|e| panic!("{ENABLE} is set but the ICICLE backend does not open: {e}"))
+}
+
 /// Runs `check` and asserts that it made ICICLE calls of the kind `count` reads.
 fn on_icicle(test: &str, check: impl FnOnce(&IcicleBackend), count: fn(&IcicleStats) -> u64) {
     let Some(backend) = icicle_cpu(test) else {
@@ -179,7 +185,7 @@ fn msms_split_into_calls_give_the_same_results() {
     }
     let mut config = IcicleConfig::defaults(IcicleTarget::Cuda).offload_everything();
     config.msm.max_points_per_call = 1024;
-    let backend = IcicleBackend::open(IcicleDevice::Cpu, config).expect("ICICLE opens");
+    let backend = open_cpu_device(config);
     let cpu = CpuBackend::default();
     let (rows, cols) = (3, 4096);
     let bases = points(cols, 7);
@@ -224,7 +230,7 @@ fn below_the_thresholds_work_stays_on_the_cpu_backend() {
     }
     let config = IcicleConfig::defaults(IcicleTarget::Cuda);
     let threshold = config.min_len.msm_g1;
-    let backend = IcicleBackend::open(IcicleDevice::Cpu, config).expect("ICICLE opens");
+    let backend = open_cpu_device(config);
     let bases = points(64, 11);
     let mut rng = ChaCha20Rng::seed_from_u64(12);
     let scalars: Vec<Fr> = (0..64).map(|_| Fr::rand(&mut rng)).collect();

@@ -245,7 +245,7 @@ pub struct IcicleRuntime {
     /// The device backends found and registered.
     pub backends: BackendLoad,
     /// ICICLE's API level, told from its symbols (ICICLE reports no version):
-    /// "v4.x" (`bn254_negacyclic_ntt`), "v3.1–v3.9" (`bn254_vector_sum`) or "v3.0".
+    /// "v4.x" (`bn254_from_bytes_le`), "v3.1–v3.9" (`bn254_vector_sum`) or "v3.0".
     pub api_version: &'static str,
     api: Api,
     /// Per device, the log2 size of its initialised NTT domain (0: none). ICICLE
@@ -327,7 +327,7 @@ impl IcicleRuntime {
                     unsafe { lib.get::<*mut c_void>(name.as_bytes_with_nul()) }.is_ok()
                 })
             };
-            if has("bn254_negacyclic_ntt") {
+            if has("bn254_from_bytes_le") {
                 "v4.x"
             } else if has("bn254_vector_sum") {
                 "v3.1–v3.9"

@@ -467,7 +467,10 @@ impl IcicleBackend {
         let op = if inverse { "intt" } else { "ntt" };
         // The CPU backend's shape checks, so that errors are the same.
         crate::backend::cpu::ntt::domain(op, values.len(), size, coset)?;
-        if values.is_empty() {
+        // A transform of size 1 is the identity, on any coset, both ways. It never
+        // reaches ICICLE: its CPU device throws a C++ exception on size 1, which
+        // would abort the process.
+        if values.is_empty() || size == 1 {
             return Ok(());
         }
         if let Some(cpu) = self.below(op, values.len(), self.config.min_len.ntt) {
@@ -709,11 +712,10 @@ impl MsmPoint for Affine<ark_bn254::g2::Config> {
     }
 }
 
-/// The precise reason `device`'s type is not registered.
-fn no_backend_reason(runtime: &IcicleRuntime, device: IcicleDevice) -> IcicleError {
-    let device_type = device.type_name();
+/// Plugin files under the backend folders whose names mention `device_type`.
+fn plugins_for(runtime: &IcicleRuntime, device_type: &str) -> Vec<PathBuf> {
     let key = device_type.to_ascii_lowercase();
-    let plugins: Vec<_> = runtime
+    runtime
         .backends
         .plugins
         .iter()
@@ -722,37 +724,51 @@ fn no_backend_reason(runtime: &IcicleRuntime, device: IcicleDevice) -> IcicleErr
                 .and_then(|n| n.to_str())
                 .is_some_and(|n| n.to_ascii_lowercase().contains(&key))
         })
-        .collect();
-    let searched = runtime
-        .backends
-        .searched
+        .cloned()
+        .collect()
+}
+
+fn join_paths(paths: &[PathBuf]) -> String {
+    paths
         .iter()
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
-        .join(", ");
+        .join(", ")
+}
+
+/// "no CUDA backend plugin in ...; set ..." for the device types listed.
+fn missing_plugin_reason(runtime: &IcicleRuntime, device_types: &[&str]) -> String {
+    let types = device_types.join(" or ");
+    format!(
+        "no {types} backend plugin (*icicle_backend*) in {}; set {} to the backend folder of \
+         ICICLE's {types} release (ICICLE {} from {} registers only: {})",
+        join_paths(&runtime.backends.searched),
+        loader::BACKEND_DIR_ENV,
+        runtime.api_version,
+        runtime.dir.display(),
+        runtime.backends.registered.join(", "),
+    )
+}
+
+fn failed_plugin_reason(runtime: &IcicleRuntime, device_type: &str, plugins: &[PathBuf]) -> String {
+    format!(
+        "{} was found but registered no {device_type} device: it failed to load (a missing \
+         driver or runtime library, or a plugin for another ICICLE version than the {} \
+         frontend in {})",
+        join_paths(plugins),
+        runtime.api_version,
+        runtime.dir.display(),
+    )
+}
+
+/// The precise reason `device`'s type is not registered.
+fn no_backend_reason(runtime: &IcicleRuntime, device: IcicleDevice) -> IcicleError {
+    let device_type = device.type_name();
+    let plugins = plugins_for(runtime, device_type);
     let reason = if plugins.is_empty() {
-        format!(
-            "no {device_type} backend plugin (*icicle_backend*) in {searched} (ICICLE {} \
-             from {}; registered devices: {}); set {} to the backend folder of ICICLE's \
-             {device_type} release",
-            runtime.api_version,
-            runtime.dir.display(),
-            runtime.backends.registered.join(", "),
-            loader::BACKEND_DIR_ENV,
-        )
+        missing_plugin_reason(runtime, &[device_type])
     } else {
-        format!(
-            "the plugin {} was found but did not register a {device_type} device: it failed \
-             to load (a missing driver or runtime library, or a plugin of another ICICLE \
-             version than the frontend {} in {})",
-            plugins
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-            runtime.api_version,
-            runtime.dir.display(),
-        )
+        failed_plugin_reason(runtime, device_type, &plugins)
     };
     IcicleError::NoBackend {
         device_type,
@@ -789,9 +805,15 @@ pub fn probe() -> IcicleProbe {
     };
     let mut devices = Vec::new();
     let mut reasons = Vec::new();
+    let mut without_plugin = Vec::new();
     for first in [IcicleDevice::Cuda(0), IcicleDevice::Metal(0)] {
         if !runtime.is_registered(first) {
-            reasons.push(no_backend_reason(runtime, first).to_string());
+            let plugins = plugins_for(runtime, first.type_name());
+            if plugins.is_empty() {
+                without_plugin.push(first.type_name());
+            } else {
+                reasons.push(failed_plugin_reason(runtime, first.type_name(), &plugins));
+            }
             continue;
         }
         let count = match runtime.device_count(first) {
@@ -841,6 +863,9 @@ pub fn probe() -> IcicleProbe {
                 ),
             }
         }
+    }
+    if !without_plugin.is_empty() {
+        reasons.push(missing_plugin_reason(runtime, &without_plugin));
     }
     IcicleProbe {
         version: Some(runtime.api_version.to_string()),
