@@ -11,10 +11,12 @@
 //! fresh allocation) — and a stale entry could only make an honest proof fail to
 //! verify, never make a false one verify (the verifier does not use the backend).
 //!
-//! Entries are evicted least-recently-used beyond `max_entries` or the memory
-//! budget; a vector larger than the budget, or one that does not fit on the
-//! device, is converted into host memory for that call only (ICICLE then copies it
-//! chunk by chunk).
+//! A vector rebuilt for every call (Dory's opening converts its vectors to affine
+//! per MSM) is converted each time, as without a cache. Entries are evicted
+//! least-recently-used beyond `max_entries` or the memory budget, so such vectors
+//! hold no memory beyond that bound. A vector larger than the budget, or one that
+//! does not fit on the device, is converted into host memory for that call only
+//! (ICICLE then copies it chunk by chunk).
 
 use std::collections::hash_map::DefaultHasher;
 use std::ffi::c_void;
