@@ -324,6 +324,10 @@ pub fn run(
                     SelectedBackend::Cpu(b) => {
                         run_primitive(*b, primitive, &inputs, log_size, &setup, options.repeats)?
                     }
+                    #[cfg(feature = "icicle")]
+                    SelectedBackend::Icicle(b) => {
+                        run_primitive(*b, primitive, &inputs, log_size, &setup, options.repeats)?
+                    }
                 };
                 let (median, min, max) = summarize(&times);
                 if name == "cpu" {

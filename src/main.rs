@@ -189,6 +189,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let config = KernelConfig::cpu_from_dir(cli.kernels_config.as_deref())?;
     zkinfer::backend::CpuBackend::install_global(config);
+    registry::set_kernels_config_dir(cli.kernels_config.as_deref());
     match cli.command {
         Command::Devices { json } => devices(json),
         Command::Bench(BenchArgs {
@@ -219,7 +220,7 @@ fn devices(json: bool) -> anyhow::Result<()> {
         "backend", "compiled", "available"
     );
     for s in &statuses {
-        let details = if s.available {
+        let mut details = if s.available {
             s.devices
                 .iter()
                 .map(|d| {
@@ -227,13 +228,21 @@ fn devices(json: bool) -> anyhow::Result<()> {
                         .parallelism
                         .map(|p| format!(", {p} threads"))
                         .unwrap_or_default();
-                    format!("{:?}: {}{threads}", d.kind, d.name).to_lowercase()
+                    let memory = d
+                        .memory_bytes
+                        .map(|b| format!(", {:.1} GiB", b as f64 / (1u64 << 30) as f64))
+                        .unwrap_or_default();
+                    let kind = format!("{:?}", d.kind).to_lowercase();
+                    format!("{kind}: {}{threads}{memory}", d.name)
                 })
                 .collect::<Vec<_>>()
                 .join("; ")
         } else {
             s.reason.clone().unwrap_or_default()
         };
+        if let (Some(version), Some(location)) = (&s.version, &s.location) {
+            details = format!("[{version} API, {location}] {details}");
+        }
         println!(
             "{:<8} {:<10} {:<12} {details}",
             s.backend,

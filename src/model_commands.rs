@@ -168,6 +168,10 @@ pub fn prove(args: &ProveArgs) -> anyhow::Result<()> {
     let start = Instant::now();
     let proof = match backend {
         SelectedBackend::Cpu(_) => proof::prove::<CpuBackend>(&pk, &quantized)?,
+        #[cfg(feature = "icicle")]
+        SelectedBackend::Icicle(_) => {
+            proof::prove::<zkinfer::backend::icicle::IcicleBackend>(&pk, &quantized)?
+        }
     };
     let prove_s = start.elapsed().as_secs_f64();
     let bytes = proof.to_bytes();

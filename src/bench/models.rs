@@ -346,6 +346,13 @@ pub fn run(
                 SelectedBackend::Cpu(_) => {
                     measure::<CpuBackend>(model, device, options, &mut on_run)
                 }
+                #[cfg(feature = "icicle")]
+                SelectedBackend::Icicle(_) => measure::<crate::backend::icicle::IcicleBackend>(
+                    model,
+                    device,
+                    options,
+                    &mut on_run,
+                ),
             };
             let result = match result {
                 Ok(m) => Ok(m),
