@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize, Compress, Validate};
 use blake2::{Blake2b512, Digest};
-use dory_pcs::backends::arkworks::{ArkG1, ArkworksVerifierSetup};
+use dory_pcs::backends::arkworks::ArkG1;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
@@ -169,9 +169,8 @@ pub fn vk_to_bytes(vk: &VerifyingKey) -> Vec<u8> {
         }
         None => binary.push(0),
     }
-    ArkworksVerifierSetup(vk.dory.clone())
-        .serialize_compressed(&mut binary)
-        .expect("serializing into a Vec cannot fail");
+    // Uncompressed and loaded unchecked: see `pcs::setup::read_verifier_setup`.
+    crate::pcs::setup::write_verifier_setup(&vk.dory, &mut binary);
     pack(
         VK_MAGIC,
         &serde_json::to_vec(&header).expect("serializes"),
@@ -209,18 +208,13 @@ pub fn vk_from_bytes(path: &Path, bytes: &[u8]) -> Result<VerifyingKey, KeyError
         ))),
         t => return Err(bad(format!("unknown commitment tag {t}"))),
     };
-    let dory =
-        ArkworksVerifierSetup::deserialize_with_mode(&mut reader, Compress::Yes, Validate::Yes)
-            .map_err(|e| bad(format!("invalid Dory verifier setup: {e}")))?
-            .into_inner();
+    let dory = crate::pcs::setup::read_verifier_setup(&mut reader)
+        .map_err(|e| bad(format!("invalid Dory verifier setup: {e}")))?;
     if !reader.is_empty() {
         return Err(bad("trailing bytes".into()));
     }
-    let expected_layout = proof::layout::witness_layout(&header.model, |k| {
-        proof::table_of(k, &header.model).num_vars()
-    });
-    if expected_layout != header.witness_layout
-        || proof::layout::model_layout(&header.model) != header.model_layout
+    if proof::block_layouts(&header.model, header.visibility)
+        != (header.witness_layout.clone(), header.model_layout.clone())
     {
         return Err(bad("layouts do not match the model".into()));
     }
@@ -297,7 +291,7 @@ pub fn pk_from_bytes(
         return Err(bad("made with another Dory setup".into()));
     }
     let model = header.model;
-    let model_layout = proof::layout::model_layout(&model);
+    let (witness_layout, model_layout) = proof::block_layouts(&model, header.visibility);
     let mut reader = binary;
     let tag = *reader
         .first()
@@ -318,7 +312,14 @@ pub fn pk_from_bytes(
                 Validate::No,
             )
             .map_err(|e| bad(format!("invalid row commitments: {e}")))?;
-            let layout = Layout::square(model_layout.num_vars);
+            let sigma = witness_layout
+                .num_vars
+                .max(model_layout.num_vars)
+                .div_ceil(2);
+            let layout = Layout {
+                nu: model_layout.num_vars - sigma,
+                sigma,
+            };
             if rows.len() != 1 << layout.nu {
                 return Err(bad("row commitment count does not match the layout".into()));
             }
@@ -353,6 +354,7 @@ pub fn read_vk(path: &Path) -> Result<VerifyingKey, KeyError> {
 
 /// Reads a proving key file.
 pub fn read_pk(path: &Path, setup: Arc<DorySetup>) -> Result<ProvingKey, KeyError> {
+    let _span = tracing::info_span!("key_load").entered();
     pk_from_bytes(path, &read(path)?, setup)
 }
 
@@ -365,6 +367,7 @@ pub fn preprocess_to_dir<B: Backend + ?Sized>(
     setup: Arc<DorySetup>,
     dir: &Path,
 ) -> Result<ProvingKey, KeyError> {
+    let _span = tracing::info_span!("preprocess").entered();
     let pk = proof::preprocess(backend, model, visibility, setup)?;
     write_atomic(&dir.join("pk.bin"), &pk_to_bytes(&pk))?;
     write_atomic(&dir.join("vk.bin"), &vk_to_bytes(&pk.vk))?;

@@ -6,7 +6,8 @@
 //! backend; [`config`] reads per-device kernel tuning; [`bench`] times primitives
 //! per device for `zkinfer bench primitives`; [`model`] is the quantized IR,
 //! [`onnx`] imports an ONNX file into it, and [`quant`] quantizes inputs and
-//! reports the quantization error against tract's f32 reference.
+//! reports the quantization error against tract's f32 reference; [`telemetry`]
+//! turns the prover's tracing spans into phase timings.
 
 pub mod backend;
 pub mod bench;
@@ -22,4 +23,5 @@ pub mod poly;
 pub mod proof;
 pub mod quant;
 pub mod sumcheck;
+pub mod telemetry;
 pub mod transcript;

@@ -1,4 +1,4 @@
-//! The `zkinfer` command line: device listing and primitive benchmarks.
+//! The `zkinfer` command line: device listing, model commands and benchmarks.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -10,6 +10,7 @@ use zkinfer::bench::{self, Primitive};
 use zkinfer::config::KernelConfig;
 use zkinfer::proof::WeightVisibility;
 
+mod bench_commands;
 mod model_commands;
 
 #[derive(Parser)]
@@ -44,9 +45,8 @@ enum Command {
     Prove(ProveArgs),
     /// Check a proof; exit 0 on accept, 1 on reject (naming the failed check).
     Verify(VerifyArgs),
-    /// Benchmarks.
-    #[command(subcommand)]
-    Bench(BenchCommand),
+    /// Benchmarks; with no subcommand, the shipped models on every device present.
+    Bench(BenchArgs),
 }
 
 /// How a model is imported and its keys are built; must match between
@@ -128,10 +128,22 @@ fn parse_visibility(s: &str) -> Result<WeightVisibility, String> {
     }
 }
 
+/// `zkinfer bench [OPTIONS]` runs `bench models` on the shipped models.
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct BenchArgs {
+    #[command(subcommand)]
+    command: Option<BenchCommand>,
+    #[command(flatten)]
+    run: bench_commands::RunArgs,
+}
+
 #[derive(Subcommand)]
 enum BenchCommand {
     /// Time MSM (full and 8/16/32-bit scalars), NTT and Dory commit/open per device.
     Primitives(PrimitivesArgs),
+    /// The whole pipeline (import to verify) of ONNX models per device, phase by phase.
+    Models(bench_commands::ModelsArgs),
 }
 
 #[derive(Args)]
@@ -157,30 +169,9 @@ struct PrimitivesArgs {
     cache_dir: Option<PathBuf>,
 }
 
-fn init_logging(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
-        _ => "debug",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    // At -vv every phase's span reports its duration when it closes.
-    let span_events = if verbose >= 2 {
-        tracing_subscriber::fmt::format::FmtSpan::CLOSE
-    } else {
-        tracing_subscriber::fmt::format::FmtSpan::NONE
-    };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_span_events(span_events)
-        .with_writer(std::io::stderr)
-        .init();
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    zkinfer::telemetry::init(cli.verbose);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => match e.downcast_ref::<model_commands::Rejected>() {
@@ -199,13 +190,20 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let config = KernelConfig::cpu_from_dir(cli.kernels_config.as_deref())?;
     zkinfer::backend::CpuBackend::install_global(config);
-    #[cfg(feature = "wgpu")]
-    zkinfer::backend::wgpu::WgpuBackend::install_config(zkinfer::config::WgpuConfig::from_dir(
-        cli.kernels_config.as_deref(),
-    )?);
+    registry::set_kernels_config_dir(cli.kernels_config.as_deref());
     match cli.command {
         Command::Devices { json } => devices(json),
-        Command::Bench(BenchCommand::Primitives(args)) => bench_primitives(args),
+        Command::Bench(BenchArgs {
+            command: Some(BenchCommand::Primitives(args)),
+            ..
+        }) => bench_primitives(args),
+        Command::Bench(BenchArgs {
+            command: Some(BenchCommand::Models(args)),
+            ..
+        }) => bench_commands::models(&args),
+        Command::Bench(BenchArgs { command: None, run }) => {
+            bench_commands::models(&bench_commands::ModelsArgs::shipped(run))
+        }
         Command::Preprocess(args) => model_commands::preprocess(&args),
         Command::Prove(args) => model_commands::prove(&args),
         Command::Verify(args) => model_commands::verify(&args),
@@ -223,7 +221,7 @@ fn devices(json: bool) -> anyhow::Result<()> {
         "backend", "compiled", "available"
     );
     for s in &statuses {
-        let details = if s.available {
+        let mut details = if s.available {
             s.devices
                 .iter()
                 .map(describe_device)
@@ -232,6 +230,9 @@ fn devices(json: bool) -> anyhow::Result<()> {
         } else {
             s.reason.clone().unwrap_or_default()
         };
+        if let (Some(version), Some(location)) = (&s.version, &s.location) {
+            details = format!("[{version} API, {location}] {details}");
+        }
         println!(
             "{:<8} {:<10} {:<12} {details}",
             s.backend,
@@ -248,6 +249,9 @@ fn describe_device(d: &zkinfer::backend::DeviceInfo) -> String {
     let mut text = format!("{}: {}", format!("{:?}", d.kind).to_lowercase(), d.name);
     if let Some(p) = d.parallelism {
         text.push_str(&format!(", {p} threads"));
+    }
+    if let Some(b) = d.memory_bytes {
+        text.push_str(&format!(", {:.1} GiB", b as f64 / (1u64 << 30) as f64));
     }
     if let Some(api) = &d.api {
         text.push_str(&format!(", {api}"));
@@ -271,22 +275,8 @@ fn describe_device(d: &zkinfer::backend::DeviceInfo) -> String {
     text
 }
 
-fn parse_devices(text: &str) -> anyhow::Result<Vec<DeviceChoice>> {
-    if text.eq_ignore_ascii_case("all") {
-        return Ok(vec![
-            DeviceChoice::Cpu,
-            DeviceChoice::Cuda(None),
-            DeviceChoice::Metal,
-            DeviceChoice::Wgpu(None),
-        ]);
-    }
-    text.split(',')
-        .map(|d| d.trim().parse::<DeviceChoice>().map_err(anyhow::Error::msg))
-        .collect()
-}
-
 fn bench_primitives(args: PrimitivesArgs) -> anyhow::Result<()> {
-    let mut devices = parse_devices(&args.device)?;
+    let mut devices = bench::parse_devices(&args.device).map_err(anyhow::Error::msg)?;
     // Speed-ups are relative to the CPU, so it always runs.
     if !devices.contains(&DeviceChoice::Cpu) {
         devices.insert(0, DeviceChoice::Cpu);

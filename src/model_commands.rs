@@ -9,7 +9,7 @@ use blake2::{Blake2b512, Digest};
 use zkinfer::backend::registry::{self, DeviceChoice, SelectedBackend};
 use zkinfer::backend::CpuBackend;
 use zkinfer::keys;
-use zkinfer::onnx::{self, ImportOptions, ImportedModel};
+use zkinfer::onnx::{self, model_name, ImportOptions, ImportedModel};
 use zkinfer::pcs::{setup::DEFAULT_SEED, DorySetup};
 use zkinfer::proof::{self, ModelProof, ProvingKey, PROOF_VERSION};
 use zkinfer::quant;
@@ -61,21 +61,6 @@ fn key_dir(path: &Path, options: &ModelOptions) -> anyhow::Result<PathBuf> {
         .map(PathBuf::from)
         .unwrap_or_else(|| DorySetup::default_cache_dir().join("keys"));
     Ok(base.join(format!("{}-{digest}", model_name(path))))
-}
-
-/// A model's name: its file stem, or its folder for a file called `network.onnx`.
-pub fn model_name(path: &Path) -> String {
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("model");
-    if stem == "network" {
-        if let Some(dir) = path
-            .parent()
-            .and_then(|p| p.file_name())
-            .and_then(|s| s.to_str())
-        {
-            return dir.to_string();
-        }
-    }
-    stem.to_string()
 }
 
 fn setup_for(model: &zkinfer::model::Model) -> anyhow::Result<Arc<DorySetup>> {
@@ -183,6 +168,10 @@ pub fn prove(args: &ProveArgs) -> anyhow::Result<()> {
     let start = Instant::now();
     let proof = match backend {
         SelectedBackend::Cpu(_) => proof::prove::<CpuBackend>(&pk, &quantized)?,
+        #[cfg(feature = "icicle")]
+        SelectedBackend::Icicle(_) => {
+            proof::prove::<zkinfer::backend::icicle::IcicleBackend>(&pk, &quantized)?
+        }
         #[cfg(feature = "wgpu")]
         SelectedBackend::Wgpu(_) => {
             proof::prove::<zkinfer::backend::wgpu::WgpuBackend>(&pk, &quantized)?
@@ -233,7 +222,28 @@ pub fn prove(args: &ProveArgs) -> anyhow::Result<()> {
 
 pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
     let vk = match (&args.vk, &args.model) {
-        (Some(vk), _) => keys::read_vk(vk)?,
+        (Some(path), _) => {
+            let mut vk = keys::read_vk(path)?;
+            // Dory is sound only over the public setup: a key file could carry
+            // generators whose discrete logarithms its maker knows. Verify with
+            // the setup derived here from zkinfer's public seed instead.
+            if vk.log_generators != proof::required_generators(&vk.model) {
+                anyhow::bail!(
+                    "{}: the key's Dory setup size (2^{}) does not fit its model",
+                    path.display(),
+                    vk.log_generators
+                );
+            }
+            let setup = setup_for(&vk.model)?;
+            if setup.seed_digest != vk.seed_digest {
+                anyhow::bail!(
+                    "{}: the key was made with a Dory setup from another seed than zkinfer's public one",
+                    path.display()
+                );
+            }
+            vk.dory = setup.verifier.clone();
+            vk
+        }
         (None, Some(model)) => {
             let imported = import(model, &args.options)?;
             keys_for(&imported, model, &args.options)?.0.vk

@@ -11,10 +11,11 @@
 //!   backend is compared against;
 //! - [`reference::ReferenceBackend`]: naive, obviously-correct code used only to
 //!   check the fast ones;
+//! - `icicle::IcicleBackend` (cargo feature `icicle`, on by default): BN254 MSM
+//!   and NTT on CUDA or Metal through ICICLE's C API, loaded at run time;
 //! - `wgpu::WgpuBackend` (cargo feature `wgpu`, on by default): zkinfer's own WGSL
 //!   kernels on any Vulkan, Metal or DX12 device;
-//! - ICICLE is not built yet; the registry in [`registry`] reports it as
-//!   unavailable with the reason.
+//! - the registry in [`registry`] reports every absent backend with the reason.
 //!
 //! # Conventions
 //! - Multilinear vectors hold the evaluations of an n-variate MLE on {0,1}^n; entry
@@ -28,6 +29,8 @@
 
 pub mod conformance;
 pub mod cpu;
+#[cfg(feature = "icicle")]
+pub mod icicle;
 pub mod reference;
 pub mod registry;
 #[cfg(feature = "wgpu")]

@@ -1,9 +1,21 @@
 //! Which backends this build has, which devices they see, and how a `--device`
 //! argument picks one. The run-time choice happens here, once, at the edge; hot
 //! code is generic over the chosen backend type.
+//!
+//! `cuda[:N]` and `metal` open the process-wide ICICLE backend
+//! ([`super::icicle::init_global`]) with the tuning from the kernels-config
+//! directory ([`set_kernels_config_dir`]); `wgpu`, `vulkan`, `wgpu-metal` and
+//! `wgpu-dx12` open the process-wide wgpu backend the same way. `auto` takes an
+//! ICICLE GPU when one is present, else a discrete GPU through wgpu (never a
+//! software adapter), else the CPU backend, and logs why.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use serde::Serialize;
 
+#[cfg(feature = "icicle")]
+use super::icicle::{self, IcicleBackend, IcicleDevice, IcicleError};
 use super::{Backend, BackendError, CpuBackend, DeviceInfo};
 
 /// A graphics API the wgpu backend can be forced onto.
@@ -36,8 +48,8 @@ impl std::fmt::Display for WgpuApi {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DeviceChoice {
-    /// The fastest device present: a discrete GPU through wgpu when there is one
-    /// (never a software adapter), else the CPU.
+    /// The fastest device present: an ICICLE GPU, else a discrete GPU through
+    /// wgpu (never a software adapter), else the CPU.
     Auto,
     Cpu,
     /// NVIDIA GPU through ICICLE, optionally by index.
@@ -102,24 +114,76 @@ pub struct BackendStatus {
     pub compiled: bool,
     /// Whether it can run here.
     pub available: bool,
+    /// The backend library's version, when it can be told.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Where its libraries were loaded from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
     /// The devices it sees.
     pub devices: Vec<DeviceInfo>,
     /// Why it is unavailable (None when available).
     pub reason: Option<String>,
 }
 
-const ICICLE_REASON: &str = "this build of zkinfer has no ICICLE backend yet (CUDA/Metal through \
-ICICLE's C API is planned; until then GPU work runs on the CPU backend)";
+#[cfg(not(feature = "icicle"))]
+const ICICLE_REASON: &str = "this build of zkinfer was compiled without the `icicle` feature \
+(it is on by default; build with --features icicle)";
 #[cfg(not(feature = "wgpu"))]
-const WGPU_REASON: &str = "this zkinfer was built without the `wgpu` cargo feature (it is on by \
-default; rebuild without --no-default-features)";
+const WGPU_REASON: &str = "this build of zkinfer was compiled without the `wgpu` feature \
+(it is on by default; build with --features wgpu)";
+
+static KERNELS_CONFIG_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// The kernels-config directory given on the command line, used when a GPU
+/// backend is opened (unset: `$ZKINFER_KERNELS_CONFIG`, else compiled in). Call
+/// once at start; a second call changes nothing.
+pub fn set_kernels_config_dir(dir: Option<&Path>) {
+    if let Some(dir) = dir {
+        let _ = KERNELS_CONFIG_DIR.set(dir.to_path_buf());
+    }
+}
+
+#[cfg_attr(
+    not(any(feature = "icicle", feature = "wgpu")),
+    expect(dead_code, reason = "read by the GPU backends only")
+)]
+fn kernels_config_dir() -> Option<&'static Path> {
+    KERNELS_CONFIG_DIR.get().map(PathBuf::as_path)
+}
+
+#[cfg(feature = "icicle")]
+fn icicle_status() -> BackendStatus {
+    let probe = icicle::probe();
+    BackendStatus {
+        backend: "icicle",
+        compiled: true,
+        available: !probe.devices.is_empty(),
+        version: probe.version,
+        location: probe.location.map(|p| p.display().to_string()),
+        devices: probe.devices,
+        reason: probe.reason,
+    }
+}
+
+#[cfg(not(feature = "icicle"))]
+fn icicle_status() -> BackendStatus {
+    BackendStatus {
+        backend: "icicle",
+        compiled: false,
+        available: false,
+        version: None,
+        location: None,
+        devices: vec![],
+        reason: Some(ICICLE_REASON.to_string()),
+    }
+}
 
 /// The wgpu backend's status: every adapter it sees, or why there is none.
 #[cfg(feature = "wgpu")]
-fn probe_wgpu() -> BackendStatus {
+fn wgpu_status() -> BackendStatus {
     use super::wgpu::gpu;
-    let adapters = gpu::enumerate(None);
-    let devices: Vec<DeviceInfo> = adapters
+    let devices: Vec<DeviceInfo> = gpu::enumerate(None)
         .iter()
         .map(|a| gpu::describe(&a.get_info(), &a.limits()))
         .collect();
@@ -132,17 +196,21 @@ fn probe_wgpu() -> BackendStatus {
         backend: "wgpu",
         compiled: true,
         available: !devices.is_empty(),
+        version: None,
+        location: None,
         devices,
         reason,
     }
 }
 
 #[cfg(not(feature = "wgpu"))]
-fn probe_wgpu() -> BackendStatus {
+fn wgpu_status() -> BackendStatus {
     BackendStatus {
         backend: "wgpu",
         compiled: false,
         available: false,
+        version: None,
+        location: None,
         devices: vec![],
         reason: Some(WGPU_REASON.to_string()),
     }
@@ -156,17 +224,13 @@ pub fn probe_all() -> Vec<BackendStatus> {
             backend: "cpu",
             compiled: true,
             available: true,
+            version: None,
+            location: None,
             devices: vec![cpu.device()],
             reason: None,
         },
-        BackendStatus {
-            backend: "icicle",
-            compiled: false,
-            available: false,
-            devices: vec![],
-            reason: Some(ICICLE_REASON.to_string()),
-        },
-        probe_wgpu(),
+        icicle_status(),
+        wgpu_status(),
     ]
 }
 
@@ -174,6 +238,10 @@ pub fn probe_all() -> Vec<BackendStatus> {
 #[derive(Debug, Clone, Copy)]
 pub enum SelectedBackend {
     Cpu(&'static CpuBackend),
+    /// ICICLE on a CUDA or Metal GPU (the process-wide instance).
+    #[cfg(feature = "icicle")]
+    Icicle(&'static IcicleBackend),
+    /// zkinfer's WGSL kernels through wgpu (the process-wide instance).
     #[cfg(feature = "wgpu")]
     Wgpu(&'static super::wgpu::WgpuBackend),
 }
@@ -183,17 +251,78 @@ impl SelectedBackend {
     pub fn as_dyn(&self) -> &'static dyn Backend {
         match self {
             SelectedBackend::Cpu(b) => *b,
+            #[cfg(feature = "icicle")]
+            SelectedBackend::Icicle(b) => *b,
             #[cfg(feature = "wgpu")]
             SelectedBackend::Wgpu(b) => *b,
         }
     }
 }
 
+/// Opens ICICLE on an explicitly requested GPU.
+#[cfg(feature = "icicle")]
+fn select_icicle(
+    choice: DeviceChoice,
+    device: IcicleDevice,
+) -> Result<SelectedBackend, BackendError> {
+    icicle::init_global_from_dir(device, kernels_config_dir())
+        .map(SelectedBackend::Icicle)
+        .map_err(|e| BackendError::Unavailable {
+            backend: choice.to_string(),
+            reason: e.to_string(),
+        })
+}
+
+#[cfg(not(feature = "icicle"))]
+fn select_icicle(choice: DeviceChoice) -> Result<SelectedBackend, BackendError> {
+    Err(BackendError::Unavailable {
+        backend: choice.to_string(),
+        reason: ICICLE_REASON.to_string(),
+    })
+}
+
+/// The first ICICLE GPU that opens (CUDA, then Metal), logging why others did not.
+#[cfg(feature = "icicle")]
+fn auto_gpu() -> Option<SelectedBackend> {
+    for device in [IcicleDevice::Cuda(0), IcicleDevice::Metal(0)] {
+        match icicle::init_global_from_dir(device, kernels_config_dir()) {
+            Ok(backend) => {
+                tracing::info!("device auto: ICICLE on {device}");
+                return Some(SelectedBackend::Icicle(backend));
+            }
+            Err(IcicleError::Load(e)) => {
+                tracing::info!("device auto: no ICICLE GPU ({e})");
+                return None;
+            }
+            Err(e) => tracing::info!("device auto: ICICLE {device} unavailable: {e}"),
+        }
+    }
+    tracing::info!("device auto: no ICICLE GPU");
+    None
+}
+
+/// Opens the process-wide wgpu backend with the kernels-config directory's
+/// tuning (`DIR/wgpu.toml`, else `$ZKINFER_KERNELS_CONFIG`, else compiled in).
+#[cfg(feature = "wgpu")]
+fn open_wgpu(
+    api: Option<WgpuApi>,
+    allow_software: bool,
+) -> Result<&'static super::wgpu::WgpuBackend, BackendError> {
+    let config = crate::config::WgpuConfig::from_dir(kernels_config_dir()).map_err(|e| {
+        BackendError::Unavailable {
+            backend: "wgpu".into(),
+            reason: e.to_string(),
+        }
+    })?;
+    super::wgpu::WgpuBackend::install_config(config);
+    super::wgpu::WgpuBackend::global_for(api, allow_software)
+}
+
 /// `auto`'s wgpu candidate: a discrete GPU on any API, or Apple's integrated GPU
 /// through Metal; never a software adapter. `Err` says why none was taken.
 #[cfg(feature = "wgpu")]
 fn auto_wgpu() -> Result<SelectedBackend, String> {
-    use super::wgpu::{gpu, WgpuBackend};
+    use super::wgpu::gpu;
     let adapters = gpu::enumerate(None);
     let pick = adapters.iter().map(|a| a.get_info()).find(|i| {
         i.device_type == ::wgpu::DeviceType::DiscreteGpu
@@ -218,7 +347,7 @@ fn auto_wgpu() -> Result<SelectedBackend, String> {
             )
         });
     };
-    WgpuBackend::global_for(gpu::api_of(info.backend), false)
+    open_wgpu(gpu::api_of(info.backend), false)
         .map(SelectedBackend::Wgpu)
         .map_err(|e| e.to_string())
 }
@@ -235,23 +364,37 @@ pub fn select(choice: DeviceChoice) -> Result<SelectedBackend, BackendError> {
     match choice {
         DeviceChoice::Cpu => Ok(SelectedBackend::Cpu(CpuBackend::global())),
         DeviceChoice::Auto => {
-            tracing::debug!("device auto: skipping icicle: {ICICLE_REASON}");
+            #[cfg(feature = "icicle")]
+            if let Some(gpu) = auto_gpu() {
+                return Ok(gpu);
+            }
+            #[cfg(not(feature = "icicle"))]
+            tracing::info!("device auto: {ICICLE_REASON}");
             match auto_wgpu() {
-                Ok(selected) => Ok(selected),
+                Ok(selected) => {
+                    tracing::info!("device auto: wgpu on {}", selected.as_dyn().device().name);
+                    Ok(selected)
+                }
                 Err(reason) => {
                     tracing::info!("device auto: using the CPU backend; wgpu: {reason}");
                     Ok(SelectedBackend::Cpu(CpuBackend::global()))
                 }
             }
         }
-        DeviceChoice::Cuda(_) | DeviceChoice::Metal => Err(BackendError::Unavailable {
-            backend: choice.to_string(),
-            reason: ICICLE_REASON.to_string(),
-        }),
-        #[cfg(feature = "wgpu")]
-        DeviceChoice::Wgpu(api) => {
-            super::wgpu::WgpuBackend::global_for(api, true).map(SelectedBackend::Wgpu)
+        #[cfg(feature = "icicle")]
+        DeviceChoice::Cuda(index) => {
+            let id = i32::try_from(index.unwrap_or(0)).map_err(|_| BackendError::Unavailable {
+                backend: choice.to_string(),
+                reason: "the CUDA device index is too large".into(),
+            })?;
+            select_icicle(choice, IcicleDevice::Cuda(id))
         }
+        #[cfg(feature = "icicle")]
+        DeviceChoice::Metal => select_icicle(choice, IcicleDevice::Metal(0)),
+        #[cfg(not(feature = "icicle"))]
+        DeviceChoice::Cuda(_) | DeviceChoice::Metal => select_icicle(choice),
+        #[cfg(feature = "wgpu")]
+        DeviceChoice::Wgpu(api) => open_wgpu(api, true).map(SelectedBackend::Wgpu),
         #[cfg(not(feature = "wgpu"))]
         DeviceChoice::Wgpu(_) => Err(BackendError::Unavailable {
             backend: choice.to_string(),
@@ -292,12 +435,6 @@ mod tests {
 
     #[test]
     fn absent_devices_are_clear_errors_and_auto_falls_back() {
-        let err = select(DeviceChoice::Cuda(None)).unwrap_err();
-        assert!(matches!(err, BackendError::Unavailable { .. }));
-        assert!(err.to_string().contains("cuda"), "{err}");
-        // `auto` never takes a software adapter: it is the CPU unless a real GPU is present.
-        let auto = select(DeviceChoice::Auto).unwrap();
-        assert!(auto.as_dyn().device().kind != crate::backend::DeviceKind::SoftwareGpu);
         let all = probe_all();
         assert!(all.iter().any(|s| s.backend == "cpu" && s.available));
         assert!(all
@@ -312,6 +449,45 @@ mod tests {
                 assert!(!wgpu.available);
                 assert!(matches!(e, BackendError::Unavailable { .. }), "{e}");
             }
+        }
+        // `auto` never takes a software adapter.
+        let auto = select(DeviceChoice::Auto).unwrap();
+        assert!(auto.as_dyn().device().kind != crate::backend::DeviceKind::SoftwareGpu);
+        let icicle = all.iter().find(|s| s.backend == "icicle").unwrap();
+        if icicle.available {
+            eprintln!("an ICICLE GPU is present: the absent-device checks do not apply");
+            return;
+        }
+        let err = select(DeviceChoice::Cuda(None)).unwrap_err();
+        assert!(matches!(err, BackendError::Unavailable { .. }));
+        assert!(err.to_string().contains("cuda"), "{err}");
+        assert!(err.to_string().contains("ICICLE"), "{err}");
+        let err = select(DeviceChoice::Metal).unwrap_err();
+        assert!(err.to_string().contains("metal"), "{err}");
+        let discrete_wgpu = wgpu
+            .devices
+            .iter()
+            .any(|d| d.adapter_type.as_deref() == Some("discrete"));
+        if !discrete_wgpu {
+            assert_eq!(select(DeviceChoice::Auto).unwrap().as_dyn().name(), "cpu");
+        }
+    }
+
+    #[cfg(feature = "icicle")]
+    #[test]
+    fn absent_icicle_libraries_are_reported_with_the_folders_searched() {
+        let status = probe_all()
+            .into_iter()
+            .find(|s| s.backend == "icicle")
+            .unwrap();
+        assert!(status.compiled);
+        if status.location.is_none() {
+            let reason = status.reason.unwrap();
+            assert!(reason.contains("not found"), "{reason}");
+            assert!(reason.contains("/opt/icicle/lib"), "{reason}");
+            assert!(reason.contains("ICICLE_INSTALL_DIR"), "{reason}");
+            let err = select(DeviceChoice::Cuda(Some(1))).unwrap_err();
+            assert!(err.to_string().contains("not found"), "{err}");
         }
     }
 }
