@@ -53,7 +53,7 @@ fn json_rows_absent_devices_csv_and_compare() {
     let model = root().join("models/addsubmul0/network.onnx");
     let model = model.to_str().unwrap();
     let common = [
-        "bench", "models", model, "--device", "cpu,wgpu", "--repeat", "1", "--warmup", "0",
+        "bench", "models", model, "--device", "cpu,wgpu-dx12", "--repeat", "1", "--warmup", "0",
     ];
 
     // First run: JSON on stdout, nothing else there.
@@ -64,7 +64,8 @@ fn json_rows_absent_devices_csv_and_compare() {
     let rows: Vec<serde_json::Value> =
         serde_json::from_slice(&out.stdout).expect("stdout is a JSON array");
     assert_eq!(rows.len(), 2 * PHASES.len(), "{rows:#?}");
-    for device in ["cpu", "wgpu"] {
+    // wgpu on DX12 is absent everywhere but Windows builds with `wgpu-dx12`.
+    for device in ["cpu", "wgpu-dx12"] {
         for phase in PHASES {
             let row = rows
                 .iter()
@@ -101,7 +102,7 @@ fn json_rows_absent_devices_csv_and_compare() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", text(&out));
     assert!(stdout.contains("dory_open"), "{stdout}");
-    assert!(stdout.contains("wgpu not run"), "{stdout}");
+    assert!(stdout.contains("wgpu-dx12 not run"), "{stdout}");
     let comparison = stdout
         .split("change against")
         .nth(1)
