@@ -53,7 +53,15 @@ fn json_rows_absent_devices_csv_and_compare() {
     let model = root().join("models/addsubmul0/network.onnx");
     let model = model.to_str().unwrap();
     let common = [
-        "bench", "models", model, "--device", "cpu,wgpu-dx12", "--repeat", "1", "--warmup", "0",
+        "bench",
+        "models",
+        model,
+        "--device",
+        "cpu,wgpu-dx12",
+        "--repeat",
+        "1",
+        "--warmup",
+        "0",
     ];
 
     // First run: JSON on stdout, nothing else there.
