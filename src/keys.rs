@@ -161,11 +161,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
         _ => Path::new("."),
     };
     std::fs::create_dir_all(parent).map_err(io)?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".zkinfer-")
-        .suffix(".tmp")
-        .tempfile_in(parent)
-        .map_err(io)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".zkinfer-").suffix(".tmp");
+    // Temporary files are private (0600) by default; key files are ordinary
+    // files (a verifying key is meant to be handed out), so ask for 0644
+    // (less the umask) like `std::fs::write` would.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    let mut tmp = builder.tempfile_in(parent).map_err(io)?;
     tmp.write_all(bytes).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
     tmp.persist(path).map_err(|e| io(e.error))?;

@@ -461,6 +461,16 @@ mod tests {
         let mut sorted = names.clone();
         sorted.sort();
         assert_eq!(sorted, ["pk.bin", "vk.bin"], "{names:?}");
+        // Key files get the permissions of any file written here, not a
+        // temporary file's private ones.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            let plain = root.path().join("plain");
+            std::fs::write(&plain, b"x").unwrap();
+            assert_eq!(mode(&first.keys.dir.join("vk.bin")), mode(&plain));
+        }
     }
 
     #[test]
