@@ -1,6 +1,7 @@
 //! `zkinfer bench primitives`: times every heavy primitive (MSM with full and
 //! 8/16/32-bit scalars, NTT, Dory commit and open) on each selected device, and
-//! reports medians with the speed-up against the CPU backend.
+//! reports medians with the speed-up against the CPU backend. The end-to-end
+//! model bench (`zkinfer bench`, `bench models`) is [`models`].
 //!
 //! This module owns the measurement loop and the result rows; the CLI formats
 //! them. Inputs are seeded, so runs are comparable.
@@ -18,6 +19,22 @@ use serde::Serialize;
 use crate::backend::registry::{self, DeviceChoice, SelectedBackend};
 use crate::backend::SmallScalars;
 use crate::pcs::{self, DorySetup, GlobalBackend, Layout, MultilinearPoly};
+
+pub mod models;
+
+/// Parses a `--device` list: `all` (every device zkinfer knows of), or
+/// comma-separated choices (`cpu,cuda:1,wgpu`).
+pub fn parse_devices(text: &str) -> Result<Vec<DeviceChoice>, String> {
+    if text.trim().eq_ignore_ascii_case("all") {
+        return Ok(vec![
+            DeviceChoice::Cpu,
+            DeviceChoice::Cuda(None),
+            DeviceChoice::Metal,
+            DeviceChoice::Wgpu,
+        ]);
+    }
+    text.split(',').map(|d| d.trim().parse()).collect()
+}
 
 /// One primitive the bench times.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -305,6 +322,10 @@ pub fn run(
             for (name, backend) in &selected {
                 let (times, layout) = match backend {
                     SelectedBackend::Cpu(b) => {
+                        run_primitive(*b, primitive, &inputs, log_size, &setup, options.repeats)?
+                    }
+                    #[cfg(feature = "icicle")]
+                    SelectedBackend::Icicle(b) => {
                         run_primitive(*b, primitive, &inputs, log_size, &setup, options.repeats)?
                     }
                 };

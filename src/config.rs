@@ -5,6 +5,11 @@
 //! `kernels-config/cpu.toml` and are compiled in, so the binary works from any
 //! directory; `ZKINFER_KERNELS_CONFIG=DIR` (or `--kernels-config DIR`) points at a
 //! directory of overrides. A malformed file is an error naming the file and key.
+//!
+//! The ICICLE backend has its own schema ([`IcicleConfig`]: per-operation offload
+//! thresholds, MSM and NTT options, the bases cache), shipped as
+//! `kernels-config/icicle-cuda.toml` and `kernels-config/icicle-metal.toml`, also
+//! compiled in and overridable from the same directory.
 
 use std::path::{Path, PathBuf};
 
@@ -12,6 +17,12 @@ use serde::{Deserialize, Serialize};
 
 /// The compiled-in CPU tuning (the file shipped in `kernels-config/cpu.toml`).
 pub const CPU_DEFAULTS_TOML: &str = include_str!("../kernels-config/cpu.toml");
+
+/// The compiled-in ICICLE tuning for CUDA (`kernels-config/icicle-cuda.toml`).
+pub const ICICLE_CUDA_DEFAULTS_TOML: &str = include_str!("../kernels-config/icicle-cuda.toml");
+
+/// The compiled-in ICICLE tuning for Metal (`kernels-config/icicle-metal.toml`).
+pub const ICICLE_METAL_DEFAULTS_TOML: &str = include_str!("../kernels-config/icicle-metal.toml");
 
 /// Environment variable naming a directory of kernel-config overrides.
 pub const CONFIG_DIR_ENV: &str = "ZKINFER_KERNELS_CONFIG";
@@ -210,6 +221,226 @@ impl KernelConfig {
     }
 }
 
+/// Which ICICLE tuning file applies: one per GPU device type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IcicleTarget {
+    Cuda,
+    Metal,
+}
+
+impl IcicleTarget {
+    /// The file name in a kernels-config directory.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            IcicleTarget::Cuda => "icicle-cuda.toml",
+            IcicleTarget::Metal => "icicle-metal.toml",
+        }
+    }
+
+    /// The `backend` value the file must declare.
+    pub fn backend_name(self) -> &'static str {
+        match self {
+            IcicleTarget::Cuda => "icicle-cuda",
+            IcicleTarget::Metal => "icicle-metal",
+        }
+    }
+
+    fn defaults_toml(self) -> &'static str {
+        match self {
+            IcicleTarget::Cuda => ICICLE_CUDA_DEFAULTS_TOML,
+            IcicleTarget::Metal => ICICLE_METAL_DEFAULTS_TOML,
+        }
+    }
+}
+
+/// Per-operation sizes below which the ICICLE backend hands the work to zkinfer's
+/// CPU backend (the transfer and launch cost is larger than the CPU's time there).
+/// 0 sends every call of that operation to ICICLE.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IcicleThresholds {
+    /// Full-scalar G1 MSM, in points.
+    pub msm_g1: usize,
+    /// Small-integer G1 MSM, in points.
+    pub msm_g1_small: usize,
+    /// G2 MSM, in points.
+    pub msm_g2: usize,
+    /// Batched (row) G1 MSMs, full or small scalars, in scalars over all rows.
+    pub msm_g1_batch: usize,
+    /// NTT / inverse NTT, in values over the whole batch.
+    pub ntt: usize,
+    /// Inner product, in entries.
+    pub inner_product: usize,
+}
+
+/// ICICLE MSM options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IcicleMsmConfig {
+    /// Bucket-method window `c` in bits; 0 lets ICICLE choose per call.
+    pub window: u32,
+    /// Share of the device's free memory one MSM call may use; larger MSMs are
+    /// split into chunks that fit.
+    pub memory_fraction: f64,
+    /// Most scalars one ICICLE MSM call takes (0: as many as fit in memory).
+    #[serde(default)]
+    pub max_points_per_call: usize,
+    /// CUDA only: ICICLE's `large_bucket_factor` extension option (unset: ICICLE's default).
+    #[serde(default)]
+    pub large_bucket_factor: Option<u32>,
+    /// CUDA only: ICICLE's `is_big_triangle` extension option (unset: ICICLE's default).
+    #[serde(default)]
+    pub big_triangle: Option<bool>,
+}
+
+/// ICICLE NTT options.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IcicleNttConfig {
+    /// The NTT domain is initialised once, for 2^max(this, first size) points;
+    /// a larger transform later re-initialises it at that size.
+    pub domain_log_size: u32,
+}
+
+/// The device-resident cache of MSM bases (converted once to ICICLE's layout).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IcicleBasesCacheConfig {
+    /// Most base vectors kept (least recently used evicted first).
+    pub max_entries: usize,
+    /// Share of the device's total memory the cached bases may occupy.
+    pub max_memory_fraction: f64,
+}
+
+/// A whole ICICLE kernel-config file (`icicle-cuda.toml`, `icicle-metal.toml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IcicleConfig {
+    /// `icicle-cuda` or `icicle-metal`, matching the file name.
+    pub backend: String,
+    pub min_len: IcicleThresholds,
+    pub msm: IcicleMsmConfig,
+    pub ntt: IcicleNttConfig,
+    pub bases_cache: IcicleBasesCacheConfig,
+}
+
+impl IcicleConfig {
+    /// The compiled-in defaults for a target.
+    pub fn defaults(target: IcicleTarget) -> Self {
+        let path = PathBuf::from("kernels-config").join(target.file_name());
+        Self::parse(target.defaults_toml(), &path, target)
+            .expect("the shipped kernels-config/icicle-*.toml files are valid (checked by a test)")
+    }
+
+    /// Parses and validates TOML text for `target`; `path` is used in messages only.
+    pub fn parse(text: &str, path: &Path, target: IcicleTarget) -> Result<Self, ConfigError> {
+        let config: IcicleConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        config.validate(path, target)?;
+        Ok(config)
+    }
+
+    /// `DIR/icicle-cuda.toml` (or `-metal`) when `dir` (or `$ZKINFER_KERNELS_CONFIG`)
+    /// holds one, else the compiled-in defaults.
+    pub fn from_dir(target: IcicleTarget, dir: Option<&Path>) -> Result<Self, ConfigError> {
+        let env_dir = std::env::var_os(CONFIG_DIR_ENV).map(PathBuf::from);
+        if let Some(dir) = dir.map(Path::to_path_buf).or(env_dir) {
+            let path = dir.join(target.file_name());
+            if path.exists() {
+                let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                return Self::parse(&text, &path, target);
+            }
+        }
+        Ok(Self::defaults(target))
+    }
+
+    /// The same options with every threshold at 0: every call goes to ICICLE.
+    /// For testing a device (ICICLE's CPU device included), never for proving.
+    pub fn offload_everything(mut self) -> Self {
+        self.min_len = IcicleThresholds {
+            msm_g1: 0,
+            msm_g1_small: 0,
+            msm_g2: 0,
+            msm_g1_batch: 0,
+            ntt: 0,
+            inner_product: 0,
+        };
+        self
+    }
+
+    fn validate(&self, path: &Path, target: IcicleTarget) -> Result<(), ConfigError> {
+        let invalid = |key: &str, value: String, reason: &str| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+            value,
+            reason: reason.to_string(),
+        };
+        if self.backend != target.backend_name() {
+            return Err(invalid(
+                "backend",
+                format!("{:?}", self.backend),
+                &format!(
+                    "must be \"{}\" in {}",
+                    target.backend_name(),
+                    target.file_name()
+                ),
+            ));
+        }
+        if self.msm.window > 24 {
+            return Err(invalid(
+                "msm.window",
+                self.msm.window.to_string(),
+                "must be between 0 (ICICLE chooses) and 24",
+            ));
+        }
+        let fraction_ok = |f: f64| f > 0.0 && f <= 1.0;
+        if !fraction_ok(self.msm.memory_fraction) {
+            return Err(invalid(
+                "msm.memory_fraction",
+                self.msm.memory_fraction.to_string(),
+                "must be in (0, 1]",
+            ));
+        }
+        if let Some(factor) = self.msm.large_bucket_factor {
+            if !(1..=64).contains(&factor) {
+                return Err(invalid(
+                    "msm.large_bucket_factor",
+                    factor.to_string(),
+                    "must be between 1 and 64",
+                ));
+            }
+        }
+        let two_adicity = <ark_bn254::Fr as ark_ff::FftField>::TWO_ADICITY;
+        if !(1..=two_adicity).contains(&self.ntt.domain_log_size) {
+            return Err(invalid(
+                "ntt.domain_log_size",
+                self.ntt.domain_log_size.to_string(),
+                &format!("must be between 1 and {two_adicity} (Fr's two-adicity)"),
+            ));
+        }
+        if self.bases_cache.max_entries == 0 {
+            return Err(invalid(
+                "bases_cache.max_entries",
+                "0".into(),
+                "must be at least 1",
+            ));
+        }
+        if !fraction_ok(self.bases_cache.max_memory_fraction) {
+            return Err(invalid(
+                "bases_cache.max_memory_fraction",
+                self.bases_cache.max_memory_fraction.to_string(),
+                "must be in (0, 1]",
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,5 +473,53 @@ mod tests {
         let text = CPU_DEFAULTS_TOML.replace("chunk_len = ", "chunk_len = \"many\" #");
         let err = KernelConfig::parse(&text, Path::new("x.toml")).unwrap_err();
         assert!(err.to_string().contains("chunk_len"), "{err}");
+    }
+
+    #[test]
+    fn shipped_icicle_configs_are_valid() {
+        for target in [IcicleTarget::Cuda, IcicleTarget::Metal] {
+            let config = IcicleConfig::defaults(target);
+            assert_eq!(config.backend, target.backend_name());
+            assert!(
+                config.min_len.msm_g1 > 0,
+                "{target:?}: GPU thresholds are set"
+            );
+            let all = config.offload_everything();
+            assert_eq!(all.min_len.msm_g1, 0);
+            assert_eq!(all.min_len.ntt, 0);
+        }
+    }
+
+    #[test]
+    fn icicle_config_errors_name_file_and_key() {
+        let path = Path::new("dir/icicle-cuda.toml");
+        let text =
+            ICICLE_CUDA_DEFAULTS_TOML.replace("memory_fraction = ", "memory_fraction = 1.5 #");
+        let err = IcicleConfig::parse(&text, path, IcicleTarget::Cuda).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("msm.memory_fraction"), "{message}");
+        assert!(message.contains("dir/icicle-cuda.toml"), "{message}");
+        let text = ICICLE_CUDA_DEFAULTS_TOML.replace("msm_g2 =", "msm_g3 =");
+        let err = IcicleConfig::parse(&text, path, IcicleTarget::Cuda).unwrap_err();
+        assert!(err.to_string().contains("msm_g3"), "{err}");
+        let err =
+            IcicleConfig::parse(ICICLE_CUDA_DEFAULTS_TOML, path, IcicleTarget::Metal).unwrap_err();
+        assert!(err.to_string().contains("`backend`"), "{err}");
+        let text =
+            ICICLE_CUDA_DEFAULTS_TOML.replace("domain_log_size = ", "domain_log_size = 29 #");
+        let err = IcicleConfig::parse(&text, path, IcicleTarget::Cuda).unwrap_err();
+        assert!(err.to_string().contains("ntt.domain_log_size"), "{err}");
+    }
+
+    #[test]
+    fn icicle_config_override_is_read_from_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = ICICLE_METAL_DEFAULTS_TOML.replace("max_entries = ", "max_entries = 3 #");
+        std::fs::write(dir.path().join("icicle-metal.toml"), text).unwrap();
+        let config = IcicleConfig::from_dir(IcicleTarget::Metal, Some(dir.path())).unwrap();
+        assert_eq!(config.bases_cache.max_entries, 3);
+        // No CUDA file there: the compiled-in defaults.
+        let cuda = IcicleConfig::from_dir(IcicleTarget::Cuda, Some(dir.path())).unwrap();
+        assert_eq!(cuda, IcicleConfig::defaults(IcicleTarget::Cuda));
     }
 }

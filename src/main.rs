@@ -1,5 +1,5 @@
-//! The `zkinfer` command line: model commands, the prover service, device
-//! listing and primitive benchmarks.
+//! The `zkinfer` command line: device listing, model commands, the prover
+//! service and benchmarks.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -12,6 +12,7 @@ use zkinfer::bench::{self, Primitive};
 use zkinfer::config::KernelConfig;
 use zkinfer::proof::WeightVisibility;
 
+mod bench_commands;
 mod model_commands;
 
 #[derive(Parser)]
@@ -46,9 +47,8 @@ enum Command {
     Prove(ProveArgs),
     /// Check a proof; exit 0 on accept, 1 on reject (naming the failed check).
     Verify(VerifyArgs),
-    /// Benchmarks.
-    #[command(subcommand)]
-    Bench(BenchCommand),
+    /// Benchmarks; with no subcommand, the shipped models on every device present.
+    Bench(BenchArgs),
     /// Serve models over HTTP: inference or proof per request, verification, metrics.
     Serve(ServeArgs),
 }
@@ -171,10 +171,22 @@ fn parse_visibility(s: &str) -> Result<WeightVisibility, String> {
     }
 }
 
+/// `zkinfer bench [OPTIONS]` runs `bench models` on the shipped models.
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct BenchArgs {
+    #[command(subcommand)]
+    command: Option<BenchCommand>,
+    #[command(flatten)]
+    run: bench_commands::RunArgs,
+}
+
 #[derive(Subcommand)]
 enum BenchCommand {
     /// Time MSM (full and 8/16/32-bit scalars), NTT and Dory commit/open per device.
     Primitives(PrimitivesArgs),
+    /// The whole pipeline (import to verify) of ONNX models per device, phase by phase.
+    Models(bench_commands::ModelsArgs),
 }
 
 #[derive(Args)]
@@ -220,9 +232,20 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let config = KernelConfig::cpu_from_dir(cli.kernels_config.as_deref())?;
     zkinfer::backend::CpuBackend::install_global(config);
+    registry::set_kernels_config_dir(cli.kernels_config.as_deref());
     match cli.command {
         Command::Devices { json } => devices(json),
-        Command::Bench(BenchCommand::Primitives(args)) => bench_primitives(args),
+        Command::Bench(BenchArgs {
+            command: Some(BenchCommand::Primitives(args)),
+            ..
+        }) => bench_primitives(args),
+        Command::Bench(BenchArgs {
+            command: Some(BenchCommand::Models(args)),
+            ..
+        }) => bench_commands::models(&args),
+        Command::Bench(BenchArgs { command: None, run }) => {
+            bench_commands::models(&bench_commands::ModelsArgs::shipped(run))
+        }
         Command::Preprocess(args) => model_commands::preprocess(&args),
         Command::Prove(args) => model_commands::prove(&args),
         Command::Verify(args) => model_commands::verify(&args),
@@ -298,7 +321,7 @@ fn devices(json: bool) -> anyhow::Result<()> {
         "backend", "compiled", "available"
     );
     for s in &statuses {
-        let details = if s.available {
+        let mut details = if s.available {
             s.devices
                 .iter()
                 .map(|d| {
@@ -306,13 +329,21 @@ fn devices(json: bool) -> anyhow::Result<()> {
                         .parallelism
                         .map(|p| format!(", {p} threads"))
                         .unwrap_or_default();
-                    format!("{:?}: {}{threads}", d.kind, d.name).to_lowercase()
+                    let memory = d
+                        .memory_bytes
+                        .map(|b| format!(", {:.1} GiB", b as f64 / (1u64 << 30) as f64))
+                        .unwrap_or_default();
+                    let kind = format!("{:?}", d.kind).to_lowercase();
+                    format!("{kind}: {}{threads}{memory}", d.name)
                 })
                 .collect::<Vec<_>>()
                 .join("; ")
         } else {
             s.reason.clone().unwrap_or_default()
         };
+        if let (Some(version), Some(location)) = (&s.version, &s.location) {
+            details = format!("[{version} API, {location}] {details}");
+        }
         println!(
             "{:<8} {:<10} {:<12} {details}",
             s.backend,
@@ -323,22 +354,8 @@ fn devices(json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn parse_devices(text: &str) -> anyhow::Result<Vec<DeviceChoice>> {
-    if text.eq_ignore_ascii_case("all") {
-        return Ok(vec![
-            DeviceChoice::Cpu,
-            DeviceChoice::Cuda(None),
-            DeviceChoice::Metal,
-            DeviceChoice::Wgpu,
-        ]);
-    }
-    text.split(',')
-        .map(|d| d.trim().parse::<DeviceChoice>().map_err(anyhow::Error::msg))
-        .collect()
-}
-
 fn bench_primitives(args: PrimitivesArgs) -> anyhow::Result<()> {
-    let mut devices = parse_devices(&args.device)?;
+    let mut devices = bench::parse_devices(&args.device).map_err(anyhow::Error::msg)?;
     // Speed-ups are relative to the CPU, so it always runs.
     if !devices.contains(&DeviceChoice::Cpu) {
         devices.insert(0, DeviceChoice::Cpu);

@@ -8,9 +8,9 @@ use zkinfer::backend::registry::{self, DeviceChoice, SelectedBackend};
 use zkinfer::backend::CpuBackend;
 use zkinfer::keys;
 use zkinfer::keys::cache::{
-    self, model_name, KeyLocation, KeyOrigin, KeyParams, KeyPolicy, PreparedModel, Setups,
+    self, KeyLocation, KeyOrigin, KeyParams, KeyPolicy, PreparedModel, Setups,
 };
-use zkinfer::onnx::ImportOptions;
+use zkinfer::onnx::{model_name, ImportOptions};
 use zkinfer::proof::{self, ModelProof};
 use zkinfer::quant;
 
@@ -128,6 +128,10 @@ pub fn prove(args: &ProveArgs) -> anyhow::Result<()> {
     let start = Instant::now();
     let proof = match backend {
         SelectedBackend::Cpu(_) => proof::prove::<CpuBackend>(pk, &quantized)?,
+        #[cfg(feature = "icicle")]
+        SelectedBackend::Icicle(_) => {
+            proof::prove::<zkinfer::backend::icicle::IcicleBackend>(pk, &quantized)?
+        }
     };
     let prove_s = start.elapsed().as_secs_f64();
     let bytes = proof.to_bytes();

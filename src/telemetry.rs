@@ -139,7 +139,17 @@ pub fn init(verbose: u8) {
 
 /// A subscriber with only the [`PhaseLayer`], set as this thread's default until
 /// the guard drops (for tests and library users who want timings without logs).
+///
+/// tracing-core 0.1 caches each callsite's interest process-wide. While exactly
+/// one dispatcher is registered, a callsite first reached on a thread *without*
+/// a subscriber is cached as "never" (tokio-rs/tracing#3611), so a span this
+/// thread later opens would be lost when tests run in parallel. A second,
+/// permanent (no-op) dispatcher makes tracing combine the interest of every live
+/// dispatcher instead, which includes this one.
 pub fn scoped() -> tracing::subscriber::DefaultGuard {
+    static SECOND_DISPATCHER: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+    SECOND_DISPATCHER
+        .get_or_init(|| tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default()));
     tracing_subscriber::registry()
         .with(phase_layer())
         .set_default()

@@ -230,3 +230,73 @@ fn bad_inputs_are_clear_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("cuda"), "{}", text(&out));
 }
+
+#[test]
+fn gpu_devices_absent_are_reported_and_auto_falls_back_to_the_cpu() {
+    let out = zkinfer(&["devices", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let devices: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let icicle = devices
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["backend"] == "icicle")
+        .expect("devices lists icicle");
+    let table = zkinfer(&["devices"]);
+    assert!(table.status.success(), "{}", text(&table));
+    assert!(text(&table).contains("icicle"), "{}", text(&table));
+    if icicle["available"] == true {
+        eprintln!("an ICICLE GPU is present: the absent-GPU checks do not apply");
+        return;
+    }
+    let reason = icicle["reason"]
+        .as_str()
+        .expect("a reason when unavailable");
+    assert!(text(&table).contains(reason), "{}", text(&table));
+    let libraries_absent = icicle["compiled"] == true && icicle["location"].is_null();
+    if libraries_absent {
+        assert!(reason.contains("not found"), "{reason}");
+        assert!(reason.contains("ICICLE_INSTALL_DIR"), "{reason}");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let model = model_path("addsubmul0");
+    let input = input_path("addsubmul0");
+    let proof = dir.path().join("p.proof");
+    let args = [
+        "prove",
+        &model,
+        "--input",
+        &input,
+        "--proof",
+        proof.to_str().unwrap(),
+    ];
+    let mut cuda = args.to_vec();
+    cuda.extend(["--device", "cuda"]);
+    let out = zkinfer(&cuda);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("`cuda` is unavailable"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("ICICLE"), "{}", text(&out));
+    if libraries_absent {
+        assert!(text(&out).contains(reason), "{}", text(&out));
+    }
+    assert!(!proof.exists());
+
+    let mut auto = args.to_vec();
+    auto.extend(["--device", "auto", "-v", "--json"]);
+    let out = zkinfer(&auto);
+    assert!(out.status.success(), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["device"], "cpu");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("device auto"),
+        "the fallback reason is logged: {}",
+        text(&out)
+    );
+    let out = zkinfer(&["verify", &model, "--proof", proof.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+}

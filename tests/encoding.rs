@@ -600,7 +600,9 @@ fn oversize_length_prefixes_allocate_nothing() {
             max: MAX_DORY_ROUNDS
         }
     );
-    assert!(largest <= 4 * GT_LEN, "largest allocation {largest}");
+    // Nothing in proportion to the hostile count: the largest allocation is the
+    // queue of GT elements read so far, awaiting the batched subgroup check.
+    assert!(largest <= 8 * GT_LEN, "largest allocation {largest}");
 }
 
 #[test]

@@ -230,6 +230,25 @@ fn tampered_operator_messages_are_rejected() {
                         variants.push(bad);
                     }
                 }
+                OpProof::Relu { .. } => {
+                    for field in 0..3 {
+                        let mut bad = p.clone();
+                        if let OpProof::Relu {
+                            output,
+                            sign,
+                            input,
+                            ..
+                        } = &mut bad.ops[n]
+                        {
+                            match field {
+                                0 => *output += one,
+                                1 => *sign += one,
+                                _ => *input += one,
+                            }
+                        }
+                        variants.push(bad);
+                    }
+                }
                 OpProof::Lookup => {
                     let mut bad = p.clone();
                     bad.ops[n] = OpProof::AddSub {
@@ -251,6 +270,20 @@ fn tampered_operator_messages_are_rejected() {
             bad.lookups[i].query_values[0][0] += one;
             assert!(proof::verify(&pk.vk, &input, &bad).is_err(), "lookup {i}");
         }
+        for k in 0..p.range_inputs.len() {
+            for i in 0..p.range_inputs[k].len() {
+                let mut bad = p.clone();
+                bad.range_inputs[k][i] += one;
+                assert!(
+                    proof::verify(&pk.vk, &input, &bad).is_err(),
+                    "range check {k} value {i}"
+                );
+            }
+        }
+        assert!(!p.range_inputs.is_empty());
+        let mut bad = p.clone();
+        bad.range_inputs.pop();
+        assert!(proof::verify(&pk.vk, &input, &bad).is_err());
         let mut bad = p.clone();
         bad.reduction.values[0] += one;
         assert!(proof::verify(&pk.vk, &input, &bad).is_err());

@@ -1,5 +1,5 @@
 //! Batched opening reduction: many claims on committed polynomials of different
-//! sizes and layouts, one Dory opening per layout group.
+//! sizes and layouts, one Dory opening per column count.
 
 use std::sync::OnceLock;
 
@@ -116,8 +116,9 @@ fn verify(
 fn honest_reduction_verifies_with_one_opening_per_layout() {
     let inst = instance(1);
     let proof = prove(&inst);
-    // Layout groups: square 2^4 (polys 0, 1), square 2^6, square 2^2, wide 2^4, 2^0.
-    assert_eq!(proof.openings.len(), 5);
+    // Groups by column count: σ = 2 (polys 0, 1), σ = 3 (the square 2^6 and the
+    // wide 2^4, whose 2 rows are zero-extended to 8), σ = 1 and σ = 0.
+    assert_eq!(proof.openings.len(), 4);
     assert_eq!(proof.values.len(), 6);
     verify(&verifier_polys(&inst), &inst.claims, &proof).unwrap();
 }

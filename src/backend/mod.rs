@@ -11,8 +11,10 @@
 //!   backend is compared against;
 //! - [`reference::ReferenceBackend`]: naive, obviously-correct code used only to
 //!   check the fast ones;
-//! - GPU backends (ICICLE, wgpu) are cargo features that are not built yet; the
-//!   registry in [`registry`] reports them as unavailable with the reason.
+//! - `icicle::IcicleBackend` (cargo feature `icicle`, on by default): BN254 MSM
+//!   and NTT on CUDA or Metal through ICICLE's C API, loaded at run time;
+//! - the wgpu backend is not built yet; the registry in [`registry`] reports
+//!   every absent backend with the reason.
 //!
 //! # Conventions
 //! - Multilinear vectors hold the evaluations of an n-variate MLE on {0,1}^n; entry
@@ -26,6 +28,8 @@
 
 pub mod conformance;
 pub mod cpu;
+#[cfg(feature = "icicle")]
+pub mod icicle;
 pub mod reference;
 pub mod registry;
 

@@ -27,6 +27,7 @@ use blake2::{Blake2b512, Digest};
 use super::{KeyError, KEY_FORMAT_VERSION};
 use crate::backend::Backend;
 use crate::model::Model;
+pub use crate::onnx::model_name;
 use crate::onnx::{self, ImportError, ImportOptions, ImportedModel};
 use crate::pcs::{setup::DEFAULT_SEED, DorySetup, PcsError};
 use crate::proof::{self, ProvingKey, WeightVisibility};
@@ -111,21 +112,6 @@ pub enum CacheError {
     Keys(#[from] KeyError),
     #[error(transparent)]
     Pcs(#[from] PcsError),
-}
-
-/// A model's name: its file stem, or its folder for a file called `network.onnx`.
-pub fn model_name(path: &Path) -> String {
-    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("model");
-    if stem == "network" {
-        if let Some(dir) = path
-            .parent()
-            .and_then(|p| p.file_name())
-            .and_then(|s| s.to_str())
-        {
-            return dir.to_string();
-        }
-    }
-    stem.to_string()
 }
 
 /// The cache digest of a model file's bytes and its key parameters (16 hex digits).

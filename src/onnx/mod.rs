@@ -161,9 +161,24 @@ fn chain(e: &TractError) -> String {
     format!("{e:#}")
 }
 
+/// A model's name: the folder of a file called `network.onnx` (the ezkl and
+/// shipped-model convention), else the file stem.
+pub fn model_name(path: &Path) -> String {
+    path.parent()
+        .and_then(|p| p.file_name())
+        .filter(|_| path.file_stem().is_some_and(|s| s == "network"))
+        .or_else(|| path.file_stem())
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into())
+}
+
 /// Imports an ONNX file as a quantized IR model plus its f32 reference.
+///
+/// Phases (tracing spans): `import` (tract parses, types and declutters the
+/// graph; later, the f32 plan) and `quantize` (lowering to the fixed-point IR).
 pub fn import(path: &Path, options: &ImportOptions) -> Result<ImportedModel, ImportError> {
     check_options(options)?;
+    let import_span = tracing::info_span!("import").entered();
     let io = |source| ImportError::Io {
         path: path.to_path_buf(),
         source,
@@ -239,19 +254,18 @@ pub fn import(path: &Path, options: &ImportOptions) -> Result<ImportedModel, Imp
             format!("output datum type {:?} (only f32)", output_fact.datum_type),
         ));
     }
-    let name = path
-        .parent()
-        .and_then(|p| p.file_name())
-        .filter(|_| path.file_stem().is_some_and(|s| s == "network"))
-        .or_else(|| path.file_stem())
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "model".into());
-    let mut ir = lower::lower(&typed, name, options)?;
+    drop(import_span);
+    let quantize_span = tracing::info_span!("quantize").entered();
+    let mut ir = lower::lower(&typed, model_name(path), options)?;
     fold::fold_biases(&mut ir);
     fold::compact(&mut ir);
-    let float_model = typed
-        .into_runnable()
-        .map_err(tract_err("make a runnable plan of"))?;
+    drop(quantize_span);
+    let float_model = {
+        let _span = tracing::info_span!("import").entered();
+        typed
+            .into_runnable()
+            .map_err(tract_err("make a runnable plan of"))?
+    };
     Ok(ImportedModel {
         model: ir,
         float_model,

@@ -4,8 +4,10 @@
 //! - [`matmul`]: `MatMul` (Gemm) — sumcheck over the inner dimension;
 //! - [`elementwise`]: `Add`, `Sub` (a random-point identity) and `Mul` (a
 //!   zero-check sumcheck);
-//! - ReLU, Tanh and Sigmoid have no per-op message: their (input, output) pairs
-//!   are looked up in tables by the model prover ([`crate::proof`]).
+//! - [`relu`]: `Relu` — `Y = b·X` by a zero-check, with the sign bit `b` from
+//!   the input's range check ([`crate::proof::range`]);
+//! - Tanh and Sigmoid have no per-op message: their (input, output) pairs are
+//!   looked up in tables by the model prover ([`crate::proof`]).
 //!
 //! Rescaling ops (MatMul, Mul) relate the accumulator to the committed output Y
 //! and remainder R through `Acc + 2^(s−1)·valid = 2^s·Y + R` on the whole padded
@@ -14,6 +16,7 @@
 
 pub mod elementwise;
 pub mod matmul;
+pub mod relu;
 
 use ark_bn254::Fr;
 
@@ -30,16 +33,24 @@ pub struct ProverContext<'a, B: ?Sized> {
     pub backend: &'a B,
     pub model: &'a Model,
     pub witness: &'a Witness,
+    /// Committed range-check limbs (padded), by slot.
+    pub limbs: &'a [(Slot, Vec<i64>)],
 }
 
 impl<B: Backend + ?Sized> ProverContext<'_, B> {
     /// Padded field values of a tensor.
     pub fn padded_field(&self, slot: Slot) -> Vec<Fr> {
-        layout::padded_slot(self.model, self.witness, slot)
-            .expect("tensor or remainder slot")
-            .into_iter()
-            .map(small_to_field)
-            .collect()
+        let values = match slot {
+            Slot::Limb(..) => self
+                .limbs
+                .iter()
+                .find(|(s, _)| *s == slot)
+                .map(|(_, v)| v.clone())
+                .expect("every committed limb is in the context"),
+            _ => layout::padded_slot(self.model, self.witness, slot)
+                .expect("tensor or remainder slot"),
+        };
+        values.into_iter().map(small_to_field).collect()
     }
 
     /// MLE of a slot's padded values at `point`.
@@ -76,7 +87,15 @@ pub enum OpProof {
         left: Fr,
         right: Fr,
     },
-    /// ReLU / Tanh / Sigmoid: proved by the table lookups alone.
+    /// `Relu`: the output at the random point, the zero-check and the sign bit
+    /// and input at its final point.
+    Relu {
+        output: Fr,
+        sumcheck: SumcheckProof,
+        sign: Fr,
+        input: Fr,
+    },
+    /// Tanh / Sigmoid: proved by the table lookups alone.
     Lookup,
 }
 
@@ -90,7 +109,8 @@ pub fn prove<B: Backend + ?Sized>(
     match ctx.model.nodes[n].op {
         Op::MatMul => matmul::prove(ctx, n, t, claims),
         Op::Add | Op::Sub | Op::Mul => elementwise::prove(ctx, n, t, claims),
-        Op::Relu | Op::Tanh | Op::Sigmoid => Ok(OpProof::Lookup),
+        Op::Relu => relu::prove(ctx, n, t, claims),
+        Op::Tanh | Op::Sigmoid => Ok(OpProof::Lookup),
     }
 }
 
@@ -107,7 +127,8 @@ pub fn verify(
         (Op::Add | Op::Sub, OpProof::AddSub { .. }) | (Op::Mul, OpProof::Mul { .. }) => {
             elementwise::verify(model, n, proof, t, claims)
         }
-        (Op::Relu | Op::Tanh | Op::Sigmoid, OpProof::Lookup) => Ok(()),
+        (Op::Relu, OpProof::Relu { .. }) => relu::verify(model, n, proof, t, claims),
+        (Op::Tanh | Op::Sigmoid, OpProof::Lookup) => Ok(()),
         (op, _) => Err(format!("the proof's message does not fit a {op:?} node")),
     }
 }

@@ -13,9 +13,13 @@
 //! 2. The sumcheck leaves one point ρ; every polynomial P is needed at the prefix
 //!    ρ_<n_P. The prover sends those values `y_P`, and the verifier checks
 //!    `Σ_P W_P(ρ_<n_P) · y_P` against the sumcheck's reduced claim.
-//! 3. Polynomials with the same layout share the prefix point; a random δ combines
-//!    them (commitments homomorphically, values and polynomials linearly), and one
-//!    Dory proof opens the combination.
+//! 3. Polynomials with the same number of columns 2^σ form a group, opened at
+//!    the prefix point of the group's largest member. A member with fewer rows is
+//!    the group's polynomial zero-extended in its high (row) variables: its Dory
+//!    commitment is unchanged (its rows pair with the first row generators only)
+//!    and its value at the longer prefix is `y_P · Π_{j ≥ n_P} (1 − ρ_j)`. A
+//!    random δ combines the members (commitments homomorphically, values and
+//!    polynomials linearly), and one Dory proof opens the combination.
 //!
 //! Every challenge is drawn after the claims, commitments and values it depends on
 //! are in the transcript.
@@ -113,7 +117,8 @@ pub enum ReductionError {
 struct Plan {
     /// Indices of claimed polynomials, increasing.
     polys: Vec<usize>,
-    /// For each group: its layout and its member polynomial indices.
+    /// For each group: its layout (the members' σ, their largest ν) and its
+    /// member polynomial indices.
     groups: Vec<(Layout, Vec<usize>)>,
     num_vars: usize,
 }
@@ -142,8 +147,11 @@ fn plan(claims: &[Claim], layouts: &[Layout]) -> Result<Plan, ReductionError> {
     polys.dedup();
     let mut groups: Vec<(Layout, Vec<usize>)> = Vec::new();
     for &p in &polys {
-        match groups.iter_mut().find(|(l, _)| *l == layouts[p]) {
-            Some((_, members)) => members.push(p),
+        match groups.iter_mut().find(|(l, _)| l.sigma == layouts[p].sigma) {
+            Some((group, members)) => {
+                group.nu = group.nu.max(layouts[p].nu);
+                members.push(p);
+            }
             None => groups.push((layouts[p], vec![p])),
         }
     }
@@ -221,6 +229,8 @@ pub fn prove<B: GlobalBackend>(
     setup: &DorySetup,
 ) -> Result<ReductionProof, ReductionError> {
     let backend = B::global();
+    // The batching sumcheck; the Dory openings after it have their own spans.
+    let reduction_span = tracing::debug_span!("opening_reduction").entered();
     let layouts: Vec<Layout> = polys.iter().map(|p| p.hint.layout).collect();
     let plan = plan(claims, &layouts)?;
     let commitments: Vec<(Commitment, Layout)> = polys
@@ -303,6 +313,7 @@ pub fn prove<B: GlobalBackend>(
     }
     let final_values: Vec<Fr> = values.iter().map(|f| f[0]).collect();
     transcript.append_scalars(b"reduction/values", &final_values);
+    drop(reduction_span);
 
     let mut openings = Vec::with_capacity(plan.groups.len());
     for (layout, members) in &plan.groups {
@@ -319,7 +330,17 @@ pub fn prove<B: GlobalBackend>(
     })
 }
 
-/// Σ δ^k over the group's polynomials, commitments and row commitments.
+/// `Π_{j ∈ [n_P, n_G)} (1 − ρ_j)`: the factor from a member's value at its own
+/// prefix to its zero extension's value at the group's prefix.
+fn extension_factor(point: &[Fr], member_vars: usize, group_vars: usize) -> Fr {
+    point[member_vars..group_vars]
+        .iter()
+        .map(|r| Fr::one() - r)
+        .product()
+}
+
+/// Σ δ^k over the group's polynomials (zero-extended to the group's size),
+/// commitments and row commitments.
 fn combine_prover(
     polys: &[ProverPoly<'_>],
     members: &[usize],
@@ -328,7 +349,9 @@ fn combine_prover(
 ) -> Result<(MultilinearPoly, Commitment, CommitmentHint), ReductionError> {
     if let [single] = members {
         let p = &polys[*single];
-        return Ok((p.poly.clone(), *p.commitment, p.hint.clone()));
+        if p.hint.layout == layout {
+            return Ok((p.poly.clone(), *p.commitment, p.hint.clone()));
+        }
     }
     let mut combined = vec![Fr::zero(); layout.len()];
     let mut commitment = ArkGT::identity();
@@ -408,7 +431,8 @@ pub fn verify(
         for &m in members {
             let k = plan.polys.binary_search(&m).expect("member of the plan");
             commitment = commitment + polys[m].commitment.0.scale(&ArkFr(power));
-            value += power * proof.values[k];
+            let factor = extension_factor(&point, layouts[m].num_vars(), layout.num_vars());
+            value += power * factor * proof.values[k];
             power *= delta;
         }
         verify_opening(

@@ -1,6 +1,6 @@
 //! The binary proof file: `ZKINFPRF`, the format version, then the public input
-//! and output, the witness commitment, every operator message, the lookups and
-//! the opening reduction, in the rules of [`crate::encoding`] (bounded lengths,
+//! and output, the witness commitment, every operator message, the lookups, the
+//! range checks' opened values and the opening reduction, in the rules of [`crate::encoding`] (bounded lengths,
 //! canonical field elements, validated points, no trailing bytes).
 
 use crate::encoding::{
@@ -24,6 +24,8 @@ pub const MAX_OPS: usize = 1 << 16;
 pub const MAX_LOOKUPS: usize = 16;
 /// Most claimed polynomials / Dory openings in a reduction.
 pub const MAX_REDUCTION_ITEMS: usize = 16;
+/// Most values a node's range check opens.
+pub const MAX_RANGE_INPUTS: usize = 64;
 
 fn write_i64s(w: &mut Writer, values: &[i64]) {
     w.write_len(values.len());
@@ -84,6 +86,18 @@ impl Encode for OpProof {
                 w.write_fr(right);
             }
             OpProof::Lookup => w.write_u8(3),
+            OpProof::Relu {
+                output,
+                sumcheck,
+                sign,
+                input,
+            } => {
+                w.write_u8(4);
+                w.write_fr(output);
+                sumcheck.encode(w);
+                w.write_fr(sign);
+                w.write_fr(input);
+            }
         }
     }
 }
@@ -130,6 +144,12 @@ impl Decode for OpProof {
                 right: r.read_fr("mul right value")?,
             }),
             3 => Ok(OpProof::Lookup),
+            4 => Ok(OpProof::Relu {
+                output: r.read_fr("relu output")?,
+                sumcheck: SumcheckProof::decode(r)?,
+                sign: r.read_fr("relu sign bit value")?,
+                input: r.read_fr("relu input value")?,
+            }),
             tag => Err(DecodeError::BadTag {
                 what: "operator message tag",
                 offset,
@@ -188,6 +208,13 @@ impl Encode for ModelProof {
         for l in &self.lookups {
             l.encode(w);
         }
+        w.write_len(self.range_inputs.len());
+        for values in &self.range_inputs {
+            w.write_len(values.len());
+            for v in values {
+                w.write_fr(v);
+            }
+        }
         self.reduction.encode(w);
     }
 }
@@ -219,6 +246,18 @@ impl Decode for ModelProof {
             witness_commitment: Commitment::decode(r)?,
             ops: r.read_vec::<OpProof>("operator count", MAX_OPS)?,
             lookups: r.read_vec::<LookupProof>("lookup count", MAX_LOOKUPS)?,
+            range_inputs: {
+                let checks = r.read_count("range check count", MAX_OPS, LEN_PREFIX)?;
+                (0..checks)
+                    .map(|_| {
+                        let n =
+                            r.read_count("range check value count", MAX_RANGE_INPUTS, FR_LEN)?;
+                        (0..n)
+                            .map(|_| r.read_fr("range check value"))
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+            },
             reduction: ReductionProof::decode(r)?,
         })
     }

@@ -125,6 +125,8 @@ pub enum Slot {
     Tensor(TensorId),
     /// The rescale remainder of node n.
     Remainder(usize),
+    /// Committed limb k of node n's range check ([`super::range`]).
+    Limb(usize, usize),
     /// The multiplicities of a lookup table.
     Multiplicity(TableKind),
 }
@@ -134,12 +136,12 @@ pub enum Slot {
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
 )]
 pub enum TableKind {
-    /// Rescale outputs: signed activation range.
-    Activation,
-    /// Rescale remainders: `[0, 2^s)`.
-    Remainder,
-    Relu,
+    /// `[0, 256)`: every limb of every range check ([`super::range`]): rescale
+    /// outputs and remainders, and ReLU inputs with their sign bits.
+    Byte,
+    /// `(x, tanh(x))` pairs over the activation range.
     Tanh,
+    /// `(x, sigmoid(x))` pairs over the activation range.
     Sigmoid,
 }
 
@@ -205,11 +207,7 @@ pub fn tables_used(model: &Model) -> Vec<TableKind> {
     };
     for node in &model.nodes {
         match node.op {
-            Op::MatMul | Op::Mul => {
-                add(TableKind::Activation);
-                add(TableKind::Remainder);
-            }
-            Op::Relu => add(TableKind::Relu),
+            Op::MatMul | Op::Mul | Op::Relu => add(TableKind::Byte),
             Op::Tanh => add(TableKind::Tanh),
             Op::Sigmoid => add(TableKind::Sigmoid),
             Op::Add | Op::Sub => {}
@@ -220,7 +218,7 @@ pub fn tables_used(model: &Model) -> Vec<TableKind> {
 }
 
 /// The witness polynomial's layout: the input, every node output, every rescale
-/// remainder and every table's multiplicities.
+/// remainder, every committed range-check limb and every table's multiplicities.
 pub fn witness_layout(model: &Model, table_vars: impl Fn(TableKind) -> usize) -> BlockLayout {
     let mut slots = vec![(
         Slot::Tensor(model.input),
@@ -231,6 +229,13 @@ pub fn witness_layout(model: &Model, table_vars: impl Fn(TableKind) -> usize) ->
         slots.push((Slot::Tensor(node.output), vars));
         if node.op.rescales() {
             slots.push((Slot::Remainder(n), vars));
+        }
+    }
+    for check in super::range::range_checks(model) {
+        for slot in check.inputs() {
+            if matches!(slot, Slot::Limb(..)) {
+                slots.push((slot, check.vars));
+            }
         }
     }
     for table in tables_used(model) {
@@ -251,14 +256,15 @@ pub fn model_layout(model: &Model) -> BlockLayout {
     BlockLayout::new(slots)
 }
 
-/// Padded values of a slot from the witness (tensors and remainders).
+/// Padded values of a slot from the witness (tensors and remainders; limbs come
+/// from [`super::range::RangeCheck::limb_values`]).
 pub fn padded_slot(model: &Model, witness: &Witness, slot: Slot) -> Option<Vec<i64>> {
     match slot {
         Slot::Tensor(t) => Some(pad(&witness.values[t], &model.tensors[t].shape)),
         Slot::Remainder(n) => witness.remainders[n]
             .as_ref()
             .map(|r| pad(r, &model.tensors[model.nodes[n].output].shape)),
-        Slot::Multiplicity(_) => None,
+        Slot::Limb(..) | Slot::Multiplicity(_) => None,
     }
 }
 

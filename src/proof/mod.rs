@@ -7,8 +7,9 @@
 //!    output, and the witness commitment.
 //! 3. Each op proves its local relation at a fresh random point ([`crate::ops`]),
 //!    leaving evaluation claims on committed tensors and weights.
-//! 4. One LogUp-GKR lookup per table checks every rescale output's bound, every
-//!    remainder's range and every ReLU/Tanh/Sigmoid pair.
+//! 4. One LogUp-GKR lookup per table: the byte table checks every range (rescale
+//!    outputs and remainders, ReLU inputs and their sign bits) through limb
+//!    decompositions ([`range`]); function tables check Tanh/Sigmoid pairs.
 //! 5. The verifier evaluates the public input's and output's MLEs itself at random
 //!    points and adds them as claims on the witness.
 //! 6. All claims are reduced to one Dory opening per polynomial (witness, and the
@@ -17,6 +18,7 @@
 
 pub mod encode;
 pub mod layout;
+pub mod range;
 
 use std::sync::Arc;
 
@@ -41,7 +43,7 @@ use crate::transcript::ProofTranscript;
 use layout::{BlockLayout, Slot, TableKind};
 
 /// Version of the proof and key formats; part of the key digest.
-pub const PROOF_VERSION: u32 = 1;
+pub const PROOF_VERSION: u32 = 4;
 
 /// Who sees the model's weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -121,6 +123,9 @@ pub struct ModelProof {
     pub witness_commitment: Commitment,
     pub ops: Vec<OpProof>,
     pub lookups: Vec<LookupProof>,
+    /// Per range check ([`range::range_checks`]), its inputs at the byte
+    /// lookup's point.
+    pub range_inputs: Vec<Vec<Fr>>,
     pub reduction: ReductionProof,
 }
 
@@ -128,11 +133,9 @@ pub struct ModelProof {
 pub fn table_of(kind: TableKind, model: &Model) -> Table {
     let bits = model.activation_bits;
     match kind {
-        TableKind::Activation => Table::SignedRange { bits },
-        TableKind::Remainder => Table::UnsignedRange {
-            bits: model.scale_bits,
+        TableKind::Byte => Table::UnsignedRange {
+            bits: range::LIMB_BITS,
         },
-        TableKind::Relu => Table::Relu { bits },
         TableKind::Tanh | TableKind::Sigmoid => {
             let op = if kind == TableKind::Tanh {
                 Op::Tanh
@@ -164,14 +167,32 @@ pub fn padding_output(kind: TableKind, model: &Model) -> i64 {
 
 fn table_kind_of(op: Op) -> Option<TableKind> {
     match op {
-        Op::Relu => Some(TableKind::Relu),
         Op::Tanh => Some(TableKind::Tanh),
         Op::Sigmoid => Some(TableKind::Sigmoid),
         _ => None,
     }
 }
 
+/// σ of both commitments, from the block layouts of [`block_layouts`].
+fn dory_sigma(witness: &BlockLayout, weights: &BlockLayout, visibility: WeightVisibility) -> usize {
+    let committed = visibility == WeightVisibility::Committed && !weights.blocks.is_empty();
+    if committed {
+        witness.num_vars.max(weights.num_vars).div_ceil(2)
+    } else {
+        witness.num_vars.div_ceil(2)
+    }
+}
+
 impl VerifyingKey {
+    /// The Dory layouts of the witness and the model polynomial (one σ).
+    pub fn dory_layouts(&self) -> (Layout, Layout) {
+        let sigma = dory_sigma(&self.witness_layout, &self.model_layout, self.visibility);
+        (
+            dory_layout(&self.witness_layout, sigma),
+            dory_layout(&self.model_layout, sigma.min(self.model_layout.num_vars)),
+        )
+    }
+
     /// Blake2b-512 over everything the key fixes: format version, model structure
     /// (and weights when public), visibility, layouts, weight commitment, and the
     /// Dory setup's seed and size. Every proof's transcript starts from it.
@@ -206,11 +227,39 @@ fn without_weights(model: &Model) -> Model {
     m
 }
 
-/// The log2 generator count a model needs (its largest square layout's σ).
+/// The witness and model block layouts as committed. Both polynomials (the
+/// model's only with committed weights) get one column count `2^σ`, σ = ⌈n/2⌉ for
+/// the larger one's n variables, and a polynomial smaller than one row is raised
+/// to σ variables: the reduction then opens both with a single Dory proof.
+pub fn block_layouts(model: &Model, visibility: WeightVisibility) -> (BlockLayout, BlockLayout) {
+    let mut witness = layout::witness_layout(model, |k| table_of(k, model).num_vars());
+    let mut weights = layout::model_layout(model);
+    let committed = visibility == WeightVisibility::Committed && !weights.blocks.is_empty();
+    let largest = if committed {
+        witness.num_vars.max(weights.num_vars)
+    } else {
+        witness.num_vars
+    };
+    let sigma = largest.div_ceil(2);
+    witness.num_vars = witness.num_vars.max(sigma);
+    if committed {
+        weights.num_vars = weights.num_vars.max(sigma);
+    }
+    (witness, weights)
+}
+
+/// The Dory layout of a block layout's polynomial with `2^sigma` columns.
+fn dory_layout(blocks: &BlockLayout, sigma: usize) -> Layout {
+    Layout {
+        nu: blocks.num_vars - sigma,
+        sigma,
+    }
+}
+
+/// The log2 generator count a model needs (its commitments' σ), at least 1.
 pub fn required_generators(model: &Model) -> usize {
-    let w = layout::witness_layout(model, |k| table_of(k, model).num_vars()).num_vars;
-    let m = layout::model_layout(model).num_vars;
-    Layout::square(w.max(m)).sigma.max(1)
+    let (witness, weights) = block_layouts(model, WeightVisibility::Committed);
+    witness.num_vars.max(weights.num_vars).div_ceil(2).max(1)
 }
 
 /// The model polynomial's values: every weight, padded, in its block.
@@ -240,18 +289,14 @@ pub fn preprocess<B: Backend + ?Sized>(
         }
         .into());
     }
-    let model_layout = layout::model_layout(&model);
+    let (witness_layout, model_layout) = block_layouts(&model, visibility);
     let model_poly = match visibility {
         WeightVisibility::Public => None,
         WeightVisibility::Committed if model_layout.blocks.is_empty() => None,
         WeightVisibility::Committed => {
             let poly = MultilinearPoly::from_small(model_poly_values(&model, &model_layout))?;
-            let (c, h) = pcs::commit(
-                backend,
-                &poly,
-                Layout::square(model_layout.num_vars),
-                &setup,
-            )?;
+            let sigma = dory_sigma(&witness_layout, &model_layout, visibility);
+            let (c, h) = pcs::commit(backend, &poly, dory_layout(&model_layout, sigma), &setup)?;
             Some((poly, c, h))
         }
     };
@@ -266,8 +311,7 @@ pub fn assemble_keys(
     setup: Arc<DorySetup>,
     model_poly: Option<(MultilinearPoly, Commitment, CommitmentHint)>,
 ) -> ProvingKey {
-    let witness_layout = layout::witness_layout(&model, |k| table_of(k, &model).num_vars());
-    let model_layout = layout::model_layout(&model);
+    let (witness_layout, model_layout) = block_layouts(&model, visibility);
     let commitment = model_poly.as_ref().map(|(_, c, _)| *c);
     let vk_model = match visibility {
         WeightVisibility::Committed => without_weights(&model),
@@ -333,28 +377,37 @@ pub fn public_mle(values: &[i64], shape: &[usize], point: &[Fr]) -> Fr {
         .sum()
 }
 
-/// The per-table lookup query sets: (node index, slots of the columns).
+/// A function table's query sets: (node index, slots of the input and output
+/// columns). The byte table's sets are the range checks ([`range`]).
 fn lookup_sets(model: &Model, kind: TableKind) -> Vec<(usize, Vec<Slot>)> {
     model
         .nodes
         .iter()
         .enumerate()
-        .filter_map(|(n, node)| match kind {
-            TableKind::Activation if node.op.rescales() => {
-                Some((n, vec![Slot::Tensor(node.output)]))
-            }
-            TableKind::Remainder if node.op.rescales() => Some((n, vec![Slot::Remainder(n)])),
-            _ if table_kind_of(node.op) == Some(kind) => Some((
+        .filter(|(_, node)| table_kind_of(node.op) == Some(kind))
+        .map(|(n, node)| {
+            (
                 n,
                 vec![Slot::Tensor(node.inputs[0]), Slot::Tensor(node.output)],
-            )),
-            _ => None,
+            )
         })
         .collect()
 }
 
+/// The number of variables of each query set of a table.
+fn query_vars(model: &Model, kind: TableKind, checks: &[range::RangeCheck]) -> Vec<usize> {
+    match kind {
+        TableKind::Byte => checks.iter().map(|c| c.query_vars()).collect(),
+        _ => lookup_sets(model, kind)
+            .iter()
+            .map(|(n, _)| layout::num_vars(&model.tensors[model.nodes[*n].output].shape))
+            .collect(),
+    }
+}
+
 /// Proves one inference of the key's model on a quantized input.
 pub fn prove<B: GlobalBackend>(pk: &ProvingKey, input: &[i64]) -> Result<ModelProof, ProofError> {
+    let _span = tracing::info_span!("prove").entered();
     let backend = B::global();
     let model = &pk.model;
     let vk = &pk.vk;
@@ -364,37 +417,56 @@ pub fn prove<B: GlobalBackend>(pk: &ProvingKey, input: &[i64]) -> Result<ModelPr
     };
     let output = witness.values[model.output].clone();
 
+    // Range checks: committed limbs and the byte table's query columns.
+    let checks = range::range_checks(model);
+    let mut limbs: Vec<(Slot, Vec<i64>)> = Vec::new();
+    let mut range_columns = Vec::with_capacity(checks.len());
+    for check in &checks {
+        let node = &model.nodes[check.node];
+        let failed = |reason| ProofError::Op {
+            node: node.name.clone(),
+            op: node.op,
+            reason,
+        };
+        limbs.extend(check.limb_values(model, &witness).map_err(failed)?);
+        range_columns.push(check.query_column(model, &witness).map_err(failed)?);
+    }
+
     // Lookup queries and multiplicities.
     let tables = layout::tables_used(model);
     let mut multiplicities = Vec::with_capacity(tables.len());
     let mut query_sets: Vec<Vec<Vec<Vec<i64>>>> = Vec::with_capacity(tables.len());
     for &kind in &tables {
         let shift = padding_output(kind, model);
-        let sets: Vec<Vec<Vec<i64>>> = lookup_sets(model, kind)
-            .into_iter()
-            .map(|(n, slots)| {
-                let valid = layout::pad(
-                    &vec![1; model.tensors[model.nodes[n].output].len()],
-                    &model.tensors[model.nodes[n].output].shape,
-                );
-                slots
-                    .iter()
-                    .enumerate()
-                    .map(|(c, &slot)| {
-                        let mut v =
-                            layout::padded_slot(model, &witness, slot).expect("tensor slot");
-                        if c == 1 && shift != 0 {
-                            v.iter_mut().zip(&valid).for_each(|(x, &ok)| {
-                                if ok == 0 {
-                                    *x += shift
-                                }
-                            });
-                        }
-                        v
-                    })
-                    .collect()
-            })
-            .collect();
+        let sets: Vec<Vec<Vec<i64>>> = if kind == TableKind::Byte {
+            range_columns.iter().map(|c| vec![c.clone()]).collect()
+        } else {
+            lookup_sets(model, kind)
+                .into_iter()
+                .map(|(n, slots)| {
+                    let valid = layout::pad(
+                        &vec![1; model.tensors[model.nodes[n].output].len()],
+                        &model.tensors[model.nodes[n].output].shape,
+                    );
+                    slots
+                        .iter()
+                        .enumerate()
+                        .map(|(c, &slot)| {
+                            let mut v =
+                                layout::padded_slot(model, &witness, slot).expect("tensor slot");
+                            if c == 1 && shift != 0 {
+                                v.iter_mut().zip(&valid).for_each(|(x, &ok)| {
+                                    if ok == 0 {
+                                        *x += shift
+                                    }
+                                });
+                            }
+                            v
+                        })
+                        .collect()
+                })
+                .collect()
+        };
         let table = table_of(kind, model);
         let m = table
             .multiplicities_of_sets(&sets)
@@ -415,10 +487,15 @@ pub fn prove<B: GlobalBackend>(pk: &ProvingKey, input: &[i64]) -> Result<ModelPr
                 .expect("table in use");
             multiplicities[i].iter().map(|&m| m as i64).collect()
         }
+        Slot::Limb(..) => limbs
+            .iter()
+            .find(|(s, _)| *s == slot)
+            .map(|(_, v)| v.clone())
+            .expect("every committed limb was computed"),
         _ => layout::padded_slot(model, &witness, slot).expect("tensor or remainder slot"),
     });
     let witness_poly = MultilinearPoly::from_small(witness_values)?;
-    let witness_layout = Layout::square(vk.witness_layout.num_vars);
+    let witness_layout = vk.dory_layouts().0;
     let (witness_commitment, witness_hint) = {
         let _span = tracing::info_span!("commit").entered();
         pcs::commit(backend, &witness_poly, witness_layout, &pk.setup)?
@@ -435,6 +512,7 @@ pub fn prove<B: GlobalBackend>(pk: &ProvingKey, input: &[i64]) -> Result<ModelPr
             backend,
             model,
             witness: &witness,
+            limbs: &limbs,
         };
         let mut proofs = Vec::with_capacity(model.nodes.len());
         for (n, node) in model.nodes.iter().enumerate() {
@@ -450,6 +528,7 @@ pub fn prove<B: GlobalBackend>(pk: &ProvingKey, input: &[i64]) -> Result<ModelPr
     };
 
     // Lookups.
+    let mut range_inputs = Vec::new();
     let lookups = {
         let _span = tracing::info_span!("lookups").entered();
         let mut proofs = Vec::with_capacity(tables.len());
@@ -470,7 +549,25 @@ pub fn prove<B: GlobalBackend>(pk: &ProvingKey, input: &[i64]) -> Result<ModelPr
                         source,
                     },
                 )?;
-            route_lookup_claims(model, kind, &lookup_claims, &mut claims);
+            if kind == TableKind::Byte {
+                range_inputs = evaluate_range_inputs(
+                    backend,
+                    model,
+                    &witness,
+                    &limbs,
+                    &checks,
+                    &lookup_claims,
+                )?;
+            }
+            route_lookup_claims(
+                model,
+                kind,
+                &checks,
+                &lookup_claims,
+                &range_inputs,
+                &mut t,
+                &mut claims,
+            )?;
             proofs.push(proof);
         }
         proofs
@@ -504,22 +601,108 @@ pub fn prove<B: GlobalBackend>(pk: &ProvingKey, input: &[i64]) -> Result<ModelPr
         witness_commitment,
         ops: op_proofs,
         lookups,
+        range_inputs,
         reduction,
     })
 }
 
-/// Adds lookup leftovers as slot claims (table-op output columns shifted back).
+/// The prover's values of every range check's inputs at its lookup point.
+fn evaluate_range_inputs<B: Backend + ?Sized>(
+    backend: &B,
+    model: &Model,
+    witness: &Witness,
+    limbs: &[(Slot, Vec<i64>)],
+    checks: &[range::RangeCheck],
+    lookup_claims: &lookup::LookupClaims,
+) -> Result<Vec<Vec<Fr>>, ProofError> {
+    checks
+        .iter()
+        .zip(&lookup_claims.query_points)
+        .map(|(check, point)| {
+            let eq = backend
+                .eq_table(&point[..check.vars])
+                .map_err(PcsError::from)?;
+            check
+                .inputs()
+                .into_iter()
+                .map(|slot| {
+                    let values = match slot {
+                        Slot::Limb(..) => limbs
+                            .iter()
+                            .find(|(s, _)| *s == slot)
+                            .map(|(_, v)| v.clone())
+                            .expect("every committed limb was computed"),
+                        _ => layout::padded_slot(model, witness, slot)
+                            .expect("tensor or remainder slot"),
+                    };
+                    let values: Vec<Fr> = values.into_iter().map(small_to_field).collect();
+                    Ok(backend
+                        .inner_product(&eq, &values)
+                        .map_err(PcsError::from)?)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Adds lookup leftovers as slot claims: for the byte table, each range check's
+/// inputs at its point after checking that they recombine to the lookup's claim
+/// (and absorbing them); for function tables, the columns (output columns
+/// shifted back).
 fn route_lookup_claims(
     model: &Model,
     kind: TableKind,
+    checks: &[range::RangeCheck],
     claims_in: &lookup::LookupClaims,
+    range_inputs: &[Vec<Fr>],
+    t: &mut ProofTranscript,
     claims: &mut Vec<SlotClaim>,
-) {
+) -> Result<(), ProofError> {
     claims.push(SlotClaim {
         slot: Slot::Multiplicity(kind),
         point: claims_in.multiplicity_point.clone(),
         value: claims_in.multiplicity_value,
     });
+    if kind == TableKind::Byte {
+        if range_inputs.len() != checks.len() || claims_in.query_points.len() != checks.len() {
+            return Err(ProofError::Shape(format!(
+                "{} range checks with opened values for {}",
+                checks.len(),
+                range_inputs.len()
+            )));
+        }
+        for ((check, values), (point, query)) in checks
+            .iter()
+            .zip(range_inputs)
+            .zip(claims_in.query_points.iter().zip(&claims_in.query_values))
+        {
+            let node = &model.nodes[check.node];
+            let failed = |reason: &str| ProofError::Op {
+                node: node.name.clone(),
+                op: node.op,
+                reason: reason.to_string(),
+            };
+            let inputs = check.inputs();
+            if values.len() != inputs.len() || point.len() != check.query_vars() {
+                return Err(failed("range check: wrong number of opened values"));
+            }
+            let (r, s) = point.split_at(check.vars);
+            if check.combine(&check.blocks_at(values), s) != query[0] {
+                return Err(failed(
+                    "check failed: range-check limbs do not recombine to the byte lookup's claim",
+                ));
+            }
+            for (slot, value) in inputs.into_iter().zip(values) {
+                t.append_scalar(b"range/input", value);
+                claims.push(SlotClaim {
+                    slot,
+                    point: r.to_vec(),
+                    value: *value,
+                });
+            }
+        }
+        return Ok(());
+    }
     let shift = small_to_field(padding_output(kind, model));
     for (k, (n, slots)) in lookup_sets(model, kind).into_iter().enumerate() {
         let point = &claims_in.query_points[k];
@@ -536,6 +719,7 @@ fn route_lookup_claims(
             });
         }
     }
+    Ok(())
 }
 
 /// Random-point claims binding the committed input and output to the public ones.
@@ -620,6 +804,7 @@ fn route(vk: &VerifyingKey, claims: &[SlotClaim]) -> Result<(Vec<Claim>, Vec<Cla
 
 /// Verifies a proof against a verifying key and the public input.
 pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ModelProof) -> Result<(), ProofError> {
+    let _span = tracing::info_span!("verify").entered();
     let model = &vk.model;
     if proof.input != input {
         return Err(ProofError::InputMismatch);
@@ -664,18 +849,23 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ModelProof) -> Result<()
 
     let mut claims: Vec<SlotClaim> = Vec::new();
     for (n, (node, op_proof)) in model.nodes.iter().zip(&proof.ops).enumerate() {
+        let _span = tracing::debug_span!("verify_operators").entered();
         ops::verify(model, n, op_proof, &mut t, &mut claims).map_err(|reason| ProofError::Op {
             node: node.name.clone(),
             op: node.op,
             reason,
         })?;
     }
+    let checks = range::range_checks(model);
+    if !tables.contains(&TableKind::Byte) && !proof.range_inputs.is_empty() {
+        return Err(ProofError::Shape(
+            "range-check values without range checks".into(),
+        ));
+    }
     for (&kind, lookup_proof) in tables.iter().zip(&proof.lookups) {
+        let _span = tracing::debug_span!("verify_lookups").entered();
         let table = table_of(kind, model);
-        let vars: Vec<usize> = lookup_sets(model, kind)
-            .iter()
-            .map(|(n, _)| layout::num_vars(&model.tensors[model.nodes[*n].output].shape))
-            .collect();
+        let vars = query_vars(model, kind, &checks);
         let lookup_claims =
             lookup::verify(&mut t, &table, &vars, lookup_proof).map_err(|source| {
                 ProofError::Lookup {
@@ -683,20 +873,30 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ModelProof) -> Result<()
                     source,
                 }
             })?;
-        route_lookup_claims(model, kind, &lookup_claims, &mut claims);
+        route_lookup_claims(
+            model,
+            kind,
+            &checks,
+            &lookup_claims,
+            &proof.range_inputs,
+            &mut t,
+            &mut claims,
+        )?;
     }
     bind_public(model, &mut t, input, &proof.output, &mut claims);
 
+    let _opening_span = tracing::debug_span!("verify_opening").entered();
     let (witness_claims, model_claims) = route(vk, &claims)?;
+    let (witness_dory, model_dory) = vk.dory_layouts();
     let mut polys = vec![VerifierPoly {
         commitment: proof.witness_commitment,
-        layout: Layout::square(vk.witness_layout.num_vars),
+        layout: witness_dory,
     }];
     let mut all = witness_claims;
     if let Some(c) = vk.model_commitment {
         polys.push(VerifierPoly {
             commitment: c,
-            layout: Layout::square(vk.model_layout.num_vars),
+            layout: model_dory,
         });
         all.extend(model_claims);
     } else if !model_claims.is_empty() {

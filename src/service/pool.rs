@@ -242,6 +242,10 @@ fn prove(
 ) -> Result<ModelProof, ProofError> {
     match backend {
         SelectedBackend::Cpu(_) => proof::prove::<CpuBackend>(&model.pk, input),
+        #[cfg(feature = "icicle")]
+        SelectedBackend::Icicle(_) => {
+            proof::prove::<crate::backend::icicle::IcicleBackend>(&model.pk, input)
+        }
     }
 }
 

@@ -57,7 +57,9 @@ impl CpuBackend {
         GLOBAL.get_or_init(CpuBackend::default)
     }
 
-    fn small_batch_rows(
+    /// Rows of a batched MSM (`values_len / bases.len()`), with the errors every
+    /// backend returns for shapes that do not divide.
+    pub(crate) fn small_batch_rows(
         bases: &[G1Affine],
         values_len: usize,
         op: &'static str,

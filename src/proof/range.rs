@@ -1,0 +1,491 @@
+//! Range checks by byte decomposition: every bound the model proof needs is
+//! proved with lookups into one 256-row table.
+//!
+//! A value `v` (a committed tensor or remainder, plus a public offset) must lie
+//! in `[0, 2^bits)`. It is split into limbs of at most 8 bits, low first:
+//! `v = Σ_i 2^(o_i)·l_i` with `l_i ∈ [0, 2^(w_i))`. All limbs but one are
+//! committed in the witness; the remaining *virtual* limb is
+//! `(v − Σ_{i≠v} 2^(o_i)·l_i) / 2^(o_v)`, an affine function of committed
+//! polynomials, so it costs no commitment. Each limb is looked up in the byte
+//! table `[0, 256)`; a limb narrower than 8 bits is looked up a second time
+//! shifted by `256 − 2^w`, which together bound it by `2^w` (for w = 1 that makes
+//! it a bit). Because every limb is a small integer and `2^bits ≪ p`, the limbs
+//! recombine to `v` over the integers, so `v ∈ [0, 2^bits)`.
+//!
+//! Which values are checked, per node (written once here, for prover and
+//! verifier):
+//! - a rescaling node (MatMul, Mul): its remainder `R ∈ [0, 2^s)` and its output
+//!   `Y + 2^(a−1) ∈ [0, 2^a)` (`a` = activation bits);
+//! - ReLU: its input `X + 2^(a−1) ∈ [0, 2^a)` split as `8, 8, …, 1` bits so that
+//!   the top limb is the sign bit `b` (1 for X ≥ 0), committed; the op proof
+//!   then shows `Y = b·X` ([`crate::ops::relu`]).
+//!
+//! # One query set per node
+//! All blocks of a node (each limb, and each shifted limb) are stacked into one
+//! query column, block j occupying the high variables: at the lookup's final
+//! point `(r ‖ s)` the column's MLE is `Σ_j eq(s, j)·block_j(r)`. The prover sends
+//! the node's committed inputs at `r` ([`RangeCheck::inputs`]); the verifier
+//! recomputes each block from them ([`RangeCheck::blocks_at`]), checks the sum
+//! against the lookup's claim, and keeps the inputs as claims on the witness.
+//! Offsets apply on the whole padded hypercube (where tensors are zero), so
+//! every block's MLE is affine in the inputs' MLEs with constant terms.
+
+use ark_bn254::Fr;
+use ark_ff::{Field, One, Zero};
+
+use super::layout::{num_vars, pad, Slot};
+use crate::model::{Model, Op, Witness};
+use crate::pcs::poly::small_to_field;
+use crate::poly::pow2;
+
+/// Bits of the byte table every limb is looked up in.
+pub const LIMB_BITS: u32 = 8;
+
+/// One value split into limbs: `slot + offset` (offset over the whole padded
+/// hypercube) in `[0, 2^(Σ widths))`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decomposition {
+    /// The committed polynomial decomposed.
+    pub slot: Slot,
+    /// Added to every entry (padding included) before decomposing.
+    pub offset: i64,
+    /// Limb widths, low limb first, each in `1..=8`.
+    pub widths: Vec<u32>,
+    /// The limb that is not committed.
+    pub virtual_limb: usize,
+    /// `Slot::Limb(node, first_limb + k)` holds the k-th committed limb.
+    pub first_limb: usize,
+}
+
+impl Decomposition {
+    fn offsets(&self) -> Vec<u32> {
+        let mut acc = 0;
+        self.widths
+            .iter()
+            .map(|w| {
+                let o = acc;
+                acc += w;
+                o
+            })
+            .collect()
+    }
+
+    /// The committed limbs: (limb index, slot).
+    pub fn committed(&self, node: usize) -> Vec<(usize, Slot)> {
+        (0..self.widths.len())
+            .filter(|&i| i != self.virtual_limb)
+            .enumerate()
+            .map(|(k, i)| (i, Slot::Limb(node, self.first_limb + k)))
+            .collect()
+    }
+
+    /// Query blocks per limb: the limb, and the shifted limb when narrower than 8 bits.
+    fn blocks_per_limb(&self) -> impl Iterator<Item = (usize, Option<u32>)> + '_ {
+        self.widths.iter().enumerate().flat_map(|(i, &w)| {
+            let shift = (w < LIMB_BITS).then_some(w);
+            std::iter::once((i, None)).chain(shift.map(|w| (i, Some(w))))
+        })
+    }
+
+    /// Integer limbs of every entry of `values` (already padded).
+    fn limbs(&self, values: &[i64]) -> Result<Vec<Vec<i64>>, String> {
+        let total: u32 = self.widths.iter().sum();
+        let offsets = self.offsets();
+        let mut limbs = vec![Vec::with_capacity(values.len()); self.widths.len()];
+        for &v in values {
+            let shifted = v
+                .checked_add(self.offset)
+                .filter(|s| (0..1i64 << total).contains(s))
+                .ok_or_else(|| {
+                    format!(
+                        "{:?} holds {v}, outside [{}, {})",
+                        self.slot,
+                        -self.offset,
+                        (1i64 << total) - self.offset
+                    )
+                })?;
+            for (i, (&w, &o)) in self.widths.iter().zip(&offsets).enumerate() {
+                limbs[i].push((shifted >> o) & ((1i64 << w) - 1));
+            }
+        }
+        Ok(limbs)
+    }
+}
+
+/// Splits `bits` into limb widths of 8, low first; with `sign_bit` the top bit
+/// is a limb of its own.
+fn widths(bits: u32, sign_bit: bool) -> Vec<u32> {
+    let body = if sign_bit { bits - 1 } else { bits };
+    let mut out = Vec::new();
+    let mut left = body;
+    while left > 0 {
+        let w = left.min(LIMB_BITS);
+        out.push(w);
+        left -= w;
+    }
+    if sign_bit {
+        out.push(1);
+    }
+    out
+}
+
+/// The range checks of one node, proved by one lookup query set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RangeCheck {
+    pub node: usize,
+    /// log2 of the padded size of the node's tensors.
+    pub vars: usize,
+    pub decompositions: Vec<Decomposition>,
+}
+
+impl RangeCheck {
+    /// The polynomials whose values at `r` the prover sends: each decomposed
+    /// slot, then every committed limb.
+    pub fn inputs(&self) -> Vec<Slot> {
+        let mut out: Vec<Slot> = self.decompositions.iter().map(|d| d.slot).collect();
+        for d in &self.decompositions {
+            out.extend(d.committed(self.node).into_iter().map(|(_, s)| s));
+        }
+        out
+    }
+
+    /// Number of real blocks in the stacked query column.
+    pub fn num_blocks(&self) -> usize {
+        self.decompositions
+            .iter()
+            .map(|d| d.blocks_per_limb().count())
+            .sum()
+    }
+
+    /// log2 of the padded number of blocks (the high variables of the column).
+    pub fn block_vars(&self) -> usize {
+        self.num_blocks().next_power_of_two().trailing_zeros() as usize
+    }
+
+    /// Variables of the stacked query column.
+    pub fn query_vars(&self) -> usize {
+        self.vars + self.block_vars()
+    }
+
+    /// The committed limbs' values (padded), by slot.
+    pub fn limb_values(
+        &self,
+        model: &Model,
+        witness: &Witness,
+    ) -> Result<Vec<(Slot, Vec<i64>)>, String> {
+        let mut out = Vec::new();
+        for d in &self.decompositions {
+            let limbs = d.limbs(&slot_values(model, witness, d.slot))?;
+            for (i, slot) in d.committed(self.node) {
+                out.push((slot, limbs[i].clone()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The stacked query column (blocks padded with zero blocks).
+    pub fn query_column(&self, model: &Model, witness: &Witness) -> Result<Vec<i64>, String> {
+        let size = 1usize << self.vars;
+        let mut out = Vec::with_capacity(size << self.block_vars());
+        for d in &self.decompositions {
+            let limbs = d.limbs(&slot_values(model, witness, d.slot))?;
+            for (i, shift) in d.blocks_per_limb() {
+                let add = shift.map_or(0, |w| (1i64 << LIMB_BITS) - (1i64 << w));
+                out.extend(limbs[i].iter().map(|&l| l + add));
+            }
+        }
+        out.resize(size << self.block_vars(), 0);
+        Ok(out)
+    }
+
+    /// Every block's MLE at `r`, given the MLEs of [`RangeCheck::inputs`] at `r`.
+    pub fn blocks_at(&self, inputs: &[Fr]) -> Vec<Fr> {
+        let mut blocks = Vec::with_capacity(self.num_blocks());
+        let mut committed_at = self.decompositions.len();
+        for (k, d) in self.decompositions.iter().enumerate() {
+            let offsets = d.offsets();
+            // Limb values: committed ones from the inputs, the virtual one solved for.
+            let mut limbs = vec![Fr::zero(); d.widths.len()];
+            let mut rest = inputs[k] + small_to_field(d.offset);
+            for (i, _) in d.committed(self.node) {
+                limbs[i] = inputs[committed_at];
+                committed_at += 1;
+                rest -= pow2(offsets[i] as usize) * limbs[i];
+            }
+            let inverse = pow2(offsets[d.virtual_limb] as usize)
+                .inverse()
+                .expect("powers of two are invertible");
+            limbs[d.virtual_limb] = rest * inverse;
+            for (i, shift) in d.blocks_per_limb() {
+                let add = shift.map_or(Fr::zero(), |w| pow2(LIMB_BITS as usize) - pow2(w as usize));
+                blocks.push(limbs[i] + add);
+            }
+        }
+        blocks
+    }
+
+    /// `Σ_j eq(s, j)·block_j`: the stacked column's MLE at `(r ‖ s)` from the blocks at r.
+    pub fn combine(&self, blocks: &[Fr], s: &[Fr]) -> Fr {
+        blocks
+            .iter()
+            .enumerate()
+            .map(|(j, b)| {
+                let eq: Fr = s
+                    .iter()
+                    .enumerate()
+                    .map(
+                        |(bit, x)| {
+                            if j >> bit & 1 == 1 {
+                                *x
+                            } else {
+                                Fr::one() - x
+                            }
+                        },
+                    )
+                    .product();
+                eq * b
+            })
+            .sum()
+    }
+}
+
+fn slot_values(model: &Model, witness: &Witness, slot: Slot) -> Vec<i64> {
+    match slot {
+        Slot::Tensor(t) => pad(&witness.values[t], &model.tensors[t].shape),
+        Slot::Remainder(n) => {
+            let shape = &model.tensors[model.nodes[n].output].shape;
+            pad(witness.remainders[n].as_deref().unwrap_or(&[]), shape)
+        }
+        Slot::Limb(..) | Slot::Multiplicity(_) => unreachable!("limbs are not decomposed"),
+    }
+}
+
+/// The range check of node `n`, if its op needs one.
+pub fn range_check(model: &Model, n: usize) -> Option<RangeCheck> {
+    let node = &model.nodes[n];
+    let a = model.activation_bits;
+    let signed_offset = 1i64 << (a - 1);
+    let decompositions = if node.op.rescales() {
+        let remainder = widths(model.scale_bits, false);
+        let output = widths(a, false);
+        let remainder_committed = remainder.len() - 1;
+        vec![
+            Decomposition {
+                slot: Slot::Remainder(n),
+                offset: 0,
+                virtual_limb: remainder.len() - 1,
+                widths: remainder,
+                first_limb: 0,
+            },
+            Decomposition {
+                slot: Slot::Tensor(node.output),
+                offset: signed_offset,
+                virtual_limb: output.len() - 1,
+                widths: output,
+                first_limb: remainder_committed,
+            },
+        ]
+    } else if node.op == Op::Relu {
+        let w = widths(a, true);
+        // The limb below the sign bit is virtual, so the sign bit is committed.
+        vec![Decomposition {
+            slot: Slot::Tensor(node.inputs[0]),
+            offset: signed_offset,
+            virtual_limb: w.len() - 2,
+            widths: w,
+            first_limb: 0,
+        }]
+    } else {
+        return None;
+    };
+    Some(RangeCheck {
+        node: n,
+        vars: num_vars(&model.tensors[node.output].shape),
+        decompositions,
+    })
+}
+
+/// Every node's range check, in node order.
+pub fn range_checks(model: &Model) -> Vec<RangeCheck> {
+    (0..model.nodes.len())
+        .filter_map(|n| range_check(model, n))
+        .collect()
+}
+
+/// The committed sign-bit limb of ReLU node `n` (1 where the input is ≥ 0).
+pub fn relu_sign(model: &Model, n: usize) -> Option<Slot> {
+    let check = range_check(model, n).filter(|_| model.nodes[n].op == Op::Relu)?;
+    let d = &check.decompositions[0];
+    d.committed(n)
+        .into_iter()
+        .find(|&(i, _)| i == d.widths.len() - 1)
+        .map(|(_, slot)| slot)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::{Backend, CpuBackend};
+    use crate::model::{Node, Tensor, TensorKind};
+    use ark_std::UniformRand;
+    use rand_chacha::rand_core::SeedableRng;
+
+    fn mle(values: &[i64], point: &[Fr]) -> Fr {
+        let eq = CpuBackend::global().eq_table(point).unwrap();
+        eq.iter()
+            .zip(values)
+            .map(|(e, &v)| *e * small_to_field(v))
+            .sum()
+    }
+
+    fn model() -> Model {
+        let t = |name: &str, shape: &[usize], kind| Tensor {
+            name: name.into(),
+            shape: shape.to_vec(),
+            kind,
+        };
+        Model {
+            name: "range".into(),
+            tensors: vec![
+                t("x", &[1, 3], TensorKind::Input),
+                t("w", &[3, 3], TensorKind::Weight { values: vec![0; 9] }),
+                t("h", &[1, 3], TensorKind::Activation),
+                t("y", &[1, 3], TensorKind::Activation),
+            ],
+            nodes: vec![
+                Node {
+                    name: "mm".into(),
+                    op: Op::MatMul,
+                    inputs: vec![0, 1],
+                    output: 2,
+                },
+                Node {
+                    name: "relu".into(),
+                    op: Op::Relu,
+                    inputs: vec![2],
+                    output: 3,
+                },
+            ],
+            input: 0,
+            output: 3,
+            scale_bits: 7,
+            activation_bits: 16,
+        }
+    }
+
+    fn witness() -> Witness {
+        Witness {
+            values: vec![
+                vec![1, 2, 3],
+                vec![0; 9],
+                vec![-32768, 5, 32767],
+                vec![0, 5, 32767],
+            ],
+            remainders: vec![Some(vec![0, 127, 64]), None],
+        }
+    }
+
+    #[test]
+    fn widths_split_into_bytes_with_a_sign_bit() {
+        assert_eq!(widths(16, false), [8, 8]);
+        assert_eq!(widths(7, false), [7]);
+        assert_eq!(widths(16, true), [8, 7, 1]);
+        assert_eq!(widths(20, true), [8, 8, 3, 1]);
+    }
+
+    #[test]
+    fn field_blocks_match_the_prover_column() {
+        let model = model();
+        let witness = witness();
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
+        for check in range_checks(&model) {
+            let column = check.query_column(&model, &witness).unwrap();
+            assert!(column.iter().all(|v| (0..256).contains(v)));
+            let limbs = check.limb_values(&model, &witness).unwrap();
+            let r: Vec<Fr> = (0..check.vars).map(|_| Fr::rand(&mut rng)).collect();
+            let s: Vec<Fr> = (0..check.block_vars())
+                .map(|_| Fr::rand(&mut rng))
+                .collect();
+            let inputs: Vec<Fr> = check
+                .inputs()
+                .iter()
+                .map(|&slot| match slot {
+                    Slot::Limb(..) => mle(&limbs.iter().find(|(l, _)| *l == slot).unwrap().1, &r),
+                    _ => mle(&slot_values(&model, &witness, slot), &r),
+                })
+                .collect();
+            let point: Vec<Fr> = r.iter().chain(&s).copied().collect();
+            assert_eq!(
+                check.combine(&check.blocks_at(&inputs), &s),
+                mle(&column, &point)
+            );
+        }
+    }
+
+    /// The value of a field element if it is a byte.
+    fn byte(v: &Fr) -> Option<i64> {
+        use ark_ff::PrimeField;
+        let limbs = v.into_bigint().0;
+        (limbs[1..].iter().all(|&l| l == 0) && limbs[0] < 256).then_some(limbs[0] as i64)
+    }
+
+    #[test]
+    fn only_honest_limbs_fit_the_byte_table() {
+        let model = model();
+        // ReLU: inputs (x, lo, sign); every (lo, sign) is tried, including
+        // non-bits, and only the true decomposition puts every block in [0, 256).
+        let relu = range_check(&model, 1).unwrap();
+        for x in [-32768i64, -300, -5, -1, 0, 1, 255, 300, 32767] {
+            let mut fits = Vec::new();
+            for lo in 0..256 {
+                for sign in [0i64, 1, 2, -1] {
+                    let inputs = [small_to_field(x), small_to_field(lo), small_to_field(sign)];
+                    if relu.blocks_at(&inputs).iter().all(|b| byte(b).is_some()) {
+                        fits.push((lo, sign));
+                    }
+                }
+            }
+            let t = x + 32768;
+            assert_eq!(fits, [(t & 255, t >> 15)], "x = {x}");
+        }
+        // Out of range: no limbs fit at all.
+        for x in [-32769i64, 32768, 1 << 40] {
+            let any = (0..256).any(|lo| {
+                [0i64, 1].iter().any(|&sign| {
+                    let inputs = [small_to_field(x), small_to_field(lo), small_to_field(sign)];
+                    relu.blocks_at(&inputs).iter().all(|b| byte(b).is_some())
+                })
+            });
+            assert!(!any, "x = {x}");
+        }
+        // Rescale: inputs (R, Y, lo of Y + 2^15).
+        let rescale = range_check(&model, 0).unwrap();
+        for (r, y, ok) in [
+            (0, 0, true),
+            (127, -32768, true),
+            (128, 0, false),
+            (-1, 0, false),
+            (0, 32768, false),
+        ] {
+            let fits = (0..256)
+                .filter(|&lo| {
+                    let inputs = [small_to_field(r), small_to_field(y), small_to_field(lo)];
+                    rescale.blocks_at(&inputs).iter().all(|b| byte(b).is_some())
+                })
+                .count();
+            assert_eq!(fits, ok as usize, "R = {r}, Y = {y}");
+        }
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused_by_the_prover() {
+        let model = model();
+        let mut witness = witness();
+        witness.remainders[0] = Some(vec![0, 128, 0]);
+        let check = range_check(&model, 0).unwrap();
+        let err = check.query_column(&model, &witness).unwrap_err();
+        assert!(err.contains("128"), "{err}");
+        assert_eq!(relu_sign(&model, 1), Some(Slot::Limb(1, 1)));
+        assert_eq!(relu_sign(&model, 0), None);
+    }
+}
