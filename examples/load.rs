@@ -2,7 +2,8 @@
 //! keep-alive connection each), then a summary: answers by status, latency
 //! percentiles of the successful ones, throughput, how many outputs differed
 //! from the inference tier's, and the server's resident memory sampled from
-//! `/metrics` while the load ran.
+//! `/metrics` while the load ran. With `--retries N` a client answered 503 waits
+//! for `Retry-After` and tries again (latency then includes the waits).
 //!
 //! ```sh
 //! zkinfer serve models/authorization/network.onnx --workers 2 &
@@ -42,6 +43,10 @@ struct Args {
     /// Concurrent clients.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
+    /// Retry a request answered 503 up to this many times, after its
+    /// `Retry-After` (as a well-behaved client would); 0 reports the 503.
+    #[arg(long, default_value_t = 0)]
+    retries: usize,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
@@ -57,13 +62,14 @@ async fn connect(addr: SocketAddr) -> anyhow::Result<Sender> {
     Ok(sender)
 }
 
-async fn send(
+/// Sends one request: (status, body, Retry-After seconds).
+async fn send_full(
     sender: &mut Sender,
     addr: SocketAddr,
     method: &str,
     path: &str,
     body: Bytes,
-) -> anyhow::Result<(u16, Bytes)> {
+) -> anyhow::Result<(u16, Bytes, Option<u64>)> {
     sender.ready().await?;
     let request = hyper::Request::builder()
         .method(method)
@@ -73,7 +79,24 @@ async fn send(
         .body(Full::new(body))?;
     let response = sender.send_request(request).await?;
     let status = response.status().as_u16();
-    Ok((status, response.into_body().collect().await?.to_bytes()))
+    let retry_after = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok((status, body, retry_after))
+}
+
+async fn send(
+    sender: &mut Sender,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Bytes,
+) -> anyhow::Result<(u16, Bytes)> {
+    let (status, body, _) = send_full(sender, addr, method, path, body).await?;
+    Ok((status, body))
 }
 
 /// (VmRSS, VmHWM) of the server from its metrics.
@@ -140,17 +163,19 @@ async fn main() -> anyhow::Result<()> {
     };
 
     let next = Arc::new(AtomicUsize::new(0));
+    let refusals = Arc::new(AtomicUsize::new(0));
     let request_body = body(&args.tier);
     let start = Instant::now();
     let clients: Vec<_> = (0..args.concurrency)
         .map(|_| {
-            let (next, body, path, expected) = (
+            let (next, body, path, expected, refusals) = (
                 next.clone(),
                 request_body.clone(),
                 path.clone(),
                 expected.clone(),
+                refusals.clone(),
             );
-            let (addr, total) = (args.addr, args.requests);
+            let (addr, total, retries) = (args.addr, args.requests, args.retries);
             tokio::spawn(async move {
                 // (status or 0 for a transport error, latency, output matched)
                 let mut results: Vec<(u16, f64, bool)> = Vec::new();
@@ -160,9 +185,21 @@ async fn main() -> anyhow::Result<()> {
                     if sender.is_none() {
                         sender = connect(addr).await.ok();
                     }
-                    let outcome = match sender.as_mut() {
-                        Some(s) => send(s, addr, "POST", &path, body.clone()).await.ok(),
-                        None => None,
+                    let mut attempt = 0;
+                    let outcome = loop {
+                        let outcome = match sender.as_mut() {
+                            Some(s) => send_full(s, addr, "POST", &path, body.clone()).await.ok(),
+                            None => None,
+                        };
+                        match outcome {
+                            Some((503, _, retry_after)) if attempt < retries => {
+                                attempt += 1;
+                                refusals.fetch_add(1, Ordering::SeqCst);
+                                let wait = retry_after.unwrap_or(1).min(5);
+                                tokio::time::sleep(Duration::from_secs(wait)).await;
+                            }
+                            other => break other.map(|(status, answer, _)| (status, answer)),
+                        }
                     };
                     let latency = t.elapsed().as_secs_f64();
                     match outcome {
@@ -210,6 +247,7 @@ async fn main() -> anyhow::Result<()> {
         "concurrency": args.concurrency,
         "by_status": by_status,
         "failures_other_than_503": failures,
+        "retried_503s": refusals.load(Ordering::SeqCst),
         "wrong_outputs": mismatched,
         "wall_s": wall,
         "throughput_per_s": ok.len() as f64 / wall,
