@@ -16,12 +16,9 @@ pub mod cache;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ark_bn254::{G1Affine, G2Affine};
-use ark_ec::CurveGroup;
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize, Compress, Validate};
 use blake2::{Blake2b512, Digest};
-use dory_pcs::backends::arkworks::{ArkG1, ArkG2, ArkGT, BN254};
-use dory_pcs::setup::VerifierSetup;
+use dory_pcs::backends::arkworks::ArkG1;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
@@ -74,80 +71,6 @@ struct PkHeader {
     visibility: WeightVisibility,
     log_generators: usize,
     seed_digest: String,
-}
-
-/// Most GT elements per list of a Dory verifier setup (one per round).
-const MAX_SETUP_ROUNDS: u64 = 64;
-
-/// The Dory verifier setup, uncompressed. The verifying key is the verifier's
-/// trust anchor (a key that lies makes anything verify, checked or not) and the
-/// file is checksummed, so on load its group elements are not re-validated:
-/// with arkworks' validating decoder this load was a third of `verify`'s time.
-fn write_verifier_setup(setup: &VerifierSetup<BN254>, out: &mut Vec<u8>) {
-    fn put<T: CanonicalSerialize>(out: &mut Vec<u8>, value: &T) {
-        value
-            .serialize_uncompressed(out)
-            .expect("serializing into a Vec cannot fail")
-    }
-    out.extend_from_slice(&(setup.max_log_n as u64).to_le_bytes());
-    for list in [
-        &setup.delta_1l,
-        &setup.delta_1r,
-        &setup.delta_2l,
-        &setup.delta_2r,
-        &setup.chi,
-    ] {
-        out.extend_from_slice(&(list.len() as u64).to_le_bytes());
-        for gt in list {
-            put(out, &gt.0);
-        }
-    }
-    put(out, &setup.g1_0.0.into_affine());
-    put(out, &setup.h1.0.into_affine());
-    put(out, &setup.g2_0.0.into_affine());
-    put(out, &setup.h2.0.into_affine());
-    put(out, &setup.ht.0);
-}
-
-fn read_verifier_setup(reader: &mut &[u8]) -> Result<VerifierSetup<BN254>, String> {
-    fn get<T: CanonicalDeserialize>(reader: &mut &[u8], what: &str) -> Result<T, String> {
-        T::deserialize_uncompressed_unchecked(reader).map_err(|e| format!("{what}: {e}"))
-    }
-    let max_log_n = get::<u64>(reader, "size")?;
-    let mut lists: Vec<Vec<ArkGT>> = Vec::with_capacity(5);
-    for name in ["delta_1l", "delta_1r", "delta_2l", "delta_2r", "chi"] {
-        let len = get::<u64>(reader, name)?;
-        if len > MAX_SETUP_ROUNDS {
-            return Err(format!("{name} has {len} entries"));
-        }
-        lists.push(
-            (0..len)
-                .map(|_| get(reader, name).map(ArkGT))
-                .collect::<Result<_, _>>()?,
-        );
-    }
-    let g1 = |reader: &mut &[u8], what| get::<G1Affine>(reader, what).map(|p| ArkG1(p.into()));
-    let g2 = |reader: &mut &[u8], what| get::<G2Affine>(reader, what).map(|p| ArkG2(p.into()));
-    let g1_0 = g1(reader, "g1_0")?;
-    let h1 = g1(reader, "h1")?;
-    let g2_0 = g2(reader, "g2_0")?;
-    let h2 = g2(reader, "h2")?;
-    let ht = ArkGT(get(reader, "ht")?);
-    let mut lists = lists.into_iter();
-    let mut next = || lists.next().expect("five lists");
-    Ok(VerifierSetup {
-        delta_1l: next(),
-        delta_1r: next(),
-        delta_2l: next(),
-        delta_2r: next(),
-        chi: next(),
-        g1_0,
-        g2_0,
-        h1,
-        h2,
-        ht,
-        max_log_n: max_log_n as usize,
-    })
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -276,7 +199,8 @@ pub fn vk_to_bytes(vk: &VerifyingKey) -> Vec<u8> {
         }
         None => binary.push(0),
     }
-    write_verifier_setup(&vk.dory, &mut binary);
+    // Uncompressed and loaded unchecked: see `pcs::setup::read_verifier_setup`.
+    crate::pcs::setup::write_verifier_setup(&vk.dory, &mut binary);
     pack(
         VK_MAGIC,
         &serde_json::to_vec(&header).expect("serializes"),
@@ -314,7 +238,7 @@ pub fn vk_from_bytes(path: &Path, bytes: &[u8]) -> Result<VerifyingKey, KeyError
         ))),
         t => return Err(bad(format!("unknown commitment tag {t}"))),
     };
-    let dory = read_verifier_setup(&mut reader)
+    let dory = crate::pcs::setup::read_verifier_setup(&mut reader)
         .map_err(|e| bad(format!("invalid Dory verifier setup: {e}")))?;
     if !reader.is_empty() {
         return Err(bad("trailing bytes".into()));

@@ -181,7 +181,28 @@ pub fn prove(args: &ProveArgs) -> anyhow::Result<()> {
 
 pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
     let vk = match (&args.vk, &args.model) {
-        (Some(vk), _) => keys::read_vk(vk)?,
+        (Some(path), _) => {
+            let mut vk = keys::read_vk(path)?;
+            // Dory is sound only over the public setup: a key file could carry
+            // generators whose discrete logarithms its maker knows. Verify with
+            // the setup derived here from zkinfer's public seed instead.
+            if vk.log_generators != proof::required_generators(&vk.model) {
+                anyhow::bail!(
+                    "{}: the key's Dory setup size (2^{}) does not fit its model",
+                    path.display(),
+                    vk.log_generators
+                );
+            }
+            let setup = Setups::in_default_dir().for_model(&vk.model)?;
+            if setup.seed_digest != vk.seed_digest {
+                anyhow::bail!(
+                    "{}: the key was made with a Dory setup from another seed than zkinfer's public one",
+                    path.display()
+                );
+            }
+            vk.dory = setup.verifier.clone();
+            vk
+        }
         (None, Some(model)) => {
             prepare(model, &args.options, KeyPolicy::LoadOrBuild)?
                 .keys

@@ -300,3 +300,64 @@ fn gpu_devices_absent_are_reported_and_auto_falls_back_to_the_cpu() {
     let out = zkinfer(&["verify", &model, "--proof", proof.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
 }
+
+/// A verifying key is only trusted for its model: Dory must run over the setup
+/// derived from zkinfer's public seed, not over generators shipped in the key
+/// (whose discrete logarithms the key's maker could know).
+#[test]
+fn verifying_keys_cannot_bring_their_own_dory_setup() {
+    use std::sync::Arc;
+    use zkinfer::backend::CpuBackend;
+    use zkinfer::pcs::DorySetup;
+    use zkinfer::proof::{self, WeightVisibility};
+
+    let dir = tempfile::tempdir().unwrap();
+    let model = zkinfer::onnx::import(
+        Path::new(&model_path("addsubmul1")),
+        &zkinfer::onnx::ImportOptions::default(),
+    )
+    .unwrap()
+    .model;
+    let log = proof::required_generators(&model);
+    let input: Vec<i64> = (0..model.tensors[model.input].len() as i64).collect();
+    let proof_path = dir.path().join("p.proof");
+    let vk_path = dir.path().join("vk.bin");
+    // Keys and a proof over a setup of the key maker's choosing; with
+    // `claim_public_seed` the key says it used the public seed.
+    let run = |claim_public_seed: bool| {
+        let other = Arc::new(DorySetup::derive(b"a setup its maker chose", log).unwrap());
+        let mut pk = proof::preprocess(
+            CpuBackend::global(),
+            model.clone(),
+            WeightVisibility::Committed,
+            other,
+        )
+        .unwrap();
+        if claim_public_seed {
+            pk.vk.seed_digest = DorySetup::derive(zkinfer::pcs::setup::DEFAULT_SEED, 1)
+                .unwrap()
+                .seed_digest;
+            pk.vk.digest = pk.vk.compute_digest();
+        }
+        let p = proof::prove::<CpuBackend>(&pk, &input).unwrap();
+        // Over its own setup, the key accepts the proof.
+        proof::verify(&pk.vk, &input, &p).unwrap();
+        std::fs::write(&proof_path, p.to_bytes()).unwrap();
+        std::fs::write(&vk_path, zkinfer::keys::vk_to_bytes(&pk.vk)).unwrap();
+        zkinfer(&[
+            "verify",
+            "--vk",
+            vk_path.to_str().unwrap(),
+            "--proof",
+            proof_path.to_str().unwrap(),
+        ])
+    };
+    // Honest about its seed: refused by name.
+    let out = run(false);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("another seed"), "{}", text(&out));
+    // Claiming the public seed: its generators are replaced by the public
+    // setup's, and the proof made over its own fails.
+    let out = run(true);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+}

@@ -25,8 +25,9 @@ use std::path::{Path, PathBuf};
 use ark_bn254::{Fq, Fq2, G1Affine, G1Projective, G2Affine, G2Projective};
 use ark_ec::pairing::Pairing;
 use ark_ec::AffineRepr;
+use ark_ec::CurveGroup;
 use ark_ff::PrimeField;
-use ark_serialize::{CanonicalDeserialize, CanonicalSerialize, Compress, Validate};
+use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use blake2::{Blake2b512, Digest};
 use dory_pcs::backends::arkworks::{ArkG1, ArkG2, ArkGT, BN254};
 use dory_pcs::setup::{ProverSetup, VerifierSetup};
@@ -44,7 +45,7 @@ pub const DEFAULT_SEED: &[u8] = b"zkinfer public Dory generators, BN254, 2026";
 pub const MAX_LOG_GENERATORS: usize = 20;
 
 /// Magic bytes and format version of a cached setup file.
-const FILE_MAGIC: &[u8; 8] = b"ZKDORY\x00\x01";
+const FILE_MAGIC: &[u8; 8] = b"ZKDORY\x00\x02";
 
 /// Environment variable that overrides zkinfer's cache directory.
 pub const CACHE_DIR_ENV: &str = "ZKINFER_CACHE_DIR";
@@ -212,16 +213,8 @@ impl DorySetup {
             std::fs::create_dir_all(parent).map_err(io)?;
         }
         let mut payload = Vec::new();
-        let ser = |e: ark_serialize::SerializationError| PcsError::SetupFile {
-            path: path.to_path_buf(),
-            reason: format!("serialization failed: {e}"),
-        };
-        dory_pcs::backends::arkworks::ArkworksProverSetup(self.prover.clone())
-            .serialize_uncompressed(&mut payload)
-            .map_err(ser)?;
-        dory_pcs::backends::arkworks::ArkworksVerifierSetup(self.verifier.clone())
-            .serialize_uncompressed(&mut payload)
-            .map_err(ser)?;
+        write_prover_setup(&self.prover, &mut payload);
+        write_verifier_setup(&self.verifier, &mut payload);
         let mut bytes = Vec::with_capacity(payload.len() + 160);
         bytes.extend_from_slice(FILE_MAGIC);
         bytes.extend_from_slice(&(self.log_generators as u64).to_le_bytes());
@@ -280,21 +273,10 @@ impl DorySetup {
             return Err(bad("checksum mismatch (corrupt file)".into()));
         }
         let mut reader = payload;
-        // The checksum guards against corruption, so skip the (slow) subgroup checks.
-        let prover = dory_pcs::backends::arkworks::ArkworksProverSetup::deserialize_with_mode(
-            &mut reader,
-            Compress::No,
-            Validate::No,
-        )
-        .map_err(|e| bad(format!("cannot decode prover setup: {e}")))?
-        .into_inner();
-        let verifier = dory_pcs::backends::arkworks::ArkworksVerifierSetup::deserialize_with_mode(
-            &mut reader,
-            Compress::No,
-            Validate::No,
-        )
-        .map_err(|e| bad(format!("cannot decode verifier setup: {e}")))?
-        .into_inner();
+        let prover = read_prover_setup(&mut reader)
+            .map_err(|e| bad(format!("cannot decode prover setup: {e}")))?;
+        let verifier = read_verifier_setup(&mut reader)
+            .map_err(|e| bad(format!("cannot decode verifier setup: {e}")))?;
         let n = 1usize << log_generators;
         if prover.g1_vec.len() != n || prover.g2_vec.len() != n || !reader.is_empty() {
             return Err(bad("generator counts do not match the header".into()));
@@ -314,6 +296,135 @@ impl DorySetup {
             g1_affine,
         })
     }
+}
+
+// Setup files and verifying keys store Dory setups uncompressed and load them
+// without validation: both are checksummed files of our own making whose
+// content is trusted by construction (a setup is derived from a public seed and
+// its first generators are re-checked against it; a verifying key is the
+// verifier's trust anchor). dory-pcs' own decoder validates every element
+// whatever it is asked, which made loading a large part of a CLI run.
+
+/// Most generators or rounds a stored setup may hold (2^40 values per polynomial).
+const MAX_SETUP_LOG: u64 = 40;
+
+fn put<T: CanonicalSerialize>(out: &mut Vec<u8>, value: &T) {
+    value
+        .serialize_uncompressed(out)
+        .expect("serializing into a Vec cannot fail")
+}
+
+fn get<T: CanonicalDeserialize>(reader: &mut &[u8], what: &str) -> Result<T, String> {
+    T::deserialize_uncompressed_unchecked(reader).map_err(|e| format!("{what}: {e}"))
+}
+
+fn get_len(reader: &mut &[u8], what: &str, max: u64) -> Result<usize, String> {
+    let len = get::<u64>(reader, what)?;
+    if len > max {
+        return Err(format!("{what}: {len} entries, at most {max}"));
+    }
+    Ok(len as usize)
+}
+
+fn get_g1(reader: &mut &[u8], what: &str) -> Result<ArkG1, String> {
+    get::<G1Affine>(reader, what).map(|p| ArkG1(p.into()))
+}
+
+fn get_g2(reader: &mut &[u8], what: &str) -> Result<ArkG2, String> {
+    get::<G2Affine>(reader, what).map(|p| ArkG2(p.into()))
+}
+
+/// Appends a prover setup (see [`read_prover_setup`]).
+pub(crate) fn write_prover_setup(setup: &ProverSetup<BN254>, out: &mut Vec<u8>) {
+    let g1: Vec<G1Affine> =
+        G1Projective::normalize_batch(&setup.g1_vec.iter().map(|p| p.0).collect::<Vec<_>>());
+    let g2: Vec<G2Affine> =
+        G2Projective::normalize_batch(&setup.g2_vec.iter().map(|p| p.0).collect::<Vec<_>>());
+    for list in [g1.len(), g2.len()] {
+        put(out, &(list as u64));
+    }
+    g1.iter().for_each(|p| put(out, p));
+    g2.iter().for_each(|p| put(out, p));
+    put(out, &setup.h1.0.into_affine());
+    put(out, &setup.h2.0.into_affine());
+    put(out, &setup.ht.0);
+}
+
+/// Reads a prover setup written by [`write_prover_setup`], without validation.
+pub(crate) fn read_prover_setup(reader: &mut &[u8]) -> Result<ProverSetup<BN254>, String> {
+    let max = 1u64 << (MAX_SETUP_LOG / 2);
+    let n1 = get_len(reader, "G1 generator count", max)?;
+    let n2 = get_len(reader, "G2 generator count", max)?;
+    let g1_vec = (0..n1)
+        .map(|_| get_g1(reader, "G1 generator"))
+        .collect::<Result<_, _>>()?;
+    let g2_vec = (0..n2)
+        .map(|_| get_g2(reader, "G2 generator"))
+        .collect::<Result<_, _>>()?;
+    Ok(ProverSetup {
+        g1_vec,
+        g2_vec,
+        h1: get_g1(reader, "h1")?,
+        h2: get_g2(reader, "h2")?,
+        ht: ArkGT(get(reader, "ht")?),
+    })
+}
+
+/// Appends a verifier setup (see [`read_verifier_setup`]).
+pub(crate) fn write_verifier_setup(setup: &VerifierSetup<BN254>, out: &mut Vec<u8>) {
+    put(out, &(setup.max_log_n as u64));
+    for list in [
+        &setup.delta_1l,
+        &setup.delta_1r,
+        &setup.delta_2l,
+        &setup.delta_2r,
+        &setup.chi,
+    ] {
+        put(out, &(list.len() as u64));
+        list.iter().for_each(|gt| put(out, &gt.0));
+    }
+    put(out, &setup.g1_0.0.into_affine());
+    put(out, &setup.h1.0.into_affine());
+    put(out, &setup.g2_0.0.into_affine());
+    put(out, &setup.h2.0.into_affine());
+    put(out, &setup.ht.0);
+}
+
+/// Reads a verifier setup written by [`write_verifier_setup`], without validation.
+pub(crate) fn read_verifier_setup(reader: &mut &[u8]) -> Result<VerifierSetup<BN254>, String> {
+    let max_log_n = get::<u64>(reader, "size")?;
+    if max_log_n > 2 * MAX_SETUP_LOG {
+        return Err(format!("size 2^{max_log_n}"));
+    }
+    let mut lists: Vec<Vec<ArkGT>> = Vec::with_capacity(5);
+    for name in ["delta_1l", "delta_1r", "delta_2l", "delta_2r", "chi"] {
+        let len = get_len(reader, name, MAX_SETUP_LOG + 1)?;
+        lists.push(
+            (0..len)
+                .map(|_| get(reader, name).map(ArkGT))
+                .collect::<Result<_, _>>()?,
+        );
+    }
+    let g1_0 = get_g1(reader, "g1_0")?;
+    let h1 = get_g1(reader, "h1")?;
+    let g2_0 = get_g2(reader, "g2_0")?;
+    let h2 = get_g2(reader, "h2")?;
+    let ht = ArkGT(get(reader, "ht")?);
+    let mut lists = lists.into_iter();
+    let mut next = || lists.next().expect("five lists");
+    Ok(VerifierSetup {
+        delta_1l: next(),
+        delta_1r: next(),
+        delta_2l: next(),
+        delta_2r: next(),
+        chi: next(),
+        g1_0,
+        g2_0,
+        h1,
+        h2,
+        ht,
+        max_log_n: max_log_n as usize,
+    })
 }
 
 #[cfg(test)]
