@@ -7,6 +7,11 @@
 //! part holds group elements (compressed, validated on load). A file that is
 //! truncated, corrupt (checksum), of another format version, or inconsistent is
 //! an error naming the file and what is wrong — never trusted.
+//!
+//! [`cache`] decides where a model's keys live and whether a cached pair can be
+//! used or must be rebuilt.
+
+pub mod cache;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,6 +27,12 @@ use crate::pcs::{Commitment, CommitmentHint, DorySetup, Layout, MultilinearPoly}
 use crate::proof::{
     self, layout::BlockLayout, ProvingKey, VerifyingKey, WeightVisibility, PROOF_VERSION,
 };
+
+/// Version of the key file format. Keys share the proof format's version: the
+/// verifying key's contents are what every proof's transcript binds (its
+/// digest), so a change to either format changes both. It is part of the key
+/// cache's digest, so keys of another version are never even looked at.
+pub const KEY_FORMAT_VERSION: u32 = PROOF_VERSION;
 
 const VK_MAGIC: &[u8; 8] = b"ZKINFVK\x01";
 const PK_MAGIC: &[u8; 8] = b"ZKINFPK\x01";
@@ -134,24 +145,43 @@ fn read(path: &Path) -> Result<Vec<u8>, KeyError> {
     })
 }
 
-/// Writes `bytes` atomically (temporary file, then rename).
+/// Writes `bytes` atomically: into a uniquely named temporary file in the same
+/// directory (so the rename cannot cross file systems), flushed to disk, then
+/// renamed over `path`. A reader sees the old file or the new one, never a
+/// partial write; concurrent writers (threads or processes) do not share a
+/// temporary file, and a failed write leaves no temporary file behind.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
+    use std::io::Write;
     let io = |source| KeyError::Io {
         path: path.to_path_buf(),
         source,
     };
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(io)?;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(parent).map_err(io)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".zkinfer-").suffix(".tmp");
+    // Temporary files are private (0600) by default; key files are ordinary
+    // files (a verifying key is meant to be handed out), so ask for 0644
+    // (less the umask) like `std::fs::write` would.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
     }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    let mut tmp = builder.tempfile_in(parent).map_err(io)?;
+    tmp.write_all(bytes).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
 }
 
 /// Serializes a verifying key.
 pub fn vk_to_bytes(vk: &VerifyingKey) -> Vec<u8> {
     let header = VkHeader {
-        version: PROOF_VERSION,
+        version: KEY_FORMAT_VERSION,
         model: vk.model.clone(),
         visibility: vk.visibility,
         witness_layout: vk.witness_layout.clone(),
@@ -187,9 +217,9 @@ pub fn vk_from_bytes(path: &Path, bytes: &[u8]) -> Result<VerifyingKey, KeyError
     let (header, binary) = unpack(path, VK_MAGIC, bytes)?;
     let header: VkHeader =
         serde_json::from_slice(header).map_err(|e| bad(format!("malformed header: {e}")))?;
-    if header.version != PROOF_VERSION {
+    if header.version != KEY_FORMAT_VERSION {
         return Err(bad(format!(
-            "format version {} (this zkinfer reads {PROOF_VERSION})",
+            "format version {} (this zkinfer reads {KEY_FORMAT_VERSION})",
             header.version
         )));
     }
@@ -243,7 +273,7 @@ pub fn vk_from_bytes(path: &Path, bytes: &[u8]) -> Result<VerifyingKey, KeyError
 /// Serializes a proving key (model, visibility, weight commitment and row hints).
 pub fn pk_to_bytes(pk: &ProvingKey) -> Vec<u8> {
     let header = PkHeader {
-        version: PROOF_VERSION,
+        version: KEY_FORMAT_VERSION,
         model: pk.model.clone(),
         visibility: pk.vk.visibility,
         log_generators: pk.setup.log_generators,
@@ -282,8 +312,11 @@ pub fn pk_from_bytes(
     let (header, binary) = unpack(path, PK_MAGIC, bytes)?;
     let header: PkHeader =
         serde_json::from_slice(header).map_err(|e| bad(format!("malformed header: {e}")))?;
-    if header.version != PROOF_VERSION {
-        return Err(bad(format!("format version {}", header.version)));
+    if header.version != KEY_FORMAT_VERSION {
+        return Err(bad(format!(
+            "format version {} (this zkinfer reads {KEY_FORMAT_VERSION})",
+            header.version
+        )));
     }
     if unhex64(&header.seed_digest) != Some(setup.seed_digest)
         || header.log_generators != setup.log_generators

@@ -7,7 +7,8 @@
 //! per device for `zkinfer bench primitives`; [`model`] is the quantized IR,
 //! [`onnx`] imports an ONNX file into it, and [`quant`] quantizes inputs and
 //! reports the quantization error against tract's f32 reference; [`telemetry`]
-//! turns the prover's tracing spans into phase timings.
+//! turns the prover's tracing spans into phase timings; [`keys`] holds key files
+//! and their cache; [`service`] is the HTTP prover of `zkinfer serve`.
 
 pub mod backend;
 pub mod bench;
@@ -22,6 +23,7 @@ pub mod pcs;
 pub mod poly;
 pub mod proof;
 pub mod quant;
+pub mod service;
 pub mod sumcheck;
 pub mod telemetry;
 pub mod transcript;

@@ -1,9 +1,11 @@
-//! The `zkinfer` command line: device listing, model commands and benchmarks.
+//! The `zkinfer` command line: device listing, model commands, the prover
+//! service and benchmarks.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use zkinfer::backend::registry::{self, DeviceChoice};
 use zkinfer::bench::{self, Primitive};
@@ -47,6 +49,47 @@ enum Command {
     Verify(VerifyArgs),
     /// Benchmarks; with no subcommand, the shipped models on every device present.
     Bench(BenchArgs),
+    /// Serve models over HTTP: inference or proof per request, verification, metrics.
+    Serve(ServeArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// ONNX models to serve; each is named by its file stem (by its folder for
+    /// a file called network.onnx).
+    #[arg(required = true, value_name = "MODEL.onnx")]
+    models: Vec<PathBuf>,
+    /// Address to listen on (port 0 picks a free port; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: std::net::SocketAddr,
+    /// Proving threads (each proof also uses every core through rayon).
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// Proof requests that may wait for a worker; beyond that, 503 + Retry-After.
+    #[arg(long, default_value_t = 16)]
+    queue: usize,
+    /// Device: auto, cpu, cuda[:N], metal or wgpu.
+    #[arg(long, default_value = "auto")]
+    device: String,
+    /// Key cache root (a per-model folder inside; default $ZKINFER_KEYS or
+    /// ~/.cache/zkinfer/keys).
+    #[arg(long, value_name = "DIR")]
+    keys: Option<PathBuf>,
+    /// Deadline of every request, in seconds.
+    #[arg(long, default_value_t = 60)]
+    timeout_s: u64,
+    /// Largest request body in bytes.
+    #[arg(long, default_value_t = 4 << 20, value_name = "BYTES")]
+    max_body: usize,
+    /// Fixed-point scale: values are stored as integers times 2^BITS.
+    #[arg(long, value_name = "BITS", default_value_t = zkinfer::model::DEFAULT_SCALE_BITS)]
+    scale: u32,
+    /// Weight visibility of every model: `committed` or `public`.
+    #[arg(long, default_value = "committed", value_parser = parse_visibility)]
+    weights: WeightVisibility,
+    /// Value of a symbolic batch dimension.
+    #[arg(long, default_value_t = 1)]
+    batch_size: usize,
 }
 
 /// How a model is imported and its keys are built; must match between
@@ -207,7 +250,65 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Preprocess(args) => model_commands::preprocess(&args),
         Command::Prove(args) => model_commands::prove(&args),
         Command::Verify(args) => model_commands::verify(&args),
+        Command::Serve(args) => serve(args),
     }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    use zkinfer::keys::cache::{KeyLocation, KeyParams, Setups};
+    use zkinfer::service::{self, Service, ServiceConfig};
+    let device: DeviceChoice = args.device.parse().map_err(anyhow::Error::msg)?;
+    let backend = registry::select(device)?;
+    let params = KeyParams {
+        import: zkinfer::onnx::ImportOptions {
+            scale_bits: args.scale,
+            batch_size: args.batch_size,
+            ..Default::default()
+        },
+        visibility: args.weights,
+    };
+    let keys = match args.keys {
+        Some(dir) => KeyLocation::Root(dir),
+        None => KeyLocation::default_root(),
+    };
+    let config = ServiceConfig {
+        workers: args.workers,
+        queue: args.queue,
+        timeout: std::time::Duration::from_secs(args.timeout_s.max(1)),
+        max_body: args.max_body,
+    };
+    let service = Service::load(
+        &args.models,
+        &params,
+        &keys,
+        &mut Setups::in_default_dir(),
+        backend,
+        config,
+    )?;
+    // The runtime only parses, routes and waits; proofs run on the workers.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("zkinfer-http")
+        .enable_all()
+        .build()?;
+    let (addr, workers, queue) = (args.addr, args.workers, args.queue);
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let names: Vec<&str> = service.models().map(|m| m.name.as_str()).collect();
+        println!(
+            "listening on http://{} ({} on {}; {} workers, queue {})",
+            listener.local_addr()?,
+            names.join(", "),
+            backend.as_dyn().name(),
+            workers,
+            queue
+        );
+        service::serve(listener, service, service::shutdown_signal()).await?;
+        eprintln!("stopped");
+        anyhow::Ok(())
+    })
 }
 
 fn devices(json: bool) -> anyhow::Result<()> {

@@ -1,17 +1,17 @@
 //! `preprocess`, `prove` and `verify`: the model commands of the CLI.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
-use blake2::{Blake2b512, Digest};
 use zkinfer::backend::registry::{self, DeviceChoice, SelectedBackend};
 use zkinfer::backend::CpuBackend;
 use zkinfer::keys;
-use zkinfer::onnx::{self, model_name, ImportOptions, ImportedModel};
-use zkinfer::pcs::{setup::DEFAULT_SEED, DorySetup};
-use zkinfer::proof::{self, ModelProof, ProvingKey, PROOF_VERSION};
+use zkinfer::keys::cache::{
+    self, KeyLocation, KeyOrigin, KeyParams, KeyPolicy, PreparedModel, Setups,
+};
+use zkinfer::onnx::{model_name, ImportOptions};
+use zkinfer::proof::{self, ModelProof};
 use zkinfer::quant;
 
 use crate::{ModelOptions, PreprocessArgs, ProveArgs, VerifyArgs};
@@ -28,94 +28,48 @@ impl std::fmt::Display for Rejected {
 
 impl std::error::Error for Rejected {}
 
-/// Environment variable naming the key cache directory.
-pub const KEYS_ENV: &str = "ZKINFER_KEYS";
-
-fn import(path: &Path, options: &ModelOptions) -> anyhow::Result<ImportedModel> {
-    let import_options = ImportOptions {
-        scale_bits: options.scale,
-        batch_size: options.batch_size,
-        ..ImportOptions::default()
-    };
-    Ok(onnx::import(path, &import_options)?)
-}
-
-/// The key directory for a model file and options: `--keys`, else a folder named
-/// after the model and a digest of its bytes, the options and the key format.
-fn key_dir(path: &Path, options: &ModelOptions) -> anyhow::Result<PathBuf> {
-    if let Some(dir) = &options.keys {
-        return Ok(dir.clone());
+fn key_params(options: &ModelOptions) -> KeyParams {
+    KeyParams {
+        import: ImportOptions {
+            scale_bits: options.scale,
+            batch_size: options.batch_size,
+            ..ImportOptions::default()
+        },
+        visibility: options.weights,
     }
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut h = Blake2b512::new();
-    h.update(&bytes);
-    h.update(options.scale.to_le_bytes());
-    h.update((options.batch_size as u64).to_le_bytes());
-    h.update(serde_json::to_vec(&options.weights)?);
-    h.update(PROOF_VERSION.to_le_bytes());
-    let digest: String = h.finalize()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let base = std::env::var_os(KEYS_ENV)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| DorySetup::default_cache_dir().join("keys"));
-    Ok(base.join(format!("{}-{digest}", model_name(path))))
 }
 
-fn setup_for(model: &zkinfer::model::Model) -> anyhow::Result<Arc<DorySetup>> {
-    let needed = proof::required_generators(model);
-    Ok(Arc::new(DorySetup::load_or_derive(
-        DEFAULT_SEED,
-        needed,
-        &DorySetup::default_cache_dir(),
-    )?))
+/// `--keys DIR` is the key folder itself; without it, a per-model folder under
+/// `$ZKINFER_KEYS` or the cache directory.
+fn key_location(options: &ModelOptions) -> KeyLocation {
+    match &options.keys {
+        Some(dir) => KeyLocation::Dir(dir.clone()),
+        None => KeyLocation::default_root(),
+    }
 }
 
-/// Loads cached keys when present and valid, else builds and caches them.
-fn keys_for(
-    imported: &ImportedModel,
+/// Imports the model and loads its cached keys (checked), or builds and caches them.
+fn prepare(
     path: &Path,
     options: &ModelOptions,
-) -> anyhow::Result<(ProvingKey, PathBuf, bool)> {
-    let dir = key_dir(path, options)?;
-    let setup = setup_for(&imported.model)?;
-    let pk_path = dir.join("pk.bin");
-    if pk_path.exists() && dir.join("vk.bin").exists() {
-        match keys::read_pk(&pk_path, setup.clone()) {
-            Ok(pk) if pk.model == imported.model && pk.vk.visibility == options.weights => {
-                return Ok((pk, dir, true));
-            }
-            Ok(_) => tracing::warn!(
-                "cached keys in {} are for another model; rebuilding",
-                dir.display()
-            ),
-            Err(e) => tracing::warn!("ignoring cached keys: {e}; rebuilding"),
-        }
-    }
-    let pk = keys::preprocess_to_dir(
+    policy: KeyPolicy,
+) -> anyhow::Result<PreparedModel> {
+    Ok(cache::prepare(
         CpuBackend::global(),
-        imported.model.clone(),
-        options.weights,
-        setup,
-        &dir,
-    )?;
-    Ok((pk, dir, false))
+        path,
+        &key_params(options),
+        &key_location(options),
+        &mut Setups::in_default_dir(),
+        policy,
+    )?)
 }
 
 pub fn preprocess(args: &PreprocessArgs) -> anyhow::Result<()> {
     let start = Instant::now();
-    let imported = import(&args.model, &args.options)?;
-    let dir = key_dir(&args.model, &args.options)?;
-    let setup = setup_for(&imported.model)?;
-    let pk = keys::preprocess_to_dir(
-        CpuBackend::global(),
-        imported.model,
-        args.options.weights,
-        setup,
-        &dir,
-    )?;
+    let prepared = prepare(&args.model, &args.options, KeyPolicy::Rebuild)?;
     let seconds = start.elapsed().as_secs_f64();
+    let dir = &prepared.keys.dir;
+    let pk = &prepared.keys.pk;
     let vk_path = dir.join("vk.bin");
     if args.json {
         println!(
@@ -127,6 +81,7 @@ pub fn preprocess(args: &PreprocessArgs) -> anyhow::Result<()> {
                 "weights": args.options.weights,
                 "nodes": pk.model.nodes.len(),
                 "seconds": seconds,
+                "keys_s": prepared.keys.seconds,
             })
         );
     } else {
@@ -138,7 +93,10 @@ pub fn preprocess(args: &PreprocessArgs) -> anyhow::Result<()> {
         println!("weights     {:?}", args.options.weights);
         println!("proving key {}", dir.join("pk.bin").display());
         println!("verify key  {}", vk_path.display());
-        println!("time        {seconds:.3} s");
+        println!(
+            "time        {seconds:.3} s (keys {:.3} s)",
+            prepared.keys.seconds
+        );
     }
     Ok(())
 }
@@ -150,8 +108,9 @@ fn input_values(path: &Path) -> anyhow::Result<Vec<f32>> {
 pub fn prove(args: &ProveArgs) -> anyhow::Result<()> {
     let device: DeviceChoice = args.device.parse().map_err(anyhow::Error::msg)?;
     let backend = registry::select(device)?;
-    let imported = import(&args.model, &args.options)?;
     let input = input_values(&args.input)?;
+    let prepared = prepare(&args.model, &args.options, KeyPolicy::LoadOrBuild)?;
+    let imported = &prepared.imported;
     let expected = imported.model.tensors[imported.model.input].len();
     if input.len() != expected {
         anyhow::bail!(
@@ -162,15 +121,16 @@ pub fn prove(args: &ProveArgs) -> anyhow::Result<()> {
             imported.model.tensors[imported.model.input].shape
         );
     }
-    let (pk, dir, cached) = keys_for(&imported, &args.model, &args.options)?;
-    let (_, report) = quant::report(&imported, &input)?;
+    let (pk, dir) = (&prepared.keys.pk, &prepared.keys.dir);
+    let cached = prepared.keys.origin == KeyOrigin::Loaded;
+    let (_, report) = quant::report(imported, &input)?;
     let quantized = quant::quantize_input(&input, imported.model.scale_bits);
     let start = Instant::now();
     let proof = match backend {
-        SelectedBackend::Cpu(_) => proof::prove::<CpuBackend>(&pk, &quantized)?,
+        SelectedBackend::Cpu(_) => proof::prove::<CpuBackend>(pk, &quantized)?,
         #[cfg(feature = "icicle")]
         SelectedBackend::Icicle(_) => {
-            proof::prove::<zkinfer::backend::icicle::IcicleBackend>(&pk, &quantized)?
+            proof::prove::<zkinfer::backend::icicle::IcicleBackend>(pk, &quantized)?
         }
         #[cfg(feature = "wgpu")]
         SelectedBackend::Wgpu(_) => {
@@ -197,6 +157,8 @@ pub fn prove(args: &ProveArgs) -> anyhow::Result<()> {
                 "prove_s": prove_s,
                 "keys": dir,
                 "keys_cached": cached,
+                "keys_origin": prepared.keys.origin.as_str(),
+                "keys_s": prepared.keys.seconds,
             })
         );
     } else {
@@ -212,9 +174,10 @@ pub fn prove(args: &ProveArgs) -> anyhow::Result<()> {
             bytes.len()
         );
         println!(
-            "prove time  {prove_s:.3} s on {} (keys {})",
+            "prove time  {prove_s:.3} s on {} (keys {} in {:.3} s)",
             backend.as_dyn().name(),
-            if cached { "cached" } else { "built" }
+            prepared.keys.origin.as_str(),
+            prepared.keys.seconds
         );
     }
     Ok(())
@@ -234,7 +197,7 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
                     vk.log_generators
                 );
             }
-            let setup = setup_for(&vk.model)?;
+            let setup = Setups::in_default_dir().for_model(&vk.model)?;
             if setup.seed_digest != vk.seed_digest {
                 anyhow::bail!(
                     "{}: the key was made with a Dory setup from another seed than zkinfer's public one",
@@ -245,8 +208,10 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
             vk
         }
         (None, Some(model)) => {
-            let imported = import(model, &args.options)?;
-            keys_for(&imported, model, &args.options)?.0.vk
+            prepare(model, &args.options, KeyPolicy::LoadOrBuild)?
+                .keys
+                .pk
+                .vk
         }
         (None, None) => {
             anyhow::bail!("give the model (zkinfer verify MODEL.onnx --proof P) or --vk VK")

@@ -1,0 +1,133 @@
+//! The service's error responses: every 4xx/5xx is `{"error": {"code": ..,
+//! "message": ..}}` with a stable `code` that clients can match on.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// Stable error codes. The HTTP status follows from the code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 400: the body is not JSON.
+    BadJson,
+    /// 400: JSON, but not the request's shape (missing or unknown field, wrong type, unknown tier).
+    BadRequest,
+    /// 400: the proof is not base64.
+    BadProofEncoding,
+    /// 422: the input has the wrong length, a non-number, or a value outside the model's bounds.
+    BadInput,
+    /// 404: no model of that name is served.
+    UnknownModel,
+    /// 404: no such route.
+    NotFound,
+    /// 405: the route exists for another method.
+    MethodNotAllowed,
+    /// 413: the body is larger than `--max-body`.
+    PayloadTooLarge,
+    /// 503: the proving queue is full; retry after `Retry-After` seconds.
+    QueueFull,
+    /// 503: the service is shutting down; queued work is rejected with this code.
+    ShuttingDown,
+    /// 504: the request took longer than `--timeout-s`.
+    Timeout,
+    /// 500: the prover failed (a bug); the message says where.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code as it appears in responses and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadJson => "bad_json",
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::BadProofEncoding => "bad_proof_encoding",
+            ErrorCode::BadInput => "bad_input",
+            ErrorCode::UnknownModel => "unknown_model",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::QueueFull => "queue_full",
+            ErrorCode::ShuttingDown => "shutting_down",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    /// The HTTP status of the code.
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::BadJson | ErrorCode::BadRequest | ErrorCode::BadProofEncoding => {
+                StatusCode::BAD_REQUEST
+            }
+            ErrorCode::BadInput => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::UnknownModel | ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::QueueFull | ErrorCode::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// An error answer: a code, a message for people, and for 503s how long to wait.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// Seconds for the `Retry-After` header.
+    pub retry_after_s: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+            retry_after_s: None,
+        }
+    }
+
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after_s = Some(seconds);
+        self
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: Inner<'a>,
+}
+
+#[derive(Serialize)]
+struct Inner<'a> {
+    code: &'static str,
+    message: &'a str,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = serde_json::to_vec(&Body {
+            error: Inner {
+                code: self.code.as_str(),
+                message: &self.message,
+            },
+        })
+        .expect("error bodies serialize");
+        let mut response = (
+            self.code.status(),
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response();
+        if let Some(s) = self.retry_after_s {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        // The metrics middleware counts errors by code.
+        response.extensions_mut().insert(self.code);
+        response
+    }
+}

@@ -1,0 +1,243 @@
+//! The service's Prometheus metrics (OpenMetrics text at `GET /metrics`).
+//!
+//! - `zkinfer_requests_total{route,status}` and
+//!   `zkinfer_request_duration_seconds{route}`: every HTTP request, by route
+//!   template (`/v1/models/{name}/prove`, ...; `other` for unknown paths);
+//! - `zkinfer_errors_total{code}`: error answers by their stable code;
+//! - `zkinfer_tier_requests_total{model,tier}`: answered prove requests by tier;
+//! - `zkinfer_prove_seconds{model}`, `zkinfer_queue_wait_seconds`: proof time on a
+//!   worker and time waiting for one;
+//! - `zkinfer_prove_phase_seconds{phase}`: the prover's phases (`witness`,
+//!   `commit`, `operator_proofs`, `lookups`, `opening`, ...), the span names of
+//!   [`crate::telemetry`];
+//! - gauges `zkinfer_queue_depth`, `zkinfer_workers_busy`, `zkinfer_workers`,
+//!   `zkinfer_queue_capacity`, and on Linux `zkinfer_resident_memory_bytes` and
+//!   `zkinfer_peak_resident_memory_bytes` (VmRSS, VmHWM).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::telemetry::PhaseTiming;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: &'static str,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CodeLabels {
+    code: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PhaseLabels {
+    phase: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ModelLabels {
+    model: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TierLabels {
+    model: String,
+    tier: &'static str,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// 0.25 ms to ~8 s, doubling.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
+}
+
+/// Every metric the service keeps, and the registry that encodes them.
+pub(crate) struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    request_seconds: HistogramFamily<RouteLabels>,
+    errors: Family<CodeLabels, Counter>,
+    tiers: Family<TierLabels, Counter>,
+    prove_seconds: HistogramFamily<ModelLabels>,
+    queue_wait: Histogram,
+    phases: HistogramFamily<PhaseLabels>,
+    queue_depth: Gauge,
+    workers_busy: Gauge,
+    resident: Gauge,
+    peak_resident: Gauge,
+}
+
+impl Metrics {
+    pub(crate) fn new(workers: usize, queue: usize) -> Self {
+        let mut registry = Registry::with_prefix("zkinfer");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "HTTP requests by route template and status",
+            requests.clone(),
+        );
+        let request_seconds = HistogramFamily::<RouteLabels>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "request_duration_seconds",
+            "HTTP request latency by route template",
+            request_seconds.clone(),
+        );
+        let errors = Family::<CodeLabels, Counter>::default();
+        registry.register(
+            "errors",
+            "Error answers by stable error code",
+            errors.clone(),
+        );
+        let tiers = Family::<TierLabels, Counter>::default();
+        registry.register(
+            "tier_requests",
+            "Successful prove requests by model and tier",
+            tiers.clone(),
+        );
+        let prove_seconds = HistogramFamily::<ModelLabels>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "prove_seconds",
+            "Time a worker spent proving, by model",
+            prove_seconds.clone(),
+        );
+        let queue_wait = latency_histogram();
+        registry.register(
+            "queue_wait_seconds",
+            "Time a proof request waited for a worker",
+            queue_wait.clone(),
+        );
+        let phases = HistogramFamily::<PhaseLabels>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "prove_phase_seconds",
+            "Duration of each prover phase (tracing span names)",
+            phases.clone(),
+        );
+        let gauge = |registry: &mut Registry, name: &str, help: &str| {
+            let g = Gauge::default();
+            registry.register(name, help, g.clone());
+            g
+        };
+        let queue_depth = gauge(
+            &mut registry,
+            "queue_depth",
+            "Proof requests admitted and waiting for a worker",
+        );
+        let workers_busy = gauge(&mut registry, "workers_busy", "Workers proving now");
+        let workers_gauge = gauge(&mut registry, "workers", "Proving workers");
+        let queue_capacity = gauge(
+            &mut registry,
+            "queue_capacity",
+            "Proof requests that may wait beyond the busy workers",
+        );
+        let resident = gauge(
+            &mut registry,
+            "resident_memory_bytes",
+            "Resident memory of the process (VmRSS; Linux)",
+        );
+        let peak_resident = gauge(
+            &mut registry,
+            "peak_resident_memory_bytes",
+            "Peak resident memory of the process (VmHWM; Linux)",
+        );
+        workers_gauge.set(workers as i64);
+        queue_capacity.set(queue as i64);
+        Metrics {
+            registry,
+            requests,
+            request_seconds,
+            errors,
+            tiers,
+            prove_seconds,
+            queue_wait,
+            phases,
+            queue_depth,
+            workers_busy,
+            resident,
+            peak_resident,
+        }
+    }
+
+    pub(crate) fn request(&self, route: &'static str, status: u16, seconds: f64) {
+        self.requests
+            .get_or_create(&RequestLabels { route, status })
+            .inc();
+        self.request_seconds
+            .get_or_create(&RouteLabels { route })
+            .observe(seconds);
+    }
+
+    pub(crate) fn error(&self, code: &'static str) {
+        self.errors.get_or_create(&CodeLabels { code }).inc();
+    }
+
+    pub(crate) fn tier(&self, model: &str, tier: &'static str) {
+        self.tiers
+            .get_or_create(&TierLabels {
+                model: model.to_string(),
+                tier,
+            })
+            .inc();
+    }
+
+    pub(crate) fn proof(&self, model: &str, queue_s: f64, prove_s: f64, phases: &[PhaseTiming]) {
+        self.queue_wait.observe(queue_s);
+        self.prove_seconds
+            .get_or_create(&ModelLabels {
+                model: model.to_string(),
+            })
+            .observe(prove_s);
+        for p in phases {
+            self.phases
+                .get_or_create(&PhaseLabels { phase: p.name })
+                .observe(p.elapsed.as_secs_f64());
+        }
+    }
+
+    /// The metrics as OpenMetrics text, with the gauges read now.
+    pub(crate) fn encode(&self, queue_depth: usize, busy: usize) -> String {
+        self.queue_depth.set(queue_depth as i64);
+        self.workers_busy.set(busy as i64);
+        if let Some((rss, hwm)) = memory() {
+            self.resident.set(rss as i64);
+            self.peak_resident.set(hwm as i64);
+        }
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}
+
+/// (VmRSS, VmHWM) in bytes from `/proc/self/status`, where there is one.
+pub(crate) fn memory() -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| -> Option<u64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        let kb: u64 = line
+            .trim_start_matches(name)
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+        Some(kb * 1024)
+    };
+    Some((field("VmRSS:")?, field("VmHWM:")?))
+}

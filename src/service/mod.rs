@@ -1,0 +1,307 @@
+//! `zkinfer serve`: a long-running HTTP prover with risk tiers.
+//!
+//! Models and their keys are loaded once at start ([`Service::load`], through the
+//! key cache of [`crate::keys::cache`]); a model is named by its file stem, or by
+//! its folder for a file called `network.onnx`, and two models of one name are an
+//! error. Routes ([`router`]):
+//!
+//! - `POST /v1/models/{name}/prove` with `{"input_data": …, "tier": "inference" |
+//!   "proof"}`. `inference` runs the quantized model only and answers its
+//!   dequantized output (the fast path: a blocking task beside the runtime, never
+//!   behind proofs); `proof` (the default) also proves it and answers the proof
+//!   file's bytes in base64 — only this tier pays for proving.
+//! - `POST /v1/verify` with `{"model": name, "proof": base64, "input_data"?: …}`:
+//!   `accepted`, or the failed `check` and its `reason`.
+//! - `GET /v1/models`, `GET /healthz`, `GET /metrics` (OpenMetrics text, see
+//!   [`metrics`]).
+//!
+//! Proofs run on a fixed pool of OS threads ([`pool`]); a proof request is admitted
+//! only while fewer than `workers + queue` are unanswered, else it gets 503
+//! `queue_full` with `Retry-After` at once. Bodies are limited (`max_body`, 413),
+//! every request has a deadline (`timeout`, 504), and every 4xx/5xx is
+//! `{"error": {"code", "message"}}` with a stable code ([`error::ErrorCode`]).
+//! On shutdown the listener closes, proofs already running finish and are
+//! answered, proof requests still queued are answered 503 `shutting_down`, and
+//! [`serve`] returns once every connection is done and every worker has exited.
+//!
+//! This module owns the HTTP surface, the pool and the metrics; it calls the
+//! prover ([`crate::proof`]) and the model's integer semantics
+//! ([`crate::model::Model::execute`]) and changes neither.
+
+mod error;
+mod metrics;
+mod pool;
+mod routes;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use error::{ApiError, ErrorCode};
+
+use crate::backend::registry::SelectedBackend;
+use crate::backend::CpuBackend;
+use crate::keys::cache::{self, CacheError, KeyLocation, KeyParams, KeyPolicy, Setups};
+use crate::proof::ProvingKey;
+use metrics::Metrics;
+use pool::ProvingPool;
+
+/// Limits and sizes of a service.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// Proving threads.
+    pub workers: usize,
+    /// Proof requests that may wait for a worker beyond the busy ones.
+    pub queue: usize,
+    /// Deadline of every request.
+    pub timeout: Duration,
+    /// Largest request body in bytes.
+    pub max_body: usize,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            workers: 2,
+            queue: 16,
+            timeout: Duration::from_secs(60),
+            max_body: 4 << 20,
+        }
+    }
+}
+
+/// Errors of starting a service.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("no model to serve")]
+    NoModels,
+    #[error("two models are named `{name}`: {} and {} (a model is named by its file stem, or its folder for network.onnx); rename one", first.display(), second.display())]
+    DuplicateName {
+        name: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
+    #[error("--workers must be at least 1")]
+    NoWorkers,
+    #[error("model `{}`: {source}", path.display())]
+    Model {
+        path: PathBuf,
+        #[source]
+        source: Box<CacheError>,
+    },
+    #[error("cannot start the proving workers: {0}")]
+    Threads(#[from] std::io::Error),
+}
+
+/// A model the service holds: its keys and shapes.
+#[derive(Debug)]
+pub struct ServedModel {
+    pub name: String,
+    pub path: PathBuf,
+    pub pk: ProvingKey,
+    pub input_shape: Vec<usize>,
+    pub output_shape: Vec<usize>,
+    /// How its keys were obtained at start (`loaded`, `built`, `rebuilt`).
+    pub keys_origin: &'static str,
+}
+
+impl ServedModel {
+    /// Number of input values a request must carry.
+    pub fn input_len(&self) -> usize {
+        self.pk.model.tensors[self.pk.model.input].len()
+    }
+}
+
+/// A running service's state: models, pool, metrics, limits.
+pub struct Service {
+    models: BTreeMap<String, Arc<ServedModel>>,
+    config: ServiceConfig,
+    pool: ProvingPool,
+    metrics: Arc<Metrics>,
+    /// Bounds concurrent inference and verification tasks (one per core).
+    fast_lane: tokio::sync::Semaphore,
+    shutting_down: AtomicBool,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("models", &self.models.keys().collect::<Vec<_>>())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Service {
+    /// Imports every model and loads its keys from the cache (building and caching
+    /// any that are missing or unusable), then starts the workers. Names are
+    /// checked before anything is loaded.
+    pub fn load(
+        paths: &[PathBuf],
+        params: &KeyParams,
+        keys: &KeyLocation,
+        setups: &mut Setups,
+        backend: SelectedBackend,
+        config: ServiceConfig,
+    ) -> Result<Arc<Self>, ServiceError> {
+        let mut names: BTreeMap<String, &PathBuf> = BTreeMap::new();
+        for path in paths {
+            let name = cache::model_name(path);
+            if let Some(first) = names.insert(name.clone(), path) {
+                return Err(ServiceError::DuplicateName {
+                    name,
+                    first: first.clone(),
+                    second: path.clone(),
+                });
+            }
+        }
+        let mut models = Vec::with_capacity(paths.len());
+        for path in paths {
+            let prepared = cache::prepare(
+                CpuBackend::global(),
+                path,
+                params,
+                keys,
+                setups,
+                KeyPolicy::LoadOrBuild,
+            )
+            .map_err(|source| ServiceError::Model {
+                path: path.clone(),
+                source: Box::new(source),
+            })?;
+            tracing::info!(
+                "model `{}`: keys {} in {:.3} s ({})",
+                prepared.name,
+                prepared.keys.origin.as_str(),
+                prepared.keys.seconds,
+                prepared.keys.dir.display()
+            );
+            models.push(ServedModel {
+                name: prepared.name,
+                path: prepared.path,
+                input_shape: prepared.imported.input_shape,
+                output_shape: prepared.imported.output_shape,
+                keys_origin: prepared.keys.origin.as_str(),
+                pk: prepared.keys.pk,
+            });
+        }
+        // Every setup extends the smaller ones (one seed), so preparing the
+        // largest one's pairing cache once serves every model's proofs.
+        if let Some(largest) = setups.largest() {
+            largest.prepare_pairing_cache();
+        }
+        Self::new(models, backend, config)
+    }
+
+    /// A service over models already loaded.
+    pub fn new(
+        models: Vec<ServedModel>,
+        backend: SelectedBackend,
+        config: ServiceConfig,
+    ) -> Result<Arc<Self>, ServiceError> {
+        if models.is_empty() {
+            return Err(ServiceError::NoModels);
+        }
+        if config.workers == 0 {
+            return Err(ServiceError::NoWorkers);
+        }
+        let mut by_name = BTreeMap::new();
+        for m in models {
+            if let Some(first) = by_name.get(&m.name) {
+                let first: &Arc<ServedModel> = first;
+                return Err(ServiceError::DuplicateName {
+                    name: m.name.clone(),
+                    first: first.path.clone(),
+                    second: m.path,
+                });
+            }
+            by_name.insert(m.name.clone(), Arc::new(m));
+        }
+        let metrics = Arc::new(Metrics::new(config.workers, config.queue));
+        let pool = ProvingPool::start(config.workers, config.queue, backend, metrics.clone())?;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Ok(Arc::new(Service {
+            models: by_name,
+            config,
+            pool,
+            metrics,
+            fast_lane: tokio::sync::Semaphore::new(cores),
+            shutting_down: AtomicBool::new(false),
+        }))
+    }
+
+    /// The served models by name.
+    pub fn models(&self) -> impl Iterator<Item = &ServedModel> {
+        self.models.values().map(|m| m.as_ref())
+    }
+
+    pub fn config(&self) -> &ServiceConfig {
+        &self.config
+    }
+
+    /// Stops admitting proof requests and rejects queued ones; running proofs finish.
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        self.pool.close();
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+}
+
+/// The HTTP routes of a service.
+pub fn router(service: Arc<Service>) -> axum::Router {
+    routes::router(service)
+}
+
+/// Serves `service` on `listener` until `shutdown` completes, then shuts down
+/// gracefully (see the module docs) and returns once every worker has exited.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    service: Arc<Service>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = router(service.clone());
+    let on_signal = service.clone();
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing running proofs, rejecting queued ones");
+            on_signal.begin_shutdown();
+        })
+        .await;
+    // Also reached when the server fails: stop and join the workers either way.
+    let joiner = service.clone();
+    tokio::task::spawn_blocking(move || joiner.pool.join())
+        .await
+        .map_err(std::io::Error::other)?;
+    result
+}
+
+/// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

@@ -1,0 +1,644 @@
+//! The prover service end to end: a server on an ephemeral loopback port inside
+//! each test (the library's `serve` on a bound listener), real HTTP requests, and
+//! the `zkinfer` binary to check that its proofs verify outside the service.
+//! `authorization` proves in about a second, so every test stays short.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+use zkinfer::backend::registry::SelectedBackend;
+use zkinfer::backend::CpuBackend;
+use zkinfer::keys::cache::{KeyLocation, KeyParams, Setups};
+use zkinfer::onnx::ImportOptions;
+use zkinfer::proof::{self, ModelProof, WeightVisibility};
+use zkinfer::service::{self, Service, ServiceConfig, ServiceError};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn model_path(name: &str) -> PathBuf {
+    root().join("models").join(name).join("network.onnx")
+}
+
+fn input_path(name: &str) -> PathBuf {
+    root().join("models").join(name).join("input.json")
+}
+
+/// Setups and keys shared by these tests and the child `zkinfer` processes.
+fn cache_dir() -> PathBuf {
+    std::env::temp_dir().join("zkinfer-test-cache")
+}
+
+fn input_json(name: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(input_path(name)).unwrap()).unwrap()
+}
+
+struct Server {
+    addr: SocketAddr,
+    service: Arc<Service>,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    async fn start(config: ServiceConfig) -> Server {
+        let params = KeyParams {
+            import: ImportOptions::default(),
+            visibility: WeightVisibility::Committed,
+        };
+        let service = tokio::task::spawn_blocking(move || {
+            Service::load(
+                &[model_path("authorization")],
+                &params,
+                &KeyLocation::Root(cache_dir().join("keys")),
+                &mut Setups::new(cache_dir()),
+                SelectedBackend::Cpu(CpuBackend::global()),
+                config,
+            )
+            .unwrap()
+        })
+        .await
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(service::serve(listener, service.clone(), async move {
+            let _ = stopped.await;
+        }));
+        Server {
+            addr,
+            service,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Signals shutdown and waits for `serve` to return.
+    async fn shutdown(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        tokio::time::timeout(Duration::from_secs(60), self.task)
+            .await
+            .expect("serve returns after shutdown")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+struct Answer {
+    status: u16,
+    headers: hyper::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    fn error_code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error code: {}", String::from_utf8_lossy(&self.body)))
+            .to_string()
+    }
+}
+
+async fn request(addr: SocketAddr, method: &str, path: &str, body: Vec<u8>) -> Answer {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let request = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", addr.to_string())
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    Answer {
+        status,
+        headers,
+        body: body.to_vec(),
+    }
+}
+
+async fn post(addr: SocketAddr, path: &str, body: &Value) -> Answer {
+    request(addr, "POST", path, serde_json::to_vec(body).unwrap()).await
+}
+
+async fn get(addr: SocketAddr, path: &str) -> Answer {
+    request(addr, "GET", path, Vec::new()).await
+}
+
+const PROVE: &str = "/v1/models/authorization/prove";
+
+fn prove_body(tier: &str) -> Value {
+    json!({"input_data": input_json("authorization")["input_data"], "tier": tier})
+}
+
+/// The model's quantized output on its shipped input, computed here.
+fn expected_output(service: &Service) -> Vec<f32> {
+    let model = &service.models().next().unwrap().pk.model;
+    let values = zkinfer::quant::read_input_json(&input_path("authorization")).unwrap();
+    let input = zkinfer::quant::quantize_input(&values, model.scale_bits);
+    let witness = model.execute(&input).unwrap();
+    zkinfer::quant::dequantize(&witness.values[model.output], model.scale_bits)
+}
+
+fn floats(v: &Value) -> Vec<f32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
+}
+
+/// Decodes a proof answer and checks it against the service's verifying key.
+fn check_proof(service: &Service, answer: &Answer, expected: &[f32]) -> Vec<u8> {
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    let json = answer.json();
+    assert_eq!(json["tier"], "proof");
+    assert_eq!(floats(&json["output"]), expected);
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(json["proof"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(json["proof_bytes"].as_u64().unwrap() as usize, bytes.len());
+    let proof = ModelProof::from_bytes(&bytes).unwrap();
+    let vk = &service.models().next().unwrap().pk.vk;
+    proof::verify(vk, &proof.input, &proof).unwrap();
+    bytes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_tiers_and_the_proof_verifies_with_the_cli_and_the_service() {
+    let server = Server::start(ServiceConfig::default()).await;
+    let expected = expected_output(&server.service);
+
+    let inference = post(server.addr, PROVE, &prove_body("inference")).await;
+    assert_eq!(inference.status, 200);
+    let json = inference.json();
+    assert_eq!(json["tier"], "inference");
+    assert!(
+        json.get("proof").is_none(),
+        "the inference tier never proves"
+    );
+    assert_eq!(floats(&json["output"]), expected);
+    assert_eq!(json["output_shape"], json!([1, 4]));
+
+    let answer = post(server.addr, PROVE, &prove_body("proof")).await;
+    let bytes = check_proof(&server.service, &answer, &expected);
+
+    // The same proof verifies with the command line, from the model file.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("service.proof");
+    std::fs::write(&file, &bytes).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_zkinfer"))
+        .arg("verify")
+        .arg(model_path("authorization"))
+        .arg("--proof")
+        .arg(&file)
+        .arg("--input")
+        .arg(input_path("authorization"))
+        .env("ZKINFER_CACHE_DIR", cache_dir())
+        .env_remove("ZKINFER_KEYS")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // And with the service's own verify route; a tampered proof is rejected
+    // naming the check, and a proof for another input is refused.
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let ok = post(
+        server.addr,
+        "/v1/verify",
+        &json!({"model": "authorization", "proof": b64(&bytes),
+                "input_data": input_json("authorization")["input_data"]}),
+    )
+    .await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.json()["accepted"], true, "{}", ok.json());
+    assert_eq!(floats(&ok.json()["output"]), expected);
+    let mut tampered = bytes.clone();
+    let at = tampered.len() / 2;
+    tampered[at] ^= 1;
+    let rejected = post(
+        server.addr,
+        "/v1/verify",
+        &json!({"model": "authorization", "proof": b64(&tampered)}),
+    )
+    .await;
+    assert_eq!(rejected.status, 200);
+    let json = rejected.json();
+    assert_eq!(json["accepted"], false);
+    assert!(json["check"].as_str().is_some_and(|c| !c.is_empty()));
+    assert!(json["reason"].as_str().is_some_and(|r| !r.is_empty()));
+    let other_input = post(
+        server.addr,
+        "/v1/verify",
+        &json!({"model": "authorization", "proof": b64(&bytes),
+                "input_data": [vec![0.25; 64]]}),
+    )
+    .await;
+    assert_eq!(other_input.json()["accepted"], false);
+    assert_eq!(other_input.json()["check"], "input");
+
+    // Listing, health and metrics reflect what happened.
+    let models = get(server.addr, "/v1/models").await.json();
+    assert_eq!(models["models"][0]["name"], "authorization");
+    assert_eq!(models["models"][0]["input_shape"], json!([1, 64]));
+    let health = get(server.addr, "/healthz").await;
+    assert_eq!(health.status, 200);
+    assert_eq!(health.json()["status"], "ok");
+    let metrics = get(server.addr, "/metrics").await;
+    assert_eq!(metrics.status, 200);
+    let text = String::from_utf8(metrics.body).unwrap();
+    for needle in [
+        r#"zkinfer_requests_total{route="/v1/models/{name}/prove",status="200"} 2"#,
+        r#"zkinfer_requests_total{route="/v1/verify",status="200"} 3"#,
+        r#"zkinfer_tier_requests_total{model="authorization",tier="inference"} 1"#,
+        r#"zkinfer_tier_requests_total{model="authorization",tier="proof"} 1"#,
+        r#"zkinfer_prove_phase_seconds_count{phase="opening"} 1"#,
+        r#"zkinfer_prove_phase_seconds_count{phase="witness"} 1"#,
+        "zkinfer_queue_depth 0",
+        "zkinfer_workers 2",
+    ] {
+        assert!(text.contains(needle), "no `{needle}` in\n{text}");
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_4xx_with_a_stable_code() {
+    let server = Server::start(ServiceConfig {
+        max_body: 16 << 10,
+        ..ServiceConfig::default()
+    })
+    .await;
+    let addr = server.addr;
+    let raw = |body: &str| request(addr, "POST", PROVE, body.as_bytes().to_vec());
+    let cases: Vec<(Answer, u16, &str)> = vec![
+        (raw("{\"input_data\": [[1, 2,").await, 400, "bad_json"),
+        (raw("not json").await, 400, "bad_json"),
+        (raw("{\"tier\": \"proof\"}").await, 400, "bad_request"),
+        (
+            post(addr, PROVE, &json!({"input_data": [[1.0]], "tier": "fast"})).await,
+            400,
+            "bad_request",
+        ),
+        (
+            post(
+                addr,
+                PROVE,
+                &json!({"input_data": [[1.0]], "teir": "proof"}),
+            )
+            .await,
+            400,
+            "bad_request",
+        ),
+        (
+            post(
+                addr,
+                PROVE,
+                &json!({"input_data": [vec![0.5; 63]], "tier": "proof"}),
+            )
+            .await,
+            422,
+            "bad_input",
+        ),
+        (
+            post(
+                addr,
+                PROVE,
+                &json!({"input_data": [[1, "x"]], "tier": "inference"}),
+            )
+            .await,
+            422,
+            "bad_input",
+        ),
+        (
+            // Far outside the activation bound.
+            post(
+                addr,
+                PROVE,
+                &json!({"input_data": [vec![1.0e6; 64]], "tier": "inference"}),
+            )
+            .await,
+            422,
+            "bad_input",
+        ),
+        (
+            post(addr, "/v1/models/nope/prove", &prove_body("inference")).await,
+            404,
+            "unknown_model",
+        ),
+        (
+            post(addr, "/v1/verify", &json!({"model": "nope", "proof": ""})).await,
+            404,
+            "unknown_model",
+        ),
+        (
+            post(
+                addr,
+                "/v1/verify",
+                &json!({"model": "authorization", "proof": "%%%"}),
+            )
+            .await,
+            400,
+            "bad_proof_encoding",
+        ),
+        (
+            request(addr, "POST", PROVE, vec![b' '; 20 << 10]).await,
+            413,
+            "payload_too_large",
+        ),
+        (get(addr, "/v2/anything").await, 404, "not_found"),
+        (get(addr, PROVE).await, 405, "method_not_allowed"),
+    ];
+    for (i, (answer, status, code)) in cases.iter().enumerate() {
+        assert_eq!(
+            answer.status,
+            *status,
+            "case {i}: {}",
+            String::from_utf8_lossy(&answer.body)
+        );
+        assert_eq!(answer.error_code(), *code, "case {i}");
+        assert!(
+            answer.json()["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "case {i}"
+        );
+        assert_eq!(
+            answer.headers["content-type"], "application/json",
+            "case {i}"
+        );
+    }
+    // The wrong length names both lengths.
+    let message = cases[5].0.json()["error"]["message"].to_string();
+    assert!(
+        message.contains("63") && message.contains("64"),
+        "{message}"
+    );
+    let metrics = String::from_utf8(get(addr, "/metrics").await.body).unwrap();
+    assert!(
+        metrics.contains(r#"zkinfer_errors_total{code="bad_json"} 2"#),
+        "{metrics}"
+    );
+    // Nothing was proved.
+    assert!(
+        !metrics.contains("zkinfer_prove_seconds_count"),
+        "{metrics}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overload_answers_503_at_once_and_every_accepted_request_correctly() {
+    let server = Server::start(ServiceConfig {
+        workers: 1,
+        queue: 1,
+        ..ServiceConfig::default()
+    })
+    .await;
+    let expected = expected_output(&server.service);
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let addr = server.addr;
+            tokio::spawn(async move {
+                let t = Instant::now();
+                let a = post(addr, PROVE, &prove_body("proof")).await;
+                (a, t.elapsed())
+            })
+        })
+        .collect();
+    let mut ok = Vec::new();
+    let mut busy = Vec::new();
+    for task in tasks {
+        let (answer, elapsed) = task.await.unwrap();
+        match answer.status {
+            200 => {
+                check_proof(&server.service, &answer, &expected);
+                ok.push(elapsed);
+            }
+            503 => {
+                assert_eq!(answer.error_code(), "queue_full");
+                let retry: u64 = answer.headers["retry-after"]
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                assert!(retry >= 1);
+                busy.push(elapsed);
+            }
+            s => panic!("status {s}: {}", String::from_utf8_lossy(&answer.body)),
+        }
+    }
+    // Refused at once: every refusal came back sooner than any proof could
+    // (a refusal that waited for a worker would take at least one proof's time).
+    let fastest_proof = *ok.iter().min().unwrap();
+    assert!(
+        busy.iter().all(|&t| t < fastest_proof),
+        "refusals {busy:?}, proofs {ok:?}"
+    );
+    let (ok, busy) = (ok.len(), busy.len());
+    // One worker and one queue slot: two proofs at most while the first runs.
+    assert!(ok >= 2, "{ok} proofs, {busy} refusals");
+    assert!(busy >= 1, "{ok} proofs, {busy} refusals");
+    assert_eq!(ok + busy, 6);
+    eprintln!(
+        "overload: {ok} proved, {busy} refused in {:?}",
+        start.elapsed()
+    );
+    // Still serving, and the inference tier is never refused for a busy queue.
+    assert_eq!(get(server.addr, "/healthz").await.status, 200);
+    let inference = post(server.addr, PROVE, &prove_body("inference")).await;
+    assert_eq!(inference.status, 200);
+    let metrics = String::from_utf8(get(server.addr, "/metrics").await.body).unwrap();
+    assert!(
+        metrics.contains(&format!(
+            r#"zkinfer_errors_total{{code="queue_full"}} {busy}"#
+        )),
+        "{metrics}"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_finishes_the_running_proof_and_rejects_queued_ones() {
+    let server = Server::start(ServiceConfig {
+        workers: 1,
+        queue: 2,
+        ..ServiceConfig::default()
+    })
+    .await;
+    let expected = expected_output(&server.service);
+    let addr = server.addr;
+    let tasks: Vec<_> = (0..3)
+        .map(|_| tokio::spawn(async move { post(addr, PROVE, &prove_body("proof")).await }))
+        .collect();
+    // Wait until one proof runs and two wait.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let h = get(addr, "/healthz").await.json();
+        if h["workers_busy"] == 1 && h["queue_depth"] == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never saw 1 busy + 2 queued: {h}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let service = server.service.clone();
+    server.shutdown().await;
+    assert!(service.is_shutting_down());
+    let mut ok = 0;
+    let mut rejected = 0;
+    for task in tasks {
+        let answer = task.await.unwrap();
+        match answer.status {
+            200 => {
+                check_proof(&service, &answer, &expected);
+                ok += 1;
+            }
+            503 => {
+                assert_eq!(answer.error_code(), "shutting_down");
+                rejected += 1;
+            }
+            s => panic!("status {s}: {}", String::from_utf8_lossy(&answer.body)),
+        }
+    }
+    assert_eq!((ok, rejected), (1, 2));
+    // The listener is closed.
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_past_its_deadline_gets_504() {
+    let server = Server::start(ServiceConfig {
+        workers: 1,
+        queue: 1,
+        timeout: Duration::from_millis(50),
+        ..ServiceConfig::default()
+    })
+    .await;
+    let answer = post(server.addr, PROVE, &prove_body("proof")).await;
+    assert_eq!(answer.status, 504);
+    assert_eq!(answer.error_code(), "timeout");
+    server.shutdown().await;
+}
+
+#[test]
+fn duplicate_model_names_are_refused_before_loading() {
+    let params = KeyParams {
+        import: ImportOptions::default(),
+        visibility: WeightVisibility::Committed,
+    };
+    // Both are named `authorization`; the second file need not even exist.
+    let paths = [
+        model_path("authorization"),
+        Path::new("/elsewhere/authorization.onnx").to_path_buf(),
+    ];
+    let err = Service::load(
+        &paths,
+        &params,
+        &KeyLocation::Root(cache_dir().join("keys")),
+        &mut Setups::new(cache_dir()),
+        SelectedBackend::Cpu(CpuBackend::global()),
+        ServiceConfig::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, ServiceError::DuplicateName { name, .. } if name == "authorization"),
+        "{err}"
+    );
+}
+
+/// `zkinfer serve` as a process: prints its address, answers, and stops cleanly
+/// on SIGTERM.
+#[cfg(unix)]
+#[test]
+fn the_binary_serves_and_stops_on_sigterm() {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zkinfer"))
+        .arg("serve")
+        .arg(model_path("authorization"))
+        .args(["--addr", "127.0.0.1:0", "--workers", "1", "--queue", "1"])
+        .env("ZKINFER_CACHE_DIR", cache_dir())
+        .env_remove("ZKINFER_KEYS")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr: SocketAddr = line
+        .strip_prefix("listening on http://")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("unexpected first line `{line}`"))
+        .parse()
+        .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        assert_eq!(get(addr, "/healthz").await.status, 200);
+        let a = post(addr, PROVE, &prove_body("inference")).await;
+        assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    });
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(status.success(), "{status}: {stderr}");
+    assert!(stderr.contains("stopped"), "{stderr}");
+
+    // Two models of one name are refused at start.
+    let out = Command::new(env!("CARGO_BIN_EXE_zkinfer"))
+        .arg("serve")
+        .arg(model_path("authorization"))
+        .arg(model_path("authorization"))
+        .env("ZKINFER_CACHE_DIR", cache_dir())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("two models are named"));
+}
