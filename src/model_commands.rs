@@ -134,7 +134,7 @@ pub fn prove(args: &ProveArgs) -> anyhow::Result<()> {
         }
         #[cfg(feature = "wgpu")]
         SelectedBackend::Wgpu(_) => {
-            proof::prove::<zkinfer::backend::wgpu::WgpuBackend>(&pk, &quantized)?
+            proof::prove::<zkinfer::backend::wgpu::WgpuBackend>(pk, &quantized)?
         }
     };
     let prove_s = start.elapsed().as_secs_f64();
