@@ -220,7 +220,7 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
     let bytes = std::fs::read(&args.proof)
         .with_context(|| format!("cannot read {}", args.proof.display()))?;
     let start = Instant::now();
-    let proof = ModelProof::from_bytes(&bytes)
+    let (proof, checks) = ModelProof::from_bytes_deferred(&bytes)
         .map_err(|e| Rejected(format!("{}: malformed proof: {e}", args.proof.display())))?;
     if let Some(input_path) = &args.input {
         let input = quant::quantize_input(&input_values(input_path)?, vk.model.scale_bits);
@@ -232,7 +232,12 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
             .into());
         }
     }
-    proof::verify(&vk, &proof.input, &proof).map_err(|e| Rejected(e.to_string()))?;
+    proof::verify_with_checks(&vk, &proof.input, &proof, checks).map_err(|e| match e {
+        proof::ProofError::Decode(e) => {
+            Rejected(format!("{}: malformed proof: {e}", args.proof.display()))
+        }
+        e => Rejected(e.to_string()),
+    })?;
     let verify_s = start.elapsed().as_secs_f64();
     let output = quant::dequantize(&proof.output, vk.model.scale_bits);
     if args.json {

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 
 use ark_bn254::{Bn254, Fq, Fq12, Fq2, Fr, G1Affine, G2Affine};
 use ark_ec::pairing::PairingOutput;
-use ark_ff::{PrimeField, UniformRand, Zero};
+use ark_ff::{Field, PrimeField, UniformRand, Zero};
 use ark_serialize::CanonicalSerialize;
 use dory_pcs::backends::arkworks::ArkGT;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
@@ -498,6 +498,28 @@ fn invalid_group_elements_are_rejected() {
             offset: 2
         }
     );
+
+    // An element of the cyclotomic subgroup outside GT passes the eager check
+    // and is caught by the deferred exponentiation, by name.
+    let f = Fq12::rand(&mut rng);
+    let mut conj = f;
+    conj.conjugate_in_place();
+    let mut cyclotomic = conj * f.inverse().unwrap();
+    let mut p2 = cyclotomic;
+    p2.frobenius_map_in_place(2);
+    cyclotomic *= p2;
+    assert!(zkinfer::encoding::in_cyclotomic_subgroup(&cyclotomic));
+    let mut gt_bytes = Vec::new();
+    cyclotomic.serialize_compressed(&mut gt_bytes).unwrap();
+    let mut b = bytes.clone();
+    b[2..2 + GT_LEN].copy_from_slice(&gt_bytes);
+    let expected = DecodeError::InvalidPoint {
+        what: "Dory VMV c",
+        offset: 2,
+    };
+    assert_eq!(from_bytes::<EvaluationProof>(&b).unwrap_err(), expected);
+    let (_, checks) = zkinfer::encoding::from_bytes_deferred::<EvaluationProof>(&b).unwrap();
+    assert_eq!(checks.run().unwrap_err(), expected);
 
     // The identity of GT is a valid commitment (it is the commitment to zero).
     let identity = Commitment(ArkGT(PairingOutput::<Bn254>::zero()));

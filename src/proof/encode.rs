@@ -4,7 +4,8 @@
 //! canonical field elements, validated points, no trailing bytes).
 
 use crate::encoding::{
-    from_bytes, to_bytes, Decode, DecodeError, Encode, Reader, Writer, FR_LEN, LEN_PREFIX,
+    from_bytes, from_bytes_deferred, to_bytes, Decode, DecodeError, DeferredChecks, Encode, Reader,
+    Writer, FR_LEN, LEN_PREFIX,
 };
 use crate::lookup::LookupProof;
 use crate::ops::OpProof;
@@ -272,5 +273,11 @@ impl ModelProof {
     /// Decodes a proof file; never panics, rejects trailing bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
         from_bytes(bytes)
+    }
+
+    /// Decodes a proof file but leaves its GT subgroup checks to the caller
+    /// (see [`super::verify_with_checks`]); never panics.
+    pub fn from_bytes_deferred(bytes: &[u8]) -> Result<(Self, DeferredChecks), DecodeError> {
+        from_bytes_deferred(bytes)
     }
 }

@@ -83,6 +83,8 @@ pub enum ProofError {
     Reduction(#[from] ReductionError),
     #[error(transparent)]
     Pcs(#[from] PcsError),
+    #[error("malformed proof: {0}")]
+    Decode(#[from] crate::encoding::DecodeError),
 }
 
 /// What the verifier needs: the model's structure (weights only when public),
@@ -800,6 +802,21 @@ fn route(vk: &VerifyingKey, claims: &[SlotClaim]) -> Result<(Vec<Claim>, Vec<Cla
         }
     }
     Ok((witness, model))
+}
+
+/// Verifies a proof decoded by [`ModelProof::from_bytes_deferred`]: its GT
+/// subgroup checks run in parallel with [`verify`], and the proof is accepted
+/// only if both pass (the verifier only does group arithmetic on the elements
+/// meanwhile, which are already known to lie in the cyclotomic subgroup).
+pub fn verify_with_checks(
+    vk: &VerifyingKey,
+    input: &[i64],
+    proof: &ModelProof,
+    checks: crate::encoding::DeferredChecks,
+) -> Result<(), ProofError> {
+    let (membership, verdict) = rayon::join(|| checks.run(), || verify(vk, input, proof));
+    membership?;
+    verdict
 }
 
 /// Verifies a proof against a verifying key and the public input.

@@ -369,6 +369,7 @@ fn check_name(e: &ProofError) -> &'static str {
         ProofError::PublicWeight { .. } => "public_weight",
         ProofError::Reduction(_) => "opening",
         ProofError::Pcs(_) => "pcs",
+        ProofError::Decode(_) => "decode",
     }
 }
 
@@ -400,7 +401,7 @@ async fn verify(
     let m = model.clone();
     let outcome =
         tokio::task::spawn_blocking(move || -> Result<ModelProof, (&'static str, String)> {
-            let proof = ModelProof::from_bytes(&bytes)
+            let (proof, checks) = ModelProof::from_bytes_deferred(&bytes)
                 .map_err(|e| ("decode", format!("malformed proof: {e}")))?;
             if let Some(input) = expected_input {
                 if input != proof.input {
@@ -410,7 +411,7 @@ async fn verify(
                     ));
                 }
             }
-            proof::verify(&m.pk.vk, &proof.input, &proof)
+            proof::verify_with_checks(&m.pk.vk, &proof.input, &proof, checks)
                 .map_err(|e| (check_name(&e), e.to_string()))?;
             Ok(proof)
         })
