@@ -22,8 +22,9 @@ use crate::pcs::{self, DorySetup, GlobalBackend, Layout, MultilinearPoly};
 
 pub mod models;
 
-/// Parses a `--device` list: `all` (every device zkinfer knows of), or
-/// comma-separated choices (`cpu,cuda:1,wgpu`).
+/// Parses a `--device` list: `all` (every device zkinfer knows of; select them
+/// with [`registry::select_present`]), or comma-separated choices
+/// (`cpu,cuda:1,wgpu`).
 pub fn parse_devices(text: &str) -> Result<Vec<DeviceChoice>, String> {
     if text.trim().eq_ignore_ascii_case("all") {
         return Ok(vec![
@@ -119,6 +120,8 @@ pub struct Report {
 #[derive(Debug, Clone)]
 pub struct Options {
     pub devices: Vec<DeviceChoice>,
+    /// `devices` came from `--device all`: see [`registry::select_present`].
+    pub every_present: bool,
     pub log_sizes: Vec<usize>,
     /// Measured runs per cell (after one warm-up).
     pub repeats: usize,
@@ -292,7 +295,12 @@ pub fn run(
     let mut selected: Vec<(String, SelectedBackend)> = Vec::new();
     let mut skipped = Vec::new();
     for choice in &options.devices {
-        match registry::select(*choice) {
+        let selected_backend = if options.every_present {
+            registry::select_present(*choice)
+        } else {
+            registry::select(*choice)
+        };
+        match selected_backend {
             Ok(backend) => {
                 let name = backend.as_dyn().name().to_string();
                 if !selected.iter().any(|(n, _)| *n == name) {
@@ -412,6 +420,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let options = Options {
             devices: vec![DeviceChoice::Cpu, DeviceChoice::Cuda(None)],
+            every_present: false,
             log_sizes: vec![4, 5],
             repeats: 1,
             primitives: Primitive::ALL.to_vec(),

@@ -85,6 +85,7 @@ pub fn models(args: &ModelsArgs) -> anyhow::Result<()> {
     let old = run.compare.as_deref().map(models::read_rows).transpose()?;
     let options = models::Options {
         devices: parse_devices(&run.device).map_err(anyhow::Error::msg)?,
+        every_present: run.device.trim().eq_ignore_ascii_case("all"),
         repeat: run.repeat,
         warmup: run.warmup,
         weights: run.weights,

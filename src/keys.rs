@@ -223,6 +223,10 @@ pub fn vk_from_bytes(path: &Path, bytes: &[u8]) -> Result<VerifyingKey, KeyError
             header.version
         )));
     }
+    header
+        .model
+        .validate()
+        .map_err(|e| bad(format!("invalid model: {e}")))?;
     let seed_digest =
         unhex64(&header.seed_digest).ok_or_else(|| bad("malformed seed digest".into()))?;
     let mut reader = binary;
@@ -324,15 +328,20 @@ pub fn pk_from_bytes(
         return Err(bad("made with another Dory setup".into()));
     }
     let model = header.model;
+    model
+        .validate()
+        .map_err(|e| bad(format!("invalid model: {e}")))?;
     let (witness_layout, model_layout) = proof::block_layouts(&model, header.visibility);
     let mut reader = binary;
     let tag = *reader
         .first()
         .ok_or_else(|| bad("missing commitment tag".into()))?;
     reader = &reader[1..];
+    let committed =
+        header.visibility == WeightVisibility::Committed && !model_layout.blocks.is_empty();
     let model_poly = match tag {
-        0 => None,
-        1 => {
+        0 if !committed => None,
+        1 if committed => {
             let gt = CanonicalDeserialize::deserialize_with_mode(
                 &mut reader,
                 Compress::Yes,
@@ -367,7 +376,12 @@ pub fn pk_from_bytes(
                 },
             ))
         }
-        t => return Err(bad(format!("unknown commitment tag {t}"))),
+        t => {
+            return Err(bad(format!(
+                "commitment tag {t} does not fit {:?} weights",
+                header.visibility
+            )))
+        }
     };
     if !reader.is_empty() {
         return Err(bad("trailing bytes".into()));
@@ -380,9 +394,42 @@ pub fn pk_from_bytes(
     ))
 }
 
-/// Reads a verifying key file.
+/// Reads a verifying key file as written, its Dory setup included. That setup
+/// is only as trustworthy as whoever wrote the file: to verify with a key from
+/// someone else, use [`read_vk_over_public_setup`].
 pub fn read_vk(path: &Path) -> Result<VerifyingKey, KeyError> {
     vk_from_bytes(path, &read(path)?)
+}
+
+/// Reads a verifying key file and puts it over zkinfer's public Dory setup
+/// (derived from the public seed, or loaded from `setups`' cache): Dory is
+/// sound only over generators nobody knows discrete logarithms of, and a key
+/// file could carry others. The key must name the public seed and the setup
+/// size its model needs.
+pub fn read_vk_over_public_setup(
+    path: &Path,
+    setups: &mut cache::Setups,
+) -> Result<VerifyingKey, KeyError> {
+    let bad = |reason: String| KeyError::Format {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut vk = read_vk(path)?;
+    let public_seed: [u8; 64] = Blake2b512::digest(crate::pcs::setup::DEFAULT_SEED).into();
+    if vk.seed_digest != public_seed {
+        return Err(bad(
+            "made with a Dory setup from another seed than zkinfer's public one".into(),
+        ));
+    }
+    if vk.log_generators != proof::required_generators(&vk.model) {
+        return Err(bad(format!(
+            "its Dory setup size (2^{}) does not fit its model",
+            vk.log_generators
+        )));
+    }
+    let setup = setups.for_model(&vk.model)?;
+    vk.dory = setup.verifier.clone();
+    Ok(vk)
 }
 
 /// Reads a proving key file.

@@ -400,6 +400,7 @@ fn bench_primitives(args: PrimitivesArgs) -> anyhow::Result<()> {
     };
     let options = bench::Options {
         devices,
+        every_present: args.device.trim().eq_ignore_ascii_case("all"),
         log_sizes: bench::parse_sizes(&args.sizes).map_err(anyhow::Error::msg)?,
         repeats: args.repeats,
         primitives,

@@ -185,28 +185,7 @@ pub fn prove(args: &ProveArgs) -> anyhow::Result<()> {
 
 pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
     let vk = match (&args.vk, &args.model) {
-        (Some(path), _) => {
-            let mut vk = keys::read_vk(path)?;
-            // Dory is sound only over the public setup: a key file could carry
-            // generators whose discrete logarithms its maker knows. Verify with
-            // the setup derived here from zkinfer's public seed instead.
-            if vk.log_generators != proof::required_generators(&vk.model) {
-                anyhow::bail!(
-                    "{}: the key's Dory setup size (2^{}) does not fit its model",
-                    path.display(),
-                    vk.log_generators
-                );
-            }
-            let setup = Setups::in_default_dir().for_model(&vk.model)?;
-            if setup.seed_digest != vk.seed_digest {
-                anyhow::bail!(
-                    "{}: the key was made with a Dory setup from another seed than zkinfer's public one",
-                    path.display()
-                );
-            }
-            vk.dory = setup.verifier.clone();
-            vk
-        }
+        (Some(path), _) => keys::read_vk_over_public_setup(path, &mut Setups::in_default_dir())?,
         (None, Some(model)) => {
             prepare(model, &args.options, KeyPolicy::LoadOrBuild)?
                 .keys
@@ -240,13 +219,24 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
     })?;
     let verify_s = start.elapsed().as_secs_f64();
     let output = quant::dequantize(&proof.output, vk.model.scale_bits);
+    // The statement proved is about the proof's own public input: say which.
+    let input = quant::dequantize(&proof.input, vk.model.scale_bits);
     if args.json {
         println!(
             "{}",
-            serde_json::json!({"accepted": true, "model": vk.model.name, "output": output, "verify_s": verify_s})
+            serde_json::json!({"accepted": true, "model": vk.model.name, "input": input, "output": output, "verify_s": verify_s})
         );
     } else {
         println!("proof accepted ({verify_s:.3} s)");
+        if input.len() <= 16 {
+            println!("input  {input:?}");
+        } else {
+            println!(
+                "input  {} values, starting {:?} (check it with --input FILE)",
+                input.len(),
+                &input[..8]
+            );
+        }
         println!("output {output:?}");
     }
     Ok(())

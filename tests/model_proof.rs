@@ -395,6 +395,25 @@ fn keys_round_trip_through_files_and_corruption_is_detected() {
         let err = keys::vk_from_bytes(&sub.join("vk.bin"), &bad).unwrap_err();
         assert!(err.to_string().contains("vk.bin"), "{err}");
         assert!(keys::vk_from_bytes(&sub.join("vk.bin"), &vk_bytes[..100]).is_err());
+        // A well-formed, checksummed key over a malformed model is an error
+        // naming what is wrong, never a panic or a huge allocation.
+        let hostile: [fn(&mut zkinfer::model::Model); 4] = [
+            |m| m.scale_bits = 0,
+            |m| m.nodes[0].inputs.clear(),
+            |m| m.nodes[0].output = 1000,
+            |m| {
+                m.activation_bits = 40;
+                m.nodes[0].op = Op::Tanh;
+                m.nodes[0].inputs.truncate(1);
+            },
+        ];
+        for (i, spoil) in hostile.iter().enumerate() {
+            let mut vk = pk.vk.clone();
+            spoil(&mut vk.model);
+            let bytes = keys::vk_to_bytes(&vk);
+            let err = keys::vk_from_bytes(&sub.join("vk.bin"), &bytes).unwrap_err();
+            assert!(err.to_string().contains("invalid model"), "case {i}: {err}");
+        }
         let pk_bytes = std::fs::read(sub.join("pk.bin")).unwrap();
         assert!(keys::pk_from_bytes(
             &sub.join("pk.bin"),

@@ -357,6 +357,20 @@ fn auto_wgpu() -> Result<SelectedBackend, String> {
     Err(WGPU_REASON.to_string())
 }
 
+/// Like [`select`], for a list meant as "every device present" (`--device
+/// all`): there wgpu counts only with a GPU adapter `auto` would take, since a
+/// software rasterizer such as lavapipe is the CPU again, slowly. Named
+/// explicitly (`--device wgpu`), a software adapter is still used.
+pub fn select_present(choice: DeviceChoice) -> Result<SelectedBackend, BackendError> {
+    match choice {
+        DeviceChoice::Wgpu(None) => auto_wgpu().map_err(|reason| BackendError::Unavailable {
+            backend: choice.to_string(),
+            reason,
+        }),
+        other => select(other),
+    }
+}
+
 /// Resolves a `--device` choice. `auto` takes the fastest device present and
 /// logs why others were skipped; an explicit device that is absent is an error
 /// naming what is missing.

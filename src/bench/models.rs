@@ -250,6 +250,8 @@ pub fn shipped_models(dir: &Path) -> Result<Vec<ModelSpec>, BenchError> {
 pub struct Options {
     /// Devices to run; the CPU is always added (speed-ups are against it).
     pub devices: Vec<DeviceChoice>,
+    /// `devices` came from `--device all`: see [`registry::select_present`].
+    pub every_present: bool,
     /// Measured runs per model × device (at least 1).
     pub repeat: usize,
     /// Unrecorded runs before them.
@@ -313,7 +315,7 @@ pub fn run(
         return Err(BenchError::Options("no models to run".into()));
     }
     check_telemetry()?;
-    let (selected, absent) = select_devices(&options.devices);
+    let (selected, absent) = select_devices(&options.devices, options.every_present);
     let prepared = models
         .iter()
         .map(|spec| prepare(spec, options))
@@ -393,13 +395,18 @@ type Absent = Vec<(String, String)>;
 
 /// The devices to run (deduplicated by backend, CPU first) and the absent ones
 /// with their reasons.
-fn select_devices(choices: &[DeviceChoice]) -> (Selected, Absent) {
+fn select_devices(choices: &[DeviceChoice], every_present: bool) -> (Selected, Absent) {
     let mut all = vec![DeviceChoice::Cpu];
     all.extend(choices.iter().copied().filter(|c| *c != DeviceChoice::Cpu));
     let mut selected: Selected = Vec::new();
     let mut absent: Absent = Vec::new();
     for choice in all {
-        match registry::select(choice) {
+        let chosen = if every_present {
+            registry::select_present(choice)
+        } else {
+            registry::select(choice)
+        };
+        match chosen {
             Ok(backend) => {
                 let name = backend.as_dyn().name().to_string();
                 if !selected.iter().any(|(n, _)| *n == name) {
@@ -1160,6 +1167,7 @@ mod tests {
         assert!(matches!(err, BenchError::BadCompareFile { .. }), "{err}");
         let options = Options {
             devices: vec![DeviceChoice::Cpu],
+            every_present: false,
             repeat: 0,
             warmup: 0,
             weights: WeightVisibility::Committed,
@@ -1200,6 +1208,7 @@ mod tests {
         .unwrap();
         let options = Options {
             devices: vec![DeviceChoice::Cpu, DeviceChoice::Cuda(None)],
+            every_present: false,
             repeat: 1,
             warmup: 0,
             weights: WeightVisibility::Committed,

@@ -203,7 +203,89 @@ pub fn broadcasts_to(b: &[usize], a: &[usize]) -> bool {
             .all(|(&x, &y)| x == y || x == 1)
 }
 
+/// Most variables of any tensor (2^32 padded entries).
+pub const MAX_TENSOR_VARS: usize = 32;
+/// Most activation bits for which Tanh/Sigmoid tables (2^bits rows) are built.
+pub const MAX_FUNCTION_TABLE_BITS: u32 = 16;
+
 impl Model {
+    /// Checks what code handling a model from an untrusted file (a key) relies
+    /// on before indexing it: the quantization parameters, tensor ids, each
+    /// op's arity and element-wise shapes, tensor sizes. The reason names the
+    /// node or tensor. Imported models pass by construction.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=30).contains(&self.scale_bits)
+            || self.activation_bits <= self.scale_bits
+            || self.activation_bits > 48
+        {
+            return Err(format!(
+                "scale_bits = {} and activation_bits = {} (need 1 ≤ scale ≤ 30 < activation ≤ 48)",
+                self.scale_bits, self.activation_bits
+            ));
+        }
+        let count = self.tensors.len();
+        if self.input >= count || self.output >= count {
+            return Err("input or output tensor id out of range".into());
+        }
+        for t in &self.tensors {
+            let vars: Option<usize> = t.shape.iter().try_fold(0usize, |acc, &d| {
+                let log = d.max(1).checked_next_power_of_two()?.trailing_zeros() as usize;
+                acc.checked_add(log)
+            });
+            if vars.is_none_or(|v| v > MAX_TENSOR_VARS) {
+                return Err(format!(
+                    "tensor `{}` of shape {:?} is too large",
+                    t.name, t.shape
+                ));
+            }
+            if let TensorKind::Weight { values } = &t.kind {
+                if !values.is_empty() && values.len() != t.len() {
+                    return Err(format!(
+                        "weight `{}` has {} values for shape {:?}",
+                        t.name,
+                        values.len(),
+                        t.shape
+                    ));
+                }
+            }
+        }
+        for node in &self.nodes {
+            let bad = |reason: &str| Err(format!("node `{}` ({:?}): {reason}", node.name, node.op));
+            let arity_ok = match node.op {
+                Op::MatMul => (2..=3).contains(&node.inputs.len()),
+                Op::Add | Op::Sub | Op::Mul => node.inputs.len() == 2,
+                Op::Relu | Op::Tanh | Op::Sigmoid => node.inputs.len() == 1,
+            };
+            if !arity_ok {
+                return bad(&format!("{} inputs", node.inputs.len()));
+            }
+            if node.output >= count || node.inputs.iter().any(|&i| i >= count) {
+                return bad("tensor id out of range");
+            }
+            let shape = |i: usize| &self.tensors[i].shape;
+            match node.op {
+                Op::Relu | Op::Tanh | Op::Sigmoid
+                    if shape(node.inputs[0]) != shape(node.output) =>
+                {
+                    return bad("input and output shapes differ");
+                }
+                Op::Tanh | Op::Sigmoid if self.activation_bits > MAX_FUNCTION_TABLE_BITS => {
+                    return bad(&format!(
+                        "its table needs activation_bits ≤ {MAX_FUNCTION_TABLE_BITS}"
+                    ));
+                }
+                Op::Add | Op::Sub | Op::Mul
+                    if !broadcasts_to(shape(node.inputs[1]), shape(node.inputs[0]))
+                        || shape(node.inputs[0]) != shape(node.output) =>
+                {
+                    return bad("operand shapes do not broadcast to the output");
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     /// Runs integer inference on a quantized input, recording every tensor.
     pub fn execute(&self, input: &[i64]) -> Result<Witness, ModelError> {
         let input_tensor = &self.tensors[self.input];
@@ -216,7 +298,11 @@ impl Model {
             });
         }
         let bound = 1i64 << (self.activation_bits - 1);
-        if let Some((index, &value)) = input.iter().enumerate().find(|(_, v)| v.abs() >= bound) {
+        if let Some((index, &value)) = input
+            .iter()
+            .enumerate()
+            .find(|(_, v)| v.unsigned_abs() >= bound as u64)
+        {
             return Err(ModelError::InputBound {
                 index,
                 value,
@@ -314,7 +400,11 @@ impl Model {
                     out.len()
                 )));
             }
-            if let Some((index, &value)) = out.iter().enumerate().find(|(_, v)| v.abs() >= bound) {
+            if let Some((index, &value)) = out
+                .iter()
+                .enumerate()
+                .find(|(_, v)| v.unsigned_abs() >= bound as u64)
+            {
                 return Err(ModelError::ActivationBound {
                     node: node.name.clone(),
                     op: node.op,

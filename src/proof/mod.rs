@@ -43,7 +43,7 @@ use crate::transcript::ProofTranscript;
 use layout::{BlockLayout, Slot, TableKind};
 
 /// Version of the proof and key formats; part of the key digest.
-pub const PROOF_VERSION: u32 = 4;
+pub const PROOF_VERSION: u32 = 5;
 
 /// Who sees the model's weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -283,6 +283,13 @@ pub fn preprocess<B: Backend + ?Sized>(
     visibility: WeightVisibility,
     setup: Arc<DorySetup>,
 ) -> Result<ProvingKey, ProofError> {
+    let range_sets = range::range_checks(&model).len();
+    if range_sets > crate::encoding::MAX_QUERY_SETS {
+        return Err(ProofError::Shape(format!(
+            "{range_sets} range-checked nodes; a proof holds at most {} lookup query sets per table",
+            crate::encoding::MAX_QUERY_SETS
+        )));
+    }
     let needed = required_generators(&model);
     if setup.log_generators < needed {
         return Err(PcsError::SetupTooSmall {
@@ -841,7 +848,11 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ModelProof) -> Result<()
         )));
     }
     let bound = 1i64 << (model.activation_bits - 1);
-    if input.iter().chain(&proof.output).any(|v| v.abs() >= bound) {
+    if input
+        .iter()
+        .chain(&proof.output)
+        .any(|v| v.unsigned_abs() >= bound as u64)
+    {
         return Err(ProofError::Shape(
             "a public value exceeds the activation bound".into(),
         ));

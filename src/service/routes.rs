@@ -352,6 +352,9 @@ struct VerifyResponse {
     check: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
+    /// The proof's public input (the statement is about it), when accepted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input: Option<Vec<f32>>,
     /// The proof's public output, when accepted.
     #[serde(skip_serializing_if = "Option::is_none")]
     output: Option<Vec<f32>>,
@@ -425,6 +428,7 @@ async fn verify(
             accepted: true,
             check: None,
             reason: None,
+            input: Some(quant::dequantize(&proof.input, scale)),
             output: Some(quant::dequantize(&proof.output, scale)),
             verify_ms,
         },
@@ -433,6 +437,7 @@ async fn verify(
             accepted: false,
             check: Some(check),
             reason: Some(reason),
+            input: None,
             output: None,
             verify_ms,
         },
