@@ -249,33 +249,13 @@ impl WgpuBackend {
         self.gpu.scoped(op, || f(&mut state))
     }
 
+    /// The CPU backend's shape check, so every backend returns the same errors.
     fn small_batch_rows(
         bases: &[G1Affine],
         values_len: usize,
         op: &'static str,
     ) -> BackendResult<usize> {
-        if bases.is_empty() {
-            return if values_len == 0 {
-                Ok(0)
-            } else {
-                Err(BackendError::BadLength {
-                    op,
-                    what: "scalars",
-                    len: values_len,
-                    requirement: "empty when there are no bases",
-                })
-            };
-        }
-        if !values_len.is_multiple_of(bases.len()) {
-            return Err(BackendError::LengthMismatch {
-                op,
-                left_name: "scalars (rows × bases)",
-                left: values_len,
-                right_name: "bases",
-                right: bases.len(),
-            });
-        }
-        Ok(values_len / bases.len())
+        CpuBackend::small_batch_rows(bases, values_len, op)
     }
 
     /// `batch`: a batched MSM, whose bases the resident cache keeps first.
