@@ -295,12 +295,7 @@ pub fn run(
     let mut selected: Vec<(String, SelectedBackend)> = Vec::new();
     let mut skipped = Vec::new();
     for choice in &options.devices {
-        let selected_backend = if options.every_present {
-            registry::select_present(*choice)
-        } else {
-            registry::select(*choice)
-        };
-        match selected_backend {
+        match registry::select_in_list(*choice, options.every_present) {
             Ok(backend) => {
                 let name = backend.as_dyn().name().to_string();
                 if !selected.iter().any(|(n, _)| *n == name) {

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
 use crate::model::Model;
-use crate::pcs::{Commitment, CommitmentHint, DorySetup, Layout, MultilinearPoly};
+use crate::pcs::{Commitment, CommitmentHint, DorySetup, MultilinearPoly};
 use crate::proof::{
     self, layout::BlockLayout, ProvingKey, VerifyingKey, WeightVisibility, PROOF_VERSION,
 };
@@ -354,14 +354,7 @@ pub fn pk_from_bytes(
                 Validate::No,
             )
             .map_err(|e| bad(format!("invalid row commitments: {e}")))?;
-            let sigma = witness_layout
-                .num_vars
-                .max(model_layout.num_vars)
-                .div_ceil(2);
-            let layout = Layout {
-                nu: model_layout.num_vars - sigma,
-                sigma,
-            };
+            let layout = proof::dory_layouts(&witness_layout, &model_layout, header.visibility).1;
             if rows.len() != 1 << layout.nu {
                 return Err(bad("row commitment count does not match the layout".into()));
             }

@@ -371,6 +371,18 @@ pub fn select_present(choice: DeviceChoice) -> Result<SelectedBackend, BackendEr
     }
 }
 
+/// [`select_present`] for a `--device all` list, else [`select`].
+pub fn select_in_list(
+    choice: DeviceChoice,
+    every_present: bool,
+) -> Result<SelectedBackend, BackendError> {
+    if every_present {
+        select_present(choice)
+    } else {
+        select(choice)
+    }
+}
+
 /// Resolves a `--device` choice. `auto` takes the fastest device present and
 /// logs why others were skipped; an explicit device that is absent is an error
 /// naming what is missing.

@@ -401,12 +401,7 @@ fn select_devices(choices: &[DeviceChoice], every_present: bool) -> (Selected, A
     let mut selected: Selected = Vec::new();
     let mut absent: Absent = Vec::new();
     for choice in all {
-        let chosen = if every_present {
-            registry::select_present(choice)
-        } else {
-            registry::select(choice)
-        };
-        match chosen {
+        match registry::select_in_list(choice, every_present) {
             Ok(backend) => {
                 let name = backend.as_dyn().name().to_string();
                 if !selected.iter().any(|(n, _)| *n == name) {

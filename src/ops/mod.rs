@@ -34,23 +34,29 @@ pub struct ProverContext<'a, B: ?Sized> {
     pub model: &'a Model,
     pub witness: &'a Witness,
     /// Committed range-check limbs (padded), by slot.
-    pub limbs: &'a [(Slot, Vec<i64>)],
+    pub limbs: &'a std::collections::BTreeMap<Slot, Vec<i64>>,
 }
 
 impl<B: Backend + ?Sized> ProverContext<'_, B> {
-    /// Padded field values of a tensor.
-    pub fn padded_field(&self, slot: Slot) -> Vec<Fr> {
-        let values = match slot {
+    /// Padded values of a committed tensor, remainder or limb.
+    pub fn padded_values(&self, slot: Slot) -> Vec<i64> {
+        match slot {
             Slot::Limb(..) => self
                 .limbs
-                .iter()
-                .find(|(s, _)| *s == slot)
-                .map(|(_, v)| v.clone())
+                .get(&slot)
+                .cloned()
                 .expect("every committed limb is in the context"),
             _ => layout::padded_slot(self.model, self.witness, slot)
                 .expect("tensor or remainder slot"),
-        };
-        values.into_iter().map(small_to_field).collect()
+        }
+    }
+
+    /// Padded field values of a committed tensor, remainder or limb.
+    pub fn padded_field(&self, slot: Slot) -> Vec<Fr> {
+        self.padded_values(slot)
+            .into_iter()
+            .map(small_to_field)
+            .collect()
     }
 
     /// MLE of a slot's padded values at `point`.

@@ -185,14 +185,24 @@ fn dory_sigma(witness: &BlockLayout, weights: &BlockLayout, visibility: WeightVi
     }
 }
 
+/// The Dory layouts of the witness and the model polynomial (one σ), from
+/// their block layouts ([`block_layouts`]).
+pub fn dory_layouts(
+    witness: &BlockLayout,
+    weights: &BlockLayout,
+    visibility: WeightVisibility,
+) -> (Layout, Layout) {
+    let sigma = dory_sigma(witness, weights, visibility);
+    (
+        dory_layout(witness, sigma),
+        dory_layout(weights, sigma.min(weights.num_vars)),
+    )
+}
+
 impl VerifyingKey {
     /// The Dory layouts of the witness and the model polynomial (one σ).
     pub fn dory_layouts(&self) -> (Layout, Layout) {
-        let sigma = dory_sigma(&self.witness_layout, &self.model_layout, self.visibility);
-        (
-            dory_layout(&self.witness_layout, sigma),
-            dory_layout(&self.model_layout, sigma.min(self.model_layout.num_vars)),
-        )
+        dory_layouts(&self.witness_layout, &self.model_layout, self.visibility)
     }
 
     /// Blake2b-512 over everything the key fixes: format version, model structure
@@ -304,8 +314,8 @@ pub fn preprocess<B: Backend + ?Sized>(
         WeightVisibility::Committed if model_layout.blocks.is_empty() => None,
         WeightVisibility::Committed => {
             let poly = MultilinearPoly::from_small(model_poly_values(&model, &model_layout))?;
-            let sigma = dory_sigma(&witness_layout, &model_layout, visibility);
-            let (c, h) = pcs::commit(backend, &poly, dory_layout(&model_layout, sigma), &setup)?;
+            let layout = dory_layouts(&witness_layout, &model_layout, visibility).1;
+            let (c, h) = pcs::commit(backend, &poly, layout, &setup)?;
             Some((poly, c, h))
         }
     };
@@ -428,7 +438,7 @@ pub fn prove<B: GlobalBackend>(pk: &ProvingKey, input: &[i64]) -> Result<ModelPr
 
     // Range checks: committed limbs and the byte table's query columns.
     let checks = range::range_checks(model);
-    let mut limbs: Vec<(Slot, Vec<i64>)> = Vec::new();
+    let mut limbs = std::collections::BTreeMap::new();
     let mut range_columns = Vec::with_capacity(checks.len());
     for check in &checks {
         let node = &model.nodes[check.node];
@@ -488,6 +498,12 @@ pub fn prove<B: GlobalBackend>(pk: &ProvingKey, input: &[i64]) -> Result<ModelPr
     }
 
     // Commit the witness.
+    let ctx = ops::ProverContext {
+        backend,
+        model,
+        witness: &witness,
+        limbs: &limbs,
+    };
     let witness_values = vk.witness_layout.assemble(|slot| match slot {
         Slot::Multiplicity(kind) => {
             let i = tables
@@ -496,12 +512,7 @@ pub fn prove<B: GlobalBackend>(pk: &ProvingKey, input: &[i64]) -> Result<ModelPr
                 .expect("table in use");
             multiplicities[i].iter().map(|&m| m as i64).collect()
         }
-        Slot::Limb(..) => limbs
-            .iter()
-            .find(|(s, _)| *s == slot)
-            .map(|(_, v)| v.clone())
-            .expect("every committed limb was computed"),
-        _ => layout::padded_slot(model, &witness, slot).expect("tensor or remainder slot"),
+        _ => ctx.padded_values(slot),
     });
     let witness_poly = MultilinearPoly::from_small(witness_values)?;
     let witness_layout = vk.dory_layouts().0;
@@ -517,12 +528,6 @@ pub fn prove<B: GlobalBackend>(pk: &ProvingKey, input: &[i64]) -> Result<ModelPr
     let mut claims: Vec<SlotClaim> = Vec::new();
     let op_proofs = {
         let _span = tracing::info_span!("operator_proofs").entered();
-        let ctx = ops::ProverContext {
-            backend,
-            model,
-            witness: &witness,
-            limbs: &limbs,
-        };
         let mut proofs = Vec::with_capacity(model.nodes.len());
         for (n, node) in model.nodes.iter().enumerate() {
             let proof =
@@ -559,14 +564,7 @@ pub fn prove<B: GlobalBackend>(pk: &ProvingKey, input: &[i64]) -> Result<ModelPr
                     },
                 )?;
             if kind == TableKind::Byte {
-                range_inputs = evaluate_range_inputs(
-                    backend,
-                    model,
-                    &witness,
-                    &limbs,
-                    &checks,
-                    &lookup_claims,
-                )?;
+                range_inputs = evaluate_range_inputs(&ctx, &checks, &lookup_claims)?;
             }
             route_lookup_claims(
                 model,
@@ -617,10 +615,7 @@ pub fn prove<B: GlobalBackend>(pk: &ProvingKey, input: &[i64]) -> Result<ModelPr
 
 /// The prover's values of every range check's inputs at its lookup point.
 fn evaluate_range_inputs<B: Backend + ?Sized>(
-    backend: &B,
-    model: &Model,
-    witness: &Witness,
-    limbs: &[(Slot, Vec<i64>)],
+    ctx: &ops::ProverContext<'_, B>,
     checks: &[range::RangeCheck],
     lookup_claims: &lookup::LookupClaims,
 ) -> Result<Vec<Vec<Fr>>, ProofError> {
@@ -628,25 +623,17 @@ fn evaluate_range_inputs<B: Backend + ?Sized>(
         .iter()
         .zip(&lookup_claims.query_points)
         .map(|(check, point)| {
-            let eq = backend
+            let eq = ctx
+                .backend
                 .eq_table(&point[..check.vars])
                 .map_err(PcsError::from)?;
             check
                 .inputs()
                 .into_iter()
                 .map(|slot| {
-                    let values = match slot {
-                        Slot::Limb(..) => limbs
-                            .iter()
-                            .find(|(s, _)| *s == slot)
-                            .map(|(_, v)| v.clone())
-                            .expect("every committed limb was computed"),
-                        _ => layout::padded_slot(model, witness, slot)
-                            .expect("tensor or remainder slot"),
-                    };
-                    let values: Vec<Fr> = values.into_iter().map(small_to_field).collect();
-                    Ok(backend
-                        .inner_product(&eq, &values)
+                    Ok(ctx
+                        .backend
+                        .inner_product(&eq, &ctx.padded_field(slot))
                         .map_err(PcsError::from)?)
                 })
                 .collect()

@@ -33,7 +33,7 @@
 use ark_bn254::Fr;
 use ark_ff::{Field, One, Zero};
 
-use super::layout::{num_vars, pad, Slot};
+use super::layout::{num_vars, Slot};
 use crate::model::{Model, Op, Witness};
 use crate::pcs::poly::small_to_field;
 use crate::poly::pow2;
@@ -250,14 +250,7 @@ impl RangeCheck {
 }
 
 fn slot_values(model: &Model, witness: &Witness, slot: Slot) -> Vec<i64> {
-    match slot {
-        Slot::Tensor(t) => pad(&witness.values[t], &model.tensors[t].shape),
-        Slot::Remainder(n) => {
-            let shape = &model.tensors[model.nodes[n].output].shape;
-            pad(witness.remainders[n].as_deref().unwrap_or(&[]), shape)
-        }
-        Slot::Limb(..) | Slot::Multiplicity(_) => unreachable!("limbs are not decomposed"),
-    }
+    super::layout::padded_slot(model, witness, slot).expect("a tensor or a rescale remainder")
 }
 
 /// The range check of node `n`, if its op needs one.
