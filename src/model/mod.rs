@@ -14,8 +14,12 @@
 //!
 //! `rescale(acc) = floor((acc + 2^(s−1)) / 2^s)` (round half up), with remainder
 //! `acc + 2^(s−1) − 2^s·rescale(acc) ∈ [0, 2^s)`; the prover checks that remainder
-//! and the output's activation bound by lookups. Every activation must satisfy
-//! `|x| < 2^(activation_bits−1)`; [`execute`] fails naming the node otherwise.
+//! and the output's activation bound by lookups. Every activation, and the
+//! input, must lie in `[−2^(a−1), 2^(a−1))` (`a` = `activation_bits`: the
+//! range of an `a`-bit two's-complement integer, [`Model::activation_range`]);
+//! [`Model::execute`] fails naming the node otherwise, and the proof checks
+//! exactly this range (see [`crate::proof::range`] for which check bounds which
+//! tensor).
 //! Shapes are row-major; the last dimension is the fastest. Broadcasting follows
 //! numpy: `b`'s shape, right-aligned against `a`'s, has each dimension equal to
 //! `a`'s or 1.
@@ -113,7 +117,7 @@ pub enum ModelError {
         actual: usize,
         shape: Vec<usize>,
     },
-    #[error("node `{node}` ({op:?}): value {value} at index {index} exceeds the activation bound 2^{bits_minus_one}; use a smaller --scale or a wider bound")]
+    #[error("node `{node}` ({op:?}): value {value} at index {index} is outside the activation range [-2^{bits_minus_one}, 2^{bits_minus_one}); use a smaller --scale or a wider bound")]
     ActivationBound {
         node: String,
         op: Op,
@@ -122,7 +126,7 @@ pub enum ModelError {
         bits_minus_one: u32,
     },
     #[error(
-        "input value {value} at index {index} exceeds the activation bound 2^{bits_minus_one}"
+        "input value {value} at index {index} is outside the activation range [-2^{bits_minus_one}, 2^{bits_minus_one})"
     )]
     InputBound {
         index: usize,
@@ -227,14 +231,14 @@ impl Model {
         if self.input >= count || self.output >= count {
             return Err("input or output tensor id out of range".into());
         }
-        for t in &self.tensors {
+        for (id, t) in self.tensors.iter().enumerate() {
             let vars: Option<usize> = t.shape.iter().try_fold(0usize, |acc, &d| {
                 let log = d.max(1).checked_next_power_of_two()?.trailing_zeros() as usize;
                 acc.checked_add(log)
             });
             if vars.is_none_or(|v| v > MAX_TENSOR_VARS) {
                 return Err(format!(
-                    "tensor `{}` of shape {:?} is too large",
+                    "tensor `{}` of shape {:?} is too large: its padded size exceeds the limit of 2^{MAX_TENSOR_VARS} entries",
                     t.name, t.shape
                 ));
             }
@@ -248,20 +252,16 @@ impl Model {
                     ));
                 }
             }
+            if (t.kind == TensorKind::Input) != (id == self.input) {
+                return Err(format!(
+                    "tensor `{}`: the model input must be the one tensor of kind Input",
+                    t.name
+                ));
+            }
         }
+        self.validate_graph()?;
         for node in &self.nodes {
             let bad = |reason: &str| Err(format!("node `{}` ({:?}): {reason}", node.name, node.op));
-            let arity_ok = match node.op {
-                Op::MatMul => (2..=3).contains(&node.inputs.len()),
-                Op::Add | Op::Sub | Op::Mul => node.inputs.len() == 2,
-                Op::Relu | Op::Tanh | Op::Sigmoid => node.inputs.len() == 1,
-            };
-            if !arity_ok {
-                return bad(&format!("{} inputs", node.inputs.len()));
-            }
-            if node.output >= count || node.inputs.iter().any(|&i| i >= count) {
-                return bad("tensor id out of range");
-            }
             let shape = |i: usize| &self.tensors[i].shape;
             match node.op {
                 Op::Relu | Op::Tanh | Op::Sigmoid
@@ -280,10 +280,109 @@ impl Model {
                 {
                     return bad("operand shapes do not broadcast to the output");
                 }
+                Op::MatMul => {
+                    let dims = (
+                        matrix_dims(shape(node.inputs[0])),
+                        matrix_dims(shape(node.inputs[1])),
+                    );
+                    let (Some((m, k)), Some((k2, n))) = dims else {
+                        return bad("operands are not matrices");
+                    };
+                    if k != k2 {
+                        return bad(&format!("inner dimensions differ: {k} and {k2}"));
+                    }
+                    // `[n]` and `[1, n]` share one padded layout.
+                    if matrix_dims(shape(node.output)) != Some((m, n)) {
+                        return bad(&format!(
+                            "output shape {:?} is not [{m}, {n}]",
+                            shape(node.output)
+                        ));
+                    }
+                    if let Some(&bias) = node.inputs.get(2) {
+                        if matrix_dims(shape(bias)) != Some((1, n)) {
+                            return bad(&format!("bias shape {:?} is not [{n}]", shape(bias)));
+                        }
+                    }
+                }
                 _ => {}
             }
         }
         Ok(())
+    }
+
+    /// The graph's structure: arities and tensor ids in range, nodes in
+    /// topological order (every operand is the input, a weight, or the output
+    /// of an earlier node), one producer per activation, nothing written into
+    /// the input or a weight, and no node whose output nobody uses (every node
+    /// leads to the model output, which a node produces). A cyclic graph fails
+    /// the order check: some node reads an activation no earlier node produced.
+    fn validate_graph(&self) -> Result<(), String> {
+        let count = self.tensors.len();
+        let mut produced_by: Vec<Option<usize>> = vec![None; count];
+        let mut used = vec![false; count];
+        for (n, node) in self.nodes.iter().enumerate() {
+            let bad = |reason: String| Err(format!("node `{}` ({:?}): {reason}", node.name, node.op));
+            let arity_ok = match node.op {
+                Op::MatMul => (2..=3).contains(&node.inputs.len()),
+                Op::Add | Op::Sub | Op::Mul => node.inputs.len() == 2,
+                Op::Relu | Op::Tanh | Op::Sigmoid => node.inputs.len() == 1,
+            };
+            if !arity_ok {
+                return bad(format!("{} inputs", node.inputs.len()));
+            }
+            if node.output >= count || node.inputs.iter().any(|&i| i >= count) {
+                return bad("tensor id out of range".into());
+            }
+            for &i in &node.inputs {
+                let defined = match self.tensors[i].kind {
+                    TensorKind::Input | TensorKind::Weight { .. } => true,
+                    TensorKind::Activation => produced_by[i].is_some(),
+                };
+                if !defined {
+                    return bad(format!(
+                        "reads `{}` before any earlier node produces it (nodes out of \
+                         topological order, or a cycle)",
+                        self.tensors[i].name
+                    ));
+                }
+                used[i] = true;
+            }
+            let out = &self.tensors[node.output];
+            if out.kind != TensorKind::Activation {
+                return bad(format!(
+                    "writes `{}`, which is the input or a weight",
+                    out.name
+                ));
+            }
+            if let Some(first) = produced_by[node.output] {
+                return bad(format!(
+                    "`{}` is already produced by node `{}`",
+                    out.name, self.nodes[first].name
+                ));
+            }
+            produced_by[node.output] = Some(n);
+        }
+        if produced_by[self.output].is_none() {
+            return Err(format!(
+                "the model output `{}` is not produced by any node",
+                self.tensors[self.output].name
+            ));
+        }
+        used[self.output] = true;
+        if let Some(node) = self.nodes.iter().find(|node| !used[node.output]) {
+            return Err(format!(
+                "node `{}` ({:?}): its output `{}` is used by no node and is not the model output",
+                node.name, node.op, self.tensors[node.output].name
+            ));
+        }
+        Ok(())
+    }
+
+    /// The range every activation and the input must lie in:
+    /// `[−2^(a−1), 2^(a−1))` for `a` = `activation_bits`.
+    pub fn activation_range(&self) -> std::ops::Range<i64> {
+        let half = 1i64 << (self.activation_bits - 1);
+        -half..half
     }
 
     /// Runs integer inference on a quantized input, recording every tensor.
@@ -297,11 +396,11 @@ impl Model {
                 shape: input_tensor.shape.clone(),
             });
         }
-        let bound = 1i64 << (self.activation_bits - 1);
+        let range = self.activation_range();
         if let Some((index, &value)) = input
             .iter()
             .enumerate()
-            .find(|(_, v)| v.unsigned_abs() >= bound as u64)
+            .find(|(_, v)| !range.contains(v))
         {
             return Err(ModelError::InputBound {
                 index,
@@ -400,10 +499,7 @@ impl Model {
                     out.len()
                 )));
             }
-            if let Some((index, &value)) = out
-                .iter()
-                .enumerate()
-                .find(|(_, v)| v.unsigned_abs() >= bound as u64)
+            if let Some((index, &value)) = out.iter().enumerate().find(|(_, v)| !range.contains(v))
             {
                 return Err(ModelError::ActivationBound {
                     node: node.name.clone(),
