@@ -205,12 +205,15 @@ pub fn tables_used(model: &Model) -> Vec<TableKind> {
             tables.push(t)
         }
     };
-    for node in &model.nodes {
+    for (n, node) in model.nodes.iter().enumerate() {
+        // Every range check goes through the byte table.
+        if super::range::range_check(model, n).is_some() {
+            add(TableKind::Byte);
+        }
         match node.op {
-            Op::MatMul | Op::Mul | Op::Relu => add(TableKind::Byte),
             Op::Tanh => add(TableKind::Tanh),
             Op::Sigmoid => add(TableKind::Sigmoid),
-            Op::Add | Op::Sub => {}
+            Op::MatMul | Op::Mul | Op::Relu | Op::Add | Op::Sub => {}
         }
     }
     tables.sort();

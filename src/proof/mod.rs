@@ -28,7 +28,7 @@ use dory_pcs::backends::arkworks::BN254;
 use dory_pcs::setup::VerifierSetup;
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{Backend, CpuBackend};
+use crate::backend::Backend;
 use crate::lookup::{self, LookupError, LookupProof, Table};
 use crate::model::{activation_table, Model, ModelError, Op, TensorKind, Witness};
 use crate::ops::{self, OpProof};
@@ -43,7 +43,7 @@ use crate::transcript::ProofTranscript;
 use layout::{BlockLayout, Slot, TableKind};
 
 /// Version of the proof and key formats; part of the key digest.
-pub const PROOF_VERSION: u32 = 5;
+pub const PROOF_VERSION: u32 = 6;
 
 /// Who sees the model's weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -308,18 +308,30 @@ pub fn preprocess<B: Backend + ?Sized>(
         }
         .into());
     }
-    let (witness_layout, model_layout) = block_layouts(&model, visibility);
-    let model_poly = match visibility {
-        WeightVisibility::Public => None,
-        WeightVisibility::Committed if model_layout.blocks.is_empty() => None,
-        WeightVisibility::Committed => {
-            let poly = MultilinearPoly::from_small(model_poly_values(&model, &model_layout))?;
-            let layout = dory_layouts(&witness_layout, &model_layout, visibility).1;
-            let (c, h) = pcs::commit(backend, &poly, layout, &setup)?;
-            Some((poly, c, h))
-        }
-    };
+    let model_poly = commit_model(backend, &model, visibility, &setup)?;
     Ok(assemble_keys(model, visibility, setup, model_poly))
+}
+
+/// The model polynomial of `model`'s weights and its Dory commitment (with the
+/// row commitments the prover reuses), or `None` when nothing is committed
+/// (public weights, or a model without weights). Deterministic: the same
+/// weights and setup always give the same commitment, which is how a key
+/// file's commitment is checked against the model it claims to be for.
+pub fn commit_model<B: Backend + ?Sized>(
+    backend: &B,
+    model: &Model,
+    visibility: WeightVisibility,
+    setup: &DorySetup,
+) -> Result<Option<(MultilinearPoly, Commitment, CommitmentHint)>, ProofError> {
+    let _span = tracing::info_span!("commit_model").entered();
+    let (witness_layout, model_layout) = block_layouts(model, visibility);
+    if visibility == WeightVisibility::Public || model_layout.blocks.is_empty() {
+        return Ok(None);
+    }
+    let poly = MultilinearPoly::from_small(model_poly_values(model, &model_layout))?;
+    let layout = dory_layouts(&witness_layout, &model_layout, visibility).1;
+    let (c, h) = pcs::commit(backend, &poly, layout, setup)?;
+    Ok(Some((poly, c, h)))
 }
 
 /// Puts keys together from a model, its setup and (committed mode) its committed
@@ -383,17 +395,53 @@ fn absorb_statement(
     t.append_point(b"witness_commitment", &witness.0 .0);
 }
 
-/// MLE of a public tensor's padded values at `point`.
+/// MLE of a public tensor's padded values at `point` (the caller checks that
+/// `point` has [`layout::num_vars`] of `shape` coordinates).
+///
+/// The padded hypercube is never materialised: `eq(point, x)` factors over the
+/// dimensions, so each value's weight is a product of one entry per dimension
+/// from small per-dimension tables (only the `shape[d]` real coordinates of
+/// each). Memory is `O(Σ shape[d])` and time `O(values · rank)`, whatever the
+/// padding: a shape like `[3; 15]` (2^30 padded entries) costs what its 3^15
+/// values cost. This is what keeps the verifier's memory proportional to the
+/// bytes of the key and proof it is given.
 pub fn public_mle(values: &[i64], shape: &[usize], point: &[Fr]) -> Fr {
-    let padded = layout::pad(values, shape);
-    let eq = CpuBackend::global()
-        .eq_table(point)
-        .expect("point sizes are checked by the caller");
-    eq.iter()
-        .zip(&padded)
-        .filter(|(_, &v)| v != 0)
-        .map(|(e, &v)| *e * small_to_field(v))
-        .sum()
+    let ranges = layout::dim_ranges(shape);
+    // Coordinates beyond `values.len()` cannot occur when `values` fills
+    // `shape` (every dimension is at most the product); capping the tables
+    // keeps a mismatched call from allocating by the shape alone.
+    let tables: Vec<Vec<Fr>> = shape
+        .iter()
+        .zip(&ranges)
+        .map(|(&len, range)| {
+            let vars = &point[range.clone()];
+            (0..len.min(values.len()))
+                .map(|c| {
+                    vars.iter()
+                        .enumerate()
+                        .map(|(bit, &x)| if c >> bit & 1 == 1 { x } else { Fr::from(1u64) - x })
+                        .product()
+                })
+                .collect()
+        })
+        .collect();
+    let mut total = Fr::from(0u64);
+    for (i, &v) in values.iter().enumerate() {
+        if v == 0 {
+            continue;
+        }
+        let mut rest = i;
+        let mut weight = small_to_field(v);
+        for d in (0..shape.len()).rev() {
+            weight *= tables[d]
+                .get(rest % shape[d])
+                .copied()
+                .unwrap_or(Fr::from(0u64));
+            rest /= shape[d];
+        }
+        total += weight;
+    }
+    total
 }
 
 /// A function table's query sets: (node index, slots of the input and output
@@ -427,13 +475,26 @@ fn query_vars(model: &Model, kind: TableKind, checks: &[range::RangeCheck]) -> V
 /// Proves one inference of the key's model on a quantized input.
 pub fn prove<B: GlobalBackend>(pk: &ProvingKey, input: &[i64]) -> Result<ModelProof, ProofError> {
     let _span = tracing::info_span!("prove").entered();
+    let witness: Witness = {
+        let _span = tracing::info_span!("witness").entered();
+        pk.model.execute(input)?
+    };
+    prove_witness::<B>(pk, input, &witness)
+}
+
+/// Proves a given witness of the key's model (what [`prove`] does after
+/// integer inference). The witness is not checked against integer execution:
+/// that is the verifier's job, and adversarial tests use this entry point to
+/// forge proofs of witnesses execution would refuse. Its tensors and
+/// remainders must have the model's sizes.
+pub fn prove_witness<B: GlobalBackend>(
+    pk: &ProvingKey,
+    input: &[i64],
+    witness: &Witness,
+) -> Result<ModelProof, ProofError> {
     let backend = B::global();
     let model = &pk.model;
     let vk = &pk.vk;
-    let witness: Witness = {
-        let _span = tracing::info_span!("witness").entered();
-        model.execute(input)?
-    };
     let output = witness.values[model.output].clone();
 
     // Range checks: committed limbs and the byte table's query columns.
@@ -834,15 +895,12 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ModelProof) -> Result<()
             model.tensors[model.output].len()
         )));
     }
-    let bound = 1i64 << (model.activation_bits - 1);
-    if input
-        .iter()
-        .chain(&proof.output)
-        .any(|v| v.unsigned_abs() >= bound as u64)
-    {
-        return Err(ProofError::Shape(
-            "a public value exceeds the activation bound".into(),
-        ));
+    let range = model.activation_range();
+    if let Some(v) = input.iter().chain(&proof.output).find(|v| !range.contains(v)) {
+        return Err(ProofError::Shape(format!(
+            "public value {v} is outside the activation range [{}, {})",
+            range.start, range.end
+        )));
     }
     if proof.ops.len() != model.nodes.len() {
         return Err(ProofError::Shape(format!(

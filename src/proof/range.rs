@@ -19,6 +19,26 @@
 //! - ReLU: its input `X + 2^(a−1) ∈ [0, 2^a)` split as `8, 8, …, 1` bits so that
 //!   the top limb is the sign bit `b` (1 for X ≥ 0), committed; the op proof
 //!   then shows `Y = b·X` ([`crate::ops::relu`]).
+//! - Add, Sub: the output `Z + 2^(a−1) ∈ [0, 2^a)`; the sum or difference of two
+//!   bounded values may leave the range, and integer execution refuses it.
+//!
+//! # Which check bounds each tensor
+//! The proved relation is integer execution ([`crate::model::Model::execute`]),
+//! which keeps the input and every activation in `[−2^(a−1), 2^(a−1))`:
+//!
+//! | tensor | bounded by |
+//! |---|---|
+//! | the input, the output | the verifier, on the public values |
+//! | MatMul, Mul output | its range check (above) |
+//! | Add, Sub output | its range check (above) |
+//! | ReLU output | `Y = b·X` with `b ∈ {0, 1}` and X range-checked: `Y ∈ [0, 2^(a−1))` |
+//! | Tanh, Sigmoid output | the function table: every output column entry is `f(x)` of a row `x` in range |
+//! | ReLU input | its own range check, whoever produced it |
+//! | Tanh, Sigmoid input | the function table's input column spans exactly the range |
+//!
+//! Weights are not activations: with public weights the verifier holds them;
+//! with committed weights they are whatever the key's owner committed (see the
+//! README's trust model).
 //!
 //! # One query set per node
 //! All blocks of a node (each limb, and each shifted limb) are stacked into one
@@ -278,6 +298,15 @@ pub fn range_check(model: &Model, n: usize) -> Option<RangeCheck> {
                 first_limb: remainder_committed,
             },
         ]
+    } else if matches!(node.op, Op::Add | Op::Sub) {
+        let output = widths(a, false);
+        vec![Decomposition {
+            slot: Slot::Tensor(node.output),
+            offset: signed_offset,
+            virtual_limb: output.len() - 1,
+            widths: output,
+            first_limb: 0,
+        }]
     } else if node.op == Op::Relu {
         let w = widths(a, true);
         // The limb below the sign bit is virtual, so the sign bit is committed.
