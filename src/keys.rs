@@ -12,6 +12,7 @@
 //! used or must be rebuilt.
 
 pub mod cache;
+pub mod mac;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -227,6 +228,24 @@ pub fn vk_from_bytes(path: &Path, bytes: &[u8]) -> Result<VerifyingKey, KeyError
         .model
         .validate()
         .map_err(|e| bad(format!("invalid model: {e}")))?;
+    // Public weights are evaluated by the verifier: all of them must be there.
+    // A committed-weights key carries none.
+    for t in &header.model.tensors {
+        if let crate::model::TensorKind::Weight { values } = &t.kind {
+            let expected = match header.visibility {
+                WeightVisibility::Public => t.len(),
+                WeightVisibility::Committed => 0,
+            };
+            if values.len() != expected {
+                return Err(bad(format!(
+                    "weight `{}` has {} values; a {:?}-weights key holds {expected}",
+                    t.name,
+                    values.len(),
+                    header.visibility
+                )));
+            }
+        }
+    }
     let seed_digest =
         unhex64(&header.seed_digest).ok_or_else(|| bad("malformed seed digest".into()))?;
     let mut reader = binary;
@@ -244,6 +263,12 @@ pub fn vk_from_bytes(path: &Path, bytes: &[u8]) -> Result<VerifyingKey, KeyError
     };
     let dory = crate::pcs::setup::read_verifier_setup(&mut reader)
         .map_err(|e| bad(format!("invalid Dory verifier setup: {e}")))?;
+    // A key over zkinfer's public setup carries exactly the pinned values.
+    let public_seed: [u8; 64] = Blake2b512::digest(crate::pcs::setup::DEFAULT_SEED).into();
+    if seed_digest == public_seed {
+        crate::pcs::setup::check_pinned_verifier_setup(&dory, header.log_generators)
+            .map_err(bad)?;
+    }
     if !reader.is_empty() {
         return Err(bad("trailing bytes".into()));
     }
@@ -394,20 +419,18 @@ pub fn read_vk(path: &Path) -> Result<VerifyingKey, KeyError> {
     vk_from_bytes(path, &read(path)?)
 }
 
-/// Reads a verifying key file and puts it over zkinfer's public Dory setup
-/// (derived from the public seed, or loaded from `setups`' cache): Dory is
-/// sound only over generators nobody knows discrete logarithms of, and a key
-/// file could carry others. The key must name the public seed and the setup
-/// size its model needs.
-pub fn read_vk_over_public_setup(
-    path: &Path,
-    setups: &mut cache::Setups,
-) -> Result<VerifyingKey, KeyError> {
+/// Reads a verifying key file and checks that its Dory setup is zkinfer's
+/// public one: Dory is sound only over generators nobody knows discrete
+/// logarithms of, and a key file could carry others. The key must name the
+/// public seed and the setup size its model needs, and every verifier value
+/// it carries must match the digests pinned in the binary
+/// ([`crate::pcs::setup::check_pinned_verifier_setup`]).
+pub fn read_vk_over_public_setup(path: &Path) -> Result<VerifyingKey, KeyError> {
     let bad = |reason: String| KeyError::Format {
         path: path.to_path_buf(),
         reason,
     };
-    let mut vk = read_vk(path)?;
+    let vk = read_vk(path)?;
     let public_seed: [u8; 64] = Blake2b512::digest(crate::pcs::setup::DEFAULT_SEED).into();
     if vk.seed_digest != public_seed {
         return Err(bad(
@@ -420,8 +443,7 @@ pub fn read_vk_over_public_setup(
             vk.log_generators
         )));
     }
-    let setup = setups.for_model(&vk.model)?;
-    vk.dory = setup.verifier.clone();
+    crate::pcs::setup::check_pinned_verifier_setup(&vk.dory, vk.log_generators).map_err(bad)?;
     Ok(vk)
 }
 
@@ -442,7 +464,51 @@ pub fn preprocess_to_dir<B: Backend + ?Sized>(
 ) -> Result<ProvingKey, KeyError> {
     let _span = tracing::info_span!("preprocess").entered();
     let pk = proof::preprocess(backend, model, visibility, setup)?;
-    write_atomic(&dir.join("pk.bin"), &pk_to_bytes(&pk))?;
-    write_atomic(&dir.join("vk.bin"), &vk_to_bytes(&pk.vk))?;
+    let (pk_bytes, vk_bytes) = (pk_to_bytes(&pk), vk_to_bytes(&pk.vk));
+    // A stale tag must never vouch for the new files, even if tagging fails.
+    let _ = std::fs::remove_file(dir.join(mac::TAG_FILE));
+    write_atomic(&dir.join("pk.bin"), &pk_bytes)?;
+    write_atomic(&dir.join("vk.bin"), &vk_bytes)?;
+    if let Some(mac) = mac::KeyMac::for_user() {
+        mac.write_tag(dir, &pk_bytes, &vk_bytes)?;
+    }
     Ok(pk)
+}
+
+/// The settings a proving key was built with, read from its header (checksum
+/// checked, group elements not parsed): what `--keys DIR` falls back to when
+/// the command line does not say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySettings {
+    pub visibility: WeightVisibility,
+    pub scale_bits: u32,
+    pub activation_bits: u32,
+    /// The model's input shape (the batch size is its first dimension when the
+    /// ONNX input had a symbolic one).
+    pub input_shape: Vec<usize>,
+    /// The model's name.
+    pub model: String,
+}
+
+/// Reads [`KeySettings`] from a `pk.bin`.
+pub fn read_pk_settings(path: &Path) -> Result<KeySettings, KeyError> {
+    let bytes = read(path)?;
+    let (header, _) = unpack(path, PK_MAGIC, &bytes)?;
+    let header: PkHeader = serde_json::from_slice(header).map_err(|e| KeyError::Format {
+        path: path.to_path_buf(),
+        reason: format!("malformed header: {e}"),
+    })?;
+    let input_shape = header
+        .model
+        .tensors
+        .get(header.model.input)
+        .map(|t| t.shape.clone())
+        .unwrap_or_default();
+    Ok(KeySettings {
+        visibility: header.visibility,
+        scale_bits: header.model.scale_bits,
+        activation_bits: header.model.activation_bits,
+        input_shape,
+        model: header.model.name,
+    })
 }

@@ -96,13 +96,17 @@ struct ServeArgs {
 /// `preprocess`, `prove` and `verify MODEL.onnx`.
 #[derive(Args, Clone)]
 struct ModelOptions {
-    /// Fixed-point scale: values are stored as integers times 2^BITS.
-    #[arg(long, value_name = "BITS", default_value_t = zkinfer::model::DEFAULT_SCALE_BITS)]
-    scale: u32,
-    /// Weight visibility: `committed` (the verifier sees only a commitment) or
-    /// `public` (weights in the verifying key; fastest).
-    #[arg(long, default_value = "committed", value_parser = parse_visibility)]
-    weights: WeightVisibility,
+    /// Fixed-point scale: values are stored as integers times 2^BITS
+    /// [default: the scale of the keys in --keys DIR, else 7].
+    #[arg(long, value_name = "BITS")]
+    scale: Option<u32>,
+    /// Weight visibility: `committed` (the verifying key holds a binding
+    /// commitment instead of the weights; proofs are NOT zero-knowledge, so
+    /// they do not hide the weights) or `public` (weights in the verifying
+    /// key; fastest) [default: the visibility of the keys in --keys DIR, else
+    /// committed].
+    #[arg(long, value_parser = parse_visibility)]
+    weights: Option<WeightVisibility>,
     /// Value of a symbolic batch dimension.
     #[arg(long, default_value_t = 1)]
     batch_size: usize,

@@ -28,14 +28,29 @@ impl std::fmt::Display for Rejected {
 
 impl std::error::Error for Rejected {}
 
+/// The key parameters of a command: what the command line says; where it is
+/// silent, the settings of the keys already in `--keys DIR` (so a folder of
+/// public-weight keys is used as such, not rebuilt), else the defaults.
 fn key_params(options: &ModelOptions) -> KeyParams {
+    let existing = options
+        .keys
+        .as_ref()
+        .map(|dir| dir.join("pk.bin"))
+        .filter(|pk| pk.exists())
+        .and_then(|pk| keys::read_pk_settings(&pk).ok());
     KeyParams {
         import: ImportOptions {
-            scale_bits: options.scale,
+            scale_bits: options
+                .scale
+                .or(existing.as_ref().map(|k| k.scale_bits))
+                .unwrap_or(zkinfer::model::DEFAULT_SCALE_BITS),
             batch_size: options.batch_size,
             ..ImportOptions::default()
         },
-        visibility: options.weights,
+        visibility: options
+            .weights
+            .or(existing.as_ref().map(|k| k.visibility))
+            .unwrap_or_default(),
     }
 }
 
@@ -78,7 +93,7 @@ pub fn preprocess(args: &PreprocessArgs) -> anyhow::Result<()> {
                 "model": model_name(&args.model),
                 "keys": dir,
                 "vk": vk_path,
-                "weights": args.options.weights,
+                "weights": cache::visibility_name(prepared.keys.pk.vk.visibility),
                 "nodes": pk.model.nodes.len(),
                 "seconds": seconds,
                 "keys_s": prepared.keys.seconds,
@@ -90,7 +105,10 @@ pub fn preprocess(args: &PreprocessArgs) -> anyhow::Result<()> {
             model_name(&args.model),
             pk.model.nodes.len()
         );
-        println!("weights     {:?}", args.options.weights);
+        println!(
+            "weights     {}",
+            cache::visibility_name(prepared.keys.pk.vk.visibility)
+        );
         println!("proving key {}", dir.join("pk.bin").display());
         println!("verify key  {}", vk_path.display());
         println!(
@@ -185,7 +203,7 @@ pub fn prove(args: &ProveArgs) -> anyhow::Result<()> {
 
 pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
     let vk = match (&args.vk, &args.model) {
-        (Some(path), _) => keys::read_vk_over_public_setup(path, &mut Setups::in_default_dir())?,
+        (Some(path), _) => keys::read_vk_over_public_setup(path)?,
         (None, Some(model)) => {
             prepare(model, &args.options, KeyPolicy::LoadOrBuild)?
                 .keys

@@ -356,8 +356,77 @@ fn verifying_keys_cannot_bring_their_own_dory_setup() {
     let out = run(false);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("another seed"), "{}", text(&out));
-    // Claiming the public seed: its generators are replaced by the public
-    // setup's, and the proof made over its own fails.
+    // Claiming the public seed: its Dory values are not the pinned ones, so
+    // the key is refused when read, before any proof is looked at.
     let out = run(true);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("not derived from zkinfer's public seed"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// Keys in a folder the user named are used with the settings they were built
+/// with when the command line does not say, and are never overwritten by a
+/// command whose options conflict with them.
+#[test]
+fn keys_in_a_named_folder_keep_their_settings_and_are_not_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let keys_arg = keys.to_str().unwrap();
+    let model = model_path("authorization");
+    let out = zkinfer(&[
+        "preprocess",
+        &model,
+        "--weights",
+        "public",
+        "--scale",
+        "6",
+        "--keys",
+        keys_arg,
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let pk_before = std::fs::read(keys.join("pk.bin")).unwrap();
+    // No --weights, no --scale: the folder's public keys at scale 6 are used.
+    let (proof, json) = prove("authorization", dir.path(), &["--keys", keys_arg]);
+    assert_eq!(json["keys_origin"], "loaded", "{json}");
+    assert_eq!(std::fs::read(keys.join("pk.bin")).unwrap(), pk_before);
+    let proof_arg = proof.to_str().unwrap();
+    let out = zkinfer(&["verify", &model, "--proof", proof_arg, "--keys", keys_arg]);
+    assert!(out.status.success(), "{}", text(&out));
+    // Conflicting options: an error naming the setting, the keys untouched.
+    for (flag, value, expected) in [
+        ("--weights", "committed", "--weights public"),
+        ("--scale", "7", "--scale 6"),
+    ] {
+        let out = zkinfer(&[
+            "prove",
+            &model,
+            "--input",
+            &input_path("authorization"),
+            "--proof",
+            dir.path().join("other.proof").to_str().unwrap(),
+            "--keys",
+            keys_arg,
+            flag,
+            value,
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let message = text(&out);
+        assert!(message.contains(expected), "{message}");
+        assert!(message.contains("does not overwrite"), "{message}");
+        assert_eq!(std::fs::read(keys.join("pk.bin")).unwrap(), pk_before);
+    }
+    // `preprocess` is the explicit way to rebuild them.
+    let out = zkinfer(&[
+        "preprocess",
+        &model,
+        "--keys",
+        keys_arg,
+        "--weights",
+        "committed",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_ne!(std::fs::read(keys.join("pk.bin")).unwrap(), pk_before);
 }

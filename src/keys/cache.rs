@@ -112,6 +112,13 @@ pub enum CacheError {
     Keys(#[from] KeyError),
     #[error(transparent)]
     Pcs(#[from] PcsError),
+    #[error(
+        "the keys in {} cannot be used: {reason}; zkinfer does not overwrite keys in a \
+         folder you named: rebuild them there with `zkinfer preprocess MODEL --keys {}` \
+         (and the options you want), or name another folder",
+        dir.display(), dir.display()
+    )]
+    NamedDir { dir: PathBuf, reason: String },
 }
 
 /// The cache digest of a model file's bytes and its key parameters (16 hex digits).
@@ -200,9 +207,18 @@ impl Setups {
 }
 
 /// Reads `pk.bin` and `vk.bin` from `dir` and checks that they belong together
-/// and to `model` with `visibility`. Costs a read and a re-serialization of the
-/// verifying key, not a validation of its group elements.
-pub fn load(
+/// and to `model` with `visibility`.
+///
+/// The weight commitment is the one thing in the files that is not a function
+/// of `model`, so it is never taken on trust: either the folder's tag
+/// ([`super::mac`]) shows that this user's zkinfer built or already checked
+/// exactly these files (a read, a re-serialization of the verifying key and a
+/// MAC), or the commitment is recomputed from `model`'s weights on `backend`
+/// and must equal the stored one (then the folder is tagged, so the next load
+/// is fast). A folder whose commitment was not computed from `model`'s weights
+/// is an error, never used.
+pub fn load<B: Backend + ?Sized>(
+    backend: &B,
     dir: &Path,
     model: &Model,
     visibility: WeightVisibility,
@@ -214,7 +230,11 @@ pub fn load(
         path: path.to_path_buf(),
         reason: reason.to_string(),
     };
-    let pk = super::read_pk(&pk_path, setup)?;
+    let pk_bytes = super::read(&pk_path)?;
+    let pk = {
+        let _span = tracing::info_span!("key_load").entered();
+        super::pk_from_bytes(&pk_path, &pk_bytes, setup)?
+    };
     if pk.model != *model {
         return Err(stale(
             &pk_path,
@@ -240,6 +260,36 @@ pub fn load(
                 "differs from the verifying key pk.bin implies"
             },
         ));
+    }
+    let Some((_, stored, stored_hint)) = &pk.model_poly else {
+        // Nothing committed: everything in the keys is a function of `model`.
+        return Ok(pk);
+    };
+    let mac = super::mac::KeyMac::for_user();
+    if mac
+        .as_ref()
+        .is_some_and(|m| m.vouches_for(dir, &pk_bytes, &vk_bytes))
+    {
+        return Ok(pk);
+    }
+    let recomputed = {
+        let _span = tracing::info_span!("key_check_commitment").entered();
+        proof::commit_model(backend, model, visibility, &pk.setup)?
+    };
+    match recomputed {
+        Some((_, c, hint)) if c == *stored && hint.rows == stored_hint.rows => {}
+        _ => {
+            return Err(stale(
+                &pk_path,
+                "its weight commitment was not computed from this model's weights \
+                 (a forged key, or keys of another model with these weights' shapes)",
+            ))
+        }
+    }
+    if let Some(m) = mac {
+        if let Err(e) = m.write_tag(dir, &pk_bytes, &vk_bytes) {
+            tracing::debug!("could not tag checked keys in {}: {e}", dir.display());
+        }
     }
     Ok(pk)
 }
@@ -269,7 +319,7 @@ pub fn load_or_build<B: Backend + ?Sized>(
     let pk_exists = dir.join("pk.bin").exists();
     let vk_exists = dir.join("vk.bin").exists();
     let origin = if pk_exists && vk_exists {
-        match load(dir, model, visibility, setup.clone()) {
+        match load(backend, dir, model, visibility, setup.clone()) {
             Ok(pk) => {
                 return Ok(CachedKeys {
                     pk,
@@ -304,6 +354,78 @@ pub fn load_or_build<B: Backend + ?Sized>(
     })
 }
 
+/// [`load_or_build`] for a folder the user named (`--keys DIR`): keys are
+/// built only where there are none. Keys that are there but cannot be used
+/// (other settings, another model, corrupt, forged) are an error saying why
+/// and which setting differs, never silently replaced: the folder is the
+/// user's, and its keys may be the ones they handed to verifiers.
+pub fn load_or_build_named<B: Backend + ?Sized>(
+    backend: &B,
+    model: &Model,
+    params: &KeyParams,
+    setup: Arc<DorySetup>,
+    dir: &Path,
+) -> Result<CachedKeys, CacheError> {
+    let start = Instant::now();
+    let pk_path = dir.join("pk.bin");
+    if !pk_path.exists() && !dir.join("vk.bin").exists() {
+        let pk = build(backend, model, params.visibility, setup, dir)?;
+        return Ok(CachedKeys {
+            pk,
+            dir: dir.to_path_buf(),
+            origin: KeyOrigin::Built,
+            seconds: start.elapsed().as_secs_f64(),
+        });
+    }
+    let named = |reason: String| CacheError::NamedDir {
+        dir: dir.to_path_buf(),
+        reason,
+    };
+    // Say which setting differs before anything else.
+    if let Ok(found) = super::read_pk_settings(&pk_path) {
+        let mut differences = Vec::new();
+        if found.visibility != params.visibility {
+            differences.push(format!(
+                "they were built with --weights {} and this command asks for --weights {}",
+                visibility_name(found.visibility),
+                visibility_name(params.visibility)
+            ));
+        }
+        if found.scale_bits != model.scale_bits {
+            differences.push(format!(
+                "they were built with --scale {} and this command asks for --scale {}",
+                found.scale_bits, model.scale_bits
+            ));
+        }
+        let input_shape = &model.tensors[model.input].shape;
+        if found.input_shape != *input_shape {
+            differences.push(format!(
+                "they are for input shape {:?} and this model (with this --batch-size) has {:?}",
+                found.input_shape, input_shape
+            ));
+        }
+        if !differences.is_empty() {
+            return Err(named(differences.join("; ")));
+        }
+    }
+    let pk =
+        load(backend, dir, model, params.visibility, setup).map_err(|e| named(e.to_string()))?;
+    Ok(CachedKeys {
+        pk,
+        dir: dir.to_path_buf(),
+        origin: KeyOrigin::Loaded,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// The command-line spelling of a visibility.
+pub fn visibility_name(v: WeightVisibility) -> &'static str {
+    match v {
+        WeightVisibility::Committed => "committed",
+        WeightVisibility::Public => "public",
+    }
+}
+
 /// Whether [`prepare`] may use cached keys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyPolicy {
@@ -336,11 +458,14 @@ pub fn prepare<B: Backend + ?Sized>(
     let imported = onnx::import(path, &params.import)?;
     let dir = key_dir(path, params, location)?;
     let setup = setups.for_model(&imported.model)?;
-    let keys = match policy {
-        KeyPolicy::LoadOrBuild => {
+    let keys = match (policy, location) {
+        (KeyPolicy::LoadOrBuild, KeyLocation::Dir(_)) => {
+            load_or_build_named(backend, &imported.model, params, setup, &dir)?
+        }
+        (KeyPolicy::LoadOrBuild, KeyLocation::Root(_)) => {
             load_or_build(backend, &imported.model, params.visibility, setup, &dir)?
         }
-        KeyPolicy::Rebuild => {
+        (KeyPolicy::Rebuild, _) => {
             let start = Instant::now();
             let pk = build(backend, &imported.model, params.visibility, setup, &dir)?;
             CachedKeys {
@@ -446,7 +571,7 @@ mod tests {
             .collect();
         let mut sorted = names.clone();
         sorted.sort();
-        assert_eq!(sorted, ["pk.bin", "vk.bin"], "{names:?}");
+        assert_eq!(sorted, ["keys.mac", "pk.bin", "vk.bin"], "{names:?}");
         // Key files get the permissions of any file written here, not a
         // temporary file's private ones.
         #[cfg(unix)]

@@ -321,7 +321,8 @@ impl Model {
         let mut produced_by: Vec<Option<usize>> = vec![None; count];
         let mut used = vec![false; count];
         for (n, node) in self.nodes.iter().enumerate() {
-            let bad = |reason: String| Err(format!("node `{}` ({:?}): {reason}", node.name, node.op));
+            let bad =
+                |reason: String| Err(format!("node `{}` ({:?}): {reason}", node.name, node.op));
             let arity_ok = match node.op {
                 Op::MatMul => (2..=3).contains(&node.inputs.len()),
                 Op::Add | Op::Sub | Op::Mul => node.inputs.len() == 2,
@@ -397,11 +398,7 @@ impl Model {
             });
         }
         let range = self.activation_range();
-        if let Some((index, &value)) = input
-            .iter()
-            .enumerate()
-            .find(|(_, v)| !range.contains(v))
-        {
+        if let Some((index, &value)) = input.iter().enumerate().find(|(_, v)| !range.contains(v)) {
             return Err(ModelError::InputBound {
                 index,
                 value,

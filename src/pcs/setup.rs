@@ -18,6 +18,28 @@
 //!
 //! The setup is cached under zkinfer's own cache directory (never dory's XDG
 //! cache), with a checksum; a corrupt or foreign file is rebuilt.
+//!
+//! # Pinned digests
+//! A checksum detects corruption, not tampering: whoever can write the cache
+//! could otherwise hand the verifier Δ/χ values (or the prover generators from
+//! which a key's weight commitment is recomputed) that make Dory accept
+//! anything. So every setup of the public seed is checked at load against
+//! digests compiled into the binary ([`PINNED_LEVELS`], `setup_levels.txt`).
+//! Setups of one seed are prefixes of each other (the generators of size 2^k
+//! are the first 2^k of any larger size; Δ and χ at round i depend only on the
+//! first 2^i generators), so one digest per round level serves every size:
+//!
+//! ```text
+//! base       = H("base" ‖ h1 ‖ h2 ‖ hT)
+//! gens[0]    = H(0 ‖ Γ1[0] ‖ Γ2[0]);   gens[i] = H(i ‖ Γ1[2^(i-1)..2^i) ‖ Γ2[2^(i-1)..2^i))
+//! rounds[i]  = H(i ‖ Δ1L[i] ‖ Δ1R[i] ‖ Δ2R[i] ‖ χ[i])      (Δ2L = Δ1L is checked)
+//! ```
+//!
+//! A setup of size 2^k must match base, gens[0..=k] and rounds[0..=k]; a Dory
+//! verifier setup alone (in a verifying key) must match base, gens[0] (its
+//! g1_0, g2_0) and rounds[0..=k]. The test `pinned_levels_match_the_derivation`
+//! re-derives the small levels in every test run; `derive_every_pinned_level`
+//! (ignored: minutes) re-derives all of them.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -43,6 +65,10 @@ pub const DEFAULT_SEED: &[u8] = b"zkinfer public Dory generators, BN254, 2026";
 
 /// Largest supported log2 of the generator count (2^20 columns, 2^40 entries).
 pub const MAX_LOG_GENERATORS: usize = 20;
+
+/// Digests of the public seed's setup, one line each: `base`, then for each
+/// level i = 0..=[`MAX_LOG_GENERATORS`] `gens[i] rounds[i]` (see the module docs).
+pub const PINNED_LEVELS: &str = include_str!("setup_levels.txt");
 
 /// Magic bytes and format version of a cached setup file.
 const FILE_MAGIC: &[u8; 8] = b"ZKDORY\x00\x02";
@@ -281,13 +307,16 @@ impl DorySetup {
         if prover.g1_vec.len() != n || prover.g2_vec.len() != n || !reader.is_empty() {
             return Err(bad("generator counts do not match the header".into()));
         }
-        // The first generators must be the ones this seed derives.
-        if G1Affine::from(prover.g1_vec[0].0) != hash_to_g1(b"G1/gamma", seed, 0)
-            || G2Affine::from(prover.g2_vec[0].0) != hash_to_g2(b"G2/gamma", seed, 0)
-        {
-            return Err(bad("generators do not match the seed".into()));
+        // Every generator and every verifier value must be the ones the public
+        // seed derives: compare them with the digests compiled in.
+        if seed != DEFAULT_SEED {
+            return Err(bad(
+                "only setups of zkinfer's public seed are pinned; others are derived, not read"
+                    .into(),
+            ));
         }
         let g1_affine = super::to_affine_g1(&prover.g1_vec);
+        check_pinned_setup(&g1_affine, &prover, &verifier, log_generators).map_err(bad)?;
         Ok(DorySetup {
             log_generators,
             seed_digest,
@@ -296,6 +325,212 @@ impl DorySetup {
             g1_affine,
         })
     }
+}
+
+fn hash_points<T: CanonicalSerialize>(h: &mut Blake2b512, points: impl Iterator<Item = T>) {
+    let mut buf = Vec::new();
+    for p in points {
+        buf.clear();
+        p.serialize_uncompressed(&mut buf)
+            .expect("serializing into a Vec cannot fail");
+        h.update(&buf);
+    }
+}
+
+fn level_hasher(what: &[u8], level: usize) -> Blake2b512 {
+    let mut h = Blake2b512::new();
+    h.update(DOMAIN);
+    h.update(what);
+    h.update((level as u64).to_le_bytes());
+    h
+}
+
+/// Digests of a setup's parts (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LevelDigests {
+    pub base: [u8; 64],
+    /// `gens[i]`: the generators first used at round level i.
+    pub gens: Vec<[u8; 64]>,
+    /// `rounds[i]`: the verifier's Δ and χ values of round level i.
+    pub rounds: Vec<[u8; 64]>,
+}
+
+impl LevelDigests {
+    /// The pinned digests of the public seed's setup.
+    pub fn pinned() -> Self {
+        let mut lines = PINNED_LEVELS.lines().filter(|l| !l.trim().is_empty());
+        let parse = |hex: &str| -> [u8; 64] {
+            let mut out = [0u8; 64];
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("pinned hex");
+            }
+            out
+        };
+        let base = parse(lines.next().expect("base line").trim());
+        let (mut gens, mut rounds) = (Vec::new(), Vec::new());
+        for line in lines {
+            let mut parts = line.split_whitespace();
+            gens.push(parse(parts.next().expect("gens digest")));
+            rounds.push(parse(parts.next().expect("rounds digest")));
+        }
+        assert_eq!(
+            gens.len(),
+            MAX_LOG_GENERATORS + 1,
+            "one pinned line per level"
+        );
+        LevelDigests { base, gens, rounds }
+    }
+
+    /// The text of a pins file (the format [`LevelDigests::pinned`] reads).
+    pub fn to_text(&self) -> String {
+        let hex = |d: &[u8; 64]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        let mut out = hex(&self.base) + "\n";
+        for (g, r) in self.gens.iter().zip(&self.rounds) {
+            out += &format!("{} {}\n", hex(g), hex(r));
+        }
+        out
+    }
+}
+
+/// Structure a verifier setup of `rounds` round levels must have, and its
+/// base and round digests.
+fn verifier_digests(
+    verifier: &VerifierSetup<BN254>,
+    rounds: usize,
+) -> Result<([u8; 64], Vec<[u8; 64]>), String> {
+    let lists = [
+        &verifier.delta_1l,
+        &verifier.delta_1r,
+        &verifier.delta_2l,
+        &verifier.delta_2r,
+        &verifier.chi,
+    ];
+    if lists.iter().any(|l| l.len() != rounds + 1) || verifier.max_log_n != 2 * rounds {
+        return Err(format!(
+            "verifier setup has the wrong size for 2^{rounds} generators"
+        ));
+    }
+    if verifier.delta_2l != verifier.delta_1l {
+        return Err("verifier setup: Δ2L differs from Δ1L".into());
+    }
+    let mut base = level_hasher(b"base", 0);
+    hash_points(&mut base, [verifier.h1.0.into_affine()].into_iter());
+    hash_points(&mut base, [verifier.h2.0.into_affine()].into_iter());
+    hash_points(&mut base, [verifier.ht.0].into_iter());
+    let digests = (0..=rounds)
+        .into_par_iter()
+        .map(|i| {
+            let mut h = level_hasher(b"rounds", i);
+            hash_points(
+                &mut h,
+                [
+                    verifier.delta_1l[i].0,
+                    verifier.delta_1r[i].0,
+                    verifier.delta_2r[i].0,
+                    verifier.chi[i].0,
+                ]
+                .into_iter(),
+            );
+            h.finalize().into()
+        })
+        .collect();
+    Ok((base.finalize().into(), digests))
+}
+
+/// `gens[0]` from the first generators.
+fn first_gens_digest(g1_0: G1Affine, g2_0: G2Affine) -> [u8; 64] {
+    let mut h = level_hasher(b"gens", 0);
+    hash_points(&mut h, [g1_0].into_iter());
+    hash_points(&mut h, [g2_0].into_iter());
+    h.finalize().into()
+}
+
+/// Every level digest of a whole setup with 2^`log_generators` generators.
+pub fn level_digests(
+    g1_affine: &[G1Affine],
+    prover: &ProverSetup<BN254>,
+    verifier: &VerifierSetup<BN254>,
+    log_generators: usize,
+) -> Result<LevelDigests, String> {
+    let n = 1usize << log_generators;
+    if g1_affine.len() != n || prover.g1_vec.len() != n || prover.g2_vec.len() != n {
+        return Err("generator counts do not match the size".into());
+    }
+    if verifier.g1_0 != prover.g1_vec[0]
+        || verifier.g2_0 != prover.g2_vec[0]
+        || verifier.h1 != prover.h1
+        || verifier.h2 != prover.h2
+        || verifier.ht != prover.ht
+    {
+        return Err("verifier and prover setups disagree".into());
+    }
+    let (base, rounds) = verifier_digests(verifier, log_generators)?;
+    let g2_at = |i: usize| prover.g2_vec[i].0.into_affine();
+    let gens = (0..=log_generators)
+        .into_par_iter()
+        .map(|i| {
+            if i == 0 {
+                return first_gens_digest(g1_affine[0], g2_at(0));
+            }
+            let range = (1usize << (i - 1))..(1usize << i);
+            let mut h = level_hasher(b"gens", i);
+            hash_points(&mut h, g1_affine[range.clone()].iter().copied());
+            hash_points(&mut h, range.map(g2_at));
+            h.finalize().into()
+        })
+        .collect();
+    Ok(LevelDigests { base, gens, rounds })
+}
+
+/// Checks a whole setup of the public seed against [`LevelDigests::pinned`].
+fn check_pinned_setup(
+    g1_affine: &[G1Affine],
+    prover: &ProverSetup<BN254>,
+    verifier: &VerifierSetup<BN254>,
+    log_generators: usize,
+) -> Result<(), String> {
+    let pinned = LevelDigests::pinned();
+    let found = level_digests(g1_affine, prover, verifier, log_generators)?;
+    if found.base != pinned.base {
+        return Err("h1, h2 or hT is not the public seed's".into());
+    }
+    if let Some(i) = (0..=log_generators).find(|&i| found.gens[i] != pinned.gens[i]) {
+        return Err(format!(
+            "generators of level {i} are not the public seed's (pinned digest mismatch)"
+        ));
+    }
+    if let Some(i) = (0..=log_generators).find(|&i| found.rounds[i] != pinned.rounds[i]) {
+        return Err(format!(
+            "verifier values of round {i} are not the public seed's (pinned digest mismatch)"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a Dory verifier setup (as a verifying key carries it) against the
+/// public seed's pinned digests: the verifier then runs over exactly the
+/// values derived from the public seed, whoever wrote the file.
+pub fn check_pinned_verifier_setup(
+    verifier: &VerifierSetup<BN254>,
+    log_generators: usize,
+) -> Result<(), String> {
+    if log_generators > MAX_LOG_GENERATORS {
+        return Err(format!(
+            "2^{log_generators} generators; at most 2^{MAX_LOG_GENERATORS} are supported"
+        ));
+    }
+    let pinned = LevelDigests::pinned();
+    let (base, rounds) = verifier_digests(verifier, log_generators)?;
+    let first = first_gens_digest(verifier.g1_0.0.into_affine(), verifier.g2_0.0.into_affine());
+    if base != pinned.base || first != pinned.gens[0] {
+        return Err("its Dory setup is not derived from zkinfer's public seed".into());
+    }
+    if let Some(i) = (0..=log_generators).find(|&i| rounds[i] != pinned.rounds[i]) {
+        return Err(format!(
+            "its Dory verifier values of round {i} are not the public seed's (pinned digest mismatch)"
+        ));
+    }
+    Ok(())
 }
 
 // Setup files and verifying keys store Dory setups uncompressed and load them
@@ -501,6 +736,117 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
         assert!(DorySetup::read_file(&path, DEFAULT_SEED, 2).is_err());
+    }
+
+    /// Levels re-derived in every test run (2^10 generators: a second or two).
+    const TESTED_LEVELS: usize = 10;
+
+    fn digests_of(setup: &DorySetup) -> LevelDigests {
+        level_digests(
+            &setup.g1_affine,
+            &setup.prover,
+            &setup.verifier,
+            setup.log_generators,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn pinned_levels_match_the_derivation() {
+        let setup = DorySetup::derive(DEFAULT_SEED, TESTED_LEVELS).unwrap();
+        let found = digests_of(&setup);
+        let pinned = LevelDigests::pinned();
+        assert_eq!(found.base, pinned.base);
+        assert_eq!(found.gens[..], pinned.gens[..=TESTED_LEVELS]);
+        assert_eq!(found.rounds[..], pinned.rounds[..=TESTED_LEVELS]);
+        // A smaller setup is a prefix of a larger one, level by level.
+        let small = DorySetup::derive(DEFAULT_SEED, 3).unwrap();
+        let d = digests_of(&small);
+        assert_eq!(d.gens[..], pinned.gens[..=3]);
+        assert_eq!(d.rounds[..], pinned.rounds[..=3]);
+        check_pinned_verifier_setup(&setup.verifier, TESTED_LEVELS).unwrap();
+    }
+
+    /// Re-derives every pinned level (2^20 generators: minutes on 2 cores).
+    /// `ZKINFER_WRITE_PINS=1` rewrites `setup_levels.txt` instead of comparing.
+    #[test]
+    #[ignore = "derives 2^20 generators; run with --ignored after changing the derivation"]
+    fn derive_every_pinned_level() {
+        let setup = DorySetup::derive(DEFAULT_SEED, MAX_LOG_GENERATORS).unwrap();
+        let text = digests_of(&setup).to_text();
+        if std::env::var_os("ZKINFER_WRITE_PINS").is_some() {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/pcs/setup_levels.txt");
+            std::fs::write(path, text).unwrap();
+        } else {
+            assert_eq!(text, PINNED_LEVELS);
+        }
+    }
+
+    /// Rewrites a cached setup file with `edit` applied and a valid checksum,
+    /// as someone with write access to the cache could.
+    fn forge(path: &Path, edit: impl FnOnce(&mut DorySetup)) {
+        let mut setup = DorySetup::read_file(path, DEFAULT_SEED, 2).unwrap();
+        edit(&mut setup);
+        setup.write_file(path).unwrap();
+    }
+
+    #[test]
+    fn forged_cached_setups_are_refused() {
+        use ark_ff::AdditiveGroup;
+        let dir = tempfile::tempdir().unwrap();
+        DorySetup::load_or_derive(DEFAULT_SEED, 2, dir.path()).unwrap();
+        let path = dir.path().join(DorySetup::cache_file_name(DEFAULT_SEED, 2));
+        let pristine = std::fs::read(&path).unwrap();
+        type Edit = Box<dyn FnOnce(&mut DorySetup)>;
+        let cases: Vec<(&str, Edit)> = vec![
+            (
+                "round 2",
+                Box::new(|s| s.verifier.chi[2] = ArkGT(s.verifier.chi[2].0.double())),
+            ),
+            (
+                "round 1",
+                Box::new(|s| s.verifier.delta_1r[1] = s.verifier.delta_1r[0]),
+            ),
+            (
+                "Δ2L",
+                Box::new(|s| s.verifier.delta_2l[1] = s.verifier.chi[2]),
+            ),
+            (
+                "level 2",
+                Box::new(|s| {
+                    s.prover.g1_vec[3] = ArkG1(s.prover.g1_vec[3].0.double());
+                }),
+            ),
+            (
+                "level 1",
+                Box::new(|s| {
+                    s.prover.g2_vec[1] = ArkG2(s.prover.g2_vec[1].0.double());
+                }),
+            ),
+            ("h1, h2 or hT", {
+                Box::new(|s| {
+                    s.prover.ht = ArkGT(s.prover.ht.0.double());
+                    s.verifier.ht = s.prover.ht;
+                })
+            }),
+        ];
+        for (expected, edit) in cases {
+            std::fs::write(&path, &pristine).unwrap();
+            forge(&path, edit);
+            let err = DorySetup::read_file(&path, DEFAULT_SEED, 2).unwrap_err();
+            assert!(err.to_string().contains(expected), "{expected}: {err}");
+            // load_or_derive replaces the forged file with the real setup.
+            let again = DorySetup::load_or_derive(DEFAULT_SEED, 2, dir.path()).unwrap();
+            check_pinned_verifier_setup(&again.verifier, 2).unwrap();
+            assert!(DorySetup::read_file(&path, DEFAULT_SEED, 2).is_ok());
+        }
+        // A verifier setup (as a verifying key carries it) is checked alone too.
+        let mut setup = DorySetup::derive(DEFAULT_SEED, 2).unwrap();
+        setup.verifier.delta_2r[2] = setup.verifier.delta_2r[1];
+        let err = check_pinned_verifier_setup(&setup.verifier, 2).unwrap_err();
+        assert!(err.contains("round 2"), "{err}");
+        let other = DorySetup::derive(b"another seed", 2).unwrap();
+        assert!(check_pinned_verifier_setup(&other.verifier, 2).is_err());
     }
 
     #[test]

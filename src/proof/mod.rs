@@ -419,7 +419,13 @@ pub fn public_mle(values: &[i64], shape: &[usize], point: &[Fr]) -> Fr {
                 .map(|c| {
                     vars.iter()
                         .enumerate()
-                        .map(|(bit, &x)| if c >> bit & 1 == 1 { x } else { Fr::from(1u64) - x })
+                        .map(|(bit, &x)| {
+                            if c >> bit & 1 == 1 {
+                                x
+                            } else {
+                                Fr::from(1u64) - x
+                            }
+                        })
                         .product()
                 })
                 .collect()
@@ -508,8 +514,8 @@ pub fn prove_witness<B: GlobalBackend>(
             op: node.op,
             reason,
         };
-        limbs.extend(check.limb_values(model, &witness).map_err(failed)?);
-        range_columns.push(check.query_column(model, &witness).map_err(failed)?);
+        limbs.extend(check.limb_values(model, witness).map_err(failed)?);
+        range_columns.push(check.query_column(model, witness).map_err(failed)?);
     }
 
     // Lookup queries and multiplicities.
@@ -533,7 +539,7 @@ pub fn prove_witness<B: GlobalBackend>(
                         .enumerate()
                         .map(|(c, &slot)| {
                             let mut v =
-                                layout::padded_slot(model, &witness, slot).expect("tensor slot");
+                                layout::padded_slot(model, witness, slot).expect("tensor slot");
                             if c == 1 && shift != 0 {
                                 v.iter_mut().zip(&valid).for_each(|(x, &ok)| {
                                     if ok == 0 {
@@ -562,7 +568,7 @@ pub fn prove_witness<B: GlobalBackend>(
     let ctx = ops::ProverContext {
         backend,
         model,
-        witness: &witness,
+        witness,
         limbs: &limbs,
     };
     let witness_values = vk.witness_layout.assemble(|slot| match slot {
@@ -896,7 +902,11 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ModelProof) -> Result<()
         )));
     }
     let range = model.activation_range();
-    if let Some(v) = input.iter().chain(&proof.output).find(|v| !range.contains(v)) {
+    if let Some(v) = input
+        .iter()
+        .chain(&proof.output)
+        .find(|v| !range.contains(v))
+    {
         return Err(ProofError::Shape(format!(
             "public value {v} is outside the activation range [{}, {})",
             range.start, range.end
