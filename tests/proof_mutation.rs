@@ -284,7 +284,7 @@ impl Elem<'_> {
             Elem::Fr(x) => *x += Fr::from(1u64),
             Elem::G1(p) => p.0 += G1Projective::generator(),
             Elem::G2(p) => p.0 += G2Projective::generator(),
-            Elem::Gt(g) => g.0 = g.0 + gt_generator(),
+            Elem::Gt(g) => g.0 += gt_generator(),
             Elem::Small(v) => *v += 1,
         }
     }
@@ -1003,7 +1003,7 @@ fn vk_mutations(vk: &VerifyingKey, opening_sigmas: &[usize]) -> Vec<VkMutation> 
         Some(_) => {
             vk_mutation(&mut out, "model_commitment".into(), |k| {
                 let c = k.model_commitment.as_mut().unwrap();
-                c.0 .0 = c.0 .0 + gt_generator();
+                c.0 .0 += gt_generator();
             });
             vk_mutation(&mut out, "model_commitment=None".into(), |k| {
                 k.model_commitment = None
@@ -1030,7 +1030,7 @@ fn vk_mutations(vk: &VerifyingKey, opening_sigmas: &[usize]) -> Vec<VkMutation> 
                 path: format!("dory.{name}[{i}]"),
                 apply: Box::new(move |k| {
                     let g = &mut list(k)[i];
-                    g.0 = g.0 + gt_generator();
+                    g.0 += gt_generator();
                 }),
                 unused: !dory_reads(name, i, &read_rounds),
             });
@@ -1054,7 +1054,7 @@ fn vk_mutations(vk: &VerifyingKey, opening_sigmas: &[usize]) -> Vec<VkMutation> 
         k.dory.h2.0 += G2Projective::generator()
     });
     vk_mutation(&mut out, "dory.ht".into(), |k| {
-        k.dory.ht.0 = k.dory.ht.0 + gt_generator()
+        k.dory.ht.0 += gt_generator()
     });
     // The size only bounds the rounds: too small for the proof's σ.
     let sigma = opening_sigmas.iter().copied().max().unwrap_or(1);
