@@ -1178,3 +1178,302 @@ fn every_vk_field_mutation_is_refused_or_rejects_the_proof() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------
+// Shape mutations: a sequence one element longer or shorter.
+
+/// Every way of lengthening or shortening one sequence of the proof by one
+/// element (sumcheck rounds and coefficients, tree layers, query sets and
+/// values, range checks and their values, reduction values and openings, Dory
+/// messages, the final Dory message), each with its path.
+fn shape_mutations(p: &ModelProof) -> Vec<(String, ModelProof)> {
+    fn sumcheck(
+        s: &SumcheckProof,
+        path: &str,
+        set: &dyn Fn(SumcheckProof) -> ModelProof,
+        out: &mut Vec<(String, ModelProof)>,
+    ) {
+        let mut longer = s.clone();
+        longer
+            .rounds
+            .push(zkinfer::sumcheck::CompressedRound(vec![Fr::from(1u64); 2]));
+        out.push((format!("{path}.rounds.push"), set(longer)));
+        if !s.rounds.is_empty() {
+            let mut shorter = s.clone();
+            shorter.rounds.pop();
+            out.push((format!("{path}.rounds.pop"), set(shorter)));
+            let mut more = s.clone();
+            more.rounds[0].0.push(Fr::from(1u64));
+            out.push((format!("{path}.rounds[0].push"), set(more)));
+            let mut fewer = s.clone();
+            fewer.rounds[0].0.pop();
+            out.push((format!("{path}.rounds[0].pop"), set(fewer)));
+        }
+    }
+    let mut out = Vec::new();
+    let with = |f: &dyn Fn(&mut ModelProof)| {
+        let mut q = p.clone();
+        f(&mut q);
+        q
+    };
+    out.push(("input.push".into(), with(&|q| q.input.push(0))));
+    out.push(("output.push".into(), with(&|q| q.output.push(0))));
+    out.push((
+        "output.pop".into(),
+        with(&|q| {
+            q.output.pop();
+        }),
+    ));
+    out.push(("ops.push".into(), with(&|q| q.ops.push(OpProof::Lookup))));
+    for (n, op) in p.ops.iter().enumerate() {
+        if let OpProof::MatMul { sumcheck: s, .. }
+        | OpProof::Mul { sumcheck: s, .. }
+        | OpProof::Relu { sumcheck: s, .. } = op
+        {
+            let set = |new: SumcheckProof| {
+                with(&|q| match &mut q.ops[n] {
+                    OpProof::MatMul { sumcheck, .. }
+                    | OpProof::Mul { sumcheck, .. }
+                    | OpProof::Relu { sumcheck, .. } => *sumcheck = new.clone(),
+                    _ => unreachable!(),
+                })
+            };
+            sumcheck(s, &format!("ops[{n}].sumcheck"), &set, &mut out);
+        }
+        if let OpProof::MatMul { bias, .. } = op {
+            out.push((
+                format!("ops[{n}].bias toggled"),
+                with(&|q| {
+                    if let OpProof::MatMul { bias: b, .. } = &mut q.ops[n] {
+                        *b = if bias.is_some() {
+                            None
+                        } else {
+                            Some(Fr::from(1u64))
+                        };
+                    }
+                }),
+            ));
+        }
+        out.push((
+            format!("ops[{n}] replaced by another kind"),
+            with(&|q| {
+                q.ops[n] = match q.ops[n] {
+                    OpProof::Lookup => OpProof::AddSub {
+                        left: Fr::from(1u64),
+                        right: Fr::from(1u64),
+                    },
+                    _ => OpProof::Lookup,
+                }
+            }),
+        ));
+    }
+    for (l, lookup) in p.lookups.iter().enumerate() {
+        let trees = 1 + lookup.query_trees.len();
+        for k in 0..trees {
+            let get = |q: &ModelProof| -> TreeProof {
+                if k == 0 {
+                    q.lookups[l].table_tree.clone()
+                } else {
+                    q.lookups[l].query_trees[k - 1].clone()
+                }
+            };
+            let put = |t: TreeProof| {
+                with(&|q| {
+                    if k == 0 {
+                        q.lookups[l].table_tree = t.clone()
+                    } else {
+                        q.lookups[l].query_trees[k - 1] = t.clone()
+                    }
+                })
+            };
+            let tree = get(p);
+            let mut shorter = tree.clone();
+            shorter.layers.pop();
+            out.push((format!("lookups[{l}].tree[{k}].layers.pop"), put(shorter)));
+            let mut longer = tree.clone();
+            longer.layers.push(tree.layers[0].clone());
+            out.push((format!("lookups[{l}].tree[{k}].layers.push"), put(longer)));
+            for (i, layer) in tree.layers.iter().enumerate().skip(1).step_by(3) {
+                let set = |s: SumcheckProof| {
+                    let mut t = tree.clone();
+                    t.layers[i].sumcheck = s;
+                    put(t)
+                };
+                sumcheck(
+                    &layer.sumcheck,
+                    &format!("lookups[{l}].tree[{k}].layers[{i}].sumcheck"),
+                    &set,
+                    &mut out,
+                );
+            }
+        }
+        out.push((
+            format!("lookups[{l}].query_sets.pop"),
+            with(&|q| {
+                q.lookups[l].query_trees.pop();
+                q.lookups[l].query_values.pop();
+            }),
+        ));
+        out.push((
+            format!("lookups[{l}].query_sets.push"),
+            with(&|q| {
+                let t = q.lookups[l].query_trees[0].clone();
+                let v = q.lookups[l].query_values[0].clone();
+                q.lookups[l].query_trees.push(t);
+                q.lookups[l].query_values.push(v);
+            }),
+        ));
+        out.push((
+            format!("lookups[{l}].query_values[0].push"),
+            with(&|q| q.lookups[l].query_values[0].push(Fr::from(1u64))),
+        ));
+        out.push((
+            format!("lookups[{l}].query_values[0].pop"),
+            with(&|q| {
+                q.lookups[l].query_values[0].pop();
+            }),
+        ));
+    }
+    out.push((
+        "lookups.pop".into(),
+        with(&|q| {
+            q.lookups.pop();
+        }),
+    ));
+    out.push((
+        "lookups.push".into(),
+        with(&|q| {
+            let l = q.lookups[0].clone();
+            q.lookups.push(l)
+        }),
+    ));
+    out.push((
+        "range_inputs.push".into(),
+        with(&|q| q.range_inputs.push(vec![Fr::from(1u64)])),
+    ));
+    out.push((
+        "range_inputs.pop".into(),
+        with(&|q| {
+            q.range_inputs.pop();
+        }),
+    ));
+    if !p.range_inputs.is_empty() {
+        out.push((
+            "range_inputs[0].push".into(),
+            with(&|q| q.range_inputs[0].push(Fr::from(1u64))),
+        ));
+        out.push((
+            "range_inputs[0].pop".into(),
+            with(&|q| {
+                q.range_inputs[0].pop();
+            }),
+        ));
+    }
+    let set = |s: SumcheckProof| with(&|q| q.reduction.sumcheck = s.clone());
+    sumcheck(&p.reduction.sumcheck, "reduction.sumcheck", &set, &mut out);
+    out.push((
+        "reduction.values.push".into(),
+        with(&|q| q.reduction.values.push(Fr::from(1u64))),
+    ));
+    out.push((
+        "reduction.values.pop".into(),
+        with(&|q| {
+            q.reduction.values.pop();
+        }),
+    ));
+    out.push((
+        "reduction.openings.pop".into(),
+        with(&|q| {
+            q.reduction.openings.pop();
+        }),
+    ));
+    out.push((
+        "reduction.openings.push".into(),
+        with(&|q| {
+            let o = q.reduction.openings[0].clone();
+            q.reduction.openings.push(o)
+        }),
+    ));
+    fn o(q: &mut ModelProof) -> &mut zkinfer::pcs::EvaluationProof {
+        &mut q.reduction.openings[0]
+    }
+    out.push((
+        "opening.first.pop".into(),
+        with(&|q| {
+            o(q).first_messages.pop();
+        }),
+    ));
+    out.push((
+        "opening.first.push".into(),
+        with(&|q| {
+            let m = o(q).first_messages[0].clone();
+            o(q).first_messages.push(m)
+        }),
+    ));
+    out.push((
+        "opening.second.pop".into(),
+        with(&|q| {
+            o(q).second_messages.pop();
+        }),
+    ));
+    out.push((
+        "opening.second.push".into(),
+        with(&|q| {
+            let m = o(q).second_messages[0].clone();
+            o(q).second_messages.push(m)
+        }),
+    ));
+    out.push((
+        "opening.both.pop".into(),
+        with(&|q| {
+            o(q).first_messages.pop();
+            o(q).second_messages.pop();
+            o(q).sigma -= 1;
+        }),
+    ));
+    out.push((
+        "opening.final=None".into(),
+        with(&|q| o(q).final_message = None),
+    ));
+    out
+}
+
+#[test]
+fn every_shape_mutation_is_rejected_without_panicking() {
+    for c in cases() {
+        let mut failures = Vec::new();
+        let mutations = shape_mutations(&c.proof);
+        for (path, bad) in &mutations {
+            assert_ne!(bad, &c.proof, "{}: {path} did not change", c.name);
+            let outcome = catch_unwind(AssertUnwindSafe(|| proof::verify(&c.pk.vk, &c.input, bad)));
+            match outcome {
+                Err(_) => failures.push(format!("{path}: PANIC")),
+                Ok(Ok(())) => failures.push(format!("{path}: ACCEPTED")),
+                Ok(Err(_)) => {}
+            }
+            // The file form must fail to decode or fail to verify, never panic.
+            let bytes = bad.to_bytes();
+            // (Its GT elements are the valid proof's: their subgroup checks
+            // are left out to save time.)
+            let outcome =
+                catch_unwind(AssertUnwindSafe(|| {
+                    match ModelProof::from_bytes_deferred(&bytes) {
+                        Err(_) => true,
+                        Ok((q, _unchanged_gt)) => proof::verify(&c.pk.vk, &c.input, &q).is_err(),
+                    }
+                }));
+            if !matches!(outcome, Ok(true)) {
+                failures.push(format!("{path} (encoded): accepted or panicked"));
+            }
+        }
+        println!("{}: {} shape mutations", c.name, mutations.len());
+        assert!(
+            failures.is_empty(),
+            "{}: {} of {} shape mutations misjudged:\n{}",
+            c.name,
+            failures.len(),
+            mutations.len(),
+            failures.join("\n")
+        );
+    }
+}
