@@ -41,6 +41,13 @@
 //! the opening). The only accepted mutations are Dory setup entries the
 //! opening does not read (Δ and χ entries of rounds above the proof's σ, and
 //! Δ[0]); the test pins exactly that set.
+//!
+//! # Shapes
+//! Every sequence of the proof (sumcheck rounds and coefficients, GKR layers,
+//! query sets and values, range checks, reduction values and openings, Dory
+//! messages) one element longer or shorter, the bias present/absent and each
+//! operator message replaced by another kind must be rejected, as a structure
+//! and as a file, without a panic.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::panic::{catch_unwind, AssertUnwindSafe};
