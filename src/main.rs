@@ -81,6 +81,10 @@ struct ServeArgs {
     /// Largest request body in bytes.
     #[arg(long, default_value_t = 4 << 20, value_name = "BYTES")]
     max_body: usize,
+    /// Seconds a connection has to send a request head (and an idle
+    /// keep-alive one to start its next request) before it is closed.
+    #[arg(long, default_value_t = 10)]
+    header_timeout_s: u64,
     /// Fixed-point scale: values are stored as integers times 2^BITS.
     #[arg(long, value_name = "BITS", default_value_t = zkinfer::model::DEFAULT_SCALE_BITS)]
     scale: u32,
@@ -280,6 +284,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         queue: args.queue,
         timeout: std::time::Duration::from_secs(args.timeout_s.max(1)),
         max_body: args.max_body,
+        header_timeout: std::time::Duration::from_secs(args.header_timeout_s.max(1)),
     };
     let service = Service::load(
         &args.models,

@@ -642,3 +642,80 @@ fn the_binary_serves_and_stops_on_sigterm() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("two models are named"));
 }
+
+/// Reads from a raw connection until the server closes it (or `bound` passes):
+/// the bytes received and whether it closed.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream, bound: Duration) -> (Vec<u8>, bool) {
+    use tokio::io::AsyncReadExt;
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + bound;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return (received, true),
+            Ok(Ok(n)) => received.extend_from_slice(&buf[..n]),
+            Err(_) => return (received, false),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_silent_connections_are_closed_and_slow_bodies_time_out() {
+    use tokio::io::AsyncWriteExt;
+    let server = Server::start(ServiceConfig {
+        workers: 1,
+        queue: 1,
+        timeout: Duration::from_secs(2),
+        header_timeout: Duration::from_secs(1),
+        ..ServiceConfig::default()
+    })
+    .await;
+    let addr = server.addr;
+    // Slow-loris: a request head sent a byte at a time, never finished. The
+    // server closes the connection without an answer.
+    let slow_head = tokio::spawn(async move {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST {PROVE} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\nx-slow: "
+        );
+        let start = Instant::now();
+        for b in head.bytes().chain(std::iter::repeat(b'a')) {
+            if stream.write_all(&[b]).await.is_err() || start.elapsed() > Duration::from_secs(30) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        read_until_closed(&mut stream, Duration::from_secs(5)).await
+    });
+    // A connection that sends nothing is closed too.
+    let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (received, closed) = read_until_closed(&mut silent, Duration::from_secs(30)).await;
+    assert!(closed, "a silent connection was still open after 30 s");
+    assert!(
+        received.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&received)
+    );
+    // Meanwhile the service answers.
+    assert_eq!(get(addr, "/healthz").await.status, 200);
+    let (received, closed) = slow_head.await.unwrap();
+    assert!(closed, "the slow request head was not cut off");
+    assert!(
+        received.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&received)
+    );
+
+    // A complete head whose body never finishes is answered 504 at `timeout`.
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST {PROVE} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{{\"input_data\": ["
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (received, closed) = read_until_closed(&mut stream, Duration::from_secs(30)).await;
+    assert!(closed);
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("HTTP/1.1 504"), "{text}");
+    assert!(text.contains("\"timeout\""), "{text}");
+    server.shutdown().await;
+}

@@ -20,6 +20,10 @@
 //! `queue_full` with `Retry-After` at once. Bodies are limited (`max_body`, 413),
 //! every request has a deadline (`timeout`, 504), and every 4xx/5xx is
 //! `{"error": {"code", "message"}}` with a stable code ([`error::ErrorCode`]).
+//! A connection has `header_timeout` to send a complete request head (and an
+//! idle keep-alive connection as long to start its next request); past it the
+//! connection is closed without an answer, so slow or silent clients cannot
+//! hold connections open (a slow body is bounded by `timeout` instead).
 //! On shutdown the listener closes, proofs already running finish and are
 //! answered, proof requests still queued are answered 503 `shutting_down`, and
 //! [`serve`] returns once every connection is done and every worker has exited.
@@ -60,6 +64,9 @@ pub struct ServiceConfig {
     pub timeout: Duration,
     /// Largest request body in bytes.
     pub max_body: usize,
+    /// Time to receive a request head (or, on an idle keep-alive connection,
+    /// the start of the next one) before the connection is closed unanswered.
+    pub header_timeout: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -69,6 +76,7 @@ impl Default for ServiceConfig {
             queue: 16,
             timeout: Duration::from_secs(60),
             max_body: 4 << 20,
+            header_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -260,26 +268,61 @@ pub fn router(service: Arc<Service>) -> axum::Router {
 
 /// Serves `service` on `listener` until `shutdown` completes, then shuts down
 /// gracefully (see the module docs) and returns once every worker has exited.
+///
+/// Each connection is HTTP/1.1 with a request-head deadline
+/// ([`ServiceConfig::header_timeout`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     service: Arc<Service>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
     let app = router(service.clone());
-    let on_signal = service.clone();
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: finishing running proofs, rejecting queued ones");
-            on_signal.begin_shutdown();
-        })
-        .await;
-    // Also reached when the server fails: stop and join the workers either way.
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(service.config.header_timeout);
+    let connections = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // A connection that failed before it was accepted is the
+                    // client's; anything else (out of descriptors) passes.
+                    if !is_connection_error(&e) {
+                        tracing::warn!("accept failed: {e}; retrying in 1 s");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let app = hyper_util::service::TowerToHyperService::new(app.clone());
+        let connection = connections.watch(http.serve_connection(TokioIo::new(stream), app));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("connection ended: {e}");
+            }
+        });
+    }
+    tracing::info!("shutting down: finishing running proofs, rejecting queued ones");
+    service.begin_shutdown();
+    drop(listener);
+    connections.shutdown().await;
     let joiner = service.clone();
     tokio::task::spawn_blocking(move || joiner.pool.join())
         .await
-        .map_err(std::io::Error::other)?;
-    result
+        .map_err(std::io::Error::other)
+}
+
+fn is_connection_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionRefused | ConnectionAborted | ConnectionReset
+    )
 }
 
 /// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
