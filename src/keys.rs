@@ -139,11 +139,23 @@ fn unpack<'a>(
     Ok((header, binary))
 }
 
+/// Largest key file zkinfer reads (public weights of 2^26 parameters as JSON
+/// fit well under it); larger files are refused before they are read.
+pub const MAX_KEY_FILE_BYTES: u64 = 2 << 30;
+
 fn read(path: &Path) -> Result<Vec<u8>, KeyError> {
-    std::fs::read(path).map_err(|source| KeyError::Io {
+    let io = |source| KeyError::Io {
         path: path.to_path_buf(),
         source,
-    })
+    };
+    let len = std::fs::metadata(path).map_err(io)?.len();
+    if len > MAX_KEY_FILE_BYTES {
+        return Err(KeyError::Format {
+            path: path.to_path_buf(),
+            reason: format!("{len} bytes, more than the limit of {MAX_KEY_FILE_BYTES}"),
+        });
+    }
+    std::fs::read(path).map_err(io)
 }
 
 /// Writes `bytes` atomically: into a uniquely named temporary file in the same

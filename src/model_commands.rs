@@ -214,6 +214,17 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
             anyhow::bail!("give the model (zkinfer verify MODEL.onnx --proof P) or --vk VK")
         }
     };
+    let proof_len = std::fs::metadata(&args.proof)
+        .with_context(|| format!("cannot read {}", args.proof.display()))?
+        .len();
+    if proof_len > proof::encode::MAX_PROOF_BYTES {
+        return Err(Rejected(format!(
+            "{}: {proof_len} bytes, more than the limit of {} for a proof",
+            args.proof.display(),
+            proof::encode::MAX_PROOF_BYTES
+        ))
+        .into());
+    }
     let bytes = std::fs::read(&args.proof)
         .with_context(|| format!("cannot read {}", args.proof.display()))?;
     let start = Instant::now();

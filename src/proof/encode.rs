@@ -27,6 +27,9 @@ pub const MAX_LOOKUPS: usize = 16;
 pub const MAX_REDUCTION_ITEMS: usize = 16;
 /// Most values a node's range check opens.
 pub const MAX_RANGE_INPUTS: usize = 64;
+/// Largest proof file the CLI and the service read: two sets of
+/// [`MAX_PUBLIC_VALUES`] 8-byte values plus the rest of a proof fit under it.
+pub const MAX_PROOF_BYTES: u64 = 1 << 28;
 
 fn write_i64s(w: &mut Writer, values: &[i64]) {
     w.write_len(values.len());
