@@ -24,7 +24,7 @@ if ! cargo afl --version >/dev/null 2>&1; then
     cargo install cargo-afl --locked
 fi
 # The AFL++ runtime is built per rustc version; build it if this one lacks it.
-if ! cargo afl fuzz -h >/dev/null 2>&1; then
+if ! cargo afl fuzz -h 2>&1 | grep -q 'afl-fuzz'; then
     cargo afl config --build --force
 fi
 echo "== cargo afl build --release"

@@ -33,7 +33,13 @@ fn input_of(model: &str) -> Vec<f32> {
 }
 
 fn main() {
-    let small = ["addsubmul0", "addsubmul1", "perceptron", "ffn_tanh", "authorization"];
+    let small = [
+        "addsubmul0",
+        "addsubmul1",
+        "perceptron",
+        "ffn_tanh",
+        "authorization",
+    ];
     for model in small {
         let dir = models_dir().join(model);
         let onnx = std::fs::read(dir.join("network.onnx")).expect("network.onnx");
@@ -67,9 +73,16 @@ fn main() {
         let p = prepared(model, visibility);
         let pk = &p.keys.pk;
         let vk = keys::vk_to_bytes(&pk.vk);
-        put("vk_decode", &format!("{model}-{tag}.vk"), without_checksum(&vk));
+        put(
+            "vk_decode",
+            &format!("{model}-{tag}.vk"),
+            without_checksum(&vk),
+        );
         let log = pk.vk.log_generators;
-        assert!((1..=8).contains(&log), "pk_decode seeds need a setup of at most 2^8");
+        assert!(
+            (1..=8).contains(&log),
+            "pk_decode seeds need a setup of at most 2^8"
+        );
         let mut seed = vec![(log - 1) as u8];
         seed.extend_from_slice(without_checksum(&keys::pk_to_bytes(pk)));
         put("pk_decode", &format!("{model}-{tag}.pk"), &seed);
@@ -85,21 +98,37 @@ fn main() {
         let selector = u8::from(visibility == WeightVisibility::Public);
         let mut seed = vec![selector];
         seed.extend_from_slice(&bytes);
-        put("proof_decode_verify", &format!("{model}-{tag}.proof"), &seed);
+        put(
+            "proof_decode_verify",
+            &format!("{model}-{tag}.proof"),
+            &seed,
+        );
 
         // The service serves perceptron with committed weights.
         if visibility == WeightVisibility::Committed {
             let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
             let data = serde_json::json!([values]);
             let bodies = [
-                (0u8, "verify", serde_json::json!({"model": model, "proof": b64})),
+                (
+                    0u8,
+                    "verify",
+                    serde_json::json!({"model": model, "proof": b64}),
+                ),
                 (
                     0,
                     "verify-input",
                     serde_json::json!({"model": model, "proof": b64, "input_data": data}),
                 ),
-                (1, "prove-inference", serde_json::json!({"input_data": data, "tier": "inference"})),
-                (1, "prove-proof", serde_json::json!({"input_data": data, "tier": "proof"})),
+                (
+                    1,
+                    "prove-inference",
+                    serde_json::json!({"input_data": data, "tier": "inference"}),
+                ),
+                (
+                    1,
+                    "prove-proof",
+                    serde_json::json!({"input_data": data, "tier": "proof"}),
+                ),
                 (1, "prove-flat", serde_json::json!({"input_data": values})),
             ];
             for (route, name, body) in bodies {
@@ -109,5 +138,10 @@ fn main() {
             }
         }
     }
-    println!("seeds written under {}", Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").display());
+    println!(
+        "seeds written under {}",
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("corpus")
+            .display()
+    );
 }

@@ -5,6 +5,7 @@
 //! or swap nodes; rewire an input or output; ...), encoded again and imported
 //! as [`onnx_import`](onnx_import.rs) does. Reaches the importer's checks with
 //! models that tract still parses, which byte-level mutation rarely does.
+//! `fuzz_nohook!` as in `onnx_import`: panics the importer catches are errors.
 
 use prost::Message;
 use tract_onnx::pb::tensor_shape_proto::{dimension, Dimension};
@@ -23,9 +24,30 @@ const MODELS: [&[u8]; 5] = [
 /// Op types to swap in: the supported ones, their neighbours in tract, and a
 /// few that must be rejected.
 const OPS: [&str; 24] = [
-    "Add", "Sub", "Mul", "Div", "MatMul", "Gemm", "Relu", "Tanh", "Sigmoid", "Max", "Min",
-    "Reshape", "Flatten", "Unsqueeze", "Squeeze", "Transpose", "Identity", "Constant", "Neg",
-    "Abs", "Softmax", "Conv", "Cast", "NoSuchOp",
+    "Add",
+    "Sub",
+    "Mul",
+    "Div",
+    "MatMul",
+    "Gemm",
+    "Relu",
+    "Tanh",
+    "Sigmoid",
+    "Max",
+    "Min",
+    "Reshape",
+    "Flatten",
+    "Unsqueeze",
+    "Squeeze",
+    "Transpose",
+    "Identity",
+    "Constant",
+    "Neg",
+    "Abs",
+    "Softmax",
+    "Conv",
+    "Cast",
+    "NoSuchOp",
 ];
 
 /// Dimension and integer values: small ones, edge cases, and ones that overflow.
@@ -64,7 +86,9 @@ fn names(g: &GraphProto) -> Vec<String> {
 
 fn shape_dims(v: &mut tract_onnx::pb::ValueInfoProto) -> Option<&mut Vec<Dimension>> {
     match v.r#type.as_mut()?.value.as_mut()? {
-        type_proto::Value::TensorType(t) => Some(&mut t.shape.get_or_insert_with(Default::default).dim),
+        type_proto::Value::TensorType(t) => {
+            Some(&mut t.shape.get_or_insert_with(Default::default).dim)
+        }
     }
 }
 
@@ -95,8 +119,16 @@ fn edit_tensor(t: &mut TensorProto, b: u8, c: u8) {
         }
         5 => {
             // Extreme values: NaN, infinities, huge, tiny.
-            let v = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1e30, -1e30, 1e-30, 0.0, -0.0]
-                [usize::from(c % 8)];
+            let v = [
+                f32::NAN,
+                f32::INFINITY,
+                f32::NEG_INFINITY,
+                1e30,
+                -1e30,
+                1e-30,
+                0.0,
+                -0.0,
+            ][usize::from(c % 8)];
             if t.raw_data.len() >= 4 {
                 let at = (usize::from(c / 8) * 4) % (t.raw_data.len() / 4 * 4);
                 t.raw_data[at..at + 4].copy_from_slice(&v.to_le_bytes());
@@ -106,10 +138,11 @@ fn edit_tensor(t: &mut TensorProto, b: u8, c: u8) {
         }
         6 => {
             t.data_location = Some(i32::from(c % 2));
-            t.external_data.push(tract_onnx::pb::StringStringEntryProto {
-                key: "location".into(),
-                value: "missing.bin".into(),
-            });
+            t.external_data
+                .push(tract_onnx::pb::StringStringEntryProto {
+                    key: "location".into(),
+                    value: "missing.bin".into(),
+                });
         }
         _ => t.dims.clear(),
     }
@@ -132,9 +165,12 @@ fn edit_attribute(a: &mut AttributeProto, b: u8, c: u8) {
                 edit_tensor(t, b / 6, c);
             }
         }
-        _ => a.name = ["axis", "transA", "transB", "alpha", "beta", "perm", "value", "to"]
-            [usize::from(c % 8)]
-        .into(),
+        _ => {
+            a.name = [
+                "axis", "transA", "transB", "alpha", "beta", "perm", "value", "to",
+            ][usize::from(c % 8)]
+            .into()
+        }
     }
 }
 
@@ -310,7 +346,7 @@ fn apply(model: &mut ModelProto, [edit, a, b, c]: [u8; 4]) {
 }
 
 fn main() {
-    afl::fuzz!(|data: &[u8]| {
+    afl::fuzz_nohook!(|data: &[u8]| {
         let Some((&which, edits)) = data.split_first() else {
             return;
         };

@@ -42,7 +42,10 @@ fn main() {
                 );
                 let _ = proof::verify_with_checks(vk, &decoded.input, &decoded, checks);
             }
-            Err(_) => assert!(strict.is_err(), "strict decoding accepts what deferred rejects"),
+            Err(_) => assert!(
+                strict.is_err(),
+                "strict decoding accepts what deferred rejects"
+            ),
         }
     });
 }

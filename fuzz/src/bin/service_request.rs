@@ -43,9 +43,12 @@ fn fixture() -> &'static Fixture {
             timeout: Duration::from_secs(30),
             max_body: 1 << 20,
         };
-        let service: Arc<Service> =
-            Service::new(vec![model], SelectedBackend::Cpu(CpuBackend::global()), config)
-                .expect("start the service");
+        let service: Arc<Service> = Service::new(
+            vec![model],
+            SelectedBackend::Cpu(CpuBackend::global()),
+            config,
+        )
+        .expect("start the service");
         service.begin_shutdown();
         Fixture {
             runtime: tokio::runtime::Builder::new_current_thread()

@@ -38,7 +38,10 @@ fn main() {
             .lock()
             .expect("setups");
         let public = keys::read_vk_over_public_setup(&path, &mut setups);
-        assert!(parsed.is_ok() || public.is_err(), "accepted over the public setup only");
+        assert!(
+            parsed.is_ok() || public.is_err(),
+            "accepted over the public setup only"
+        );
         if let Ok(vk) = parsed {
             let _ = keys::vk_to_bytes(&vk);
         }
