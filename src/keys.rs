@@ -400,7 +400,8 @@ fn read_rows(reader: &mut &[u8], expected: usize) -> Result<Vec<ark_bn254::G1Aff
 
 /// A proving key's model must carry every weight's values (the prover runs
 /// it); [`Model::validate`] also admits a committed verifying key's model,
-/// whose weights are absent (found by `fuzz/`'s `pk_decode`).
+/// whose weights are absent (made by hand next to a case `fuzz/`'s
+/// `pk_decode` found).
 fn weights_present(model: &Model) -> Result<(), String> {
     match model.tensors.iter().find(|t| match &t.kind {
         crate::model::TensorKind::Weight { values } => values.len() != t.len(),
