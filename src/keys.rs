@@ -367,6 +367,7 @@ pub fn pk_from_bytes(
     let model = header.model;
     model
         .validate()
+        .and_then(|()| weights_present(&model))
         .map_err(|e| bad(format!("invalid model: {e}")))?;
     let (witness_layout, model_layout) = proof::block_layouts(&model, header.visibility);
     let mut reader = binary;
@@ -385,16 +386,8 @@ pub fn pk_from_bytes(
                 Validate::No,
             )
             .map_err(|e| bad(format!("invalid weight commitment: {e}")))?;
-            let rows: Vec<ark_bn254::G1Affine> = CanonicalDeserialize::deserialize_with_mode(
-                &mut reader,
-                Compress::No,
-                Validate::No,
-            )
-            .map_err(|e| bad(format!("invalid row commitments: {e}")))?;
             let layout = proof::dory_layouts(&witness_layout, &model_layout, header.visibility).1;
-            if rows.len() != 1 << layout.nu {
-                return Err(bad("row commitment count does not match the layout".into()));
-            }
+            let rows = read_rows(&mut reader, 1 << layout.nu).map_err(bad)?;
             let values = proof::model_poly_values(&model, &model_layout);
             let poly = MultilinearPoly::from_small(values)?;
             Some((
@@ -422,6 +415,38 @@ pub fn pk_from_bytes(
         setup,
         model_poly,
     ))
+}
+
+/// The row commitments of a proving key: arkworks' `Vec` encoding (a u64
+/// count, then uncompressed points, unchecked like the rest of a key's binary
+/// part), which must hold exactly `expected` points. The count is checked
+/// before anything is allocated (found by `fuzz/`'s `pk_decode`).
+fn read_rows(reader: &mut &[u8], expected: usize) -> Result<Vec<ark_bn254::G1Affine>, String> {
+    let count = u64::deserialize_uncompressed(&mut *reader)
+        .map_err(|e| format!("invalid row commitments: {e}"))?;
+    if count != expected as u64 {
+        return Err("row commitment count does not match the layout".into());
+    }
+    (0..expected)
+        .map(|_| {
+            CanonicalDeserialize::deserialize_with_mode(&mut *reader, Compress::No, Validate::No)
+                .map_err(|e| format!("invalid row commitments: {e}"))
+        })
+        .collect()
+}
+
+/// A proving key's model must carry every weight's values (the prover runs
+/// it); [`Model::validate`] also admits a committed verifying key's model,
+/// whose weights are absent (made by hand next to a case `fuzz/`'s
+/// `pk_decode` found).
+fn weights_present(model: &Model) -> Result<(), String> {
+    match model.tensors.iter().find(|t| match &t.kind {
+        crate::model::TensorKind::Weight { values } => values.len() != t.len(),
+        _ => false,
+    }) {
+        Some(t) => Err(format!("weight `{}` has no values", t.name)),
+        None => Ok(()),
+    }
 }
 
 /// Reads a verifying key file as written, its Dory setup included. That setup

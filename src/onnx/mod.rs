@@ -121,6 +121,8 @@ pub enum ImportError {
     },
     #[error("f32 reference run failed: {0}")]
     Float(String),
+    #[error("`{}` imports to an invalid model: {reason}", path.display())]
+    Invalid { path: PathBuf, reason: String },
 }
 
 impl ImportError {
@@ -161,6 +163,20 @@ fn chain(e: &TractError) -> String {
     format!("{e:#}")
 }
 
+/// Runs a tract call on an untrusted model, a panic inside it becoming an
+/// error: tract-onnx 0.23 panics on some malformed graphs (a graph output
+/// naming no value, out-of-range axes), found by `fuzz/`'s ONNX targets.
+fn guarded<T>(call: impl FnOnce() -> TractResult<T>) -> TractResult<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(call)).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        Err(anyhow::anyhow!("tract panicked: {message}"))
+    })
+}
+
 /// A model's name: the folder of a file called `network.onnx` (the ezkl and
 /// shipped-model convention), else the file stem.
 pub fn model_name(path: &Path) -> String {
@@ -187,9 +203,8 @@ pub fn import(path: &Path, options: &ImportOptions) -> Result<ImportedModel, Imp
     if !meta.is_file() {
         return Err(io(std::io::Error::other("not a regular file")));
     }
-    let mut model = tract_onnx::onnx()
-        .model_for_path(path)
-        .map_err(|e| ImportError::Parse {
+    let mut model =
+        guarded(|| tract_onnx::onnx().model_for_path(path)).map_err(|e| ImportError::Parse {
             path: path.to_path_buf(),
             message: chain(&e),
         })?;
@@ -225,14 +240,11 @@ pub fn import(path: &Path, options: &ImportOptions) -> Result<ImportedModel, Imp
             message: chain(&e),
         }
     };
-    model = model
-        .with_input_fact(0, f32::fact(&input_shape).into())
+    model = guarded(|| model.with_input_fact(0, f32::fact(&input_shape).into()))
         .map_err(tract_err("set the input shape of"))?;
-    let typed = model
-        .into_typed()
-        .map_err(tract_err("type"))?
-        .into_decluttered()
-        .map_err(tract_err("declutter"))?;
+    let typed = guarded(|| model.into_typed())
+        .map_err(tract_err("type"))
+        .and_then(|typed| guarded(|| typed.into_decluttered()).map_err(tract_err("declutter")))?;
     let output_fact = typed
         .output_fact(0)
         .map_err(tract_err("read the output of"))?;
@@ -259,12 +271,17 @@ pub fn import(path: &Path, options: &ImportOptions) -> Result<ImportedModel, Imp
     let mut ir = lower::lower(&typed, model_name(path), options)?;
     fold::fold_biases(&mut ir);
     fold::compact(&mut ir);
+    // What handles an IR model relies on (keys, the prover) holds for every
+    // import: one that would not is an error, not a later panic (`fuzz/` found
+    // operands that do not broadcast and tensors too large to prove).
+    ir.validate().map_err(|reason| ImportError::Invalid {
+        path: path.to_path_buf(),
+        reason,
+    })?;
     drop(quantize_span);
     let float_model = {
         let _span = tracing::info_span!("import").entered();
-        typed
-            .into_runnable()
-            .map_err(tract_err("make a runnable plan of"))?
+        guarded(|| typed.into_runnable()).map_err(tract_err("make a runnable plan of"))?
     };
     Ok(ImportedModel {
         model: ir,
@@ -335,10 +352,8 @@ pub fn run_float(imported: &ImportedModel, input: &[f32]) -> Result<Vec<f32>, Im
     }
     let float = |e: TractError| ImportError::Float(chain(&e));
     let tensor = Tensor::from_shape(&imported.input_shape, input).map_err(float)?;
-    let outputs = imported
-        .float_model
-        .run(tvec![tensor.into_tvalue()])
-        .map_err(float)?;
+    let outputs =
+        guarded(|| imported.float_model.run(tvec![tensor.into_tvalue()])).map_err(float)?;
     let out = outputs
         .first()
         .ok_or_else(|| ImportError::Float("no output".into()))?;
