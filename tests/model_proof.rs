@@ -1,49 +1,14 @@
 //! End-to-end proofs of hand-built quantized models covering every op, in both
 //! weight visibilities, and the rejections the verifier must make.
 
-use std::sync::{Arc, OnceLock};
-
 use ark_bn254::Fr;
 use zkinfer::backend::CpuBackend;
-use zkinfer::model::{Model, Node, Op, Tensor, TensorKind};
+use zkinfer::model::{Model, Op, TensorKind};
 use zkinfer::ops::OpProof;
-use zkinfer::pcs::{self, DorySetup};
 use zkinfer::proof::{self, ProofError, ProvingKey, WeightVisibility};
 
-fn setup() -> Arc<DorySetup> {
-    static SETUP: OnceLock<Arc<DorySetup>> = OnceLock::new();
-    SETUP
-        .get_or_init(|| {
-            let dir = std::env::temp_dir().join("zkinfer-test-cache");
-            Arc::new(DorySetup::load_or_derive(pcs::setup::DEFAULT_SEED, 10, &dir).unwrap())
-        })
-        .clone()
-}
-
-fn tensor(name: &str, shape: &[usize], kind: TensorKind) -> Tensor {
-    Tensor {
-        name: name.into(),
-        shape: shape.to_vec(),
-        kind,
-    }
-}
-
-fn weight(name: &str, shape: &[usize], seed: i64) -> Tensor {
-    let len: usize = shape.iter().product();
-    let values = (0..len as i64)
-        .map(|i| ((i * 37 + seed * 11) % 97) - 48)
-        .collect();
-    tensor(name, shape, TensorKind::Weight { values })
-}
-
-fn node(name: &str, op: Op, inputs: &[usize], output: usize) -> Node {
-    Node {
-        name: name.into(),
-        op,
-        inputs: inputs.to_vec(),
-        output,
-    }
-}
+mod common;
+use common::{node, setup, tensor, weight};
 
 /// x[1,5] → Gemm(5→3, bias) → ReLU → Mul by c[3] → Add d[3] → Sub x2 → Tanh → Sigmoid.
 fn every_op_model() -> Model {

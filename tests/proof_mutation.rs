@@ -61,7 +61,7 @@ use dory_pcs::backends::arkworks::{ArkG1, ArkG2, ArkGT};
 use zkinfer::backend::CpuBackend;
 use zkinfer::keys;
 use zkinfer::lookup::TreeProof;
-use zkinfer::model::{Model, Node, Op, Tensor, TensorKind};
+use zkinfer::model::{Model, Op, TensorKind};
 use zkinfer::ops::OpProof;
 use zkinfer::pcs::reduction::ReductionError;
 use zkinfer::pcs::{self, DorySetup};
@@ -69,6 +69,9 @@ use zkinfer::proof::layout::{num_vars, tables_used, BlockLayout, Slot, TableKind
 use zkinfer::proof::range::range_checks;
 use zkinfer::proof::{self, ModelProof, ProofError, ProvingKey, VerifyingKey, WeightVisibility};
 use zkinfer::sumcheck::SumcheckProof;
+
+mod common;
+use common::{node, tensor, weight};
 
 // ---------------------------------------------------------------------------
 // Fixtures.
@@ -100,31 +103,6 @@ fn shipped(name: &str) -> (Model, Vec<i64>) {
     let input = read_input_json(&dir.join("input.json")).unwrap();
     let input = quantize_input(&input, imported.model.scale_bits);
     (imported.model, input)
-}
-
-fn tensor(name: &str, shape: &[usize], kind: TensorKind) -> Tensor {
-    Tensor {
-        name: name.into(),
-        shape: shape.to_vec(),
-        kind,
-    }
-}
-
-fn weight(name: &str, shape: &[usize], seed: i64) -> Tensor {
-    let len: usize = shape.iter().product();
-    let values = (0..len as i64)
-        .map(|i| ((i * 37 + seed * 11) % 97) - 48)
-        .collect();
-    tensor(name, shape, TensorKind::Weight { values })
-}
-
-fn node(name: &str, op: Op, inputs: &[usize], output: usize) -> Node {
-    Node {
-        name: name.into(),
-        op,
-        inputs: inputs.to_vec(),
-        output,
-    }
 }
 
 /// Every op (as in tests/model_proof.rs): Gemm with bias, ReLU, Mul, Add

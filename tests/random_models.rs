@@ -10,26 +10,16 @@
 //! every run checks the same models. Cases whose integer inference leaves the
 //! activation bound are rejected by `prop_assume!` and regenerated.
 
-use std::sync::{Arc, OnceLock};
-
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 use rand_chacha::rand_core::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use zkinfer::backend::CpuBackend;
 use zkinfer::model::{Model, ModelError, Node, Op, Tensor, TensorKind};
-use zkinfer::pcs::{self, DorySetup};
 use zkinfer::proof::{self, ModelProof, WeightVisibility};
 
-fn setup() -> Arc<DorySetup> {
-    static SETUP: OnceLock<Arc<DorySetup>> = OnceLock::new();
-    SETUP
-        .get_or_init(|| {
-            let dir = std::env::temp_dir().join("zkinfer-test-cache");
-            Arc::new(DorySetup::load_or_derive(pcs::setup::DEFAULT_SEED, 10, &dir).unwrap())
-        })
-        .clone()
-}
+mod common;
+use common::setup;
 
 /// The second operand of an element-wise op, relative to the running tensor's
 /// shape `[rows, cols]`.

@@ -11,14 +11,15 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
 
 use ark_bn254::Fr;
 use zkinfer::backend::CpuBackend;
 use zkinfer::keys::{self, cache, mac};
-use zkinfer::model::{rescale, Model, Node, Op, Tensor, TensorKind, Witness};
-use zkinfer::pcs::{self, DorySetup};
+use zkinfer::model::{rescale, Model, Op, TensorKind, Witness};
 use zkinfer::proof::{self, ProofError, WeightVisibility};
+
+mod common;
+use common::{node, setup, tensor};
 
 /// Tracks the largest single allocation, to show the verifier never sizes a
 /// buffer by a shape's padded size.
@@ -35,33 +36,6 @@ unsafe impl GlobalAlloc for Largest {
 }
 #[global_allocator]
 static ALLOCATOR: Largest = Largest;
-
-fn setup() -> Arc<DorySetup> {
-    static SETUP: OnceLock<Arc<DorySetup>> = OnceLock::new();
-    SETUP
-        .get_or_init(|| {
-            let dir = std::env::temp_dir().join("zkinfer-test-cache");
-            Arc::new(DorySetup::load_or_derive(pcs::setup::DEFAULT_SEED, 10, &dir).unwrap())
-        })
-        .clone()
-}
-
-fn tensor(name: &str, shape: &[usize], kind: TensorKind) -> Tensor {
-    Tensor {
-        name: name.into(),
-        shape: shape.to_vec(),
-        kind,
-    }
-}
-
-fn node(name: &str, op: Op, inputs: &[usize], output: usize) -> Node {
-    Node {
-        name: name.into(),
-        op,
-        inputs: inputs.to_vec(),
-        output,
-    }
-}
 
 /// x[1,4] → Gemm(W[4,3], b[3]) → ReLU, weights from `seed`.
 fn gemm_relu(seed: i64) -> Model {

@@ -42,6 +42,7 @@ fn fixture() -> &'static Fixture {
             queue: 1,
             timeout: Duration::from_secs(30),
             max_body: 1 << 20,
+            ..ServiceConfig::default()
         };
         let service: Arc<Service> = Service::new(
             vec![model],

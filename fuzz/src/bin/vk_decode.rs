@@ -6,11 +6,11 @@
 //! the Dory verifier setup and the verifier.
 
 use std::path::Path;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
-use zkinfer::keys::{self, cache::Setups};
+use zkinfer::keys;
 use zkinfer::proof::{self, ModelProof};
-use zkinfer_fuzz::{with_checksum, work_dir, write_scratch};
+use zkinfer_fuzz::{with_checksum, write_scratch};
 
 /// The committed and public seed proofs (after their selector byte), when they
 /// still decode.
@@ -29,15 +29,10 @@ fn proofs() -> &'static [ModelProof] {
 
 fn main() {
     afl::fuzz!(|data: &[u8]| {
-        static SETUPS: OnceLock<Mutex<Setups>> = OnceLock::new();
         let file = with_checksum(data);
         let parsed = keys::vk_from_bytes(Path::new("fuzz.vk"), &file);
         let path = write_scratch("vk.bin", &file);
-        let mut setups = SETUPS
-            .get_or_init(|| Mutex::new(Setups::new(work_dir().join("setups"))))
-            .lock()
-            .expect("setups");
-        let public = keys::read_vk_over_public_setup(&path, &mut setups);
+        let public = keys::read_vk_over_public_setup(&path);
         assert!(
             parsed.is_ok() || public.is_err(),
             "accepted over the public setup only"
