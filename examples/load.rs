@@ -23,6 +23,9 @@ use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 
+#[path = "common/metrics.rs"]
+mod metrics;
+
 #[derive(Parser)]
 struct Args {
     /// Server address.
@@ -105,17 +108,7 @@ async fn server_memory(addr: SocketAddr) -> Option<(f64, f64)> {
     let (_, body) = send(&mut sender, addr, "GET", "/metrics", Bytes::new())
         .await
         .ok()?;
-    let text = String::from_utf8_lossy(&body).to_string();
-    let value = |name: &str| -> Option<f64> {
-        text.lines()
-            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-    };
-    Some((
-        value("zkinfer_resident_memory_bytes")?,
-        value("zkinfer_peak_resident_memory_bytes")?,
-    ))
+    metrics::memory_from_metrics(&String::from_utf8_lossy(&body))
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {

@@ -54,6 +54,9 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+#[path = "common/metrics.rs"]
+mod metrics;
+
 #[derive(Parser, Debug, Clone)]
 pub struct Args {
     /// Server address (loopback only).
@@ -831,17 +834,7 @@ fn proc_memory(pid: u32) -> Option<(f64, f64)> {
 /// (VmRSS, VmHWM) from the server's /metrics.
 async fn metrics_memory(addr: SocketAddr) -> Option<(f64, f64)> {
     let (_, body) = once(addr, "GET", "/metrics", Bytes::new()).await.ok()?;
-    let text = String::from_utf8_lossy(&body).to_string();
-    let value = |name: &str| -> Option<f64> {
-        text.lines()
-            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse().ok())
-    };
-    Some((
-        value("zkinfer_resident_memory_bytes")?,
-        value("zkinfer_peak_resident_memory_bytes")?,
-    ))
+    metrics::memory_from_metrics(&String::from_utf8_lossy(&body))
 }
 
 async fn memory(addr: SocketAddr, pid: Option<u32>) -> Option<(f64, f64)> {

@@ -8,43 +8,10 @@ use zkinfer::ops::OpProof;
 use zkinfer::proof::{self, ProofError, ProvingKey, WeightVisibility};
 
 mod common;
-use common::{node, setup, tensor, weight};
+use common::{every_op_model_with, node, setup, tensor, weight};
 
-/// x[1,5] → Gemm(5→3, bias) → ReLU → Mul by c[3] → Add d[3] → Sub x2 → Tanh → Sigmoid.
 fn every_op_model() -> Model {
-    use TensorKind::Activation as A;
-    let tensors = vec![
-        tensor("x", &[1, 5], TensorKind::Input), // 0
-        weight("W", &[5, 3], 1),                 // 1
-        weight("b", &[3], 2),                    // 2
-        tensor("h", &[1, 3], A),                 // 3
-        tensor("r", &[1, 3], A),                 // 4
-        weight("c", &[3], 3),                    // 5
-        tensor("m", &[1, 3], A),                 // 6
-        weight("d", &[1, 3], 4),                 // 7
-        tensor("a", &[1, 3], A),                 // 8
-        tensor("s", &[1, 3], A),                 // 9
-        tensor("t", &[1, 3], A),                 // 10
-        tensor("y", &[1, 3], A),                 // 11
-    ];
-    let nodes = vec![
-        node("gemm", Op::MatMul, &[0, 1, 2], 3),
-        node("relu", Op::Relu, &[3], 4),
-        node("mul", Op::Mul, &[4, 5], 6),
-        node("add", Op::Add, &[6, 7], 8),
-        node("sub", Op::Sub, &[8, 4], 9),
-        node("tanh", Op::Tanh, &[9], 10),
-        node("sigmoid", Op::Sigmoid, &[10], 11),
-    ];
-    Model {
-        name: "every-op".into(),
-        scale_bits: 7,
-        activation_bits: 16,
-        tensors,
-        nodes,
-        input: 0,
-        output: 11,
-    }
+    every_op_model_with(7, 16)
 }
 
 /// Two stacked Gemms with a 3-row batch (padded to 4) and broadcast bias.

@@ -71,7 +71,7 @@ use zkinfer::proof::{self, ModelProof, ProofError, ProvingKey, VerifyingKey, Wei
 use zkinfer::sumcheck::SumcheckProof;
 
 mod common;
-use common::{node, tensor, weight};
+use common::every_op_model_with;
 
 // ---------------------------------------------------------------------------
 // Fixtures.
@@ -109,37 +109,7 @@ fn shipped(name: &str) -> (Model, Vec<i64>) {
 /// (broadcast), Sub, Tanh, Sigmoid; 12-bit activations keep the function
 /// tables small.
 fn every_op_model() -> Model {
-    use TensorKind::Activation as A;
-    Model {
-        name: "every-op".into(),
-        scale_bits: 6,
-        activation_bits: 12,
-        tensors: vec![
-            tensor("x", &[1, 5], TensorKind::Input), // 0
-            weight("W", &[5, 3], 1),                 // 1
-            weight("b", &[3], 2),                    // 2
-            tensor("h", &[1, 3], A),                 // 3
-            tensor("r", &[1, 3], A),                 // 4
-            weight("c", &[3], 3),                    // 5
-            tensor("m", &[1, 3], A),                 // 6
-            weight("d", &[1, 3], 4),                 // 7
-            tensor("a", &[1, 3], A),                 // 8
-            tensor("s", &[1, 3], A),                 // 9
-            tensor("t", &[1, 3], A),                 // 10
-            tensor("y", &[1, 3], A),                 // 11
-        ],
-        nodes: vec![
-            node("gemm", Op::MatMul, &[0, 1, 2], 3),
-            node("relu", Op::Relu, &[3], 4),
-            node("mul", Op::Mul, &[4, 5], 6),
-            node("add", Op::Add, &[6, 7], 8),
-            node("sub", Op::Sub, &[8, 4], 9),
-            node("tanh", Op::Tanh, &[9], 10),
-            node("sigmoid", Op::Sigmoid, &[10], 11),
-        ],
-        input: 0,
-        output: 11,
-    }
+    every_op_model_with(6, 12)
 }
 
 /// A model, its keys in one visibility, an input and a valid proof.

@@ -22,6 +22,8 @@ use zkinfer::onnx::ImportOptions;
 use zkinfer::proof::{self, ModelProof, WeightVisibility};
 use zkinfer::service::{self, Service, ServiceConfig, ServiceError};
 
+mod common;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -601,12 +603,7 @@ fn the_binary_serves_and_stops_on_sigterm() {
     std::io::BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let addr: SocketAddr = line
-        .strip_prefix("listening on http://")
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("unexpected first line `{line}`"))
-        .parse()
-        .unwrap();
+    let addr: SocketAddr = common::listening_addr(&line);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         assert_eq!(get(addr, "/healthz").await.status, 200);

@@ -16,6 +16,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
 /// Peak resident memory (VmHWM) the short soak may reach. The server holds
 /// the keys of one small model, proves on one worker and takes bodies of at
 /// most 64 KiB; it peaked at 32 MiB when this was written.
@@ -59,12 +61,7 @@ fn a_short_soak_gets_documented_answers_and_bounded_memory() {
     let mut stdout = std::io::BufReader::new(server.0.stdout.take().unwrap());
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
-    let addr: SocketAddr = line
-        .strip_prefix("listening on http://")
-        .and_then(|rest| rest.split_whitespace().next())
-        .unwrap_or_else(|| panic!("unexpected first line `{line}`"))
-        .parse()
-        .unwrap();
+    let addr: SocketAddr = common::listening_addr(&line);
 
     let args = soak::Args {
         addr,

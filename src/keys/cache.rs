@@ -12,7 +12,11 @@
 //! another model or visibility, or a `pk.bin`/`vk.bin` pair from two different
 //! builds (digest mismatch, e.g. after a crash between the two writes, or a
 //! `--keys` folder reused for another model) is reported with a warning and
-//! rebuilt. Files are written atomically ([`super::write_atomic`]).
+//! rebuilt. A weight commitment is used only when this user's tag vouches for
+//! the files ([`super::mac`]) or after it is recomputed from the model's
+//! weights ([`load`]). A folder the user named (`--keys DIR`) is never rebuilt
+//! over: its problems are errors ([`load_or_build_named`]). Files are written
+//! atomically ([`super::write_atomic`]).
 //!
 //! This module owns the cache layout and the load-or-build decision; the file
 //! formats are [`super`]'s, key construction is [`crate::proof::preprocess`]'s.
@@ -381,41 +385,46 @@ pub fn load_or_build_named<B: Backend + ?Sized>(
         dir: dir.to_path_buf(),
         reason,
     };
-    // Say which setting differs before anything else.
-    if let Ok(found) = super::read_pk_settings(&pk_path) {
-        let mut differences = Vec::new();
-        if found.visibility != params.visibility {
-            differences.push(format!(
-                "they were built with --weights {} and this command asks for --weights {}",
-                visibility_name(found.visibility),
-                visibility_name(params.visibility)
-            ));
-        }
-        if found.scale_bits != model.scale_bits {
-            differences.push(format!(
-                "they were built with --scale {} and this command asks for --scale {}",
-                found.scale_bits, model.scale_bits
-            ));
-        }
-        let input_shape = &model.tensors[model.input].shape;
-        if found.input_shape != *input_shape {
-            differences.push(format!(
-                "they are for input shape {:?} and this model (with this --batch-size) has {:?}",
-                found.input_shape, input_shape
-            ));
-        }
-        if !differences.is_empty() {
-            return Err(named(differences.join("; ")));
-        }
+    match load(backend, dir, model, params.visibility, setup) {
+        Ok(pk) => Ok(CachedKeys {
+            pk,
+            dir: dir.to_path_buf(),
+            origin: KeyOrigin::Loaded,
+            seconds: start.elapsed().as_secs_f64(),
+        }),
+        // Say which setting differs when that is why, else what is wrong.
+        Err(e) => Err(named(
+            settings_differences(&pk_path, model, params).unwrap_or_else(|| e.to_string()),
+        )),
     }
-    let pk =
-        load(backend, dir, model, params.visibility, setup).map_err(|e| named(e.to_string()))?;
-    Ok(CachedKeys {
-        pk,
-        dir: dir.to_path_buf(),
-        origin: KeyOrigin::Loaded,
-        seconds: start.elapsed().as_secs_f64(),
-    })
+}
+
+/// How the settings of the keys in `pk_path` differ from what a command asks
+/// for, or `None` when they do not (or cannot be read).
+fn settings_differences(pk_path: &Path, model: &Model, params: &KeyParams) -> Option<String> {
+    let found = super::read_pk_settings(pk_path).ok()?;
+    let mut differences = Vec::new();
+    if found.visibility != params.visibility {
+        differences.push(format!(
+            "they were built with --weights {} and this command asks for --weights {}",
+            visibility_name(found.visibility),
+            visibility_name(params.visibility)
+        ));
+    }
+    if found.scale_bits != model.scale_bits {
+        differences.push(format!(
+            "they were built with --scale {} and this command asks for --scale {}",
+            found.scale_bits, model.scale_bits
+        ));
+    }
+    let input_shape = &model.tensors[model.input].shape;
+    if found.input_shape != *input_shape {
+        differences.push(format!(
+            "they are for input shape {:?} and this model (with this --batch-size) has {:?}",
+            found.input_shape, input_shape
+        ));
+    }
+    (!differences.is_empty()).then(|| differences.join("; "))
 }
 
 /// The command-line spelling of a visibility.

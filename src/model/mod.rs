@@ -252,7 +252,7 @@ impl Model {
                     ));
                 }
             }
-            if (t.kind == TensorKind::Input) != (id == self.input) {
+            if matches!(t.kind, TensorKind::Input) != (id == self.input) {
                 return Err(format!(
                     "tensor `{}`: the model input must be the one tensor of kind Input",
                     t.name

@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use zkinfer::model::{Node, Op, Tensor, TensorKind};
+use zkinfer::model::{Model, Node, Op, Tensor, TensorKind};
 use zkinfer::pcs::{self, DorySetup};
 
 /// The public-seed setup with 2^10 generators, cached under the temporary
@@ -44,4 +44,51 @@ pub fn node(name: &str, op: Op, inputs: &[usize], output: usize) -> Node {
         inputs: inputs.to_vec(),
         output,
     }
+}
+
+/// x[1,5] → Gemm(5→3, bias) → ReLU → Mul by c[3] → Add d[3] → Sub x2 → Tanh → Sigmoid.
+pub fn every_op_model_with(scale_bits: u32, activation_bits: u32) -> Model {
+    use TensorKind::Activation as A;
+    let tensors = vec![
+        tensor("x", &[1, 5], TensorKind::Input), // 0
+        weight("W", &[5, 3], 1),                 // 1
+        weight("b", &[3], 2),                    // 2
+        tensor("h", &[1, 3], A),                 // 3
+        tensor("r", &[1, 3], A),                 // 4
+        weight("c", &[3], 3),                    // 5
+        tensor("m", &[1, 3], A),                 // 6
+        weight("d", &[1, 3], 4),                 // 7
+        tensor("a", &[1, 3], A),                 // 8
+        tensor("s", &[1, 3], A),                 // 9
+        tensor("t", &[1, 3], A),                 // 10
+        tensor("y", &[1, 3], A),                 // 11
+    ];
+    let nodes = vec![
+        node("gemm", Op::MatMul, &[0, 1, 2], 3),
+        node("relu", Op::Relu, &[3], 4),
+        node("mul", Op::Mul, &[4, 5], 6),
+        node("add", Op::Add, &[6, 7], 8),
+        node("sub", Op::Sub, &[8, 4], 9),
+        node("tanh", Op::Tanh, &[9], 10),
+        node("sigmoid", Op::Sigmoid, &[10], 11),
+    ];
+    Model {
+        name: "every-op".into(),
+        scale_bits,
+        activation_bits,
+        tensors,
+        nodes,
+        input: 0,
+        output: 11,
+    }
+}
+
+/// The address from a `zkinfer serve` process's first line
+/// (`listening on http://ADDR ...`).
+pub fn listening_addr(line: &str) -> std::net::SocketAddr {
+    line.strip_prefix("listening on http://")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("unexpected first line `{line}`"))
+        .parse()
+        .unwrap()
 }
