@@ -534,11 +534,11 @@ pub fn check_pinned_verifier_setup(
 }
 
 // Setup files and verifying keys store Dory setups uncompressed and load them
-// without validation: both are checksummed files of our own making whose
-// content is trusted by construction (a setup is derived from a public seed and
-// its first generators are re-checked against it; a verifying key is the
-// verifier's trust anchor). dory-pcs' own decoder validates every element
-// whatever it is asked, which made loading a large part of a CLI run.
+// without per-element curve and subgroup validation (dory-pcs' own decoder
+// validates every element whatever it is asked, which made loading a large part
+// of a CLI run). What they hold is compared with the pinned digests instead
+// ([`check_pinned_setup`], [`check_pinned_verifier_setup`]): equal digests mean
+// exactly the public seed's points and values, valid by construction.
 
 /// Most generators or rounds a stored setup may hold (2^40 values per polynomial).
 const MAX_SETUP_LOG: u64 = 40;
