@@ -100,16 +100,32 @@ impl<'a> Lowering<'a> {
         ImportError::unsupported(&node.name, node.op().name().to_string(), what)
     }
 
-    /// The concrete tract shape of an outlet.
+    /// The concrete tract shape of an outlet. Its element count fits a
+    /// `usize`, so every lowering may multiply its dimensions (a mutated model
+    /// with dimensions near 2^64 made `product()` overflow; found by
+    /// `fuzz/`'s `onnx_mutate`); sizes beyond the IR's limits are refused by
+    /// model validation after lowering.
     pub fn shape(&self, node: &TypedNode, outlet: OutletId) -> Result<Vec<usize>, ImportError> {
         let fact = self
             .typed
             .outlet_fact(outlet)
             .map_err(|e| Self::unsupported(node, format!("{e:#}")))?;
-        fact.shape
+        let shape = fact
+            .shape
             .as_concrete()
             .map(|s| s.to_vec())
-            .ok_or_else(|| Self::unsupported(node, format!("symbolic shape {:?}", fact.shape)))
+            .ok_or_else(|| Self::unsupported(node, format!("symbolic shape {:?}", fact.shape)))?;
+        if shape
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+            .is_none()
+        {
+            return Err(Self::unsupported(
+                node,
+                format!("shape {shape:?} has more elements than fit in memory"),
+            ));
+        }
+        Ok(shape)
     }
 
     /// The shape of input `slot` of `node`.
