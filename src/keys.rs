@@ -23,11 +23,10 @@ use dory_pcs::backends::arkworks::ArkG1;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
+use crate::layout::BlockLayout;
 use crate::model::Model;
 use crate::pcs::{Commitment, CommitmentHint, DorySetup, MultilinearPoly};
-use crate::proof::{
-    self, layout::BlockLayout, ProvingKey, VerifyingKey, WeightVisibility, PROOF_VERSION,
-};
+use crate::proof::{self, ProvingKey, VerifyingKey, WeightVisibility, PROOF_VERSION};
 
 /// Version of the key file format. Keys share the proof format's version: the
 /// verifying key's contents are what every proof's transcript binds (its

@@ -15,6 +15,7 @@ pub mod bench;
 pub mod config;
 pub mod encoding;
 pub mod keys;
+pub mod layout;
 pub mod lookup;
 pub mod model;
 pub mod onnx;

@@ -108,7 +108,7 @@ fn dense_layers_lower_to_matmuls_with_folded_biases() {
         let m = import(&model_path(name), &ImportOptions::default())
             .unwrap()
             .model;
-        let got: Vec<Op> = m.nodes.iter().map(|n| n.op).collect();
+        let got: Vec<Op> = m.nodes.iter().map(|n| n.op.clone()).collect();
         assert_eq!(got, ops, "{name}");
         let matmuls: Vec<_> = m.nodes.iter().filter(|n| n.op == Op::MatMul).collect();
         for (node, &shape) in matmuls.iter().zip(weights) {
@@ -133,7 +133,7 @@ fn constant_first_add_is_swapped() {
     let m = import(&model_path("addsubmul1"), &ImportOptions::default())
         .unwrap()
         .model;
-    let ops: Vec<Op> = m.nodes.iter().map(|n| n.op).collect();
+    let ops: Vec<Op> = m.nodes.iter().map(|n| n.op.clone()).collect();
     assert_eq!(ops, vec![Op::Add, Op::Sub, Op::Mul]);
     for node in &m.nodes[..2] {
         assert_eq!(node.inputs[0], m.input, "`{}`", node.name);

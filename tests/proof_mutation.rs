@@ -60,13 +60,14 @@ use ark_ec::{AffineRepr, PrimeGroup};
 use dory_pcs::backends::arkworks::{ArkG1, ArkG2, ArkGT};
 use zkinfer::backend::CpuBackend;
 use zkinfer::keys;
+use zkinfer::layout::{num_vars, BlockLayout, Slot, TableKind};
 use zkinfer::lookup::TreeProof;
 use zkinfer::model::{Model, Op, TensorKind};
-use zkinfer::ops::OpProof;
+use zkinfer::ops::range::range_checks;
+use zkinfer::ops::OpMessage;
 use zkinfer::pcs::reduction::ReductionError;
 use zkinfer::pcs::{self, DorySetup};
-use zkinfer::proof::layout::{num_vars, tables_used, BlockLayout, Slot, TableKind};
-use zkinfer::proof::range::range_checks;
+use zkinfer::proof::layout::tables_used;
 use zkinfer::proof::{self, ModelProof, ProofError, ProvingKey, VerifyingKey, WeightVisibility};
 use zkinfer::sumcheck::SumcheckProof;
 
@@ -303,56 +304,17 @@ fn walk(p: &mut ModelProof, v: &mut Visitor) {
         Elem::Gt(&mut p.witness_commitment.0),
     );
     for (node, op) in p.ops.iter_mut().enumerate() {
-        let at = |f: &'static str| move || format!("ops[{node}].{f}");
-        let local = Site::Op { node, local: true };
-        match op {
-            OpProof::MatMul {
-                output,
-                remainder,
-                bias,
-                sumcheck,
-                left,
-                right,
-            } => {
-                v(&at("output"), local, Elem::Fr(output));
-                v(&at("remainder"), local, Elem::Fr(remainder));
-                if let Some(b) = bias {
-                    v(&at("bias"), local, Elem::Fr(b));
-                }
-                walk_sumcheck(sumcheck, &at("sumcheck"), local, v);
-                v(&at("left"), local, Elem::Fr(left));
-                v(&at("right"), local, Elem::Fr(right));
-            }
-            OpProof::AddSub { left, right } => {
-                let later = Site::Op { node, local: false };
-                v(&at("left"), later, Elem::Fr(left));
-                v(&at("right"), later, Elem::Fr(right));
-            }
-            OpProof::Mul {
-                output,
-                remainder,
-                sumcheck,
-                left,
-                right,
-            } => {
-                v(&at("output"), local, Elem::Fr(output));
-                v(&at("remainder"), local, Elem::Fr(remainder));
-                walk_sumcheck(sumcheck, &at("sumcheck"), local, v);
-                v(&at("left"), local, Elem::Fr(left));
-                v(&at("right"), local, Elem::Fr(right));
-            }
-            OpProof::Relu {
-                output,
-                sumcheck,
-                sign,
-                input,
-            } => {
-                v(&at("output"), local, Elem::Fr(output));
-                walk_sumcheck(sumcheck, &at("sumcheck"), local, v);
-                v(&at("sign"), local, Elem::Fr(sign));
-                v(&at("input"), local, Elem::Fr(input));
-            }
-            OpProof::Lookup => {}
+        // An op with a sumcheck checks every value it sends itself; one
+        // without (Add/Sub) leaves them to the claims they become.
+        let local = Site::Op {
+            node,
+            local: !op.sumchecks.is_empty(),
+        };
+        for (i, x) in op.values.iter_mut().enumerate() {
+            v(&|| format!("ops[{node}].values[{i}]"), local, Elem::Fr(x));
+        }
+        for (i, sc) in op.sumchecks.iter_mut().enumerate() {
+            walk_sumcheck(sc, &|| format!("ops[{node}].sumchecks[{i}]"), local, v);
         }
     }
     for (lookup, l) in p.lookups.iter_mut().enumerate() {
@@ -444,13 +406,7 @@ fn framing_bytes(p: &ModelProof) -> usize {
     let ops: usize = p
         .ops
         .iter()
-        .map(|op| {
-            1 + match op {
-                OpProof::MatMul { sumcheck: s, .. } => 1 + sumcheck(s),
-                OpProof::Mul { sumcheck: s, .. } | OpProof::Relu { sumcheck: s, .. } => sumcheck(s),
-                OpProof::AddSub { .. } | OpProof::Lookup => 0,
-            }
-        })
+        .map(|op| 8 + op.sumchecks.iter().map(sumcheck).sum::<usize>())
         .sum();
     let lookups: usize = p
         .lookups
@@ -523,10 +479,10 @@ enum Check {
 fn classify(e: &ProofError) -> Check {
     match e {
         ProofError::InputMismatch => Check::InputMismatch,
-        ProofError::Op { node, reason, .. } if reason.contains("range-check limbs") => {
+        ProofError::Op { node, reason, .. } if reason.to_string().contains("range-check limbs") => {
             Check::RangeRecombine(node.clone())
         }
-        ProofError::Op { node, reason, .. } if reason.contains("check failed") => {
+        ProofError::Op { node, reason, .. } if reason.to_string().contains("check failed") => {
             Check::Op(node.clone())
         }
         ProofError::Lookup { table, source } => Check::Lookup(*table, source.to_string()),
@@ -783,7 +739,7 @@ fn other_op(op: Op) -> Vec<Op> {
         Op::Sigmoid,
     ]
     .into_iter()
-    .filter(|&o| o != op)
+    .filter(|o| *o != op)
     .collect()
 }
 
@@ -855,9 +811,9 @@ fn vk_mutations(vk: &VerifyingKey, opening_sigmas: &[usize]) -> Vec<VkMutation> 
         vk_mutation(&mut out, format!("nodes[{n}].name"), move |k| {
             k.model.nodes[n].name.push('x')
         });
-        for op in other_op(nd.op) {
+        for op in other_op(nd.op.clone()) {
             vk_mutation(&mut out, format!("nodes[{n}].op={op:?}"), move |k| {
-                k.model.nodes[n].op = op
+                k.model.nodes[n].op = op.clone()
             });
         }
         for i in 0..nd.inputs.len() {
@@ -1160,45 +1116,46 @@ fn shape_mutations(p: &ModelProof) -> Vec<(String, ModelProof)> {
             q.output.pop();
         }),
     ));
-    out.push(("ops.push".into(), with(&|q| q.ops.push(OpProof::Lookup))));
+    out.push((
+        "ops.push".into(),
+        with(&|q| q.ops.push(OpMessage::default())),
+    ));
     for (n, op) in p.ops.iter().enumerate() {
-        if let OpProof::MatMul { sumcheck: s, .. }
-        | OpProof::Mul { sumcheck: s, .. }
-        | OpProof::Relu { sumcheck: s, .. } = op
-        {
-            let set = |new: SumcheckProof| {
-                with(&|q| match &mut q.ops[n] {
-                    OpProof::MatMul { sumcheck, .. }
-                    | OpProof::Mul { sumcheck, .. }
-                    | OpProof::Relu { sumcheck, .. } => *sumcheck = new.clone(),
-                    _ => unreachable!(),
-                })
-            };
-            sumcheck(s, &format!("ops[{n}].sumcheck"), &set, &mut out);
+        for (i, s) in op.sumchecks.iter().enumerate() {
+            let set = |new: SumcheckProof| with(&|q| q.ops[n].sumchecks[i] = new.clone());
+            sumcheck(s, &format!("ops[{n}].sumchecks[{i}]"), &set, &mut out);
         }
-        if let OpProof::MatMul { bias, .. } = op {
+        out.push((
+            format!("ops[{n}].values.push"),
+            with(&|q| q.ops[n].values.push(Fr::from(1u64))),
+        ));
+        if !op.values.is_empty() {
             out.push((
-                format!("ops[{n}].bias toggled"),
+                format!("ops[{n}].values.pop"),
                 with(&|q| {
-                    if let OpProof::MatMul { bias: b, .. } = &mut q.ops[n] {
-                        *b = if bias.is_some() {
-                            None
-                        } else {
-                            Some(Fr::from(1u64))
-                        };
-                    }
+                    q.ops[n].values.pop();
                 }),
             ));
         }
         out.push((
-            format!("ops[{n}] replaced by another kind"),
+            format!("ops[{n}].sumchecks.push"),
             with(&|q| {
-                q.ops[n] = match q.ops[n] {
-                    OpProof::Lookup => OpProof::AddSub {
-                        left: Fr::from(1u64),
-                        right: Fr::from(1u64),
-                    },
-                    _ => OpProof::Lookup,
+                q.ops[n]
+                    .sumchecks
+                    .push(SumcheckProof { rounds: Vec::new() })
+            }),
+        ));
+        out.push((
+            format!("ops[{n}] replaced by another node's message"),
+            with(&|q| {
+                q.ops[n] = if q.ops[n] == OpMessage::default() {
+                    p.ops
+                        .iter()
+                        .find(|o| **o != OpMessage::default())
+                        .cloned()
+                        .unwrap_or_default()
+                } else {
+                    OpMessage::default()
                 }
             }),
         ));

@@ -129,7 +129,7 @@ fn build(spec: &Spec) -> Model {
     let (rows, mut cols) = (spec.rows, spec.cols);
     let mut current = 0usize;
     for (n, op) in spec.ops.iter().enumerate() {
-        let (op, inputs, out_cols) = match *op {
+        let (op, inputs, out_cols) = match op.clone() {
             OpSpec::MatMul { cols: out, bias } => {
                 let w = weight(&mut tensors, vec![cols, out], one / cols as i64 + 1);
                 let mut inputs = vec![current, w];

@@ -271,7 +271,7 @@ fn an_add_output_outside_the_activation_range_cannot_be_proved() {
         // Before range checks on Add, exactly this witness proved and verified.
         // Now the verifier requires the Add node's range check, with its own
         // query set in the byte lookup.
-        assert!(proof::range::range_checks(&model)
+        assert!(zkinfer::ops::range::range_checks(&model)
             .iter()
             .any(|c| model.nodes[c.node].op == Op::Add));
         // Wrapped into the range (60000 − 2^16): the range check passes, the
@@ -422,7 +422,7 @@ fn public_evaluation_never_allocates_by_the_padded_size() {
     let shape = [3usize; 12];
     let len: usize = shape.iter().product();
     let values: Vec<i64> = (0..len as i64).map(|i| i % 251 - 125).collect();
-    let vars = zkinfer::proof::layout::num_vars(&shape);
+    let vars = zkinfer::layout::num_vars(&shape);
     assert_eq!(vars, 24);
     let point: Vec<Fr> = (0..vars as u64).map(|i| Fr::from(i * 7 + 3)).collect();
     LARGEST.store(0, Ordering::Relaxed);
@@ -432,9 +432,9 @@ fn public_evaluation_never_allocates_by_the_padded_size() {
     // The streaming evaluation equals the padded one on a small shape.
     let small = [3usize, 5, 2];
     let values: Vec<i64> = (0..30).map(|i| i * 13 % 17 - 8).collect();
-    let vars = zkinfer::proof::layout::num_vars(&small);
+    let vars = zkinfer::layout::num_vars(&small);
     let point: Vec<Fr> = (0..vars as u64).map(|i| Fr::from(i * 5 + 2)).collect();
-    let padded = zkinfer::proof::layout::pad(&values, &small);
+    let padded = zkinfer::layout::pad(&values, &small);
     let mut expected = Fr::from(0u64);
     for (i, &v) in padded.iter().enumerate() {
         let mut eq = Fr::from(1u64);

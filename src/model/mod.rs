@@ -18,7 +18,7 @@
 //! input, must lie in `[−2^(a−1), 2^(a−1))` (`a` = `activation_bits`: the
 //! range of an `a`-bit two's-complement integer, [`Model::activation_range`]);
 //! [`Model::execute`] fails naming the node otherwise, and the proof checks
-//! exactly this range (see [`crate::proof::range`] for which check bounds which
+//! exactly this range (see [`crate::ops::range`] for which check bounds which
 //! tensor).
 //! Shapes are row-major; the last dimension is the fastest. Broadcasting follows
 //! numpy: `b`'s shape, right-aligned against `a`'s, has each dimension equal to
@@ -66,8 +66,10 @@ impl Tensor {
     }
 }
 
-/// Operations (see the module docs for their semantics).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Operations with their attributes. Each op's semantics, shapes and proof
+/// live in its file under [`crate::ops`]; [`crate::ops::protocol`] maps a
+/// variant to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Op {
     MatMul,
     Add,
@@ -79,9 +81,20 @@ pub enum Op {
 }
 
 impl Op {
+    /// The op's name in messages.
+    pub fn name(&self) -> &'static str {
+        crate::ops::protocol(self).name()
+    }
+
     /// Whether the op's output is a rescaled accumulator (with a remainder).
     pub fn rescales(&self) -> bool {
-        matches!(self, Op::MatMul | Op::Mul)
+        crate::ops::protocol(self).rescales()
+    }
+}
+
+impl std::fmt::Display for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }
 
@@ -117,10 +130,10 @@ pub enum ModelError {
         actual: usize,
         shape: Vec<usize>,
     },
-    #[error("node `{node}` ({op:?}): value {value} at index {index} is outside the activation range [-2^{bits_minus_one}, 2^{bits_minus_one}); use a smaller --scale or a wider bound")]
+    #[error("node `{node}` ({op}): value {value} at index {index} is outside the activation range [-2^{bits_minus_one}, 2^{bits_minus_one}); use a smaller --scale or a wider bound")]
     ActivationBound {
         node: String,
-        op: Op,
+        op: &'static str,
         index: usize,
         value: i64,
         bits_minus_one: u32,
@@ -133,14 +146,14 @@ pub enum ModelError {
         value: i64,
         bits_minus_one: u32,
     },
-    #[error("node `{node}` ({op:?}): {reason}")]
+    #[error("node `{node}` ({op}): {reason}")]
     BadNode {
         node: String,
-        op: Op,
+        op: &'static str,
         reason: String,
     },
-    #[error("node `{node}` ({op:?}): arithmetic overflow in the accumulator")]
-    Overflow { node: String, op: Op },
+    #[error("node `{node}` ({op}): arithmetic overflow in the accumulator")]
+    Overflow { node: String, op: &'static str },
 }
 
 /// Every tensor's integer values after inference (the witness), and the
@@ -165,18 +178,6 @@ pub fn quantize(v: f64, scale_bits: u32) -> i64 {
     (v * (1u64 << scale_bits) as f64).round() as i64
 }
 
-/// The integer lookup function of a table op at input `x` (scale 2^s in and out).
-pub fn activation_table(op: Op, x: i64, scale_bits: u32) -> i64 {
-    let real = x as f64 / (1u64 << scale_bits) as f64;
-    let y = match op {
-        Op::Tanh => real.tanh(),
-        Op::Sigmoid => 1.0 / (1.0 + (-real).exp()),
-        Op::Relu => real.max(0.0),
-        _ => real,
-    };
-    quantize(y, scale_bits)
-}
-
 /// Index into `b` (shape `b_shape`) of element `i` of a tensor of shape `a_shape`
 /// under numpy broadcasting.
 pub fn broadcast_index(i: usize, a_shape: &[usize], b_shape: &[usize]) -> usize {
@@ -196,6 +197,21 @@ pub fn broadcast_index(i: usize, a_shape: &[usize], b_shape: &[usize]) -> usize 
         }
     }
     index
+}
+
+/// The numpy broadcast of two shapes (right-aligned; each dimension equal or
+/// 1), or `None` when they do not broadcast.
+pub fn broadcast_shape(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+    let rank = a.len().max(b.len());
+    let dim = |s: &[usize], d: usize| (d + s.len()).checked_sub(rank).map_or(1, |i| s[i]);
+    (0..rank)
+        .map(|d| match (dim(a, d), dim(b, d)) {
+            (x, y) if x == y => Some(x),
+            (1, y) => Some(y),
+            (x, 1) => Some(x),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Whether `b` broadcasts to `a` (numpy rules, b's rank ≤ a's).
@@ -261,51 +277,9 @@ impl Model {
         }
         self.validate_graph()?;
         for node in &self.nodes {
-            let bad = |reason: &str| Err(format!("node `{}` ({:?}): {reason}", node.name, node.op));
-            let shape = |i: usize| &self.tensors[i].shape;
-            match node.op {
-                Op::Relu | Op::Tanh | Op::Sigmoid
-                    if shape(node.inputs[0]) != shape(node.output) =>
-                {
-                    return bad("input and output shapes differ");
-                }
-                Op::Tanh | Op::Sigmoid if self.activation_bits > MAX_FUNCTION_TABLE_BITS => {
-                    return bad(&format!(
-                        "its table needs activation_bits ≤ {MAX_FUNCTION_TABLE_BITS}"
-                    ));
-                }
-                Op::Add | Op::Sub | Op::Mul
-                    if !broadcasts_to(shape(node.inputs[1]), shape(node.inputs[0]))
-                        || shape(node.inputs[0]) != shape(node.output) =>
-                {
-                    return bad("operand shapes do not broadcast to the output");
-                }
-                Op::MatMul => {
-                    let dims = (
-                        matrix_dims(shape(node.inputs[0])),
-                        matrix_dims(shape(node.inputs[1])),
-                    );
-                    let (Some((m, k)), Some((k2, n))) = dims else {
-                        return bad("operands are not matrices");
-                    };
-                    if k != k2 {
-                        return bad(&format!("inner dimensions differ: {k} and {k2}"));
-                    }
-                    // `[n]` and `[1, n]` share one padded layout.
-                    if matrix_dims(shape(node.output)) != Some((m, n)) {
-                        return bad(&format!(
-                            "output shape {:?} is not [{m}, {n}]",
-                            shape(node.output)
-                        ));
-                    }
-                    if let Some(&bias) = node.inputs.get(2) {
-                        if matrix_dims(shape(bias)) != Some((1, n)) {
-                            return bad(&format!("bias shape {:?} is not [{n}]", shape(bias)));
-                        }
-                    }
-                }
-                _ => {}
-            }
+            crate::ops::protocol(&node.op)
+                .check(self, node)
+                .map_err(|reason| format!("node `{}` ({}): {reason}", node.name, node.op))?;
         }
         Ok(())
     }
@@ -321,14 +295,11 @@ impl Model {
         let mut produced_by: Vec<Option<usize>> = vec![None; count];
         let mut used = vec![false; count];
         for (n, node) in self.nodes.iter().enumerate() {
-            let bad =
-                |reason: String| Err(format!("node `{}` ({:?}): {reason}", node.name, node.op));
-            let arity_ok = match node.op {
-                Op::MatMul => (2..=3).contains(&node.inputs.len()),
-                Op::Add | Op::Sub | Op::Mul => node.inputs.len() == 2,
-                Op::Relu | Op::Tanh | Op::Sigmoid => node.inputs.len() == 1,
-            };
-            if !arity_ok {
+            let bad = |reason: String| Err(format!("node `{}` ({}): {reason}", node.name, node.op));
+            if !crate::ops::protocol(&node.op)
+                .arity()
+                .contains(&node.inputs.len())
+            {
                 return bad(format!("{} inputs", node.inputs.len()));
             }
             if node.output >= count || node.inputs.iter().any(|&i| i >= count) {
@@ -372,7 +343,7 @@ impl Model {
         used[self.output] = true;
         if let Some(node) = self.nodes.iter().find(|node| !used[node.output]) {
             return Err(format!(
-                "node `{}` ({:?}): its output `{}` is used by no node and is not the model output",
+                "node `{}` ({}): its output `{}` is used by no node and is not the model output",
                 node.name, node.op, self.tensors[node.output].name
             ));
         }
@@ -415,81 +386,25 @@ impl Model {
             .collect();
         values[self.input] = input.to_vec();
         let mut remainders = vec![None; self.nodes.len()];
-        let s = self.scale_bits;
         for (n, node) in self.nodes.iter().enumerate() {
             let out_shape = &self.tensors[node.output].shape;
+            let op = node.op.name();
             let bad = |reason: String| ModelError::BadNode {
                 node: node.name.clone(),
-                op: node.op,
+                op,
                 reason,
             };
-            let overflow = || ModelError::Overflow {
-                node: node.name.clone(),
-                op: node.op,
-            };
-            let (out, rem): (Vec<i64>, Option<Vec<i64>>) = match node.op {
-                Op::MatMul => {
-                    let (a, b) = (&self.tensors[node.inputs[0]], &self.tensors[node.inputs[1]]);
-                    let (m, k) = matrix_dims(&a.shape)
-                        .ok_or_else(|| bad("left operand is not a matrix".into()))?;
-                    let (k2, cols) = matrix_dims(&b.shape)
-                        .ok_or_else(|| bad("right operand is not a matrix".into()))?;
-                    if k != k2 {
-                        return Err(bad(format!("inner dimensions differ: {k} and {k2}")));
-                    }
-                    let av = &values[node.inputs[0]];
-                    let bv = &values[node.inputs[1]];
-                    let bias = node.inputs.get(2).map(|&t| &values[t]);
-                    let mut out = Vec::with_capacity(m * cols);
-                    let mut rem = Vec::with_capacity(m * cols);
-                    for i in 0..m {
-                        for j in 0..cols {
-                            let mut acc: i128 = (0..k)
-                                .map(|x| av[i * k + x] as i128 * bv[x * cols + j] as i128)
-                                .sum();
-                            if let Some(bias) = bias {
-                                acc += (bias[j] as i128) << s;
-                            }
-                            let (q, r) = rescale(acc, s);
-                            out.push(i64::try_from(q).map_err(|_| overflow())?);
-                            rem.push(r as i64);
-                        }
-                    }
-                    (out, Some(rem))
-                }
-                Op::Add | Op::Sub | Op::Mul => {
-                    let a = &values[node.inputs[0]];
-                    let b = &values[node.inputs[1]];
-                    let a_shape = &self.tensors[node.inputs[0]].shape;
-                    let b_shape = &self.tensors[node.inputs[1]].shape;
-                    let mut out = Vec::with_capacity(a.len());
-                    let mut rem = Vec::new();
-                    for (i, &x) in a.iter().enumerate() {
-                        let y = b[broadcast_index(i, a_shape, b_shape)];
-                        match node.op {
-                            Op::Add => out.push(x.checked_add(y).ok_or_else(overflow)?),
-                            Op::Sub => out.push(x.checked_sub(y).ok_or_else(overflow)?),
-                            _ => {
-                                let (q, r) = rescale(x as i128 * y as i128, s);
-                                out.push(i64::try_from(q).map_err(|_| overflow())?);
-                                rem.push(r as i64);
-                            }
-                        }
-                    }
-                    (out, (node.op == Op::Mul).then_some(rem))
-                }
-                Op::Relu => (
-                    values[node.inputs[0]].iter().map(|&x| x.max(0)).collect(),
-                    None,
-                ),
-                Op::Tanh | Op::Sigmoid => (
-                    values[node.inputs[0]]
-                        .iter()
-                        .map(|&x| activation_table(node.op, x, s))
-                        .collect(),
-                    None,
-                ),
-            };
+            let inputs: Vec<&[i64]> = node.inputs.iter().map(|&i| values[i].as_slice()).collect();
+            let executed = crate::ops::protocol(&node.op)
+                .execute(self, node, &inputs)
+                .map_err(|e| match e {
+                    crate::ops::ExecError::Overflow => ModelError::Overflow {
+                        node: node.name.clone(),
+                        op,
+                    },
+                    crate::ops::ExecError::Bad(reason) => bad(reason),
+                })?;
+            let (out, rem) = (executed.output, executed.remainder);
             if out.len() != out_shape.iter().product::<usize>() {
                 return Err(bad(format!(
                     "produced {} values for output shape {out_shape:?}",
@@ -500,7 +415,7 @@ impl Model {
             {
                 return Err(ModelError::ActivationBound {
                     node: node.name.clone(),
-                    op: node.op,
+                    op,
                     index,
                     value,
                     bits_minus_one: self.activation_bits - 1,

@@ -6,28 +6,36 @@
 //! runs a degree-2 sumcheck over the inner dimension:
 //! `Σ_k X(k, r_i)·W(r_j, k)` (points written low variables first). It leaves claims
 //! on Y, R, the bias, `X` at `(ρ ‖ r_i)` and `W` at `(r_j ‖ ρ)`.
+//!
+//! Message: values `[Y(r), R(r), bias(r_j) (with a bias), X(ρ‖r_i), W(r_j‖ρ)]`,
+//! one sumcheck.
 
 use ark_bn254::Fr;
 use ark_ff::Zero;
 
-use super::{accumulator, pow2, OpProof, ProverContext};
-use crate::backend::Backend;
-use crate::model::{matrix_dims, Model};
-use crate::proof::layout::{less_than_mle, num_vars, Slot};
-use crate::proof::SlotClaim;
-use crate::sumcheck::{self, Expression};
+use super::{
+    accumulator, claim, pow2, prove_inner_product, rescale_all, verify_inner_product, ExecError,
+    Executed, OpError, OpMessage, OpProtocol, ProverContext,
+};
+use crate::layout::{less_than_mle, num_vars, Slot, SlotClaim};
+use crate::model::{matrix_dims, Model, Node};
+use crate::ops::range::Bound;
 use crate::transcript::ProofTranscript;
+
+/// `MatMul` with an optional bias.
+pub struct MatMul;
 
 struct Dims {
     m: usize,
+    k: usize,
+    cols: usize,
     /// log2 of padded rows, inner dimension and columns.
     log_m: usize,
     log_k: usize,
     log_n: usize,
 }
 
-fn dims(model: &Model, n: usize) -> Result<Dims, String> {
-    let node = &model.nodes[n];
+fn dims(model: &Model, node: &Node) -> Result<Dims, String> {
     let x = &model.tensors[node.inputs[0]].shape;
     let w = &model.tensors[node.inputs[1]].shape;
     let (m, k) = matrix_dims(x).ok_or("left operand is not a matrix")?;
@@ -36,24 +44,27 @@ fn dims(model: &Model, n: usize) -> Result<Dims, String> {
         return Err(format!("inner dimensions differ: {k} and {k2}"));
     }
     let log = |d: usize| d.next_power_of_two().trailing_zeros() as usize;
-    let d = Dims {
+    Ok(Dims {
         m,
+        k,
+        cols,
         log_m: log(m),
         log_k: log(k),
         log_n: log(cols),
-    };
-    if num_vars(&model.tensors[node.output].shape) != d.log_m + d.log_n {
-        return Err("output shape does not match the operands".into());
-    }
-    Ok(d)
+    })
 }
 
-fn absorb(t: &mut ProofTranscript, output: &Fr, remainder: &Fr, bias: &Option<Fr>) {
+fn absorb(t: &mut ProofTranscript, output: &Fr, remainder: &Fr, bias: Option<&Fr>) {
     t.append_scalar(b"matmul/output", output);
     t.append_scalar(b"matmul/remainder", remainder);
     if let Some(b) = bias {
         t.append_scalar(b"matmul/bias", b);
     }
+}
+
+fn absorb_finals(t: &mut ProofTranscript, [left, right]: &[Fr; 2]) {
+    t.append_scalar(b"matmul/left", left);
+    t.append_scalar(b"matmul/right", right);
 }
 
 /// The sumcheck claim after removing the bias term.
@@ -74,69 +85,9 @@ fn inner_claim(
     }
 }
 
-pub(super) fn prove<B: Backend + ?Sized>(
-    ctx: &ProverContext<'_, B>,
-    n: usize,
-    t: &mut ProofTranscript,
-    claims: &mut Vec<SlotClaim>,
-) -> Result<OpProof, String> {
-    let node = &ctx.model.nodes[n];
-    let d = dims(ctx.model, n)?;
-    let point = t.challenges(b"matmul/point", d.log_m + d.log_n);
-    let (r_j, r_i) = point.split_at(d.log_n);
-    let output = ctx.evaluate(Slot::Tensor(node.output), &point)?;
-    let remainder = ctx.evaluate(Slot::Remainder(n), &point)?;
-    let bias = match node.inputs.get(2) {
-        Some(&b) => Some(ctx.evaluate(Slot::Tensor(b), r_j)?),
-        None => None,
-    };
-    absorb(t, &output, &remainder, &bias);
-    let claim = inner_claim(ctx.model, n, &d, &point, output, remainder, bias);
-
-    // X(·, r_i) and W(r_j, ·) as vectors over the inner dimension.
-    let backend = ctx.backend;
-    let x = ctx.padded_field(Slot::Tensor(node.inputs[0]));
-    let w = ctx.padded_field(Slot::Tensor(node.inputs[1]));
-    let eq_i = backend.eq_table(r_i).map_err(|e| e.to_string())?;
-    let eq_j = backend.eq_table(r_j).map_err(|e| e.to_string())?;
-    let (k_len, n_len) = (1usize << d.log_k, 1usize << d.log_n);
-    let mut x_row = vec![Fr::zero(); k_len];
-    for (i, e) in eq_i.iter().enumerate() {
-        for (k, acc) in x_row.iter_mut().enumerate() {
-            *acc += *e * x[i * k_len + k];
-        }
-    }
-    let w_col: Vec<Fr> = (0..k_len)
-        .map(|k| {
-            w[k * n_len..(k + 1) * n_len]
-                .iter()
-                .zip(&eq_j)
-                .map(|(a, b)| *a * b)
-                .sum()
-        })
-        .collect();
-    let expr = Expression::product(2).map_err(|e| e.to_string())?;
-    let out =
-        sumcheck::prove(backend, t, claim, vec![x_row, w_col], &expr).map_err(|e| e.to_string())?;
-    let (left, right) = (out.final_evals[0], out.final_evals[1]);
-    t.append_scalar(b"matmul/left", &left);
-    t.append_scalar(b"matmul/right", &right);
-    push_claims(
-        ctx.model, n, d.log_n, &point, &out.point, output, remainder, bias, left, right, claims,
-    );
-    Ok(OpProof::MatMul {
-        output,
-        remainder,
-        bias,
-        sumcheck: out.proof,
-        left,
-        right,
-    })
-}
-
 #[allow(clippy::too_many_arguments)]
 fn push_claims(
-    model: &Model,
+    node: &Node,
     n: usize,
     log_n: usize,
     point: &[Fr],
@@ -144,75 +95,176 @@ fn push_claims(
     output: Fr,
     remainder: Fr,
     bias: Option<Fr>,
-    left: Fr,
-    right: Fr,
+    [left, right]: [Fr; 2],
     claims: &mut Vec<SlotClaim>,
 ) {
-    let node = &model.nodes[n];
     let (r_j, r_i) = point.split_at(log_n);
-    claims.push(SlotClaim {
-        slot: Slot::Tensor(node.output),
-        point: point.to_vec(),
-        value: output,
-    });
-    claims.push(SlotClaim {
-        slot: Slot::Remainder(n),
-        point: point.to_vec(),
-        value: remainder,
-    });
+    claim(claims, Slot::Tensor(node.output), point, output);
+    claim(claims, Slot::Remainder(n), point, remainder);
     if let (Some(&b), Some(value)) = (node.inputs.get(2), bias) {
-        claims.push(SlotClaim {
-            slot: Slot::Tensor(b),
-            point: r_j.to_vec(),
-            value,
-        });
+        claim(claims, Slot::Tensor(b), r_j, value);
     }
-    claims.push(SlotClaim {
-        slot: Slot::Tensor(node.inputs[0]),
-        point: rho.iter().chain(r_i).copied().collect(),
-        value: left,
-    });
-    claims.push(SlotClaim {
-        slot: Slot::Tensor(node.inputs[1]),
-        point: r_j.iter().chain(rho).copied().collect(),
-        value: right,
-    });
+    let x_point: Vec<Fr> = rho.iter().chain(r_i).copied().collect();
+    let w_point: Vec<Fr> = r_j.iter().chain(rho).copied().collect();
+    claim(claims, Slot::Tensor(node.inputs[0]), &x_point, left);
+    claim(claims, Slot::Tensor(node.inputs[1]), &w_point, right);
 }
 
-pub(super) fn verify(
-    model: &Model,
-    n: usize,
-    proof: &OpProof,
-    t: &mut ProofTranscript,
-    claims: &mut Vec<SlotClaim>,
-) -> Result<(), String> {
-    let OpProof::MatMul {
-        output,
-        remainder,
-        bias,
-        sumcheck: sc,
-        left,
-        right,
-    } = proof
-    else {
-        return Err("not a MatMul message".into());
-    };
-    let node = &model.nodes[n];
-    let d = dims(model, n)?;
-    if bias.is_some() != node.inputs.get(2).is_some() {
-        return Err("bias value present/absent contrary to the model".into());
+impl OpProtocol for MatMul {
+    fn name(&self) -> &'static str {
+        "MatMul"
     }
-    let point = t.challenges(b"matmul/point", d.log_m + d.log_n);
-    absorb(t, output, remainder, bias);
-    let claim = inner_claim(model, n, &d, &point, *output, *remainder, *bias);
-    let (rho, reduced) = sumcheck::verify(t, claim, d.log_k, 2, sc).map_err(|e| e.to_string())?;
-    if *left * right != reduced {
-        return Err("check failed: inner-product sumcheck final value".into());
+
+    fn arity(&self) -> std::ops::RangeInclusive<usize> {
+        2..=3
     }
-    t.append_scalar(b"matmul/left", left);
-    t.append_scalar(b"matmul/right", right);
-    push_claims(
-        model, n, d.log_n, &point, &rho, *output, *remainder, *bias, *left, *right, claims,
-    );
-    Ok(())
+
+    fn check(&self, model: &Model, node: &Node) -> Result<(), String> {
+        let d = dims(model, node)?;
+        let shape = |i: usize| &model.tensors[i].shape;
+        // `[n]` and `[1, n]` share one padded layout.
+        if matrix_dims(shape(node.output)) != Some((d.m, d.cols)) {
+            return Err(format!(
+                "output shape {:?} is not [{}, {}]",
+                shape(node.output),
+                d.m,
+                d.cols
+            ));
+        }
+        if let Some(&bias) = node.inputs.get(2) {
+            if matrix_dims(shape(bias)) != Some((1, d.cols)) {
+                return Err(format!("bias shape {:?} is not [{}]", shape(bias), d.cols));
+            }
+        }
+        Ok(())
+    }
+
+    fn execute(
+        &self,
+        model: &Model,
+        node: &Node,
+        inputs: &[&[i64]],
+    ) -> Result<Executed, ExecError> {
+        let d = dims(model, node).map_err(ExecError::Bad)?;
+        let (a, b) = (inputs[0], inputs[1]);
+        let bias = inputs.get(2);
+        let s = model.scale_bits;
+        let (k, cols) = (d.k, d.cols);
+        rescale_all(
+            (0..d.m * cols).map(|ij| {
+                let (i, j) = (ij / cols, ij % cols);
+                let mut acc: i128 = (0..k)
+                    .map(|x| a[i * k + x] as i128 * b[x * cols + j] as i128)
+                    .sum();
+                if let Some(bias) = bias {
+                    acc += (bias[j] as i128) << s;
+                }
+                acc
+            }),
+            s,
+        )
+    }
+
+    fn rescales(&self) -> bool {
+        true
+    }
+
+    fn bounds(&self, model: &Model, n: usize) -> Vec<Bound> {
+        Bound::rescale(model, n)
+    }
+
+    fn prove(
+        &self,
+        ctx: &ProverContext<'_>,
+        n: usize,
+        t: &mut ProofTranscript,
+        claims: &mut Vec<SlotClaim>,
+    ) -> Result<OpMessage, OpError> {
+        let node = &ctx.model.nodes[n];
+        let d = dims(ctx.model, node).map_err(OpError::Shape)?;
+        let point = t.challenges(b"matmul/point", d.log_m + d.log_n);
+        let (r_j, r_i) = point.split_at(d.log_n);
+        let output = ctx.evaluate(Slot::Tensor(node.output), &point)?;
+        let remainder = ctx.evaluate(Slot::Remainder(n), &point)?;
+        let bias = match node.inputs.get(2) {
+            Some(&b) => Some(ctx.evaluate(Slot::Tensor(b), r_j)?),
+            None => None,
+        };
+        absorb(t, &output, &remainder, bias.as_ref());
+        let claim_value = inner_claim(ctx.model, n, &d, &point, output, remainder, bias);
+
+        // X(·, r_i) and W(r_j, ·) as vectors over the inner dimension.
+        let backend = ctx.backend;
+        let x = ctx.padded_field(Slot::Tensor(node.inputs[0]));
+        let w = ctx.padded_field(Slot::Tensor(node.inputs[1]));
+        let eq_i = backend.eq_table(r_i)?;
+        let eq_j = backend.eq_table(r_j)?;
+        let (k_len, n_len) = (1usize << d.log_k, 1usize << d.log_n);
+        let mut x_row = vec![Fr::zero(); k_len];
+        for (i, e) in eq_i.iter().enumerate() {
+            for (k, acc) in x_row.iter_mut().enumerate() {
+                *acc += *e * x[i * k_len + k];
+            }
+        }
+        let w_col: Vec<Fr> = (0..k_len)
+            .map(|k| {
+                w[k * n_len..(k + 1) * n_len]
+                    .iter()
+                    .zip(&eq_j)
+                    .map(|(a, b)| *a * b)
+                    .sum()
+            })
+            .collect();
+        let (sumcheck, rho, finals) = prove_inner_product(ctx, t, claim_value, x_row, w_col)?;
+        absorb_finals(t, &finals);
+        push_claims(
+            node, n, d.log_n, &point, &rho, output, remainder, bias, finals, claims,
+        );
+        let mut values = vec![output, remainder];
+        values.extend(bias);
+        values.extend(finals);
+        Ok(OpMessage {
+            values,
+            sumchecks: vec![sumcheck],
+        })
+    }
+
+    fn verify(
+        &self,
+        model: &Model,
+        n: usize,
+        message: &OpMessage,
+        t: &mut ProofTranscript,
+        claims: &mut Vec<SlotClaim>,
+    ) -> Result<(), OpError> {
+        let node = &model.nodes[n];
+        let d = dims(model, node).map_err(OpError::Shape)?;
+        if num_vars(&model.tensors[node.output].shape) != d.log_m + d.log_n {
+            return Err(OpError::Shape(
+                "output shape does not match the operands".into(),
+            ));
+        }
+        let has_bias = node.inputs.len() == 3;
+        message.expect(4 + has_bias as usize, 1)?;
+        let v = &message.values;
+        let (output, remainder) = (v[0], v[1]);
+        let bias = has_bias.then_some(v[2]);
+        let finals = [v[v.len() - 2], v[v.len() - 1]];
+        let point = t.challenges(b"matmul/point", d.log_m + d.log_n);
+        absorb(t, &output, &remainder, bias.as_ref());
+        let claim_value = inner_claim(model, n, &d, &point, output, remainder, bias);
+        let rho = verify_inner_product(
+            t,
+            claim_value,
+            d.log_k,
+            &message.sumchecks[0],
+            finals,
+            "inner-product sumcheck final value",
+        )?;
+        absorb_finals(t, &finals);
+        push_claims(
+            node, n, d.log_n, &point, &rho, output, remainder, bias, finals, claims,
+        );
+        Ok(())
+    }
 }

@@ -1,43 +1,186 @@
-//! Per-operator proofs: each op proves its local relation between committed
-//! tensors at a fresh random point and leaves evaluation claims. One file per
-//! op family holds its prover and verifier side:
-//! - [`matmul`]: `MatMul` (Gemm) — sumcheck over the inner dimension;
-//! - [`elementwise`]: `Add`, `Sub` (a random-point identity) and `Mul` (a
-//!   zero-check sumcheck);
-//! - [`relu`]: `Relu` — `Y = b·X` by a zero-check, with the sign bit `b` from
-//!   the input's range check ([`crate::proof::range`]);
-//! - Tanh and Sigmoid have no per-op message: their (input, output) pairs are
-//!   looked up in tables by the model prover ([`crate::proof`]).
+//! The op framework: every op zkinfer proves implements [`OpProtocol`] in its
+//! own file here, and [`protocol`] is the one registry from [`Op`] to that
+//! implementation. The model (integer execution, validation) and the model
+//! prover ([`crate::proof`]: layout, range checks, lookups, encoding) ask the
+//! trait; they never match on `Op`. See `docs/adding-an-op.md`.
 //!
-//! Rescaling ops (MatMul, Mul) relate the accumulator to the committed output Y
-//! and remainder R through `Acc + 2^(s−1)·valid = 2^s·Y + R` on the whole padded
-//! hypercube (`valid` is 1 on real entries), so every committed tensor is
-//! zero-padded.
+//! Each op proves its local relation between committed tensors at a fresh
+//! random point, sends an [`OpMessage`] (field elements and sumchecks) and
+//! leaves evaluation claims ([`SlotClaim`]) that the model prover discharges
+//! with one opening. Ops today:
+//! - [`matmul`]: `MatMul` (Gemm): sumcheck over the inner dimension;
+//! - [`add_sub`]: `Add`, `Sub`: a random-point identity;
+//! - [`mul`]: `Mul`: a zero-check sumcheck;
+//! - [`relu`]: `Relu`: `Y = b·X` by a zero-check, `b` the sign bit of X's range check;
+//! - [`activation`]: `Tanh`, `Sigmoid`: (input, output) pairs looked up in a table.
+//!
+//! Rescaling ops relate the accumulator to the committed output Y and remainder
+//! R through `Acc + 2^(s−1)·valid = 2^s·Y + R` on the whole padded hypercube
+//! (`valid` is 1 on real entries), so every committed tensor is zero-padded.
 
-pub mod elementwise;
+pub mod activation;
+pub mod add_sub;
 pub mod matmul;
+pub mod mul;
+pub mod range;
 pub mod relu;
 
 use ark_bn254::Fr;
 
-use crate::backend::Backend;
-use crate::model::{Model, Op, Witness};
+use crate::backend::{Backend, ProductTerm};
+use crate::layout::{self, Slot, SlotClaim, TableKind};
+use crate::model::{Model, Node, Op, Witness};
 use crate::pcs::poly::small_to_field;
-use crate::proof::layout::{self, Slot};
-use crate::proof::SlotClaim;
-use crate::sumcheck::SumcheckProof;
+use crate::sumcheck::{self, eq_eval, Expression, SumcheckError, SumcheckProof};
 use crate::transcript::ProofTranscript;
+use range::Bound;
+
+/// The one registry: the protocol of each op.
+pub fn protocol(op: &Op) -> &dyn OpProtocol {
+    match op {
+        Op::MatMul => &matmul::MatMul,
+        Op::Add => &add_sub::Add,
+        Op::Sub => &add_sub::Sub,
+        Op::Mul => &mul::Mul,
+        Op::Relu => &relu::Relu,
+        Op::Tanh => &activation::Tanh,
+        Op::Sigmoid => &activation::Sigmoid,
+    }
+}
+
+/// What an op's integer execution produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Executed {
+    /// The output, row-major, unpadded.
+    pub output: Vec<i64>,
+    /// The rescale remainder (same shape as the output) when the op rescales.
+    pub remainder: Option<Vec<i64>>,
+}
+
+/// Why integer execution of a node failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExecError {
+    #[error("arithmetic overflow in the accumulator")]
+    Overflow,
+    #[error("{0}")]
+    Bad(String),
+}
+
+/// Why an op's proof could not be made or was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpError {
+    /// The node's shapes or operands do not fit the op (a key that validation
+    /// should have refused).
+    #[error("{0}")]
+    Shape(String),
+    /// The message has the wrong number of values or sumchecks.
+    #[error("the proof's message does not fit this node: {0}")]
+    Message(String),
+    /// A verifier check failed.
+    #[error("check failed: {0}")]
+    Check(&'static str),
+    #[error("{0}")]
+    Sumcheck(#[from] SumcheckError),
+    /// The prover's witness does not satisfy what the op needs.
+    #[error("{0}")]
+    Witness(String),
+    #[error("backend: {0}")]
+    Backend(String),
+}
+
+impl From<crate::backend::BackendError> for OpError {
+    fn from(e: crate::backend::BackendError) -> Self {
+        OpError::Backend(e.to_string())
+    }
+}
+
+/// An op's message: the field elements and sumchecks it sends, in an order
+/// the op defines (its file says which). The encoding is the same for every op.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OpMessage {
+    pub values: Vec<Fr>,
+    pub sumchecks: Vec<SumcheckProof>,
+}
+
+impl OpMessage {
+    /// Checks the message's shape before the verifier indexes it.
+    pub fn expect(&self, values: usize, sumchecks: usize) -> Result<(), OpError> {
+        if self.values.len() != values || self.sumchecks.len() != sumchecks {
+            return Err(OpError::Message(format!(
+                "{} values and {} sumchecks, {values} and {sumchecks} expected",
+                self.values.len(),
+                self.sumchecks.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// One op's protocol: its shapes, integer semantics, what it commits and
+/// range-checks, and its prover and verifier. The prover and verifier must
+/// draw the same challenges and absorb the same values in the same order; an
+/// op absorbs every value it sends before drawing a challenge that depends on it.
+pub trait OpProtocol: Send + Sync {
+    /// The op's name in errors (the ONNX name where there is one).
+    fn name(&self) -> &'static str;
+
+    /// Allowed number of inputs.
+    fn arity(&self) -> std::ops::RangeInclusive<usize>;
+
+    /// Checks the node's shapes (and attributes) against the op: run on every
+    /// model, including ones read from untrusted key files, before any other
+    /// method. The reason is written for the user.
+    fn check(&self, model: &Model, node: &Node) -> Result<(), String>;
+
+    /// Integer semantics on the node's input values (row-major, unpadded).
+    fn execute(&self, model: &Model, node: &Node, inputs: &[&[i64]])
+        -> Result<Executed, ExecError>;
+
+    /// Whether the op commits a rescale remainder ([`Slot::Remainder`]).
+    fn rescales(&self) -> bool {
+        false
+    }
+
+    /// The bounds the op's proof needs range-checked ([`range`]).
+    fn bounds(&self, _model: &Model, _n: usize) -> Vec<Bound> {
+        Vec::new()
+    }
+
+    /// The function table its (input, output) pairs are looked up in, if any.
+    fn table(&self) -> Option<TableKind> {
+        None
+    }
+
+    /// Proves node `n`, appending the claims it leaves.
+    fn prove(
+        &self,
+        ctx: &ProverContext<'_>,
+        n: usize,
+        t: &mut ProofTranscript,
+        claims: &mut Vec<SlotClaim>,
+    ) -> Result<OpMessage, OpError>;
+
+    /// Verifies node `n`'s message, appending the claims it leaves.
+    fn verify(
+        &self,
+        model: &Model,
+        n: usize,
+        message: &OpMessage,
+        t: &mut ProofTranscript,
+        claims: &mut Vec<SlotClaim>,
+    ) -> Result<(), OpError>;
+}
 
 /// What the prover needs to prove an op.
-pub struct ProverContext<'a, B: ?Sized> {
-    pub backend: &'a B,
+pub struct ProverContext<'a> {
+    pub backend: &'a dyn Backend,
     pub model: &'a Model,
     pub witness: &'a Witness,
     /// Committed range-check limbs (padded), by slot.
     pub limbs: &'a std::collections::BTreeMap<Slot, Vec<i64>>,
 }
 
-impl<B: Backend + ?Sized> ProverContext<'_, B> {
+impl ProverContext<'_> {
     /// Padded values of a committed tensor, remainder or limb.
     pub fn padded_values(&self, slot: Slot) -> Vec<i64> {
         match slot {
@@ -60,83 +203,92 @@ impl<B: Backend + ?Sized> ProverContext<'_, B> {
     }
 
     /// MLE of a slot's padded values at `point`.
-    pub fn evaluate(&self, slot: Slot, point: &[Fr]) -> Result<Fr, String> {
+    pub fn evaluate(&self, slot: Slot, point: &[Fr]) -> Result<Fr, OpError> {
         let values = self.padded_field(slot);
-        let eq = self.backend.eq_table(point).map_err(|e| e.to_string())?;
-        self.backend
-            .inner_product(&eq, &values)
-            .map_err(|e| e.to_string())
+        let eq = self.backend.eq_table(point)?;
+        Ok(self.backend.inner_product(&eq, &values)?)
     }
 }
 
-/// The message an op sends.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OpProof {
-    /// `MatMul`: output and remainder at the random point, the bias at its
-    /// column coordinates, the inner-dimension sumcheck and its two final values.
-    MatMul {
-        output: Fr,
-        remainder: Fr,
-        bias: Option<Fr>,
-        sumcheck: SumcheckProof,
-        left: Fr,
-        right: Fr,
-    },
-    /// `Add`/`Sub`: both operands at the random point.
-    AddSub { left: Fr, right: Fr },
-    /// `Mul`: output and remainder at the random point, the zero-check sumcheck
-    /// and the operands at its final point.
-    Mul {
-        output: Fr,
-        remainder: Fr,
-        sumcheck: SumcheckProof,
-        left: Fr,
-        right: Fr,
-    },
-    /// `Relu`: the output at the random point, the zero-check and the sign bit
-    /// and input at its final point.
-    Relu {
-        output: Fr,
-        sumcheck: SumcheckProof,
-        sign: Fr,
-        input: Fr,
-    },
-    /// Tanh / Sigmoid: proved by the table lookups alone.
-    Lookup,
+/// Appends `slot(point) = value` to the claims.
+pub fn claim(claims: &mut Vec<SlotClaim>, slot: Slot, point: &[Fr], value: Fr) {
+    claims.push(SlotClaim {
+        slot,
+        point: point.to_vec(),
+        value,
+    });
 }
 
-/// Proves node `n`, appending its claims.
-pub fn prove<B: Backend + ?Sized>(
-    ctx: &ProverContext<'_, B>,
-    n: usize,
+/// The product zero-check shared by element-wise ops: proves
+/// `Σ_x eq(point, x)·Π_j f_j(x) = claim` and returns the sumcheck, its final
+/// point ρ and each `f_j(ρ)` (not absorbed: the op absorbs what it sends).
+pub fn prove_eq_product(
+    ctx: &ProverContext<'_>,
     t: &mut ProofTranscript,
-    claims: &mut Vec<SlotClaim>,
-) -> Result<OpProof, String> {
-    match ctx.model.nodes[n].op {
-        Op::MatMul => matmul::prove(ctx, n, t, claims),
-        Op::Add | Op::Sub | Op::Mul => elementwise::prove(ctx, n, t, claims),
-        Op::Relu => relu::prove(ctx, n, t, claims),
-        Op::Tanh | Op::Sigmoid => Ok(OpProof::Lookup),
-    }
+    claim: Fr,
+    point: &[Fr],
+    factors: Vec<Vec<Fr>>,
+) -> Result<(SumcheckProof, Vec<Fr>, Vec<Fr>), OpError> {
+    let count = factors.len() + 1;
+    let mut mles = Vec::with_capacity(count);
+    mles.push(ctx.backend.eq_table(point)?);
+    mles.extend(factors);
+    let expr = Expression::new(count, vec![ProductTerm::product((0..count).collect())])?;
+    let out = sumcheck::prove(ctx.backend, t, claim, mles, &expr)?;
+    let finals = out.final_evals[1..].to_vec();
+    Ok((out.proof, out.point, finals))
 }
 
-/// Verifies node `n`'s message, appending the claims it leaves.
-pub fn verify(
-    model: &Model,
-    n: usize,
-    proof: &OpProof,
+/// The verifier's side of [`prove_eq_product`] with `degree − 1` factors:
+/// checks the sumcheck and that `eq(point, ρ)·Π factors(ρ)` is its reduced
+/// value, where `factors_at(ρ)` derives the factors' values at ρ from the
+/// message; returns ρ.
+pub fn verify_eq_product(
     t: &mut ProofTranscript,
-    claims: &mut Vec<SlotClaim>,
-) -> Result<(), String> {
-    match (model.nodes[n].op, proof) {
-        (Op::MatMul, OpProof::MatMul { .. }) => matmul::verify(model, n, proof, t, claims),
-        (Op::Add | Op::Sub, OpProof::AddSub { .. }) | (Op::Mul, OpProof::Mul { .. }) => {
-            elementwise::verify(model, n, proof, t, claims)
-        }
-        (Op::Relu, OpProof::Relu { .. }) => relu::verify(model, n, proof, t, claims),
-        (Op::Tanh | Op::Sigmoid, OpProof::Lookup) => Ok(()),
-        (op, _) => Err(format!("the proof's message does not fit a {op:?} node")),
+    claim: Fr,
+    point: &[Fr],
+    degree: usize,
+    proof: &SumcheckProof,
+    factors_at: impl FnOnce(&[Fr]) -> Vec<Fr>,
+    failed: &'static str,
+) -> Result<Vec<Fr>, OpError> {
+    let (rho, reduced) = sumcheck::verify(t, claim, point.len(), degree, proof)?;
+    let factors = factors_at(&rho);
+    if eq_eval(point, &rho) * factors.iter().product::<Fr>() != reduced {
+        return Err(OpError::Check(failed));
     }
+    Ok(rho)
+}
+
+/// The inner-product sumcheck: proves `Σ_x a(x)·b(x) = claim`, returns the
+/// sumcheck, ρ and `(a(ρ), b(ρ))` (not absorbed).
+pub fn prove_inner_product(
+    ctx: &ProverContext<'_>,
+    t: &mut ProofTranscript,
+    claim: Fr,
+    a: Vec<Fr>,
+    b: Vec<Fr>,
+) -> Result<(SumcheckProof, Vec<Fr>, [Fr; 2]), OpError> {
+    let expr = Expression::product(2)?;
+    let out = sumcheck::prove(ctx.backend, t, claim, vec![a, b], &expr)?;
+    let finals = [out.final_evals[0], out.final_evals[1]];
+    Ok((out.proof, out.point, finals))
+}
+
+/// The verifier's side of [`prove_inner_product`] over `vars` variables; returns ρ.
+pub fn verify_inner_product(
+    t: &mut ProofTranscript,
+    claim: Fr,
+    vars: usize,
+    proof: &SumcheckProof,
+    finals: [Fr; 2],
+    failed: &'static str,
+) -> Result<Vec<Fr>, OpError> {
+    let (rho, reduced) = sumcheck::verify(t, claim, vars, 2, proof)?;
+    if finals[0] * finals[1] != reduced {
+        return Err(OpError::Check(failed));
+    }
+    Ok(rho)
 }
 
 /// `2^bits` as a field element.
@@ -149,4 +301,35 @@ pub(crate) fn pow2(bits: u32) -> Fr {
 pub(crate) fn accumulator(model: &Model, output_shape: &[usize], point: &[Fr], y: Fr, r: Fr) -> Fr {
     let s = model.scale_bits;
     pow2(s) * y + r - pow2(s - 1) * layout::valid_mle(output_shape, point)
+}
+
+/// Rescales integer accumulators (see [`crate::model::rescale`]) into an
+/// output and its remainder.
+pub(crate) fn rescale_all(
+    accumulators: impl IntoIterator<Item = i128>,
+    scale_bits: u32,
+) -> Result<Executed, ExecError> {
+    let mut output = Vec::new();
+    let mut remainder = Vec::new();
+    for acc in accumulators {
+        let (q, r) = crate::model::rescale(acc, scale_bits);
+        output.push(i64::try_from(q).map_err(|_| ExecError::Overflow)?);
+        remainder.push(r as i64);
+    }
+    Ok(Executed {
+        output,
+        remainder: Some(remainder),
+    })
+}
+
+/// Checks that the node's input `i` and output share a shape (unary ops).
+pub(crate) fn same_shape(model: &Model, node: &Node, i: usize) -> Result<(), String> {
+    let (a, y) = (
+        &model.tensors[node.inputs[i]].shape,
+        &model.tensors[node.output].shape,
+    );
+    if a != y {
+        return Err(format!("input shape {a:?} and output shape {y:?} differ"));
+    }
+    Ok(())
 }

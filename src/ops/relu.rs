@@ -1,116 +1,128 @@
 //! `Relu`: `Y = b·X`, where `b` is the committed sign bit of X's range check
-//! ([`crate::proof::range`]: `X + 2^(a−1) = lo + 2^8·mid + … + 2^(a−1)·b` with every
+//! ([`super::range`]: `X + 2^(a−1) = lo + 2^8·mid + … + 2^(a−1)·b` with every
 //! limb looked up in the byte table, so `b = 1` exactly when `X ≥ 0`).
 //!
 //! The product is a zero-check: `Σ_x eq(r, x)·b(x)·X(x) = Y(r)` at a random point
 //! r of Y (degree 3), leaving claims on Y at r and on b and X at the final point.
 //! Padding stays zero: there X = 0, so Y = b·0 = 0.
+//!
+//! Message: values `[Y(r), b(ρ), X(ρ)]`, one sumcheck.
 
 use ark_bn254::Fr;
 
-use super::{OpProof, ProverContext};
-use crate::backend::{Backend, ProductTerm};
-use crate::model::Model;
-use crate::proof::layout::{num_vars, Slot};
-use crate::proof::range::relu_sign;
-use crate::proof::SlotClaim;
-use crate::sumcheck::{self, eq_eval, Expression};
+use super::range::{sign_bit, Bound};
+use super::{
+    claim, prove_eq_product, same_shape, verify_eq_product, ExecError, Executed, OpError,
+    OpMessage, OpProtocol, ProverContext,
+};
+use crate::layout::{num_vars, Slot, SlotClaim};
+use crate::model::{Model, Node};
 use crate::transcript::ProofTranscript;
 
-fn sign_slot(model: &Model, n: usize) -> Result<Slot, String> {
-    relu_sign(model, n).ok_or_else(|| "node has no sign-bit limb".to_string())
+/// `max(x, 0)`.
+pub struct Relu;
+
+fn sign_slot(model: &Model, n: usize) -> Result<Slot, OpError> {
+    sign_bit(model, n, 0).ok_or_else(|| OpError::Shape("node has no sign-bit limb".into()))
 }
 
-pub(super) fn prove<B: Backend + ?Sized>(
-    ctx: &ProverContext<'_, B>,
-    n: usize,
-    t: &mut ProofTranscript,
-    claims: &mut Vec<SlotClaim>,
-) -> Result<OpProof, String> {
-    let node = &ctx.model.nodes[n];
-    let sign = sign_slot(ctx.model, n)?;
-    let vars = num_vars(&ctx.model.tensors[node.output].shape);
-    let point = t.challenges(b"relu/point", vars);
-    let output = ctx.evaluate(Slot::Tensor(node.output), &point)?;
-    t.append_scalar(b"relu/output", &output);
-    let eq = ctx.backend.eq_table(&point).map_err(|e| e.to_string())?;
-    let b = ctx.padded_field(sign);
-    let x = ctx.padded_field(Slot::Tensor(node.inputs[0]));
-    let expr =
-        Expression::new(3, vec![ProductTerm::product(vec![0, 1, 2])]).map_err(|e| e.to_string())?;
-    let out = sumcheck::prove(ctx.backend, t, output, vec![eq, b, x], &expr)
-        .map_err(|e| e.to_string())?;
-    let proof = OpProof::Relu {
-        output,
-        sumcheck: out.proof.clone(),
-        sign: out.final_evals[1],
-        input: out.final_evals[2],
-    };
-    finish(ctx.model, n, &point, &out.point, &proof, t, claims)?;
-    Ok(proof)
-}
-
+/// Absorbs the message's values after the sumcheck and leaves its claims.
 fn finish(
     model: &Model,
     n: usize,
     point: &[Fr],
     rho: &[Fr],
-    proof: &OpProof,
+    message: &OpMessage,
     t: &mut ProofTranscript,
     claims: &mut Vec<SlotClaim>,
-) -> Result<(), String> {
-    let OpProof::Relu {
-        output,
-        sign,
-        input,
-        ..
-    } = proof
-    else {
-        return Err("not a Relu message".into());
-    };
+) -> Result<(), OpError> {
     let node = &model.nodes[n];
-    t.append_scalar(b"relu/sign", sign);
-    t.append_scalar(b"relu/input", input);
-    for (slot, at, value) in [
-        (Slot::Tensor(node.output), point, *output),
-        (sign_slot(model, n)?, rho, *sign),
-        (Slot::Tensor(node.inputs[0]), rho, *input),
-    ] {
-        claims.push(SlotClaim {
-            slot,
-            point: at.to_vec(),
-            value,
-        });
-    }
+    let v = &message.values;
+    t.append_scalar(b"relu/sign", &v[1]);
+    t.append_scalar(b"relu/input", &v[2]);
+    claim(claims, Slot::Tensor(node.output), point, v[0]);
+    claim(claims, sign_slot(model, n)?, rho, v[1]);
+    claim(claims, Slot::Tensor(node.inputs[0]), rho, v[2]);
     Ok(())
 }
 
-pub(super) fn verify(
-    model: &Model,
-    n: usize,
-    proof: &OpProof,
-    t: &mut ProofTranscript,
-    claims: &mut Vec<SlotClaim>,
-) -> Result<(), String> {
-    let OpProof::Relu {
-        output,
-        sumcheck: sc,
-        sign,
-        input,
-    } = proof
-    else {
-        return Err("not a Relu message".into());
-    };
-    let node = &model.nodes[n];
-    if model.tensors[node.inputs[0]].shape != model.tensors[node.output].shape {
-        return Err("input and output shapes differ".into());
+impl OpProtocol for Relu {
+    fn name(&self) -> &'static str {
+        "Relu"
     }
-    let vars = num_vars(&model.tensors[node.output].shape);
-    let point = t.challenges(b"relu/point", vars);
-    t.append_scalar(b"relu/output", output);
-    let (rho, reduced) = sumcheck::verify(t, *output, vars, 3, sc).map_err(|e| e.to_string())?;
-    if eq_eval(&point, &rho) * sign * input != reduced {
-        return Err("check failed: ReLU zero-check final value".into());
+
+    fn arity(&self) -> std::ops::RangeInclusive<usize> {
+        1..=1
     }
-    finish(model, n, &point, &rho, proof, t, claims)
+
+    fn check(&self, model: &Model, node: &Node) -> Result<(), String> {
+        same_shape(model, node, 0)
+    }
+
+    fn execute(&self, _: &Model, _: &Node, inputs: &[&[i64]]) -> Result<Executed, ExecError> {
+        Ok(Executed {
+            output: inputs[0].iter().map(|&x| x.max(0)).collect(),
+            remainder: None,
+        })
+    }
+
+    fn bounds(&self, model: &Model, n: usize) -> Vec<Bound> {
+        let input = Slot::Tensor(model.nodes[n].inputs[0]);
+        vec![Bound {
+            sign_bit: true,
+            ..Bound::activation(model, input)
+        }]
+    }
+
+    fn prove(
+        &self,
+        ctx: &ProverContext<'_>,
+        n: usize,
+        t: &mut ProofTranscript,
+        claims: &mut Vec<SlotClaim>,
+    ) -> Result<OpMessage, OpError> {
+        let node = &ctx.model.nodes[n];
+        let sign = sign_slot(ctx.model, n)?;
+        let vars = num_vars(&ctx.model.tensors[node.output].shape);
+        let point = t.challenges(b"relu/point", vars);
+        let output = ctx.evaluate(Slot::Tensor(node.output), &point)?;
+        t.append_scalar(b"relu/output", &output);
+        let factors = vec![
+            ctx.padded_field(sign),
+            ctx.padded_field(Slot::Tensor(node.inputs[0])),
+        ];
+        let (sumcheck, rho, finals) = prove_eq_product(ctx, t, output, &point, factors)?;
+        let message = OpMessage {
+            values: vec![output, finals[0], finals[1]],
+            sumchecks: vec![sumcheck],
+        };
+        finish(ctx.model, n, &point, &rho, &message, t, claims)?;
+        Ok(message)
+    }
+
+    fn verify(
+        &self,
+        model: &Model,
+        n: usize,
+        message: &OpMessage,
+        t: &mut ProofTranscript,
+        claims: &mut Vec<SlotClaim>,
+    ) -> Result<(), OpError> {
+        message.expect(3, 1)?;
+        let node = &model.nodes[n];
+        let vars = num_vars(&model.tensors[node.output].shape);
+        let point = t.challenges(b"relu/point", vars);
+        let v = &message.values;
+        t.append_scalar(b"relu/output", &v[0]);
+        let rho = verify_eq_product(
+            t,
+            v[0],
+            &point,
+            3,
+            &message.sumchecks[0],
+            |_| vec![v[1], v[2]],
+            "ReLU zero-check final value",
+        )?;
+        finish(model, n, &point, &rho, message, t, claims)
+    }
 }

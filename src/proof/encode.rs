@@ -1,5 +1,6 @@
 //! The binary proof file: `ZKINFPRF`, the format version, then the public input
-//! and output, the witness commitment, every operator message, the lookups, the
+//! and output, the witness commitment, every operator message (the same
+//! shape for every op: field elements, then sumchecks), the lookups, the
 //! range checks' opened values and the opening reduction, in the rules of [`crate::encoding`] (bounded lengths,
 //! canonical field elements, validated points, no trailing bytes).
 
@@ -8,7 +9,7 @@ use crate::encoding::{
     Writer, FR_LEN, LEN_PREFIX,
 };
 use crate::lookup::LookupProof;
-use crate::ops::OpProof;
+use crate::ops::OpMessage;
 use crate::pcs::reduction::ReductionProof;
 use crate::pcs::{Commitment, EvaluationProof};
 use crate::sumcheck::SumcheckProof;
@@ -21,6 +22,10 @@ pub const PROOF_MAGIC: &[u8; 8] = b"ZKINFPRF";
 pub const MAX_PUBLIC_VALUES: usize = 1 << 24;
 /// Most operators in a model.
 pub const MAX_OPS: usize = 1 << 16;
+/// Most field elements in one operator's message.
+pub const MAX_OP_VALUES: usize = 64;
+/// Most sumchecks in one operator's message.
+pub const MAX_OP_SUMCHECKS: usize = 8;
 /// Most lookup tables in a proof.
 pub const MAX_LOOKUPS: usize = 16;
 /// Most claimed polynomials / Dory openings in a reduction.
@@ -45,121 +50,29 @@ fn read_i64s(r: &mut Reader<'_>, what: &'static str) -> Result<Vec<i64>, DecodeE
         .collect()
 }
 
-impl Encode for OpProof {
+impl Encode for OpMessage {
     fn encode(&self, w: &mut Writer) {
-        match self {
-            OpProof::MatMul {
-                output,
-                remainder,
-                bias,
-                sumcheck,
-                left,
-                right,
-            } => {
-                w.write_u8(0);
-                w.write_fr(output);
-                w.write_fr(remainder);
-                match bias {
-                    Some(b) => {
-                        w.write_u8(1);
-                        w.write_fr(b);
-                    }
-                    None => w.write_u8(0),
-                }
-                sumcheck.encode(w);
-                w.write_fr(left);
-                w.write_fr(right);
-            }
-            OpProof::AddSub { left, right } => {
-                w.write_u8(1);
-                w.write_fr(left);
-                w.write_fr(right);
-            }
-            OpProof::Mul {
-                output,
-                remainder,
-                sumcheck,
-                left,
-                right,
-            } => {
-                w.write_u8(2);
-                w.write_fr(output);
-                w.write_fr(remainder);
-                sumcheck.encode(w);
-                w.write_fr(left);
-                w.write_fr(right);
-            }
-            OpProof::Lookup => w.write_u8(3),
-            OpProof::Relu {
-                output,
-                sumcheck,
-                sign,
-                input,
-            } => {
-                w.write_u8(4);
-                w.write_fr(output);
-                sumcheck.encode(w);
-                w.write_fr(sign);
-                w.write_fr(input);
-            }
+        w.write_len(self.values.len());
+        for v in &self.values {
+            w.write_fr(v);
+        }
+        w.write_len(self.sumchecks.len());
+        for sc in &self.sumchecks {
+            sc.encode(w);
         }
     }
 }
 
-impl Decode for OpProof {
-    const MIN_ENCODED_LEN: usize = 1;
+impl Decode for OpMessage {
+    const MIN_ENCODED_LEN: usize = 2 * LEN_PREFIX;
 
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let offset = r.offset();
-        match r.read_u8("operator message tag")? {
-            0 => {
-                let output = r.read_fr("matmul output")?;
-                let remainder = r.read_fr("matmul remainder")?;
-                let bias_offset = r.offset();
-                let bias = match r.read_u8("matmul bias tag")? {
-                    0 => None,
-                    1 => Some(r.read_fr("matmul bias")?),
-                    tag => {
-                        return Err(DecodeError::BadTag {
-                            what: "matmul bias tag",
-                            offset: bias_offset,
-                            tag,
-                        })
-                    }
-                };
-                Ok(OpProof::MatMul {
-                    output,
-                    remainder,
-                    bias,
-                    sumcheck: SumcheckProof::decode(r)?,
-                    left: r.read_fr("matmul left value")?,
-                    right: r.read_fr("matmul right value")?,
-                })
-            }
-            1 => Ok(OpProof::AddSub {
-                left: r.read_fr("add/sub left value")?,
-                right: r.read_fr("add/sub right value")?,
-            }),
-            2 => Ok(OpProof::Mul {
-                output: r.read_fr("mul output")?,
-                remainder: r.read_fr("mul remainder")?,
-                sumcheck: SumcheckProof::decode(r)?,
-                left: r.read_fr("mul left value")?,
-                right: r.read_fr("mul right value")?,
-            }),
-            3 => Ok(OpProof::Lookup),
-            4 => Ok(OpProof::Relu {
-                output: r.read_fr("relu output")?,
-                sumcheck: SumcheckProof::decode(r)?,
-                sign: r.read_fr("relu sign bit value")?,
-                input: r.read_fr("relu input value")?,
-            }),
-            tag => Err(DecodeError::BadTag {
-                what: "operator message tag",
-                offset,
-                tag,
-            }),
-        }
+        let n = r.read_count("operator message value count", MAX_OP_VALUES, FR_LEN)?;
+        let values = (0..n)
+            .map(|_| r.read_fr("operator message value"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let sumchecks = r.read_vec::<SumcheckProof>("operator sumcheck count", MAX_OP_SUMCHECKS)?;
+        Ok(OpMessage { values, sumchecks })
     }
 }
 
@@ -248,7 +161,7 @@ impl Decode for ModelProof {
             input: read_i64s(r, "public input")?,
             output: read_i64s(r, "public output")?,
             witness_commitment: Commitment::decode(r)?,
-            ops: r.read_vec::<OpProof>("operator count", MAX_OPS)?,
+            ops: r.read_vec::<OpMessage>("operator count", MAX_OPS)?,
             lookups: r.read_vec::<LookupProof>("lookup count", MAX_LOOKUPS)?,
             range_inputs: {
                 let checks = r.read_count("range check count", MAX_OPS, LEN_PREFIX)?;

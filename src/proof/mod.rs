@@ -18,7 +18,6 @@
 
 pub mod encode;
 pub mod layout;
-pub mod range;
 
 use std::sync::Arc;
 
@@ -29,9 +28,10 @@ use dory_pcs::setup::VerifierSetup;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
+use crate::layout::{BlockLayout, Slot, SlotClaim, TableKind};
 use crate::lookup::{self, LookupError, LookupProof, Table};
-use crate::model::{activation_table, Model, ModelError, Op, TensorKind, Witness};
-use crate::ops::{self, OpProof};
+use crate::model::{Model, ModelError, TensorKind, Witness};
+use crate::ops::{self, range, OpError, OpMessage};
 use crate::pcs::poly::small_to_field;
 use crate::pcs::reduction::{
     self, Claim, ProverPoly, ReductionError, ReductionProof, VerifierPoly,
@@ -40,10 +40,9 @@ use crate::pcs::{
     self, Commitment, CommitmentHint, DorySetup, GlobalBackend, Layout, MultilinearPoly, PcsError,
 };
 use crate::transcript::ProofTranscript;
-use layout::{BlockLayout, Slot, TableKind};
 
 /// Version of the proof and key formats; part of the key digest.
-pub const PROOF_VERSION: u32 = 6;
+pub const PROOF_VERSION: u32 = 7;
 
 /// Who sees the model's weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -67,11 +66,11 @@ pub enum ProofError {
         table: TableKind,
         source: LookupError,
     },
-    #[error("node `{node}` ({op:?}): {reason}")]
+    #[error("node `{node}` ({op}): {reason}")]
     Op {
         node: String,
-        op: Op,
-        reason: String,
+        op: &'static str,
+        reason: OpError,
     },
     #[error("proof shape: {0}")]
     Shape(String),
@@ -123,7 +122,7 @@ pub struct ModelProof {
     /// The quantized public output.
     pub output: Vec<i64>,
     pub witness_commitment: Commitment,
-    pub ops: Vec<OpProof>,
+    pub ops: Vec<OpMessage>,
     pub lookups: Vec<LookupProof>,
     /// Per range check ([`range::range_checks`]), its inputs at the byte
     /// lookup's point.
@@ -139,16 +138,11 @@ pub fn table_of(kind: TableKind, model: &Model) -> Table {
             bits: range::LIMB_BITS,
         },
         TableKind::Tanh | TableKind::Sigmoid => {
-            let op = if kind == TableKind::Tanh {
-                Op::Tanh
-            } else {
-                Op::Sigmoid
-            };
             let half = 1i64 << (bits - 1);
             let xs: Vec<i64> = (-half..half).collect();
             let ys = xs
                 .iter()
-                .map(|&x| activation_table(op, x, model.scale_bits))
+                .map(|&x| ops::activation::table_value(kind, x, model.scale_bits))
                 .collect();
             Table::Function {
                 columns: vec![xs, ys],
@@ -161,17 +155,8 @@ pub fn table_of(kind: TableKind, model: &Model) -> Table {
 /// that padding `(0, f(0))` is a row of the table.
 pub fn padding_output(kind: TableKind, model: &Model) -> i64 {
     match kind {
-        TableKind::Tanh => activation_table(Op::Tanh, 0, model.scale_bits),
-        TableKind::Sigmoid => activation_table(Op::Sigmoid, 0, model.scale_bits),
-        _ => 0,
-    }
-}
-
-fn table_kind_of(op: Op) -> Option<TableKind> {
-    match op {
-        Op::Tanh => Some(TableKind::Tanh),
-        Op::Sigmoid => Some(TableKind::Sigmoid),
-        _ => None,
+        TableKind::Byte => 0,
+        _ => ops::activation::table_value(kind, 0, model.scale_bits),
     }
 }
 
@@ -278,7 +263,7 @@ pub fn required_generators(model: &Model) -> usize {
 pub fn model_poly_values(model: &Model, model_layout: &BlockLayout) -> Vec<i64> {
     model_layout.assemble(|slot| match slot {
         Slot::Tensor(t) => match &model.tensors[t].kind {
-            TensorKind::Weight { values } => layout::pad(values, &model.tensors[t].shape),
+            TensorKind::Weight { values } => crate::layout::pad(values, &model.tensors[t].shape),
             _ => unreachable!("the model layout holds weights only"),
         },
         _ => unreachable!("the model layout holds tensors only"),
@@ -368,14 +353,6 @@ pub fn assemble_keys(
     }
 }
 
-/// A claim on a tensor or witness slot, before routing to a polynomial.
-#[derive(Debug, Clone)]
-pub struct SlotClaim {
-    pub slot: Slot,
-    pub point: Vec<Fr>,
-    pub value: Fr,
-}
-
 fn absorb_statement(
     t: &mut ProofTranscript,
     vk: &VerifyingKey,
@@ -396,7 +373,7 @@ fn absorb_statement(
 }
 
 /// MLE of a public tensor's padded values at `point` (the caller checks that
-/// `point` has [`layout::num_vars`] of `shape` coordinates).
+/// `point` has [`crate::layout::num_vars`] of `shape` coordinates).
 ///
 /// The padded hypercube is never materialised: `eq(point, x)` factors over the
 /// dimensions, so each value's weight is a product of one entry per dimension
@@ -406,7 +383,7 @@ fn absorb_statement(
 /// values cost. This is what keeps the verifier's memory proportional to the
 /// bytes of the key and proof it is given.
 pub fn public_mle(values: &[i64], shape: &[usize], point: &[Fr]) -> Fr {
-    let ranges = layout::dim_ranges(shape);
+    let ranges = crate::layout::dim_ranges(shape);
     // Coordinates beyond `values.len()` cannot occur when `values` fills
     // `shape` (every dimension is at most the product); capping the tables
     // keeps a mismatched call from allocating by the shape alone.
@@ -457,7 +434,7 @@ fn lookup_sets(model: &Model, kind: TableKind) -> Vec<(usize, Vec<Slot>)> {
         .nodes
         .iter()
         .enumerate()
-        .filter(|(_, node)| table_kind_of(node.op) == Some(kind))
+        .filter(|(_, node)| ops::protocol(&node.op).table() == Some(kind))
         .map(|(n, node)| {
             (
                 n,
@@ -473,7 +450,7 @@ fn query_vars(model: &Model, kind: TableKind, checks: &[range::RangeCheck]) -> V
         TableKind::Byte => checks.iter().map(|c| c.query_vars()).collect(),
         _ => lookup_sets(model, kind)
             .iter()
-            .map(|(n, _)| layout::num_vars(&model.tensors[model.nodes[*n].output].shape))
+            .map(|(n, _)| crate::layout::num_vars(&model.tensors[model.nodes[*n].output].shape))
             .collect(),
     }
 }
@@ -511,8 +488,8 @@ pub fn prove_witness<B: GlobalBackend>(
         let node = &model.nodes[check.node];
         let failed = |reason| ProofError::Op {
             node: node.name.clone(),
-            op: node.op,
-            reason,
+            op: node.op.name(),
+            reason: OpError::Witness(reason),
         };
         limbs.extend(check.limb_values(model, witness).map_err(failed)?);
         range_columns.push(check.query_column(model, witness).map_err(failed)?);
@@ -530,7 +507,7 @@ pub fn prove_witness<B: GlobalBackend>(
             lookup_sets(model, kind)
                 .into_iter()
                 .map(|(n, slots)| {
-                    let valid = layout::pad(
+                    let valid = crate::layout::pad(
                         &vec![1; model.tensors[model.nodes[n].output].len()],
                         &model.tensors[model.nodes[n].output].shape,
                     );
@@ -538,8 +515,8 @@ pub fn prove_witness<B: GlobalBackend>(
                         .iter()
                         .enumerate()
                         .map(|(c, &slot)| {
-                            let mut v =
-                                layout::padded_slot(model, witness, slot).expect("tensor slot");
+                            let mut v = crate::layout::padded_slot(model, witness, slot)
+                                .expect("tensor slot");
                             if c == 1 && shift != 0 {
                                 v.iter_mut().zip(&valid).for_each(|(x, &ok)| {
                                     if ok == 0 {
@@ -597,10 +574,11 @@ pub fn prove_witness<B: GlobalBackend>(
         let _span = tracing::info_span!("operator_proofs").entered();
         let mut proofs = Vec::with_capacity(model.nodes.len());
         for (n, node) in model.nodes.iter().enumerate() {
-            let proof =
-                ops::prove(&ctx, n, &mut t, &mut claims).map_err(|reason| ProofError::Op {
+            let proof = ops::protocol(&node.op)
+                .prove(&ctx, n, &mut t, &mut claims)
+                .map_err(|reason| ProofError::Op {
                     node: node.name.clone(),
-                    op: node.op,
+                    op: node.op.name(),
                     reason,
                 })?;
             proofs.push(proof);
@@ -681,8 +659,8 @@ pub fn prove_witness<B: GlobalBackend>(
 }
 
 /// The prover's values of every range check's inputs at its lookup point.
-fn evaluate_range_inputs<B: Backend + ?Sized>(
-    ctx: &ops::ProverContext<'_, B>,
+fn evaluate_range_inputs(
+    ctx: &ops::ProverContext<'_>,
     checks: &[range::RangeCheck],
     lookup_claims: &lookup::LookupClaims,
 ) -> Result<Vec<Vec<Fr>>, ProofError> {
@@ -740,20 +718,22 @@ fn route_lookup_claims(
             .zip(claims_in.query_points.iter().zip(&claims_in.query_values))
         {
             let node = &model.nodes[check.node];
-            let failed = |reason: &str| ProofError::Op {
+            let failed = |reason| ProofError::Op {
                 node: node.name.clone(),
-                op: node.op,
-                reason: reason.to_string(),
+                op: node.op.name(),
+                reason,
             };
             let inputs = check.inputs();
             if values.len() != inputs.len() || point.len() != check.query_vars() {
-                return Err(failed("range check: wrong number of opened values"));
+                return Err(failed(OpError::Message(
+                    "range check: wrong number of opened values".into(),
+                )));
             }
             let (r, s) = point.split_at(check.vars);
             if check.combine(&check.blocks_at(values), s) != query[0] {
-                return Err(failed(
-                    "check failed: range-check limbs do not recombine to the byte lookup's claim",
-                ));
+                return Err(failed(OpError::Check(
+                    "range-check limbs do not recombine to the byte lookup's claim",
+                )));
             }
             for (slot, value) in inputs.into_iter().zip(values) {
                 t.append_scalar(b"range/input", value);
@@ -773,7 +753,7 @@ fn route_lookup_claims(
             let mut value = claims_in.query_values[k][c];
             if c == 1 && shift != Fr::from(0u64) {
                 let shape = &model.tensors[model.nodes[n].output].shape;
-                value -= shift * (Fr::from(1u64) - layout::valid_mle(shape, point));
+                value -= shift * (Fr::from(1u64) - crate::layout::valid_mle(shape, point));
             }
             claims.push(SlotClaim {
                 slot,
@@ -795,7 +775,7 @@ fn bind_public(
 ) {
     for (tensor, values) in [(model.input, input), (model.output, output)] {
         let shape = &model.tensors[tensor].shape;
-        let point = t.challenges(b"public_point", layout::num_vars(shape));
+        let point = t.challenges(b"public_point", crate::layout::num_vars(shape));
         claims.push(SlotClaim {
             slot: Slot::Tensor(tensor),
             value: public_mle(values, shape, &point),
@@ -821,7 +801,7 @@ fn route(vk: &VerifyingKey, claims: &[SlotClaim]) -> Result<(Vec<Claim>, Vec<Cla
                     let TensorKind::Weight { values } = &tensor.kind else {
                         unreachable!()
                     };
-                    if claim.point.len() != layout::num_vars(&tensor.shape)
+                    if claim.point.len() != crate::layout::num_vars(&tensor.shape)
                         || public_mle(values, &tensor.shape, &claim.point) != claim.value
                     {
                         return Err(ProofError::PublicWeight {
@@ -933,11 +913,13 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ModelProof) -> Result<()
     let mut claims: Vec<SlotClaim> = Vec::new();
     for (n, (node, op_proof)) in model.nodes.iter().zip(&proof.ops).enumerate() {
         let _span = tracing::debug_span!("verify_operators").entered();
-        ops::verify(model, n, op_proof, &mut t, &mut claims).map_err(|reason| ProofError::Op {
-            node: node.name.clone(),
-            op: node.op,
-            reason,
-        })?;
+        ops::protocol(&node.op)
+            .verify(model, n, op_proof, &mut t, &mut claims)
+            .map_err(|reason| ProofError::Op {
+                node: node.name.clone(),
+                op: node.op.name(),
+                reason,
+            })?;
     }
     let checks = range::range_checks(model);
     if !tables.contains(&TableKind::Byte) && !proof.range_inputs.is_empty() {

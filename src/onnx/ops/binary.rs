@@ -60,7 +60,7 @@ pub(super) fn lower(cx: &mut Lowering, node: &TypedNode) -> Result<(), ImportErr
     let b_is_tensor = matches!(b, Operand::Tensor(_));
     // The IR's first operand must be a full-size activation.
     let swap = !(a_is_tensor && a_full) && b_is_tensor && b_full;
-    let ((a, a_slot), (b, b_slot)) = match (swap, ir_op) {
+    let ((a, a_slot), (b, b_slot)) = match (swap, &ir_op) {
         (false, _) => ((a, a_slot), (b, b_slot)),
         (true, Op::Add | Op::Mul) => ((b, b_slot), (a, a_slot)),
         (true, _) => {

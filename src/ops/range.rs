@@ -12,13 +12,13 @@
 //! it a bit). Because every limb is a small integer and `2^bits ≪ p`, the limbs
 //! recombine to `v` over the integers, so `v ∈ [0, 2^bits)`.
 //!
-//! Which values are checked, per node (written once here, for prover and
-//! verifier):
+//! Which values are checked is each op's [`crate::ops::OpProtocol::bounds`]
+//! (for prover and verifier alike); today:
 //! - a rescaling node (MatMul, Mul): its remainder `R ∈ [0, 2^s)` and its output
 //!   `Y + 2^(a−1) ∈ [0, 2^a)` (`a` = activation bits);
 //! - ReLU: its input `X + 2^(a−1) ∈ [0, 2^a)` split as `8, 8, …, 1` bits so that
 //!   the top limb is the sign bit `b` (1 for X ≥ 0), committed; the op proof
-//!   then shows `Y = b·X` ([`crate::ops::relu`]).
+//!   then shows `Y = b·X` ([`super::relu`]).
 //! - Add, Sub: the output `Z + 2^(a−1) ∈ [0, 2^a)`; the sum or difference of two
 //!   bounded values may leave the range, and integer execution refuses it.
 //!
@@ -53,8 +53,8 @@
 use ark_bn254::Fr;
 use ark_ff::{Field, One, Zero};
 
-use super::layout::{num_vars, Slot};
-use crate::model::{Model, Op, Witness};
+use crate::layout::{num_vars, Slot};
+use crate::model::{Model, Witness};
 use crate::pcs::poly::small_to_field;
 use crate::poly::pow2;
 
@@ -270,56 +270,79 @@ impl RangeCheck {
 }
 
 fn slot_values(model: &Model, witness: &Witness, slot: Slot) -> Vec<i64> {
-    super::layout::padded_slot(model, witness, slot).expect("a tensor or a rescale remainder")
+    crate::layout::padded_slot(model, witness, slot).expect("a tensor or a rescale remainder")
 }
 
-/// The range check of node `n`, if its op needs one.
+/// A bound an op's proof needs: `slot + offset ∈ [0, 2^bits)`. With
+/// `sign_bit` the top bit is a committed limb of its own that the op's proof
+/// may use (ReLU's `b`, 1 exactly when `slot ≥ 0` for `offset = 2^(bits−1)`).
+/// All bounds of one node must cover slots of the same padded size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bound {
+    pub slot: Slot,
+    pub offset: i64,
+    pub bits: u32,
+    pub sign_bit: bool,
+}
+
+impl Bound {
+    /// `slot ∈ [−2^(a−1), 2^(a−1))`: the model's activation range.
+    pub fn activation(model: &Model, slot: Slot) -> Self {
+        let a = model.activation_bits;
+        Bound {
+            slot,
+            offset: 1i64 << (a - 1),
+            bits: a,
+            sign_bit: false,
+        }
+    }
+
+    /// A rescale remainder of node `n` in `[0, 2^s)`.
+    pub fn remainder(model: &Model, n: usize) -> Self {
+        Bound {
+            slot: Slot::Remainder(n),
+            offset: 0,
+            bits: model.scale_bits,
+            sign_bit: false,
+        }
+    }
+
+    /// The bounds every rescaling op needs: its remainder in `[0, 2^s)` and its
+    /// output in the activation range.
+    pub fn rescale(model: &Model, n: usize) -> Vec<Self> {
+        vec![
+            Self::remainder(model, n),
+            Self::activation(model, Slot::Tensor(model.nodes[n].output)),
+        ]
+    }
+}
+
+/// The range check of node `n`, if its op needs one: its op's
+/// [`crate::ops::OpProtocol::bounds`], each split into limbs. The virtual limb
+/// is the top one, or the one below the sign bit (so the sign bit is committed).
 pub fn range_check(model: &Model, n: usize) -> Option<RangeCheck> {
     let node = &model.nodes[n];
-    let a = model.activation_bits;
-    let signed_offset = 1i64 << (a - 1);
-    let decompositions = if node.op.rescales() {
-        let remainder = widths(model.scale_bits, false);
-        let output = widths(a, false);
-        let remainder_committed = remainder.len() - 1;
-        vec![
-            Decomposition {
-                slot: Slot::Remainder(n),
-                offset: 0,
-                virtual_limb: remainder.len() - 1,
-                widths: remainder,
-                first_limb: 0,
-            },
-            Decomposition {
-                slot: Slot::Tensor(node.output),
-                offset: signed_offset,
-                virtual_limb: output.len() - 1,
-                widths: output,
-                first_limb: remainder_committed,
-            },
-        ]
-    } else if matches!(node.op, Op::Add | Op::Sub) {
-        let output = widths(a, false);
-        vec![Decomposition {
-            slot: Slot::Tensor(node.output),
-            offset: signed_offset,
-            virtual_limb: output.len() - 1,
-            widths: output,
-            first_limb: 0,
-        }]
-    } else if node.op == Op::Relu {
-        let w = widths(a, true);
-        // The limb below the sign bit is virtual, so the sign bit is committed.
-        vec![Decomposition {
-            slot: Slot::Tensor(node.inputs[0]),
-            offset: signed_offset,
-            virtual_limb: w.len() - 2,
-            widths: w,
-            first_limb: 0,
-        }]
-    } else {
+    let bounds = crate::ops::protocol(&node.op).bounds(model, n);
+    if bounds.is_empty() {
         return None;
-    };
+    }
+    let mut first_limb = 0;
+    let decompositions = bounds
+        .iter()
+        .map(|b| {
+            let w = widths(b.bits, b.sign_bit);
+            let virtual_limb = if b.sign_bit { w.len() - 2 } else { w.len() - 1 };
+            let d = Decomposition {
+                slot: b.slot,
+                offset: b.offset,
+                virtual_limb,
+                widths: w,
+                first_limb,
+            };
+            first_limb += d.widths.len() - 1;
+            d
+        })
+        .collect();
     Some(RangeCheck {
         node: n,
         vars: num_vars(&model.tensors[node.output].shape),
@@ -334,10 +357,14 @@ pub fn range_checks(model: &Model) -> Vec<RangeCheck> {
         .collect()
 }
 
-/// The committed sign-bit limb of ReLU node `n` (1 where the input is ≥ 0).
-pub fn relu_sign(model: &Model, n: usize) -> Option<Slot> {
-    let check = range_check(model, n).filter(|_| model.nodes[n].op == Op::Relu)?;
-    let d = &check.decompositions[0];
+/// The committed sign-bit limb of bound `k` of node `n` (declared with
+/// `sign_bit`): 1 where the bounded value is ≥ 0.
+pub fn sign_bit(model: &Model, n: usize, k: usize) -> Option<Slot> {
+    let check = range_check(model, n)?;
+    let d = check.decompositions.get(k)?;
+    if d.virtual_limb + 2 != d.widths.len() || d.widths.last() != Some(&1) {
+        return None;
+    }
     d.committed(n)
         .into_iter()
         .find(|&(i, _)| i == d.widths.len() - 1)
@@ -348,7 +375,7 @@ pub fn relu_sign(model: &Model, n: usize) -> Option<Slot> {
 mod tests {
     use super::*;
     use crate::backend::{Backend, CpuBackend};
-    use crate::model::{Node, Tensor, TensorKind};
+    use crate::model::{Node, Op, Tensor, TensorKind};
     use ark_std::UniformRand;
     use rand_chacha::rand_core::SeedableRng;
 
@@ -507,7 +534,7 @@ mod tests {
         let check = range_check(&model, 0).unwrap();
         let err = check.query_column(&model, &witness).unwrap_err();
         assert!(err.contains("128"), "{err}");
-        assert_eq!(relu_sign(&model, 1), Some(Slot::Limb(1, 1)));
-        assert_eq!(relu_sign(&model, 0), None);
+        assert_eq!(sign_bit(&model, 1, 0), Some(Slot::Limb(1, 1)));
+        assert_eq!(sign_bit(&model, 0, 0), None);
     }
 }

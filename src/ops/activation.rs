@@ -1,0 +1,98 @@
+//! `Tanh` and `Sigmoid`: `y = round_half_away(f(x / 2^s)·2^s)`, proved by
+//! looking every (input, output) pair up in a table of `f` over the whole
+//! activation range (the model prover's LogUp lookup, [`crate::lookup`]). The
+//! op sends no message of its own: the lookup leaves the claims on both
+//! tensors. The function semantics are written once, here ([`function`]).
+//!
+//! Message: empty.
+
+use super::{same_shape, ExecError, Executed, OpError, OpMessage, OpProtocol, ProverContext};
+use crate::layout::{SlotClaim, TableKind};
+use crate::model::{quantize, Model, Node, MAX_FUNCTION_TABLE_BITS};
+use crate::transcript::ProofTranscript;
+
+/// `tanh`.
+pub struct Tanh;
+/// `1 / (1 + e^−x)`.
+pub struct Sigmoid;
+
+/// The real function of a function table.
+pub fn function(kind: TableKind) -> Option<fn(f64) -> f64> {
+    match kind {
+        TableKind::Tanh => Some(f64::tanh),
+        TableKind::Sigmoid => Some(|x| 1.0 / (1.0 + (-x).exp())),
+        TableKind::Byte => None,
+    }
+}
+
+/// The integer function of a table at input `x` (scale 2^s in and out).
+pub fn table_value(kind: TableKind, x: i64, scale_bits: u32) -> i64 {
+    let f = function(kind).expect("a function table");
+    quantize(f(x as f64 / (1u64 << scale_bits) as f64), scale_bits)
+}
+
+macro_rules! table_protocol {
+    ($ty:ident, $name:literal, $kind:expr) => {
+        impl OpProtocol for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn arity(&self) -> std::ops::RangeInclusive<usize> {
+                1..=1
+            }
+
+            fn check(&self, model: &Model, node: &Node) -> Result<(), String> {
+                if model.activation_bits > MAX_FUNCTION_TABLE_BITS {
+                    return Err(format!(
+                        "its table needs activation_bits ≤ {MAX_FUNCTION_TABLE_BITS}"
+                    ));
+                }
+                same_shape(model, node, 0)
+            }
+
+            fn execute(
+                &self,
+                model: &Model,
+                _: &Node,
+                inputs: &[&[i64]],
+            ) -> Result<Executed, ExecError> {
+                Ok(Executed {
+                    output: inputs[0]
+                        .iter()
+                        .map(|&x| table_value($kind, x, model.scale_bits))
+                        .collect(),
+                    remainder: None,
+                })
+            }
+
+            fn table(&self) -> Option<TableKind> {
+                Some($kind)
+            }
+
+            fn prove(
+                &self,
+                _: &ProverContext<'_>,
+                _: usize,
+                _: &mut ProofTranscript,
+                _: &mut Vec<SlotClaim>,
+            ) -> Result<OpMessage, OpError> {
+                Ok(OpMessage::default())
+            }
+
+            fn verify(
+                &self,
+                _: &Model,
+                _: usize,
+                message: &OpMessage,
+                _: &mut ProofTranscript,
+                _: &mut Vec<SlotClaim>,
+            ) -> Result<(), OpError> {
+                message.expect(0, 0)
+            }
+        }
+    };
+}
+
+table_protocol!(Tanh, "Tanh", TableKind::Tanh);
+table_protocol!(Sigmoid, "Sigmoid", TableKind::Sigmoid);
