@@ -8,10 +8,12 @@ identical files.
 
 Layout: models/<name>/network.onnx and models/<name>/input.json (ezkl's
 `{"input_data": [[...]]}` form), plus the error-path fixtures under
-tests/fixtures/. The CNNs (lenet5, cifar_cnn) also carry `output_data`:
-onnxruntime's f32 outputs on the input exactly as written (one flat list per graph input in `input_data` and
+tests/fixtures/. The CNNs (lenet5, cifar_cnn) and the one-op models under
+models/ops/<name>/ also carry `output_data`: onnxruntime's f32 outputs on the
+input exactly as written (one flat list per graph input in `input_data` and
 per graph output in `output_data`, in graph order; integer inputs as JSON
-integers).
+integers). models/ops/ holds no network.onnx itself, so `zkinfer bench`
+(every models/*/network.onnx) does not pick the one-op models up.
 
 Weights are drawn as normal / sqrt(fan_in) (He-like without the factor 2;
 the CNNs use He's 2 / fan_in variance after a ReLU), so hidden activations
@@ -334,6 +336,131 @@ def cifar_cnn():
     return g.parameters()
 
 
+def one_op(name, shapes, nodes, outputs=("output",), inits=(), seed=0, low=-2.0, high=2.0):
+    """models/ops/<name>: float inputs named by `shapes` (name → shape, in
+    order) drawn uniform in [low, high), the graph `nodes`, outputs `outputs`."""
+    rng = np.random.default_rng(seed)
+    feeds = {k: rounded(rng.uniform(low, high, shape)) for k, shape in shapes.items()}
+    network(os.path.join(ROOT, "ops", name), nodes, feeds, list(outputs), inits)
+
+
+def node(op_type, inputs, output="output", **attrs):
+    return helper.make_node(op_type, inputs, [output], name=output, **attrs)
+
+
+def ints(name, values):
+    return tensor(name, np.asarray(values, dtype=np.int64))
+
+
+def one_op_models():
+    rng = np.random.default_rng(13)
+    w, b = conv_weights(rng, 3, 2, (3,))
+    one_op("conv1d", {"input": [1, 2, 16]},
+           [node("Conv", ["input", "w", "b"], kernel_shape=[3], pads=[1, 1])],
+           inits=[tensor("w", w), tensor("b", b)], seed=1)
+    # Effective kernel 5 (3 taps, dilation 2): (9 + 2 − 5) / 2 + 1 = 4.
+    w, b = conv_weights(rng, 4, 2, (3, 3))
+    one_op("conv2d_strided_dilated", {"input": [1, 2, 9, 9]},
+           [node("Conv", ["input", "w", "b"], kernel_shape=[3, 3], strides=[2, 2],
+                 dilations=[2, 2], pads=[1, 1, 1, 1])],
+           inits=[tensor("w", w), tensor("b", b)], seed=2)
+    w, b = conv_weights(rng, 4, 1, (3, 3))
+    one_op("conv2d_depthwise", {"input": [1, 4, 8, 8]},
+           [node("Conv", ["input", "w", "b"], kernel_shape=[3, 3], pads=[1, 1, 1, 1], group=4)],
+           inits=[tensor("w", w), tensor("b", b)], seed=3)
+    # ResNet's stem pool: overlapping windows and −inf padding.
+    one_op("maxpool", {"input": [1, 2, 8, 8]},
+           [node("MaxPool", ["input"], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])],
+           seed=4)
+    # torch.nn.AvgPool2d's default export: padding counted (divisor 9 everywhere).
+    one_op("averagepool", {"input": [1, 2, 8, 8]},
+           [node("AveragePool", ["input"], kernel_shape=[3, 3], strides=[2, 2],
+                 pads=[1, 1, 1, 1], count_include_pad=1)],
+           seed=5)
+    one_op("globalaveragepool", {"input": [1, 4, 5, 5]},
+           [node("GlobalAveragePool", ["input"])], seed=6)
+    # Right after the input: nothing to fold it into.
+    one_op("batchnorm", {"input": [1, 3, 4, 4]},
+           [node("BatchNormalization", ["input", "scale", "bias", "mean", "var"], epsilon=1e-5)],
+           inits=[tensor("scale", rng.uniform(0.5, 1.5, 3)), tensor("bias", rng.uniform(-0.5, 0.5, 3)),
+                  tensor("mean", rng.uniform(-0.5, 0.5, 3)), tensor("var", rng.uniform(0.5, 2.0, 3))],
+           seed=7)
+    one_op("transpose", {"input": [1, 2, 3, 4]},
+           [node("Transpose", ["input"], perm=[0, 2, 3, 1])], seed=8)
+    one_op("reshape_layout", {"input": [1, 3, 5]},
+           [node("Reshape", ["input", "shape"])], inits=[ints("shape", [1, 5, 3])], seed=9)
+    one_op("flatten", {"input": [1, 2, 3, 4]}, [node("Flatten", ["input"], axis=1)], seed=10)
+    # Axis 1: 0, 2 of 4; axis 2: 1, 4, 7 of 10 → [1, 2, 3].
+    one_op("slice_steps", {"input": [1, 4, 10]},
+           [node("Slice", ["input", "starts", "ends", "axes", "steps"])],
+           inits=[ints("starts", [0, 1]), ints("ends", [4, 10]), ints("axes", [1, 2]),
+                  ints("steps", [2, 3])], seed=11)
+    # The input twice around a constant block.
+    one_op("concat", {"input": [1, 2, 4]},
+           [node("Concat", ["input", "c", "input"], axis=1)],
+           inits=[tensor("c", rng.uniform(-2, 2, (1, 3, 4)))], seed=12)
+    one_op("split", {"input": [1, 6, 4]},
+           [helper.make_node("Split", ["input", "parts"], ["first", "second"], name="split", axis=1)],
+           outputs=("first", "second"), inits=[ints("parts", [2, 4])], seed=13)
+    one_op("squeeze_unsqueeze", {"input": [1, 3, 1, 4]},
+           [node("Squeeze", ["input", "sq_axes"], "squeezed"),
+            node("Unsqueeze", ["squeezed", "unsq_axes"])],
+           inits=[ints("sq_axes", [2]), ints("unsq_axes", [0])], seed=14)
+    one_op("pad", {"input": [1, 2, 3, 3]},
+           [node("Pad", ["input", "pads"], mode="constant")],
+           inits=[ints("pads", [0, 0, 1, 2, 0, 0, 2, 1])], seed=15)
+    one_op("identity", {"input": [1, 6]}, [node("Identity", ["input"])], seed=16)
+    one_op("reduce_sum", {"input": [1, 3, 4]},
+           [node("ReduceSum", ["input", "axes"], keepdims=0)], inits=[ints("axes", [1])], seed=17)
+    # Divisor 5: not a power of two.
+    one_op("reduce_mean", {"input": [1, 3, 5]},
+           [node("ReduceMean", ["input"], axes=[2], keepdims=1)], seed=18)
+    one_op("square", {"input": [1, 8]},
+           [node("Mul", ["input", "input"], "mul_square"),
+            node("Pow", ["input", "two"], "pow_square"),
+            node("Add", ["mul_square", "pow_square"])],
+           inits=[tensor("two", np.float32(2.0))], seed=19)
+    one_op("pow3", {"input": [1, 8]}, [node("Pow", ["input", "three"])],
+           inits=[tensor("three", np.float32(3.0))], seed=20)
+    one_op("div_const", {"input": [1, 8]}, [node("Div", ["input", "divisor"])],
+           inits=[tensor("divisor", np.float32(3.0))], seed=21)
+    # Both operands broadcast: [2,1,8] + [1,4,1] → [2,4,8]; second operand a
+    # second input, so nothing can fold it.
+    one_op("broadcast_both", {"a": [2, 1, 8], "b": [1, 4, 1]},
+           [node("Add", ["a", "b"])], seed=22)
+    # The same from one input: Split 20 → 16 + 4, reshaped to [2,1,8] and [1,4,1].
+    one_op("broadcast_both_computed", {"input": [1, 20]},
+           [helper.make_node("Split", ["input", "parts"], ["p16", "p4"], name="split", axis=1),
+            node("Reshape", ["p16", "shape_a"], "a"),
+            node("Reshape", ["p4", "shape_b"], "b"),
+            node("Add", ["a", "b"])],
+           inits=[ints("parts", [16, 4]), ints("shape_a", [2, 1, 8]), ints("shape_b", [1, 4, 1])],
+           seed=23)
+    two_inputs_two_outputs()
+    int_inputs()
+
+
+def two_inputs_two_outputs():
+    one_op("two_inputs_two_outputs", {"a": [1, 4], "b": [1, 4]},
+           [node("Add", ["a", "b"], "sum"), node("Mul", ["a", "b"], "product")],
+           outputs=("sum", "product"), seed=24)
+
+
+def int_inputs():
+    rng = np.random.default_rng(25)
+    # int64 token ids → Cast to float → Mul by a constant.
+    ids = np.array([[3, 0, 7, 1, 9, 4]], dtype=np.int64)
+    network(os.path.join(ROOT, "ops", "int_input"),
+            [node("Cast", ["ids"], "ids_f", to=TensorProto.FLOAT),
+             node("Mul", ["ids_f", "c"])],
+            {"ids": ids}, ["output"], [tensor("c", rng.uniform(-1, 1, (1, 6)))])
+    # int64 token ids → Gather rows of an embedding table (the transformer's
+    # first op).
+    network(os.path.join(ROOT, "ops", "int_gather"),
+            [node("Gather", ["table", "ids"], axis=0)],
+            {"ids": ids}, ["output"], [tensor("table", rng.uniform(-1, 1, (10, 4)))])
+
+
 def main():
     addsubmul0()
     addsubmul1()
@@ -347,6 +474,7 @@ def main():
     fixtures()
     print(f"lenet5: {lenet5()} parameters")
     print(f"cifar_cnn: {cifar_cnn()} parameters")
+    one_op_models()
 
 
 if __name__ == "__main__":
