@@ -89,6 +89,20 @@ pub fn less_than_mle(m: usize, r: &[Fr]) -> Fr {
     total
 }
 
+/// `eq(point, i)` for `i < len` (i's bit j is variable j), `len ≤ 2^point.len()`:
+/// the weights of one dimension's real coordinates, in `O(len·vars)`.
+pub fn eq_prefix(point: &[Fr], len: usize) -> Vec<Fr> {
+    (0..len)
+        .map(|i| {
+            point
+                .iter()
+                .enumerate()
+                .map(|(bit, &x)| if i >> bit & 1 == 1 { x } else { Fr::one() - x })
+                .product()
+        })
+        .collect()
+}
+
 /// MLE of the valid-region indicator of `shape` (1 on real entries, 0 on padding).
 pub fn valid_mle(shape: &[usize], point: &[Fr]) -> Fr {
     dim_ranges(shape)

@@ -78,6 +78,7 @@ pub enum Op {
     Relu,
     Tanh,
     Sigmoid,
+    Conv(crate::ops::conv::Conv),
 }
 
 impl Op {

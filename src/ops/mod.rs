@@ -12,7 +12,9 @@
 //! - [`add_sub`]: `Add`, `Sub`: a random-point identity;
 //! - [`mul`]: `Mul`: a zero-check sumcheck;
 //! - [`relu`]: `Relu`: `Y = b·X` by a zero-check, `b` the sign bit of X's range check;
-//! - [`activation`]: `Tanh`, `Sigmoid`: (input, output) pairs looked up in a table.
+//! - [`activation`]: `Tanh`, `Sigmoid`: (input, output) pairs looked up in a table;
+//! - [`conv`]: `Conv` (1-D, 2-D, strides, dilations, pads, groups): two
+//!   sumchecks, no im2col.
 //!
 //! Rescaling ops relate the accumulator to the committed output Y and remainder
 //! R through `Acc + 2^(s−1)·valid = 2^s·Y + R` on the whole padded hypercube
@@ -20,6 +22,7 @@
 
 pub mod activation;
 pub mod add_sub;
+pub mod conv;
 pub mod matmul;
 pub mod mul;
 pub mod range;
@@ -45,6 +48,7 @@ pub fn protocol(op: &Op) -> &dyn OpProtocol {
         Op::Relu => &relu::Relu,
         Op::Tanh => &activation::Tanh,
         Op::Sigmoid => &activation::Sigmoid,
+        Op::Conv(conv) => conv,
     }
 }
 
