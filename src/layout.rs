@@ -40,7 +40,8 @@ pub fn pad(values: &[i64], shape: &[usize]) -> Vec<i64> {
     out
 }
 
-fn padded_index(i: usize, shape: &[usize], padded: &[usize]) -> usize {
+/// Index in the padded layout (padded dims `padded`) of row-major index `i` of `shape`.
+pub fn padded_index(i: usize, shape: &[usize], padded: &[usize]) -> usize {
     let mut rest = i;
     let mut index = 0;
     let mut stride = 1;
@@ -101,6 +102,39 @@ pub fn eq_prefix(point: &[Fr], len: usize) -> Vec<Fr> {
                 .product()
         })
         .collect()
+}
+
+/// `eq(point, pad(i))` for the real entries `i` of a shape, factored over its
+/// dimensions: memory `O(Σ shape[d])`, `O(rank)` per entry, whatever the
+/// padding (what keeps a verifier's work proportional to real entries).
+pub struct EqWeights {
+    shape: Vec<usize>,
+    tables: Vec<Vec<Fr>>,
+}
+
+impl EqWeights {
+    /// The weights of `shape`'s entries at `point` (`num_vars(shape)` coordinates).
+    pub fn new(shape: &[usize], point: &[Fr]) -> Self {
+        let tables = dim_ranges(shape)
+            .into_iter()
+            .zip(shape)
+            .map(|(range, &len)| eq_prefix(&point[range], len))
+            .collect();
+        EqWeights {
+            shape: shape.to_vec(),
+            tables,
+        }
+    }
+
+    /// `eq(point, pad(i))` for row-major index `i`.
+    pub fn at(&self, mut i: usize) -> Fr {
+        let mut w = Fr::one();
+        for d in (0..self.shape.len()).rev() {
+            w *= self.tables[d][i % self.shape[d]];
+            i /= self.shape[d];
+        }
+        w
+    }
 }
 
 /// MLE of the valid-region indicator of `shape` (1 on real entries, 0 on padding).
@@ -181,6 +215,9 @@ pub enum Slot {
     Limb(usize, usize),
     /// The multiplicities of a lookup table.
     Multiplicity(TableKind),
+    /// Auxiliary column k that node n's op commits
+    /// ([`crate::ops::OpProtocol::aux_vars`]).
+    Aux(usize, usize),
 }
 
 /// The lookup tables a model uses.
@@ -256,6 +293,7 @@ pub fn padded_slot(model: &Model, witness: &Witness, slot: Slot) -> Option<Vec<i
         Slot::Remainder(n) => witness.remainders[n]
             .as_ref()
             .map(|r| pad(r, &model.tensors[model.nodes[n].output].shape)),
+        Slot::Aux(n, k) => witness.aux[n].get(k).cloned(),
         Slot::Limb(..) | Slot::Multiplicity(_) => None,
     }
 }

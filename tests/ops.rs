@@ -18,8 +18,8 @@ fn prove_and_tamper(model: Model, input: &[i64], target: usize) {
     model.validate().unwrap();
     let witness = model.execute(input).unwrap();
     for visibility in [WeightVisibility::Committed, WeightVisibility::Public] {
-        let pk = proof::preprocess(CpuBackend::global(), model.clone(), visibility, setup())
-            .unwrap();
+        let pk =
+            proof::preprocess(CpuBackend::global(), model.clone(), visibility, setup()).unwrap();
         let p = proof::prove::<CpuBackend>(&pk, input).unwrap();
         assert_eq!(p.output, witness.values[model.output]);
         proof::verify(&pk.vk, input, &p).unwrap();
@@ -49,7 +49,10 @@ fn prove_and_tamper(model: Model, input: &[i64], target: usize) {
         }
         let mut bad = p.clone();
         bad.output[0] += 1;
-        assert!(proof::verify(&pk.vk, input, &bad).is_err(), "wrong output accepted");
+        assert!(
+            proof::verify(&pk.vk, input, &bad).is_err(),
+            "wrong output accepted"
+        );
 
         // A witness whose op output is off by one (remainder kept): the
         // prover may refuse it; if it proves, the verifier must not accept.
@@ -275,10 +278,254 @@ fn conv_shapes_that_do_not_fit_are_refused() {
     });
     model.tensors[3].shape = vec![3, 5, 5];
     let err = model.validate().unwrap_err();
-    assert!(err.contains("conv") && err.contains("output spatial"), "{err}");
+    assert!(
+        err.contains("conv") && err.contains("output spatial"),
+        "{err}"
+    );
     if let Op::Conv(c) = &mut model.nodes[0].op {
         c.groups = 3;
     }
     let err = model.validate().unwrap_err();
     assert!(err.contains("groups"), "{err}");
+}
+
+/// A one-node model of `op` over activations/weights of the given shapes:
+/// tensor 0 is the input; `weights` are added as weights after it.
+fn one_node(op: Op, input: &[usize], weights: &[&[usize]], output: &[usize]) -> Model {
+    let mut tensors = vec![tensor("x", input, TensorKind::Input)];
+    for (i, w) in weights.iter().enumerate() {
+        tensors.push(weight(&format!("w{i}"), w, 7 + i as i64));
+    }
+    tensors.push(tensor("y", output, TensorKind::Activation));
+    let out = tensors.len() - 1;
+    let inputs: Vec<usize> = (0..out).collect();
+    Model {
+        name: "one-op".into(),
+        scale_bits: 7,
+        activation_bits: 16,
+        tensors,
+        nodes: vec![node("op", op, &inputs, out)],
+        input: 0,
+        output: out,
+    }
+}
+
+fn run(model: &Model, input: &[i64]) -> Vec<i64> {
+    model.execute(input).unwrap().values[model.output].clone()
+}
+
+#[test]
+fn max_pool_takes_the_max_of_real_taps_and_proves() {
+    use zkinfer::ops::conv::Window;
+    use zkinfer::ops::max_pool::MaxPool;
+    // 2x2 stride 2; 3x3 stride 2 pad 1 (padding is not a candidate); 1-D.
+    let cases: [(
+        usize,
+        Vec<usize>,
+        Vec<usize>,
+        Vec<usize>,
+        Vec<(usize, usize)>,
+    ); 3] = [
+        (3, vec![4, 6], vec![2, 2], vec![2, 2], vec![(0, 0), (0, 0)]),
+        (2, vec![5, 5], vec![3, 3], vec![2, 2], vec![(1, 1), (1, 1)]),
+        (2, vec![7], vec![3], vec![2], vec![(1, 1)]),
+    ];
+    for (i, (c, input, kernel, strides, pads)) in cases.into_iter().enumerate() {
+        let window = Window {
+            channels: c,
+            input: input.clone(),
+            kernel: kernel.clone(),
+            strides: strides.clone(),
+            pads: pads.clone(),
+        };
+        let out: Vec<usize> = (0..input.len())
+            .map(|d| (input[d] + pads[d].0 + pads[d].1 - kernel[d]) / strides[d] + 1)
+            .collect();
+        let mut x_shape = vec![c];
+        x_shape.extend(&input);
+        let mut y_shape = vec![c];
+        y_shape.extend(&out);
+        let model = one_node(Op::MaxPool(MaxPool(window)), &x_shape, &[], &y_shape);
+        // All-negative inputs: a zero-padded max would be wrong.
+        let x: Vec<i64> = small_input(x_shape.iter().product(), i as i64)
+            .into_iter()
+            .map(|v| -v.abs() - 1)
+            .collect();
+        let got = run(&model, &x);
+        // Reference: max over in-bounds taps, written per dimension.
+        let (h, w) = if input.len() == 2 {
+            (input[0], input[1])
+        } else {
+            (1, input[0])
+        };
+        let (oh, ow) = if out.len() == 2 {
+            (out[0], out[1])
+        } else {
+            (1, out[0])
+        };
+        let k = |d: usize| {
+            if input.len() == 2 {
+                (kernel[d], strides[d], pads[d].0)
+            } else if d == 0 {
+                (1, 1, 0)
+            } else {
+                (kernel[0], strides[0], pads[0].0)
+            }
+        };
+        let mut want = Vec::new();
+        for ch in 0..c {
+            for a in 0..oh {
+                for b in 0..ow {
+                    let mut best = i64::MIN;
+                    for p in 0..k(0).0 {
+                        for q in 0..k(1).0 {
+                            let (y, z) = (
+                                (a * k(0).1 + p) as isize - k(0).2 as isize,
+                                (b * k(1).1 + q) as isize - k(1).2 as isize,
+                            );
+                            if y >= 0 && z >= 0 && (y as usize) < h && (z as usize) < w {
+                                best = best.max(x[(ch * h + y as usize) * w + z as usize]);
+                            }
+                        }
+                    }
+                    want.push(best);
+                }
+            }
+        }
+        assert_eq!(got, want, "case {i}");
+        prove_and_tamper(model, &x, 0);
+    }
+}
+
+#[test]
+fn index_map_ops_match_their_references_and_prove() {
+    use zkinfer::ops::{
+        concat::Concat, conv::Window, pad::Pad, reduce_sum::ReduceSum, reshape::Reshape,
+        slice::Slice, sum_pool::SumPool, transpose::Transpose,
+    };
+    let x: Vec<i64> = small_input(24, 1);
+    // Transpose [2,3,4] by [2,0,1] → [4,2,3].
+    let m = one_node(
+        Op::Transpose(Transpose {
+            input: vec![2, 3, 4],
+            perm: vec![2, 0, 1],
+        }),
+        &[2, 3, 4],
+        &[],
+        &[4, 2, 3],
+    );
+    let mut want = Vec::new();
+    for c in 0..4 {
+        for a in 0..2 {
+            for b in 0..3 {
+                want.push(x[(a * 3 + b) * 4 + c]);
+            }
+        }
+    }
+    assert_eq!(run(&m, &x), want);
+    prove_and_tamper(m, &x, 0);
+    // Reshape [2,3,4] → [4,6] (a new padded layout).
+    let m = one_node(Op::Reshape(Reshape), &[2, 3, 4], &[], &[4, 6]);
+    assert_eq!(run(&m, &x), x);
+    prove_and_tamper(m, &x, 0);
+    // Slice axis 2 of [2,3,4] from 1 every 2 → [2,3,2].
+    let m = one_node(
+        Op::Slice(Slice {
+            input: vec![2, 3, 4],
+            axis: 2,
+            start: 1,
+            step: 2,
+            count: 2,
+        }),
+        &[2, 3, 4],
+        &[],
+        &[2, 3, 2],
+    );
+    let want: Vec<i64> = (0..6).flat_map(|r| [x[r * 4 + 1], x[r * 4 + 3]]).collect();
+    assert_eq!(run(&m, &x), want);
+    prove_and_tamper(m, &x, 0);
+    // Concat [2,3,4] with a weight [2,1,4] along axis 1 → [2,4,4].
+    let m = one_node(
+        Op::Concat(Concat {
+            inputs: vec![vec![2, 3, 4], vec![2, 1, 4]],
+            axis: 1,
+        }),
+        &[2, 3, 4],
+        &[&[2, 1, 4]],
+        &[2, 4, 4],
+    );
+    let k = values(&m, 1);
+    let want: Vec<i64> = (0..2)
+        .flat_map(|a| {
+            x[a * 12..a * 12 + 12]
+                .iter()
+                .chain(&k[a * 4..a * 4 + 4])
+                .copied()
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert_eq!(run(&m, &x), want);
+    prove_and_tamper(m, &x, 0);
+    // Pad [2,3,4] by (1,0),(0,2),(1,1) → [3,5,6].
+    let m = one_node(
+        Op::Pad(Pad {
+            input: vec![2, 3, 4],
+            pads: vec![(1, 0), (0, 2), (1, 1)],
+        }),
+        &[2, 3, 4],
+        &[],
+        &[3, 5, 6],
+    );
+    let got = run(&m, &x);
+    assert_eq!(
+        got.iter().filter(|&&v| v != 0).count(),
+        x.iter().filter(|&&v| v != 0).count()
+    );
+    assert_eq!(got[(1 * 5 + 0) * 6 + 1], x[0]);
+    assert_eq!(got[(2 * 5 + 2) * 6 + 4], x[23]);
+    prove_and_tamper(m, &x, 0);
+    // ReduceSum over axes 0 and 2 of [2,3,4] → [1,3,1] (IR shape [3]).
+    let m = one_node(
+        Op::ReduceSum(ReduceSum {
+            input: vec![2, 3, 4],
+            axes: vec![0, 2],
+        }),
+        &[2, 3, 4],
+        &[],
+        &[3],
+    );
+    let want: Vec<i64> = (0..3)
+        .map(|b| {
+            (0..2)
+                .flat_map(|a| (0..4).map(move |c| (a, c)))
+                .map(|(a, c)| x[(a * 3 + b) * 4 + c])
+                .sum()
+        })
+        .collect();
+    assert_eq!(run(&m, &x), want);
+    prove_and_tamper(m, &x, 0);
+    // SumPool 2x2 stride 1 pad (0,1) over [2,3,4] → [2,2,4].
+    let m = one_node(
+        Op::SumPool(SumPool(Window {
+            channels: 2,
+            input: vec![3, 4],
+            kernel: vec![2, 2],
+            strides: vec![1, 1],
+            pads: vec![(0, 0), (0, 1)],
+        })),
+        &[2, 3, 4],
+        &[],
+        &[2, 2, 4],
+    );
+    let got = run(&m, &x);
+    let at = |c: usize, h: usize, w: usize| if w < 4 { x[(c * 3 + h) * 4 + w] } else { 0 };
+    assert_eq!(
+        got[0],
+        at(0, 0, 0) + at(0, 0, 1) + at(0, 1, 0) + at(0, 1, 1)
+    );
+    assert_eq!(
+        got[15],
+        at(1, 1, 3) + at(1, 1, 4) + at(1, 2, 3) + at(1, 2, 4)
+    );
+    prove_and_tamper(m, &x, 0);
 }

@@ -241,6 +241,7 @@ fn witness_with_sum(model: &Model, x: &[i64], s: &[i64]) -> Witness {
         r.push(rem as i64);
     }
     Witness {
+        aux: vec![Vec::new(); model.nodes.len()],
         values: vec![x.to_vec(), s.to_vec(), vec![64, 0, 0, 32], y],
         remainders: vec![None, Some(r)],
     }

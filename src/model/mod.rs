@@ -79,6 +79,14 @@ pub enum Op {
     Tanh,
     Sigmoid,
     Conv(crate::ops::conv::Conv),
+    Transpose(crate::ops::transpose::Transpose),
+    Reshape(crate::ops::reshape::Reshape),
+    Slice(crate::ops::slice::Slice),
+    Concat(crate::ops::concat::Concat),
+    Pad(crate::ops::pad::Pad),
+    ReduceSum(crate::ops::reduce_sum::ReduceSum),
+    SumPool(crate::ops::sum_pool::SumPool),
+    MaxPool(crate::ops::max_pool::MaxPool),
 }
 
 impl Op {
@@ -165,6 +173,9 @@ pub struct Witness {
     pub values: Vec<Vec<i64>>,
     /// `remainders[n]` for node n, when it rescales (same shape as its output).
     pub remainders: Vec<Option<Vec<i64>>>,
+    /// `aux[n]`: node n's auxiliary columns, padded (see
+    /// [`crate::ops::OpProtocol::aux_vars`]).
+    pub aux: Vec<Vec<Vec<i64>>>,
 }
 
 /// `floor((acc + 2^(s−1)) / 2^s)` and its remainder in `[0, 2^s)`.
@@ -387,6 +398,7 @@ impl Model {
             .collect();
         values[self.input] = input.to_vec();
         let mut remainders = vec![None; self.nodes.len()];
+        let mut aux = vec![Vec::new(); self.nodes.len()];
         for (n, node) in self.nodes.iter().enumerate() {
             let out_shape = &self.tensors[node.output].shape;
             let op = node.op.name();
@@ -406,6 +418,7 @@ impl Model {
                     crate::ops::ExecError::Bad(reason) => bad(reason),
                 })?;
             let (out, rem) = (executed.output, executed.remainder);
+            aux[n] = executed.aux;
             if out.len() != out_shape.iter().product::<usize>() {
                 return Err(bad(format!(
                     "produced {} values for output shape {out_shape:?}",
@@ -425,7 +438,11 @@ impl Model {
             values[node.output] = out;
             remainders[n] = rem;
         }
-        Ok(Witness { values, remainders })
+        Ok(Witness {
+            values,
+            remainders,
+            aux,
+        })
     }
 }
 

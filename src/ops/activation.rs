@@ -63,6 +63,7 @@ macro_rules! table_protocol {
                         .map(|&x| table_value($kind, x, model.scale_bits))
                         .collect(),
                     remainder: None,
+                    aux: Vec::new(),
                 })
             }
 

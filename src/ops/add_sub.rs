@@ -153,6 +153,7 @@ macro_rules! add_sub_protocol {
                 Ok(Executed {
                     output,
                     remainder: None,
+                    aux: Vec::new(),
                 })
             }
 

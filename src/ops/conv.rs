@@ -34,8 +34,8 @@ use serde::{Deserialize, Serialize};
 
 use super::range::Bound;
 use super::{
-    accumulator, claim, pow2, prove_inner_product, rescale_all, ExecError,
-    Executed, OpError, OpMessage, OpProtocol, ProverContext,
+    accumulator, claim, pow2, prove_inner_product, rescale_all, ExecError, Executed, OpError,
+    OpMessage, OpProtocol, ProverContext,
 };
 use crate::layout::{dim_ranges, eq_prefix, less_than_mle, num_vars, padded_dims, Slot, SlotClaim};
 use crate::model::{Model, Node};
@@ -83,7 +83,9 @@ impl Axis {
         dilation: usize,
         (before, after): (usize, usize),
     ) -> Option<usize> {
-        let span = dilation.checked_mul(kernel.checked_sub(1)?)?.checked_add(1)?;
+        let span = dilation
+            .checked_mul(kernel.checked_sub(1)?)?
+            .checked_add(1)?;
         let total = input.checked_add(before)?.checked_add(after)?;
         (total >= span && stride > 0).then(|| (total - span) / stride + 1)
     }
@@ -115,6 +117,67 @@ impl Axis {
             .zip(&a)
             .map(|(e, v)| *e * v)
             .sum()
+    }
+}
+
+/// A pooling window over the spatial axes of a logical `[channels, spatial…]`
+/// input (1 or 2 spatial axes), with strides and padding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    pub channels: usize,
+    pub input: Vec<usize>,
+    pub kernel: Vec<usize>,
+    pub strides: Vec<usize>,
+    pub pads: Vec<(usize, usize)>,
+}
+
+impl Window {
+    /// The axes, height first (a 1-D window has a trivial height).
+    pub fn axes(&self) -> Option<[Axis; 2]> {
+        let d = self.input.len();
+        if !(1..=2).contains(&d)
+            || self.kernel.len() != d
+            || self.strides.len() != d
+            || self.pads.len() != d
+        {
+            return None;
+        }
+        let mut axes = [Axis::TRIVIAL; 2];
+        for i in 0..d {
+            let output = Axis::output_len(
+                self.input[i],
+                self.kernel[i],
+                self.strides[i],
+                1,
+                self.pads[i],
+            )?;
+            axes[2 - d + i] = Axis {
+                input: self.input[i],
+                kernel: self.kernel[i],
+                output,
+                stride: self.strides[i],
+                dilation: 1,
+                pad: self.pads[i].0,
+            };
+        }
+        Some(axes)
+    }
+
+    /// Checks the geometry and that the node's input and output hold
+    /// `[channels, spatial…]` entries; returns the axes.
+    pub fn check(&self, model: &Model, node: &Node) -> Result<[Axis; 2], String> {
+        let axes = self.axes().ok_or_else(|| {
+            format!(
+                "kernel {:?}, strides {:?}, pads {:?} do not fit spatial shape {:?}",
+                self.kernel, self.strides, self.pads, self.input
+            )
+        })?;
+        let mut input = vec![self.channels];
+        input.extend(&self.input);
+        super::index_map::check_len(model, node.inputs[0], &input, "input")?;
+        let out = [self.channels, axes[0].output, axes[1].output];
+        super::index_map::check_len(model, node.output, &out, "output")?;
+        Ok(axes)
     }
 }
 
@@ -174,7 +237,9 @@ impl Conv {
         let shape = |i: usize| &model.tensors[node.inputs[i]].shape;
         let w = shape(1);
         if w.len() != 2 + d {
-            return Err(format!("kernel shape {w:?} is not [OC, IC/groups, kernel…] with {d} spatial dimensions"));
+            return Err(format!(
+                "kernel shape {w:?} is not [OC, IC/groups, kernel…] with {d} spatial dimensions"
+            ));
         }
         let (oc, icg, kernel) = (w[0], w[1], &w[2..]);
         let (ic, input) = channels_and_spatial(shape(0), d)
@@ -316,7 +381,12 @@ impl OpProtocol for Conv {
         self.geometry(model, node).map(|_| ())
     }
 
-    fn execute(&self, model: &Model, node: &Node, inputs: &[&[i64]]) -> Result<Executed, ExecError> {
+    fn execute(
+        &self,
+        model: &Model,
+        node: &Node,
+        inputs: &[&[i64]],
+    ) -> Result<Executed, ExecError> {
         let g = self.geometry(model, node).map_err(ExecError::Bad)?;
         let [ah, aw] = g.axes;
         let (x, w) = (inputs[0], inputs[1]);
@@ -332,9 +402,13 @@ impl OpProtocol for Conv {
                         for kh in 0..ah.kernel {
                             let Some(h) = ah.source(oh, kh) else { continue };
                             for kw in 0..aw.kernel {
-                                let Some(wi) = aw.source(ow, kw) else { continue };
-                                let weight = w[((oc * g.icg + j) * ah.kernel + kh) * aw.kernel + kw];
-                                sum += weight as i128 * x[x_index(&g, q * g.icg + j, h, wi)] as i128;
+                                let Some(wi) = aw.source(ow, kw) else {
+                                    continue;
+                                };
+                                let weight =
+                                    w[((oc * g.icg + j) * ah.kernel + kh) * aw.kernel + kw];
+                                sum +=
+                                    weight as i128 * x[x_index(&g, q * g.icg + j, h, wi)] as i128;
                             }
                         }
                     }
@@ -387,7 +461,13 @@ impl OpProtocol for Conv {
         let e_oc = ctx.backend.eq_table(r_dims[0])?;
         let e: Vec<Fr> = (0..pw[0] * per_oc).map(|i| e_oc[i / per_oc]).collect();
         let w = ctx.padded_field(Slot::Tensor(node.inputs[1]));
-        let out1 = sumcheck::prove(ctx.backend, t, claim1, vec![e, w, h], &Expression::product(3)?)?;
+        let out1 = sumcheck::prove(
+            ctx.backend,
+            t,
+            claim1,
+            vec![e, w, h],
+            &Expression::product(3)?,
+        )?;
         let (w_rho, h_rho) = (out1.final_evals[1], out1.final_evals[2]);
         t.append_scalar(b"conv/weight", &w_rho);
         t.append_scalar(b"conv/windows", &h_rho);
@@ -470,7 +550,13 @@ fn inner_claim(
     bias: Option<Fr>,
 ) -> Fr {
     let y_shape = g.y_shape();
-    let acc = accumulator(model, &model.tensors[node.output].shape, r, output, remainder);
+    let acc = accumulator(
+        model,
+        &model.tensors[node.output].shape,
+        r,
+        output,
+        remainder,
+    );
     match bias {
         Some(b) => {
             let r_dims = split(&y_shape, r);

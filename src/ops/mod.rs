@@ -14,7 +14,12 @@
 //! - [`relu`]: `Relu`: `Y = b·X` by a zero-check, `b` the sign bit of X's range check;
 //! - [`activation`]: `Tanh`, `Sigmoid`: (input, output) pairs looked up in a table;
 //! - [`conv`]: `Conv` (1-D, 2-D, strides, dilations, pads, groups): two
-//!   sumchecks, no im2col.
+//!   sumchecks, no im2col;
+//! - [`index_map`]: ops whose outputs are sums of chosen inputs, one file each:
+//!   [`transpose`], [`reshape`], [`slice`], [`concat`], [`pad`],
+//!   [`reduce_sum`], [`sum_pool`];
+//! - [`max_pool`]: `MaxPool`: committed differences to the max, range-checked,
+//!   with a product zero-check.
 //!
 //! Rescaling ops relate the accumulator to the committed output Y and remainder
 //! R through `Acc + 2^(s−1)·valid = 2^s·Y + R` on the whole padded hypercube
@@ -22,11 +27,20 @@
 
 pub mod activation;
 pub mod add_sub;
+pub mod concat;
 pub mod conv;
+pub mod index_map;
 pub mod matmul;
+pub mod max_pool;
 pub mod mul;
+pub mod pad;
 pub mod range;
+pub mod reduce_sum;
 pub mod relu;
+pub mod reshape;
+pub mod slice;
+pub mod sum_pool;
+pub mod transpose;
 
 use ark_bn254::Fr;
 
@@ -49,6 +63,14 @@ pub fn protocol(op: &Op) -> &dyn OpProtocol {
         Op::Tanh => &activation::Tanh,
         Op::Sigmoid => &activation::Sigmoid,
         Op::Conv(conv) => conv,
+        Op::Transpose(op) => op,
+        Op::Reshape(op) => op,
+        Op::Slice(op) => op,
+        Op::Concat(op) => op,
+        Op::Pad(op) => op,
+        Op::ReduceSum(op) => op,
+        Op::SumPool(op) => op,
+        Op::MaxPool(op) => op,
     }
 }
 
@@ -59,6 +81,8 @@ pub struct Executed {
     pub output: Vec<i64>,
     /// The rescale remainder (same shape as the output) when the op rescales.
     pub remainder: Option<Vec<i64>>,
+    /// Auxiliary columns, padded to `2^aux_vars[k]` entries.
+    pub aux: Vec<Vec<i64>>,
 }
 
 /// Why integer execution of a node failed.
@@ -143,6 +167,12 @@ pub trait OpProtocol: Send + Sync {
     /// Whether the op commits a rescale remainder ([`Slot::Remainder`]).
     fn rescales(&self) -> bool {
         false
+    }
+
+    /// Variables of each auxiliary column the op commits ([`Slot::Aux`]),
+    /// whose values its [`OpProtocol::execute`] returns.
+    fn aux_vars(&self, _model: &Model, _n: usize) -> Vec<usize> {
+        Vec::new()
     }
 
     /// The bounds the op's proof needs range-checked ([`range`]).
@@ -323,6 +353,7 @@ pub(crate) fn rescale_all(
     Ok(Executed {
         output,
         remainder: Some(remainder),
+        aux: Vec::new(),
     })
 }
 

@@ -276,7 +276,8 @@ fn slot_values(model: &Model, witness: &Witness, slot: Slot) -> Vec<i64> {
 /// A bound an op's proof needs: `slot + offset ∈ [0, 2^bits)`. With
 /// `sign_bit` the top bit is a committed limb of its own that the op's proof
 /// may use (ReLU's `b`, 1 exactly when `slot ≥ 0` for `offset = 2^(bits−1)`).
-/// All bounds of one node must cover slots of the same padded size.
+/// All bounds of one node must cover slots of the same padded size (the
+/// check's `vars` are the first bound's).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Bound {
     pub slot: Slot,
@@ -317,6 +318,18 @@ impl Bound {
     }
 }
 
+/// Variables of a tensor, remainder or auxiliary column.
+pub fn slot_vars(model: &Model, slot: Slot) -> usize {
+    match slot {
+        Slot::Tensor(t) => num_vars(&model.tensors[t].shape),
+        Slot::Remainder(n) => num_vars(&model.tensors[model.nodes[n].output].shape),
+        Slot::Aux(n, k) => crate::ops::protocol(&model.nodes[n].op).aux_vars(model, n)[k],
+        Slot::Limb(..) | Slot::Multiplicity(_) => {
+            unreachable!("bounds are on tensors, remainders and auxiliary columns")
+        }
+    }
+}
+
 /// The range check of node `n`, if its op needs one: its op's
 /// [`crate::ops::OpProtocol::bounds`], each split into limbs. The virtual limb
 /// is the top one, or the one below the sign bit (so the sign bit is committed).
@@ -345,7 +358,7 @@ pub fn range_check(model: &Model, n: usize) -> Option<RangeCheck> {
         .collect();
     Some(RangeCheck {
         node: n,
-        vars: num_vars(&model.tensors[node.output].shape),
+        vars: slot_vars(model, bounds[0].slot),
         decompositions,
     })
 }
@@ -424,6 +437,7 @@ mod tests {
 
     fn witness() -> Witness {
         Witness {
+            aux: vec![Vec::new(); 2],
             values: vec![
                 vec![1, 2, 3],
                 vec![0; 9],

@@ -63,6 +63,7 @@ impl OpProtocol for Relu {
         Ok(Executed {
             output: inputs[0].iter().map(|&x| x.max(0)).collect(),
             remainder: None,
+            aux: Vec::new(),
         })
     }
 

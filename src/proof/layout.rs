@@ -26,7 +26,8 @@ pub fn tables_used(model: &Model) -> Vec<TableKind> {
 }
 
 /// The witness polynomial's layout: the input, every node output, every rescale
-/// remainder, every committed range-check limb and every table's multiplicities.
+/// remainder and auxiliary column, every committed range-check limb and every
+/// table's multiplicities.
 pub fn witness_layout(model: &Model, table_vars: impl Fn(TableKind) -> usize) -> BlockLayout {
     let mut slots = vec![(
         Slot::Tensor(model.input),
@@ -35,8 +36,12 @@ pub fn witness_layout(model: &Model, table_vars: impl Fn(TableKind) -> usize) ->
     for (n, node) in model.nodes.iter().enumerate() {
         let vars = num_vars(&model.tensors[node.output].shape);
         slots.push((Slot::Tensor(node.output), vars));
-        if ops::protocol(&node.op).rescales() {
+        let protocol = ops::protocol(&node.op);
+        if protocol.rescales() {
             slots.push((Slot::Remainder(n), vars));
+        }
+        for (k, aux_vars) in protocol.aux_vars(model, n).into_iter().enumerate() {
+            slots.push((Slot::Aux(n, k), aux_vars));
         }
     }
     for check in range::range_checks(model) {
