@@ -19,6 +19,7 @@
 pub mod encode;
 pub mod layout;
 pub mod range;
+pub mod verdict;
 
 use std::sync::Arc;
 
@@ -43,7 +44,7 @@ use crate::transcript::ProofTranscript;
 use layout::{BlockLayout, Slot, TableKind};
 
 /// Version of the proof and key formats; part of the key digest.
-pub const PROOF_VERSION: u32 = 6;
+pub const PROOF_VERSION: u32 = 7;
 
 /// Who sees the model's weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -118,6 +119,9 @@ pub struct ProvingKey {
 /// A proof of one inference.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelProof {
+    /// The settings of the keys it was made with: hints for messages, checked
+    /// against the verifying key ([`verdict`]).
+    pub settings: verdict::ProofSettings,
     /// The quantized public input.
     pub input: Vec<i64>,
     /// The quantized public output.
@@ -670,6 +674,7 @@ pub fn prove_witness<B: GlobalBackend>(
         reduction::prove::<B>(&mut t, &polys, &all, &pk.setup)?
     };
     Ok(ModelProof {
+        settings: verdict::ProofSettings::of(vk),
         input: input.to_vec(),
         output,
         witness_commitment,
