@@ -17,7 +17,9 @@ fn regression(name: &str) -> PathBuf {
 }
 
 /// A `pk_decode` input: setup-size byte, then a proving-key file without its
-/// checksum (the target appends it).
+/// checksum (the target appends it). A format change must update the
+/// `"version"` in these files' headers (same length, so nothing else moves),
+/// or they stop at the version check before the path they guard.
 fn pk_decode(name: &str) -> Result<(), String> {
     let data = std::fs::read(regression(name)).expect("regression file");
     let (&log, body) = data.split_first().expect("non-empty");
