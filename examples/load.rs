@@ -1,7 +1,8 @@
 //! Load generator for `zkinfer serve`: N requests from C concurrent clients (one
 //! keep-alive connection each), then a summary: answers by status, latency
 //! percentiles of the successful ones, throughput, how many outputs differed
-//! from the inference tier's, and the server's resident memory sampled from
+//! from the inference tier's (a 200 whose output differs; a request refused or
+//! closed without an answer, as at server shutdown, is `unanswered` instead), and the server's resident memory sampled from
 //! `/metrics` while the load ran. With `--retries N` a client answered 503 waits
 //! for `Retry-After` and tries again (latency then includes the waits).
 //!
@@ -170,7 +171,7 @@ async fn main() -> anyhow::Result<()> {
             );
             let (addr, total, retries) = (args.addr, args.requests, args.retries);
             tokio::spawn(async move {
-                // (status or 0 for a transport error, latency, output matched)
+                // (status or 0 for no answer, latency, a 200 with a wrong output)
                 let mut results: Vec<(u16, f64, bool)> = Vec::new();
                 let mut sender: Option<Sender> = None;
                 while next.fetch_add(1, Ordering::SeqCst) < total {
@@ -197,12 +198,14 @@ async fn main() -> anyhow::Result<()> {
                     let latency = t.elapsed().as_secs_f64();
                     match outcome {
                         Some((status, answer)) => {
-                            let matched = status != 200
-                                || serde_json::from_slice::<Value>(&answer)
-                                    .map(|v| v["output"] == expected)
-                                    .unwrap_or(false);
-                            results.push((status, latency, matched));
+                            let wrong = status == 200
+                                && serde_json::from_slice::<Value>(&answer)
+                                    .map(|v| v["output"] != expected)
+                                    .unwrap_or(true);
+                            results.push((status, latency, wrong));
                         }
+                        // Refused or closed without an answer (e.g. the server
+                        // is shutting down): no output, so not a wrong one.
                         None => {
                             sender = None;
                             results.push((0, latency, false));
@@ -228,8 +231,12 @@ async fn main() -> anyhow::Result<()> {
     }
     let mut ok: Vec<f64> = results.iter().filter(|r| r.0 == 200).map(|r| r.1).collect();
     ok.sort_by(f64::total_cmp);
-    let mismatched = results.iter().filter(|r| !r.2).count();
-    let failures = results.iter().filter(|r| r.0 != 200 && r.0 != 503).count();
+    let mismatched = results.iter().filter(|r| r.2).count();
+    let unanswered = results.iter().filter(|r| r.0 == 0).count();
+    let failures = results
+        .iter()
+        .filter(|r| r.0 != 0 && r.0 != 200 && r.0 != 503)
+        .count();
     let samples = samples.lock().unwrap().clone();
     let mib = |b: f64| b / (1 << 20) as f64;
     let rss_min = samples.iter().copied().fold(f64::INFINITY, f64::min);
@@ -240,6 +247,7 @@ async fn main() -> anyhow::Result<()> {
         "concurrency": args.concurrency,
         "by_status": by_status,
         "failures_other_than_503": failures,
+        "unanswered": unanswered,
         "retried_503s": refusals.load(Ordering::SeqCst),
         "wrong_outputs": mismatched,
         "wall_s": wall,
@@ -265,8 +273,9 @@ async fn main() -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     }
     anyhow::ensure!(
-        failures == 0 && mismatched == 0,
-        "{failures} failures, {mismatched} wrong outputs"
+        failures == 0 && mismatched == 0 && unanswered == 0,
+        "{failures} failures, {mismatched} wrong outputs, {unanswered} requests unanswered \
+         (connection refused or closed: did the server stop?)"
     );
     Ok(())
 }

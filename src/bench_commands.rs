@@ -24,7 +24,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "all")]
     device: String,
     /// Measured runs per model and device; the table shows their median.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, alias = "repeats", default_value_t = 3)]
     repeat: usize,
     /// Unrecorded runs before the measured ones.
     #[arg(long, default_value_t = 1)]
@@ -35,9 +35,13 @@ pub struct RunArgs {
     /// Fixed-point scale: values are stored as integers times 2^BITS.
     #[arg(long, value_name = "BITS", default_value_t = zkinfer::model::DEFAULT_SCALE_BITS)]
     scale: u32,
-    /// Print a JSON array of one object per model, device and phase instead of the table.
+    /// Print a JSON array of one object per model, device and phase instead of
+    /// the table (an absent device: one row per model, phase `all`).
     #[arg(long)]
     json: bool,
+    /// Give an absent device one row per phase in --json and --csv.
+    #[arg(long)]
+    absent_per_phase: bool,
     /// Also write the rows as CSV to FILE.
     #[arg(long, value_name = "FILE")]
     csv: Option<PathBuf>,
@@ -81,8 +85,16 @@ pub fn models(args: &ModelsArgs) -> anyhow::Result<()> {
             .map(|m| ModelSpec::from_onnx(m))
             .collect::<Result<_, _>>()?
     };
-    // Read the old file first: a bad one should not cost a whole run.
+    // Read the old file and open the CSV file first: a bad one should not
+    // cost a whole run.
     let old = run.compare.as_deref().map(models::read_rows).transpose()?;
+    let csv_file = run
+        .csv
+        .as_ref()
+        .map(|path| {
+            std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))
+        })
+        .transpose()?;
     let options = models::Options {
         devices: parse_devices(&run.device).map_err(anyhow::Error::msg)?,
         every_present: run.device.trim().eq_ignore_ascii_case("all"),
@@ -97,6 +109,7 @@ pub fn models(args: &ModelsArgs) -> anyhow::Result<()> {
             .cache_dir
             .clone()
             .unwrap_or_else(DorySetup::default_cache_dir),
+        absent_per_phase: run.absent_per_phase,
     };
 
     // One progress bar per model, on stderr when it is a terminal.
@@ -150,8 +163,9 @@ pub fn models(args: &ModelsArgs) -> anyhow::Result<()> {
         print!("{}", models::format_table(&rows));
         println!("wall time {:.1} s for {} model(s)", wall, specs.len());
     }
-    if let Some(path) = &run.csv {
-        std::fs::write(path, models::to_csv(&rows))
+    if let (Some(path), Some(mut file)) = (&run.csv, csv_file) {
+        use std::io::Write;
+        file.write_all(models::to_csv(&rows).as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?;
         eprintln!("wrote {} rows to {}", rows.len(), path.display());
     }

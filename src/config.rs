@@ -141,7 +141,9 @@ impl KernelConfig {
     /// The CPU config: `DIR/cpu.toml` when `dir` (or `$ZKINFER_KERNELS_CONFIG`) is
     /// given and holds one, else the compiled-in defaults.
     pub fn cpu_from_dir(dir: Option<&Path>) -> Result<Self, ConfigError> {
-        let env_dir = std::env::var_os(CONFIG_DIR_ENV).map(PathBuf::from);
+        let env_dir = std::env::var_os(CONFIG_DIR_ENV)
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from);
         match dir.map(Path::to_path_buf).or(env_dir) {
             Some(dir) => {
                 let path = dir.join("cpu.toml");
@@ -348,7 +350,9 @@ impl IcicleConfig {
     /// `DIR/icicle-cuda.toml` (or `-metal`) when `dir` (or `$ZKINFER_KERNELS_CONFIG`)
     /// holds one, else the compiled-in defaults.
     pub fn from_dir(target: IcicleTarget, dir: Option<&Path>) -> Result<Self, ConfigError> {
-        let env_dir = std::env::var_os(CONFIG_DIR_ENV).map(PathBuf::from);
+        let env_dir = std::env::var_os(CONFIG_DIR_ENV)
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from);
         if let Some(dir) = dir.map(Path::to_path_buf).or(env_dir) {
             let path = dir.join(target.file_name());
             if path.exists() {
@@ -521,7 +525,9 @@ impl WgpuConfig {
     /// `DIR/wgpu.toml` when `dir` (or `$ZKINFER_KERNELS_CONFIG`) is given and holds
     /// one, else the compiled-in defaults.
     pub fn from_dir(dir: Option<&Path>) -> Result<Self, ConfigError> {
-        let env_dir = std::env::var_os(CONFIG_DIR_ENV).map(PathBuf::from);
+        let env_dir = std::env::var_os(CONFIG_DIR_ENV)
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from);
         match dir.map(Path::to_path_buf).or(env_dir) {
             Some(dir) if dir.join("wgpu.toml").exists() => {
                 let path = dir.join("wgpu.toml");

@@ -120,8 +120,22 @@ pub enum DecodeError {
         offset: usize,
         tag: u8,
     },
+    /// A file of another format version: says which zkinfer made it.
+    #[error("{what} at offset {offset}: {}", version_message(*found, *reads))]
+    Version {
+        what: &'static str,
+        offset: usize,
+        found: u32,
+        reads: u32,
+    },
     #[error("{remaining} trailing bytes after the message at offset {offset}")]
     TrailingBytes { offset: usize, remaining: usize },
+}
+
+/// "made by an older zkinfer (format 4); this one reads 5", or newer.
+pub fn version_message(found: u32, reads: u32) -> String {
+    let age = if found < reads { "an older" } else { "a newer" };
+    format!("made by {age} zkinfer (format {found}); this one reads {reads}")
 }
 
 /// Appends encoded values to a byte vector.

@@ -230,9 +230,9 @@ pub fn vk_from_bytes(path: &Path, bytes: &[u8]) -> Result<VerifyingKey, KeyError
     let header: VkHeader =
         serde_json::from_slice(header).map_err(|e| bad(format!("malformed header: {e}")))?;
     if header.version != KEY_FORMAT_VERSION {
-        return Err(bad(format!(
-            "format version {} (this zkinfer reads {KEY_FORMAT_VERSION})",
-            header.version
+        return Err(bad(crate::encoding::version_message(
+            header.version,
+            KEY_FORMAT_VERSION,
         )));
     }
     header
@@ -353,9 +353,9 @@ pub fn pk_from_bytes(
     let header: PkHeader =
         serde_json::from_slice(header).map_err(|e| bad(format!("malformed header: {e}")))?;
     if header.version != KEY_FORMAT_VERSION {
-        return Err(bad(format!(
-            "format version {} (this zkinfer reads {KEY_FORMAT_VERSION})",
-            header.version
+        return Err(bad(crate::encoding::version_message(
+            header.version,
+            KEY_FORMAT_VERSION,
         )));
     }
     if unhex64(&header.seed_digest) != Some(setup.seed_digest)
@@ -501,7 +501,14 @@ pub fn preprocess_to_dir<B: Backend + ?Sized>(
 ) -> Result<ProvingKey, KeyError> {
     let _span = tracing::info_span!("preprocess").entered();
     let pk = proof::preprocess(backend, model, visibility, setup)?;
-    let (pk_bytes, vk_bytes) = (pk_to_bytes(&pk), vk_to_bytes(&pk.vk));
+    write_keys(dir, &pk)?;
+    Ok(pk)
+}
+
+/// Writes `pk.bin` and `vk.bin` of `pk` into `dir` (atomically each), and this
+/// user's tag over them.
+pub fn write_keys(dir: &Path, pk: &ProvingKey) -> Result<(), KeyError> {
+    let (pk_bytes, vk_bytes) = (pk_to_bytes(pk), vk_to_bytes(&pk.vk));
     // A stale tag must never vouch for the new files, even if tagging fails.
     let _ = std::fs::remove_file(dir.join(mac::TAG_FILE));
     write_atomic(&dir.join("pk.bin"), &pk_bytes)?;
@@ -509,7 +516,7 @@ pub fn preprocess_to_dir<B: Backend + ?Sized>(
     if let Some(mac) = mac::KeyMac::for_user() {
         mac.write_tag(dir, &pk_bytes, &vk_bytes)?;
     }
-    Ok(pk)
+    Ok(())
 }
 
 /// The settings a proving key was built with, read from its header (checksum

@@ -111,9 +111,9 @@ struct ModelOptions {
     /// committed].
     #[arg(long, value_parser = parse_visibility)]
     weights: Option<WeightVisibility>,
-    /// Value of a symbolic batch dimension.
-    #[arg(long, default_value_t = 1)]
-    batch_size: usize,
+    /// Value of a symbolic batch dimension [default: 1; `verify`: the proof's].
+    #[arg(long)]
+    batch_size: Option<usize>,
     /// Key directory (default: a per-model folder under the cache directory,
     /// $ZKINFER_KEYS or ~/.cache/zkinfer/keys).
     #[arg(long, value_name = "DIR")]
@@ -207,8 +207,8 @@ struct PrimitivesArgs {
     #[arg(long, default_value = "12..16")]
     sizes: String,
     /// Measured runs per cell (after one warm-up); the table shows the median.
-    #[arg(long, default_value_t = 3)]
-    repeats: usize,
+    #[arg(long, alias = "repeats", default_value_t = 3)]
+    repeat: usize,
     /// Only these primitives (comma-separated names as in the table, e.g. msm_g1/i8).
     #[arg(long)]
     only: Option<String>,
@@ -221,21 +221,60 @@ struct PrimitivesArgs {
 }
 
 fn main() -> ExitCode {
+    quiet_device_select();
     let cli = Cli::parse();
     zkinfer::telemetry::init(cli.verbose);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => match e.downcast_ref::<model_commands::Rejected>() {
             Some(rejected) => {
-                eprintln!("proof rejected: {}", rejected.0);
+                if rejected.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({
+                            "accepted": false,
+                            "check": rejected.check,
+                            "reason": rejected.reason,
+                        })
+                    );
+                }
+                eprintln!("proof rejected: {}", rejected.reason);
                 ExitCode::from(1)
             }
             None => {
-                eprintln!("error: {e:#}");
+                eprintln!("error: {}", error_chain(&e));
                 ExitCode::from(2)
             }
         },
     }
+}
+
+/// Mesa's Vulkan device-select layer prints `error: XDG_RUNTIME_DIR is
+/// invalid or not set` on headless machines whenever wgpu lists adapters
+/// (harmless: it only orders devices). Turn the layer off unless the user
+/// chose otherwise. Called first thing in `main`, before any thread exists,
+/// so nothing can read the environment while it changes.
+fn quiet_device_select() {
+    if std::env::var_os("NODEVICE_SELECT").is_none() {
+        std::env::set_var("NODEVICE_SELECT", "1");
+    }
+}
+
+/// An error and its causes, each stated once: a message that already quotes
+/// its cause (`cannot write X: Permission denied`) is not followed by it again.
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let message = cause.to_string();
+        if text.contains(&message) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&message);
+    }
+    text
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -266,6 +305,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     use zkinfer::keys::cache::{KeyLocation, KeyParams, Setups};
     use zkinfer::service::{self, Service, ServiceConfig};
     let device: DeviceChoice = args.device.parse().map_err(anyhow::Error::msg)?;
+    zkinfer::quant::check_scale(
+        args.scale,
+        zkinfer::onnx::ImportOptions::default().activation_bits,
+    )
+    .map_err(anyhow::Error::msg)?;
     let backend = registry::select(device)?;
     let params = KeyParams {
         import: zkinfer::onnx::ImportOptions {
@@ -411,7 +455,7 @@ fn bench_primitives(args: PrimitivesArgs) -> anyhow::Result<()> {
         devices,
         every_present: args.device.trim().eq_ignore_ascii_case("all"),
         log_sizes: bench::parse_sizes(&args.sizes).map_err(anyhow::Error::msg)?,
-        repeats: args.repeats,
+        repeats: args.repeat,
         primitives,
     };
     let cache_dir = args

@@ -11,18 +11,25 @@ use zkinfer::keys::cache::{
     self, KeyLocation, KeyOrigin, KeyParams, KeyPolicy, PreparedModel, Setups,
 };
 use zkinfer::onnx::{model_name, ImportOptions};
+use zkinfer::proof::verdict::{self, ProofSettings};
 use zkinfer::proof::{self, ModelProof};
 use zkinfer::quant;
 
 use crate::{ModelOptions, PreprocessArgs, ProveArgs, VerifyArgs};
 
-/// A proof the verifier rejected (exit code 1, unlike errors, which exit 2).
+/// A proof the verifier rejected (exit code 1, unlike errors, which exit 2):
+/// the short name of the check, why, and whether to say so as JSON on stdout
+/// (`verify --json`, in the shape of the service's `/v1/verify`).
 #[derive(Debug)]
-pub struct Rejected(pub String);
+pub struct Rejected {
+    pub check: &'static str,
+    pub reason: String,
+    pub json: bool,
+}
 
 impl std::fmt::Display for Rejected {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.reason)
     }
 }
 
@@ -31,27 +38,29 @@ impl std::error::Error for Rejected {}
 /// The key parameters of a command: what the command line says; where it is
 /// silent, the settings of the keys already in `--keys DIR` (so a folder of
 /// public-weight keys is used as such, not rebuilt), else the defaults.
-fn key_params(options: &ModelOptions) -> KeyParams {
+fn key_params(options: &ModelOptions) -> anyhow::Result<KeyParams> {
     let existing = options
         .keys
         .as_ref()
         .map(|dir| dir.join("pk.bin"))
         .filter(|pk| pk.exists())
         .and_then(|pk| keys::read_pk_settings(&pk).ok());
-    KeyParams {
-        import: ImportOptions {
-            scale_bits: options
-                .scale
-                .or(existing.as_ref().map(|k| k.scale_bits))
-                .unwrap_or(zkinfer::model::DEFAULT_SCALE_BITS),
-            batch_size: options.batch_size,
-            ..ImportOptions::default()
-        },
+    let import = ImportOptions {
+        scale_bits: options
+            .scale
+            .or(existing.as_ref().map(|k| k.scale_bits))
+            .unwrap_or(zkinfer::model::DEFAULT_SCALE_BITS),
+        batch_size: options.batch_size.unwrap_or(1),
+        ..ImportOptions::default()
+    };
+    quant::check_scale(import.scale_bits, import.activation_bits).map_err(anyhow::Error::msg)?;
+    Ok(KeyParams {
+        import,
         visibility: options
             .weights
             .or(existing.as_ref().map(|k| k.visibility))
             .unwrap_or_default(),
-    }
+    })
 }
 
 /// `--keys DIR` is the key folder itself; without it, a per-model folder under
@@ -72,7 +81,7 @@ fn prepare(
     Ok(cache::prepare(
         CpuBackend::global(),
         path,
-        &key_params(options),
+        &key_params(options)?,
         &key_location(options),
         &mut Setups::in_default_dir(),
         policy,
@@ -94,6 +103,7 @@ pub fn preprocess(args: &PreprocessArgs) -> anyhow::Result<()> {
                 "keys": dir,
                 "vk": vk_path,
                 "weights": cache::visibility_name(prepared.keys.pk.vk.visibility),
+                "vk_fingerprint": verdict::vk_fingerprint(&pk.vk),
                 "nodes": pk.model.nodes.len(),
                 "seconds": seconds,
                 "keys_s": prepared.keys.seconds,
@@ -111,6 +121,7 @@ pub fn preprocess(args: &PreprocessArgs) -> anyhow::Result<()> {
         );
         println!("proving key {}", dir.join("pk.bin").display());
         println!("verify key  {}", vk_path.display());
+        println!("fingerprint {}", verdict::vk_fingerprint(&pk.vk));
         println!(
             "time        {seconds:.3} s (keys {:.3} s)",
             prepared.keys.seconds
@@ -119,16 +130,42 @@ pub fn preprocess(args: &PreprocessArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn input_values(path: &Path) -> anyhow::Result<Vec<f32>> {
-    Ok(quant::read_input_json(path)?)
+/// Reads an input file and checks its values against the model's bound, in
+/// the units the file uses.
+fn read_input(path: &Path, model: &zkinfer::model::Model) -> anyhow::Result<quant::InputFile> {
+    let file = quant::read_input_file(path)?;
+    quant::check_input_range(&file.input, model.scale_bits, model.activation_bits)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(file)
+}
+
+/// Where `expected` (an input file's `output_data`) differs from a quantized
+/// output: the first index, with both values in real units.
+fn output_difference(expected: &[f32], output: &[i64], scale_bits: u32) -> Option<String> {
+    if expected.len() != output.len() {
+        return Some(format!(
+            "`output_data` has {} values, the proof's output {}",
+            expected.len(),
+            output.len()
+        ));
+    }
+    let quantized = quant::quantize_input(expected, scale_bits);
+    let i = quantized.iter().zip(output).position(|(a, b)| a != b)?;
+    Some(format!(
+        "`output_data` differs from the proof's output at index {i}: {} in the file, {} in \
+         the proof (compared at --scale {scale_bits}, steps of 2^-{scale_bits})",
+        quant::format_value(expected[i] as f64),
+        quant::format_value(output[i] as f64 / 2f64.powi(scale_bits as i32)),
+    ))
 }
 
 pub fn prove(args: &ProveArgs) -> anyhow::Result<()> {
     let device: DeviceChoice = args.device.parse().map_err(anyhow::Error::msg)?;
     let backend = registry::select(device)?;
-    let input = input_values(&args.input)?;
     let prepared = prepare(&args.model, &args.options, KeyPolicy::LoadOrBuild)?;
     let imported = &prepared.imported;
+    let file = read_input(&args.input, &imported.model)?;
+    let input = &file.input;
     let expected = imported.model.tensors[imported.model.input].len();
     if input.len() != expected {
         anyhow::bail!(
@@ -141,8 +178,15 @@ pub fn prove(args: &ProveArgs) -> anyhow::Result<()> {
     }
     let (pk, dir) = (&prepared.keys.pk, &prepared.keys.dir);
     let cached = prepared.keys.origin == KeyOrigin::Loaded;
-    let (_, report) = quant::report(imported, &input)?;
-    let quantized = quant::quantize_input(&input, imported.model.scale_bits);
+    let scale = imported.model.scale_bits;
+    let (_, report) = quant::report(imported, input).map_err(|e| match &e {
+        quant::ReportError::Model(m) => match quant::explain_model_error(m, scale) {
+            Some(r) => anyhow::anyhow!("{}: {r}", args.input.display()),
+            None => e.into(),
+        },
+        _ => e.into(),
+    })?;
+    let quantized = quant::quantize_input(input, scale);
     let start = Instant::now();
     let proof = match backend {
         SelectedBackend::Cpu(_) => proof::prove::<CpuBackend>(pk, &quantized)?,
@@ -159,7 +203,15 @@ pub fn prove(args: &ProveArgs) -> anyhow::Result<()> {
     let bytes = proof.to_bytes();
     std::fs::write(&args.proof, &bytes)
         .with_context(|| format!("cannot write {}", args.proof.display()))?;
-    let output = quant::dequantize(&proof.output, imported.model.scale_bits);
+    let output = quant::dequantize(&proof.output, scale);
+    let output_mismatch = file
+        .output
+        .as_ref()
+        .and_then(|expected| output_difference(expected, &proof.output, scale));
+    if let Some(d) = &output_mismatch {
+        tracing::warn!("{}: {d}", args.input.display());
+    }
+    let fingerprint = verdict::vk_fingerprint(&pk.vk);
     if args.json {
         println!(
             "{}",
@@ -170,6 +222,7 @@ pub fn prove(args: &ProveArgs) -> anyhow::Result<()> {
                 "float_output": report.float_output,
                 "max_abs_error": report.max_abs_error,
                 "max_rel_error": report.max_rel_error,
+                "output_data_matches": file.output.as_ref().map(|_| output_mismatch.is_none()),
                 "proof": args.proof,
                 "proof_bytes": bytes.len(),
                 "prove_s": prove_s,
@@ -177,6 +230,8 @@ pub fn prove(args: &ProveArgs) -> anyhow::Result<()> {
                 "keys_cached": cached,
                 "keys_origin": prepared.keys.origin.as_str(),
                 "keys_s": prepared.keys.seconds,
+                "vk_fingerprint": fingerprint,
+                "settings": settings_json(&proof.settings),
             })
         );
     } else {
@@ -197,74 +252,266 @@ pub fn prove(args: &ProveArgs) -> anyhow::Result<()> {
             prepared.keys.origin.as_str(),
             prepared.keys.seconds
         );
+        println!(
+            "vk          fingerprint {fingerprint} ({})",
+            settings_text(&proof.settings)
+        );
     }
     Ok(())
 }
 
+/// The settings as the flags that select them.
+fn settings_text(s: &ProofSettings) -> String {
+    format!(
+        "--weights {} --scale {} --batch-size {}",
+        cache::visibility_name(s.visibility),
+        s.scale_bits,
+        s.batch_size
+    )
+}
+
+fn settings_json(s: &ProofSettings) -> serde_json::Value {
+    serde_json::json!({
+        "weights": cache::visibility_name(s.visibility),
+        "scale": s.scale_bits,
+        "activation_bits": s.activation_bits,
+        "batch_size": s.batch_size,
+        "vk_fingerprint": s.fingerprint(),
+    })
+}
+
+/// The flags given on the command line that set key settings, as written.
+fn forced_flags(options: &ModelOptions) -> Vec<String> {
+    let mut flags = Vec::new();
+    if let Some(w) = options.weights {
+        flags.push(format!("--weights {}", cache::visibility_name(w)));
+    }
+    if let Some(s) = options.scale {
+        flags.push(format!("--scale {s}"));
+    }
+    if let Some(b) = options.batch_size {
+        flags.push(format!("--batch-size {b}"));
+    }
+    flags
+}
+
+/// With `--vk`, the key fixes every setting: a flag that says otherwise is a
+/// mistake to point out, not to ignore.
+fn check_flags_against_vk(options: &ModelOptions, vk: &proof::VerifyingKey) -> anyhow::Result<()> {
+    let key = ProofSettings::of(vk);
+    let mut conflicts = Vec::new();
+    if let Some(w) = options.weights.filter(|w| *w != key.visibility) {
+        conflicts.push(format!(
+            "--weights {} (the key is for --weights {})",
+            cache::visibility_name(w),
+            cache::visibility_name(key.visibility)
+        ));
+    }
+    if let Some(s) = options.scale.filter(|s| *s != key.scale_bits) {
+        conflicts.push(format!(
+            "--scale {s} (the key is for --scale {})",
+            key.scale_bits
+        ));
+    }
+    if let Some(b) = options.batch_size.filter(|b| *b as u64 != key.batch_size) {
+        conflicts.push(format!(
+            "--batch-size {b} (the key is for --batch-size {})",
+            key.batch_size
+        ));
+    }
+    if options.keys.is_some() {
+        conflicts.push("--keys (the verifying key file is the key)".into());
+    }
+    if conflicts.is_empty() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "--vk fixes the settings, and {} contradict{} it; drop {}",
+        conflicts.join(", "),
+        if conflicts.len() == 1 { "s" } else { "" },
+        if conflicts.len() == 1 {
+            "that flag"
+        } else {
+            "those flags"
+        }
+    )
+}
+
+/// The key parameters to verify a proof with: the command line's where it
+/// speaks, else the proof's own settings (a hint: keys built from them must
+/// still have the digest the proof's transcript starts from).
+fn verify_params(options: &ModelOptions, settings: &ProofSettings) -> anyhow::Result<KeyParams> {
+    let mut params = key_params(options)?;
+    let named_keys = options
+        .keys
+        .as_ref()
+        .is_some_and(|d| d.join("pk.bin").exists());
+    if options.scale.is_none() && !named_keys {
+        params.import.scale_bits = settings.scale_bits;
+    }
+    if options.weights.is_none() && !named_keys {
+        params.visibility = settings.visibility;
+    }
+    if options.batch_size.is_none() {
+        // Bounded by the proof's input length when it was decoded.
+        params.import.batch_size = settings.batch_size as usize;
+    }
+    params.import.activation_bits = settings.activation_bits;
+    Ok(params)
+}
+
 pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
+    let reject = |check: &'static str, reason: String| -> anyhow::Error {
+        Rejected {
+            check,
+            reason,
+            json: args.json,
+        }
+        .into()
+    };
+    // The proof first: its header says which keys it was made with.
+    let proof_len = std::fs::metadata(&args.proof)
+        .with_context(|| format!("cannot read {}", args.proof.display()))?
+        .len();
+    if proof_len > proof::encode::MAX_PROOF_BYTES {
+        return Err(reject(
+            "decode",
+            format!(
+                "{}: {proof_len} bytes, more than the limit of {} for a proof",
+                args.proof.display(),
+                proof::encode::MAX_PROOF_BYTES
+            ),
+        ));
+    }
+    let bytes = std::fs::read(&args.proof)
+        .with_context(|| format!("cannot read {}", args.proof.display()))?;
+    let start = Instant::now();
+    let (proof, checks) = ModelProof::from_bytes_deferred(&bytes).map_err(|e| {
+        reject(
+            "decode",
+            format!("{}: malformed proof: {e}", args.proof.display()),
+        )
+    })?;
     let vk = match (&args.vk, &args.model) {
-        (Some(path), _) => keys::read_vk_over_public_setup(path)?,
+        (Some(path), _) => {
+            let vk = keys::read_vk_over_public_setup(path)?;
+            check_flags_against_vk(&args.options, &vk)?;
+            vk
+        }
         (None, Some(model)) => {
-            prepare(model, &args.options, KeyPolicy::LoadOrBuild)?
-                .keys
-                .pk
-                .vk
+            let params = verify_params(&args.options, &proof.settings)?;
+            cache::prepare(
+                CpuBackend::global(),
+                model,
+                &params,
+                &key_location(&args.options),
+                &mut Setups::in_default_dir(),
+                KeyPolicy::LoadOrBuild,
+            )?
+            .keys
+            .pk
+            .vk
         }
         (None, None) => {
             anyhow::bail!("give the model (zkinfer verify MODEL.onnx --proof P) or --vk VK")
         }
     };
-    let proof_len = std::fs::metadata(&args.proof)
-        .with_context(|| format!("cannot read {}", args.proof.display()))?
-        .len();
-    if proof_len > proof::encode::MAX_PROOF_BYTES {
-        return Err(Rejected(format!(
-            "{}: {proof_len} bytes, more than the limit of {} for a proof",
-            args.proof.display(),
-            proof::encode::MAX_PROOF_BYTES
-        ))
-        .into());
+    // Made for other keys: say which setting differs (or that the key is
+    // another one), not which sumcheck failed.
+    if let Some(m) = verdict::mismatch(&proof.settings, &vk) {
+        let how = match (&args.vk, forced_flags(&args.options)) {
+            (Some(_), _) if m.differences.is_empty() => {
+                "; ask the prover for the verifying key it used".to_string()
+            }
+            (Some(_), _) => "; this verifying key cannot check it: ask the prover for the \
+                             verifying key it used"
+                .to_string(),
+            (None, flags) if !m.differences.is_empty() && !flags.is_empty() => format!(
+                "; drop {} to verify it with keys of the proof's settings",
+                flags.join(" ")
+            ),
+            (None, _) if args.options.keys.is_some() && !m.differences.is_empty() => {
+                "; the keys in --keys DIR have other settings: verify without --keys".into()
+            }
+            (None, _) => String::new(),
+        };
+        return Err(reject(m.check(), format!("{m}{how}")));
     }
-    let bytes = std::fs::read(&args.proof)
-        .with_context(|| format!("cannot read {}", args.proof.display()))?;
-    let start = Instant::now();
-    let (proof, checks) = ModelProof::from_bytes_deferred(&bytes)
-        .map_err(|e| Rejected(format!("{}: malformed proof: {e}", args.proof.display())))?;
+    let scale = vk.model.scale_bits;
+    let mut input_file = None;
     if let Some(input_path) = &args.input {
-        let input = quant::quantize_input(&input_values(input_path)?, vk.model.scale_bits);
-        if input != proof.input {
-            return Err(Rejected(format!(
-                "the proof is for another input than {}",
-                input_path.display()
-            ))
-            .into());
+        let file = read_input(input_path, &vk.model)?;
+        if quant::quantize_input(&file.input, scale) != proof.input {
+            return Err(reject(
+                "input",
+                format!(
+                    "the proof is for another input than {}",
+                    input_path.display()
+                ),
+            ));
         }
+        if let Some(d) = file
+            .output
+            .as_ref()
+            .and_then(|expected| output_difference(expected, &proof.output, scale))
+        {
+            return Err(reject("output", format!("{}: {d}", input_path.display())));
+        }
+        input_file = Some(file);
     }
-    proof::verify_with_checks(&vk, &proof.input, &proof, checks).map_err(|e| match e {
-        proof::ProofError::Decode(e) => {
-            Rejected(format!("{}: malformed proof: {e}", args.proof.display()))
-        }
-        e => Rejected(e.to_string()),
+    verdict::verify_file(&vk, &proof, checks).map_err(|r| {
+        let reason = if r.check == "decode" {
+            format!("{}: {}", args.proof.display(), r.reason)
+        } else {
+            r.reason
+        };
+        reject(r.check, reason)
     })?;
     let verify_s = start.elapsed().as_secs_f64();
-    let output = quant::dequantize(&proof.output, vk.model.scale_bits);
+    let output = quant::dequantize(&proof.output, scale);
     // The statement proved is about the proof's own public input: say which.
-    let input = quant::dequantize(&proof.input, vk.model.scale_bits);
+    let input = quant::dequantize(&proof.input, scale);
+    let output_checked = input_file.as_ref().is_some_and(|f| f.output.is_some());
     if args.json {
-        println!(
-            "{}",
-            serde_json::json!({"accepted": true, "model": vk.model.name, "input": input, "output": output, "verify_s": verify_s})
-        );
+        let mut json = serde_json::json!({
+            "accepted": true,
+            "model": vk.model.name,
+            "input": input,
+            "output": output,
+            "verify_s": verify_s,
+            "vk_fingerprint": verdict::vk_fingerprint(&vk),
+            "settings": settings_json(&proof.settings),
+        });
+        if args.input.is_some() {
+            json["input_matched"] = true.into();
+        }
+        if output_checked {
+            json["output_data_matched"] = true.into();
+        }
+        println!("{json}");
     } else {
         println!("proof accepted ({verify_s:.3} s)");
-        if input.len() <= 16 {
-            println!("input  {input:?}");
-        } else {
-            println!(
+        println!(
+            "vk     fingerprint {} ({})",
+            verdict::vk_fingerprint(&vk),
+            settings_text(&proof.settings)
+        );
+        match &args.input {
+            Some(path) => println!(
+                "input  matches {}{}",
+                path.display(),
+                if output_checked {
+                    " (and so does its output_data)"
+                } else {
+                    ""
+                }
+            ),
+            None if input.len() <= 16 => println!("input  {input:?}"),
+            None => println!(
                 "input  {} values, starting {:?} (check it with --input FILE)",
                 input.len(),
                 &input[..8]
-            );
+            ),
         }
         println!("output {output:?}");
     }

@@ -126,7 +126,13 @@ pub fn init(verbose: u8) {
     } else {
         tracing_subscriber::fmt::format::FmtSpan::NONE
     };
+    // Colour only for a person at a terminal: not in files or pipes, and
+    // never when NO_COLOR is set to anything (https://no-color.org).
+    use std::io::IsTerminal;
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let logs = tracing_subscriber::fmt::layer()
+        .with_ansi(colour)
         .with_span_events(span_events)
         .with_writer(std::io::stderr)
         .with_filter(log_filter);

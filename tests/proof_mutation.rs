@@ -68,6 +68,7 @@ use zkinfer::ops::OpMessage;
 use zkinfer::pcs::reduction::ReductionError;
 use zkinfer::pcs::{self, DorySetup};
 use zkinfer::proof::layout::tables_used;
+use zkinfer::proof::verdict::{self, ProofSettings, SETTINGS_LEN};
 use zkinfer::proof::{self, ModelProof, ProofError, ProvingKey, VerifyingKey, WeightVisibility};
 use zkinfer::sumcheck::SumcheckProof;
 
@@ -418,6 +419,7 @@ fn framing_bytes(p: &ModelProof) -> usize {
     // visited as values).
     let openings = r.openings.len() * (4 + 4 + 1);
     8 + 4 // magic, version
+        + SETTINGS_LEN // the header: hints, checked whole by `verify_file` (see below)
         + 4 + 4 // input and output counts
         + 4 + ops
         + 4 + lookups
@@ -616,6 +618,52 @@ fn every_proof_field_is_covered_by_the_walk() {
             bytes.len()
         );
     }
+}
+
+/// The settings header is a hint: every single-bit change to it is refused,
+/// either when decoded (a value no key can have) or by `verify_file`, which
+/// wants exactly the header the key implies and names the setting or the key.
+#[test]
+fn every_header_bit_flip_is_rejected_by_name() {
+    for c in cases() {
+        let bytes = c.proof.to_bytes();
+        for byte in 12..12 + SETTINGS_LEN {
+            for bit in 0..8 {
+                let mut bad = bytes.clone();
+                bad[byte] ^= 1 << bit;
+                let Ok((proof, checks)) = ModelProof::from_bytes_deferred(&bad) else {
+                    continue;
+                };
+                let r = verdict::verify_file(&c.pk.vk, &proof, checks).expect_err(&format!(
+                    "{}: header byte {byte} bit {bit} flipped was accepted",
+                    c.name
+                ));
+                assert!(
+                    ["settings", "verifying_key"].contains(&r.check),
+                    "{}: byte {byte}: {r:?}",
+                    c.name
+                );
+            }
+        }
+    }
+}
+
+/// A proof made for another key whose header claims this key is still
+/// rejected: the transcript starts from the real key's digest.
+#[test]
+fn a_header_claiming_this_key_does_not_make_another_keys_proof_verify() {
+    let (auth, asm) = (&cases()[0], &cases()[1]);
+    let mut forged = asm.proof.clone();
+    forged.settings = ProofSettings::of(&auth.pk.vk);
+    let bytes = forged.to_bytes();
+    let (proof, checks) = ModelProof::from_bytes_deferred(&bytes).unwrap();
+    let r = verdict::verify_file(&auth.pk.vk, &proof, checks).unwrap_err();
+    assert!(!["settings", "verifying_key"].contains(&r.check), "{r:?}");
+    // Honest headers name the mismatch instead.
+    let (proof, checks) = ModelProof::from_bytes_deferred(&asm.proof.to_bytes()).unwrap();
+    let r = verdict::verify_file(&auth.pk.vk, &proof, checks).unwrap_err();
+    assert_eq!(r.check, "settings", "{r:?}");
+    assert!(r.reason.contains("made with --weights public"), "{r:?}");
 }
 
 #[test]

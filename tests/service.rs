@@ -716,3 +716,79 @@ async fn slow_and_silent_connections_are_closed_and_slow_bodies_time_out() {
     assert!(text.contains("\"timeout\""), "{text}");
     server.shutdown().await;
 }
+
+/// Issue #19 through the service: `/v1/models` shows the fingerprint the CLI
+/// prints, a proof made with other settings is rejected naming the setting,
+/// and an out-of-range input is told in the client's units.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_fingerprints_and_ranges_speak_the_users_terms() {
+    let server = Server::start(ServiceConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let prove_cli = |file: &Path, extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_zkinfer"))
+            .arg("prove")
+            .arg(model_path("authorization"))
+            .arg("--input")
+            .arg(input_path("authorization"))
+            .arg("--proof")
+            .arg(file)
+            .arg("--json")
+            .args(extra)
+            .env("ZKINFER_CACHE_DIR", cache_dir())
+            .env_remove("ZKINFER_KEYS")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let committed = dir.path().join("committed.proof");
+    let proved = prove_cli(&committed, &[]);
+    let models = get(server.addr, "/v1/models").await.json();
+    assert_eq!(
+        models["models"][0]["vk_digest"], proved["vk_fingerprint"],
+        "{models} {proved}"
+    );
+
+    let public = dir.path().join("public.proof");
+    prove_cli(&public, &["--weights", "public"]);
+    let b64 = base64::engine::general_purpose::STANDARD.encode(std::fs::read(&public).unwrap());
+    let answer = post(
+        server.addr,
+        "/v1/verify",
+        &json!({"model": "authorization", "proof": b64}),
+    )
+    .await;
+    assert_eq!(answer.status, 200);
+    let json = answer.json();
+    assert_eq!(json["accepted"], false, "{json}");
+    assert_eq!(json["check"], "settings", "{json}");
+    assert!(
+        json["reason"]
+            .as_str()
+            .unwrap()
+            .contains("made with --weights public"),
+        "{json}"
+    );
+
+    let mut values = vec![0.0; 64];
+    values[3] = 300.0;
+    let answer = post(
+        server.addr,
+        PROVE,
+        &json!({"input_data": values, "tier": "inference"}),
+    )
+    .await;
+    assert_eq!(answer.status, 422);
+    let message = answer.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for needle in ["input value 300 at index 3", "[-256, 256)", "--scale 6"] {
+        assert!(message.contains(needle), "`{needle}` missing: {message}");
+    }
+    server.shutdown().await;
+}

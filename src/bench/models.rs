@@ -261,7 +261,14 @@ pub struct Options {
     /// Where the Dory setup (public parameters shared by all models) is cached;
     /// it is loaded once per model before the runs and is no phase.
     pub setup_cache_dir: PathBuf,
+    /// An absent device gets a row per phase, not one row (phase
+    /// [`ABSENT_PHASE`]) per model.
+    pub absent_per_phase: bool,
 }
+
+/// The phase of the one row an absent device gets per model (unless
+/// [`Options::absent_per_phase`]).
+pub const ABSENT_PHASE: &str = "all";
 
 /// Progress of [`run`], for progress bars.
 #[derive(Debug, Clone, Copy)]
@@ -526,7 +533,8 @@ fn summarize(values: &[f64]) -> (f64, f64, f64) {
     (median, v[0], v[n - 1])
 }
 
-/// The rows of one model: every phase of every device, absent ones included.
+/// The rows of one model: every phase of every device run, and each absent
+/// device (one row, or one per phase when asked).
 fn model_rows(
     model: &str,
     measured: &[(String, Result<Measured, String>)],
@@ -583,8 +591,17 @@ fn model_rows(
         }
     }
     for (device, reason) in absent {
-        for p in &PHASES {
-            rows.push(blank(device, p.name, Status::Absent, Some(reason.clone())));
+        if options.absent_per_phase {
+            for p in &PHASES {
+                rows.push(blank(device, p.name, Status::Absent, Some(reason.clone())));
+            }
+        } else {
+            rows.push(blank(
+                device,
+                ABSENT_PHASE,
+                Status::Absent,
+                Some(reason.clone()),
+            ));
         }
     }
     rows
@@ -680,6 +697,10 @@ pub struct OldRow {
     pub phase: String,
     #[serde(default)]
     pub median_s: Option<f64>,
+    #[serde(default)]
+    pub min_s: Option<f64>,
+    #[serde(default)]
+    pub max_s: Option<f64>,
 }
 
 /// Reads an earlier `--json` output.
@@ -704,6 +725,9 @@ pub struct PhaseChange {
     pub new_s: f64,
     /// new / old (below 1: faster now).
     pub ratio: f64,
+    /// The two runs' min–max ranges overlap: the change is within their own
+    /// spread, so the ratio says nothing either way.
+    pub noise: bool,
 }
 
 /// A (model, device, phase) measured on one side only.
@@ -730,9 +754,17 @@ pub struct Comparison {
 pub fn compare(old: &[OldRow], new: &[Row]) -> Comparison {
     type Key = (String, String, String);
     let key = |m: &str, d: &str, p: &str| -> Key { (m.into(), d.into(), p.into()) };
-    let old_medians: HashMap<Key, f64> = old
+    // Per key: the median and the min–max range (the median alone when an
+    // older file has no range).
+    let old_medians: HashMap<Key, (f64, f64, f64)> = old
         .iter()
-        .filter_map(|r| Some((key(&r.model, &r.device, &r.phase), r.median_s?)))
+        .filter_map(|r| {
+            let m = r.median_s?;
+            Some((
+                key(&r.model, &r.device, &r.phase),
+                (m, r.min_s.unwrap_or(m), r.max_s.unwrap_or(m)),
+            ))
+        })
         .collect();
     let mut seen = std::collections::HashSet::new();
     let mut changes = Vec::new();
@@ -741,7 +773,11 @@ pub fn compare(old: &[OldRow], new: &[Row]) -> Comparison {
         let Some(new_s) = r.median_s else { continue };
         let k = key(&r.model, &r.device, &r.phase);
         match old_medians.get(&k) {
-            Some(&old_s) => changes.push(PhaseChange {
+            Some(&(old_s, old_min, old_max)) => changes.push(PhaseChange {
+                noise: {
+                    let (new_min, new_max) = (r.min_s.unwrap_or(new_s), r.max_s.unwrap_or(new_s));
+                    new_min <= old_max && old_min <= new_max
+                },
                 model: r.model.clone(),
                 device: r.device.clone(),
                 phase: r.phase.clone(),
@@ -783,7 +819,8 @@ pub fn format_comparison(cmp: &Comparison, old_name: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "change against {old_name} (median new / old; below 1.00x is faster now)"
+        "change against {old_name} (median new / old; below 1.00x is faster now; \
+         `~`: within the runs' own min–max spread, i.e. noise)"
     );
     let mw = cmp
         .changes
@@ -807,13 +844,14 @@ pub fn format_comparison(cmp: &Comparison, old_name: &str) -> String {
     for c in &cmp.changes {
         let _ = writeln!(
             out,
-            "{:<mw$}  {:<dw$}  {:<18} {:>10} {:>10} {:>7.2}x",
+            "{:<mw$}  {:<dw$}  {:<18} {:>10} {:>10} {:>7.2}x{}",
             c.model,
             c.device,
             c.phase,
             format_secs(c.old_s),
             format_secs(c.new_s),
-            c.ratio
+            c.ratio,
+            if c.noise { " ~" } else { "" }
         );
     }
     for (label, list) in [
@@ -1078,18 +1116,24 @@ mod tests {
                 device: "cpu".into(),
                 phase: "prove".into(),
                 median_s: Some(2.0),
+                min_s: None,
+                max_s: None,
             },
             OldRow {
                 model: "m".into(),
                 device: "cpu".into(),
                 phase: "retired_phase".into(),
                 median_s: Some(1.0),
+                min_s: None,
+                max_s: None,
             },
             OldRow {
                 model: "m".into(),
                 device: "cuda".into(),
                 phase: "prove".into(),
                 median_s: None,
+                min_s: None,
+                max_s: None,
             },
         ];
         let new = vec![
@@ -1115,6 +1159,31 @@ mod tests {
             text.contains("not in this run: m on cpu: retired_phase"),
             "{text}"
         );
+        // Old rows without a range: a point; 2.0 vs 1.5 is a real change.
+        assert!(!cmp.changes[0].noise);
+        assert!(!text.contains("0.75x ~"), "{text}");
+    }
+
+    #[test]
+    fn compare_marks_changes_within_the_spread_as_noise() {
+        let old = |min: f64, median: f64, max: f64| OldRow {
+            model: "m".into(),
+            device: "cpu".into(),
+            phase: "prove".into(),
+            median_s: Some(median),
+            min_s: Some(min),
+            max_s: Some(max),
+        };
+        let mut new = row("m", "cpu", "prove", Some(1.0));
+        (new.min_s, new.max_s) = (Some(0.9), Some(1.1));
+        // Overlapping ranges: noise, marked `~`.
+        let cmp = compare(&[old(1.05, 1.2, 1.3)], std::slice::from_ref(&new));
+        assert!(cmp.changes[0].noise);
+        assert!(format_comparison(&cmp, "o").contains("0.83x ~"));
+        // Disjoint ranges: a change.
+        let cmp = compare(&[old(1.5, 2.0, 2.5)], std::slice::from_ref(&new));
+        assert!(!cmp.changes[0].noise);
+        assert!(format_comparison(&cmp, "o").contains("0.50x\n"));
     }
 
     #[test]
@@ -1168,6 +1237,7 @@ mod tests {
             weights: WeightVisibility::Committed,
             import: ImportOptions::default(),
             setup_cache_dir: dir.path().to_path_buf(),
+            absent_per_phase: true,
         };
         let spec = ModelSpec {
             name: "m".into(),
@@ -1209,6 +1279,7 @@ mod tests {
             weights: WeightVisibility::Committed,
             import: ImportOptions::default(),
             setup_cache_dir: dir.path().to_path_buf(),
+            absent_per_phase: true,
         };
         let mut events = Vec::new();
         let rows = run(std::slice::from_ref(&spec), &options, |p| {

@@ -58,10 +58,11 @@ pub enum KeyLocation {
 }
 
 impl KeyLocation {
-    /// `$ZKINFER_KEYS`, else `keys` under the default cache directory.
+    /// `$ZKINFER_KEYS` (when not empty), else `keys` under the default cache directory.
     pub fn default_root() -> Self {
         KeyLocation::Root(
             std::env::var_os(KEYS_ENV)
+                .filter(|d| !d.is_empty())
                 .map(PathBuf::from)
                 .unwrap_or_else(|| DorySetup::default_cache_dir().join("keys")),
         )
@@ -309,6 +310,29 @@ pub fn build<B: Backend + ?Sized>(
     super::preprocess_to_dir(backend, model.clone(), visibility, setup, dir)
 }
 
+/// Builds the keys and caches them in `dir`; keys that cannot be written
+/// there (a read-only cache or key folder) are used from memory, with one
+/// warning, as an uncachable Dory setup is.
+fn build_and_cache<B: Backend + ?Sized>(
+    backend: &B,
+    model: &Model,
+    visibility: WeightVisibility,
+    setup: Arc<DorySetup>,
+    dir: &Path,
+) -> Result<ProvingKey, KeyError> {
+    let pk = {
+        let _span = tracing::info_span!("preprocess").entered();
+        proof::preprocess(backend, model.clone(), visibility, setup)?
+    };
+    if let Err(e) = super::write_keys(dir, &pk) {
+        tracing::warn!(
+            "keys of `{}` not cached ({e}); using them from memory",
+            model.name
+        );
+    }
+    Ok(pk)
+}
+
 /// Loads the keys from `dir` when both files are there and pass every check;
 /// otherwise builds and writes them. An unusable cached pair is never used: it
 /// is rebuilt, with a warning naming what was wrong.
@@ -349,7 +373,7 @@ pub fn load_or_build<B: Backend + ?Sized>(
     if let KeyOrigin::Rebuilt { reason } = &origin {
         tracing::warn!("ignoring cached keys: {reason}; rebuilding");
     }
-    let pk = build(backend, model, visibility, setup, dir)?;
+    let pk = build_and_cache(backend, model, visibility, setup, dir)?;
     Ok(CachedKeys {
         pk,
         dir: dir.to_path_buf(),
@@ -373,7 +397,7 @@ pub fn load_or_build_named<B: Backend + ?Sized>(
     let start = Instant::now();
     let pk_path = dir.join("pk.bin");
     if !pk_path.exists() && !dir.join("vk.bin").exists() {
-        let pk = build(backend, model, params.visibility, setup, dir)?;
+        let pk = build_and_cache(backend, model, params.visibility, setup, dir)?;
         return Ok(CachedKeys {
             pk,
             dir: dir.to_path_buf(),
@@ -648,7 +672,7 @@ mod tests {
                 h["version"] = (KEY_FORMAT_VERSION + 1).into()
             });
             let keys = reload(&first, &mut setups);
-            assert_rebuilt(&keys, "format version", &first.keys.pk);
+            assert_rebuilt(&keys, "made by a newer zkinfer (format", &first.keys.pk);
             assert_eq!(reload(&first, &mut setups).origin, KeyOrigin::Loaded);
         }
     }

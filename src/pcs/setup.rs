@@ -192,7 +192,9 @@ impl DorySetup {
     /// The default cache directory: `$ZKINFER_CACHE_DIR`, else the user's cache
     /// directory + `zkinfer`, else `./.zkinfer-cache`.
     pub fn default_cache_dir() -> PathBuf {
-        if let Some(dir) = std::env::var_os(CACHE_DIR_ENV) {
+        // An empty value (`ZKINFER_CACHE_DIR=`) is unset, as shells mean it,
+        // not the current folder.
+        if let Some(dir) = std::env::var_os(CACHE_DIR_ENV).filter(|d| !d.is_empty()) {
             return PathBuf::from(dir);
         }
         dirs::cache_dir()
@@ -224,7 +226,8 @@ impl DorySetup {
         }
         let setup = Self::derive(seed, log_generators)?;
         if let Err(e) = setup.write_file(&path) {
-            tracing::warn!("could not cache the Dory setup at {}: {e}", path.display());
+            // `e` names the file already.
+            tracing::warn!("Dory setup not cached ({e}); using it from memory");
         }
         Ok(setup)
     }

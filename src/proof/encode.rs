@@ -1,4 +1,5 @@
-//! The binary proof file: `ZKINFPRF`, the format version, then the public input
+//! The binary proof file: `ZKINFPRF`, the format version, the settings of the
+//! keys it was made with ([`super::verdict::ProofSettings`]), then the public input
 //! and output, the witness commitment, every operator message (the same
 //! shape for every op: field elements, then sumchecks), the lookups, the
 //! range checks' opened values and the opening reduction, in the rules of [`crate::encoding`] (bounded lengths,
@@ -14,6 +15,7 @@ use crate::pcs::reduction::ReductionProof;
 use crate::pcs::{Commitment, EvaluationProof};
 use crate::sumcheck::SumcheckProof;
 
+use super::verdict::ProofSettings;
 use super::{ModelProof, PROOF_VERSION};
 
 /// First bytes of every proof file.
@@ -114,6 +116,7 @@ impl Encode for ModelProof {
             w.write_u8(*b);
         }
         w.write_u32(PROOF_VERSION);
+        self.settings.encode(w);
         write_i64s(w, &self.input);
         write_i64s(w, &self.output);
         self.witness_commitment.encode(w);
@@ -137,7 +140,7 @@ impl Encode for ModelProof {
 }
 
 impl Decode for ModelProof {
-    const MIN_ENCODED_LEN: usize = 8 + 4;
+    const MIN_ENCODED_LEN: usize = 8 + 4 + super::verdict::SETTINGS_LEN;
 
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let offset = r.offset();
@@ -150,15 +153,28 @@ impl Decode for ModelProof {
         let version_offset = r.offset();
         let version = r.read_u32("proof format version")?;
         if version != PROOF_VERSION {
-            return Err(DecodeError::OutOfRange {
-                what: "proof format version",
+            return Err(DecodeError::Version {
+                what: "proof file",
                 offset: version_offset,
-                value: version as u64,
-                max: PROOF_VERSION as u64,
+                found: version,
+                reads: PROOF_VERSION,
+            });
+        }
+        let settings = ProofSettings::decode(r)?;
+        let input = read_i64s(r, "public input")?;
+        // A batch is a run of whole inputs: more batch entries than input
+        // values names keys no proof of this size can be for (and bounds what
+        // a verifier builds keys for by the proof's own size).
+        if settings.batch_size > input.len().max(1) as u64 {
+            return Err(DecodeError::CountMismatch {
+                what: "public input values for the proof's batch size",
+                expected: settings.batch_size.try_into().unwrap_or(usize::MAX),
+                actual: input.len(),
             });
         }
         Ok(ModelProof {
-            input: read_i64s(r, "public input")?,
+            settings,
+            input,
             output: read_i64s(r, "public output")?,
             witness_commitment: Commitment::decode(r)?,
             ops: r.read_vec::<OpMessage>("operator count", MAX_OPS)?,

@@ -18,6 +18,7 @@
 
 pub mod encode;
 pub mod layout;
+pub mod verdict;
 
 use std::sync::Arc;
 
@@ -42,7 +43,7 @@ use crate::pcs::{
 use crate::transcript::ProofTranscript;
 
 /// Version of the proof and key formats; part of the key digest.
-pub const PROOF_VERSION: u32 = 7;
+pub const PROOF_VERSION: u32 = 8;
 
 /// Who sees the model's weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -117,6 +118,9 @@ pub struct ProvingKey {
 /// A proof of one inference.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelProof {
+    /// The settings of the keys it was made with: hints for messages, checked
+    /// against the verifying key ([`verdict`]).
+    pub settings: verdict::ProofSettings,
     /// The quantized public input.
     pub input: Vec<i64>,
     /// The quantized public output.
@@ -648,6 +652,7 @@ pub fn prove_witness<B: GlobalBackend>(
         reduction::prove::<B>(&mut t, &polys, &all, &pk.setup)?
     };
     Ok(ModelProof {
+        settings: verdict::ProofSettings::of(vk),
         input: input.to_vec(),
         output,
         witness_commitment,

@@ -46,14 +46,153 @@ pub enum InputError {
     },
     #[error("input file `{}` is not valid JSON: {message}", path.display())]
     Json { path: PathBuf, message: String },
-    #[error("input file `{}`: {what} (expected {{\"input_data\": [[...]]}})", path.display())]
+    #[error("input file `{}`: {what} (expected {{\"input_data\": [[...]]}} or a flat list)", path.display())]
     Layout { path: PathBuf, what: String },
-    #[error("input file `{}`: value {value} at index {index} of input_data[0] is not a number", path.display())]
+    #[error("input file `{}`: value {value} at index {index} is not a number (or is too large for a 32-bit float)", path.display())]
     NonNumeric {
         path: PathBuf,
         index: usize,
         value: String,
     },
+}
+
+/// Writes a real value as a user would: `300`, `-0.5`, `1e30`. A value that
+/// is an `f32` (an input as read) prints in `f32`'s shortest form, so `1e30`
+/// reads back as written rather than as its nearest `f64`.
+pub fn format_value(v: f64) -> String {
+    let short = v as f32;
+    let exponent = v != 0.0 && !(1e-4..1e7).contains(&v.abs());
+    match (short as f64 == v, exponent) {
+        (true, true) => format!("{short:e}"),
+        (true, false) => format!("{short}"),
+        (false, true) => format!("{v:e}"),
+        (false, false) => format!("{v}"),
+    }
+}
+
+/// The real values a model accepts for its input and activations at scale
+/// 2^s with an `a`-bit activation bound: `[-2^(a-1-s), 2^(a-1-s))`. Returns the
+/// bound `2^(a-1-s)`.
+pub fn real_bound(scale_bits: u32, activation_bits: u32) -> f64 {
+    2f64.powi(activation_bits as i32 - 1 - scale_bits as i32)
+}
+
+/// A real value the model cannot hold at its scale, in the user's units.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error(
+    "{what} {} at index {index} is outside what the model holds at --scale {scale_bits}: \
+     [-{bound}, {bound}) (values are integers times 2^-{scale_bits}, bounded by 2^{bits_minus_one}); {hint}",
+    format_value(*value),
+    bound = format_value(real_bound(*scale_bits, bits_minus_one + 1)),
+    hint = scale_hint(*value, *scale_bits, bits_minus_one + 1)
+)]
+pub struct RangeError {
+    /// `input value`, or `node `x` (MatMul): value`.
+    pub what: String,
+    pub index: usize,
+    /// The real value (the one written, for an input).
+    pub value: f64,
+    pub scale_bits: u32,
+    pub bits_minus_one: u32,
+}
+
+/// Which `--scale` would hold `value` (the largest, since a coarser scale
+/// loses precision), or that none does.
+fn scale_hint(value: f64, scale_bits: u32, activation_bits: u32) -> String {
+    let fits = |s: u32| {
+        let q = (value * 2f64.powi(s as i32)).round();
+        let half = 2f64.powi(activation_bits as i32 - 1);
+        q >= -half && q < half
+    };
+    match (1..scale_bits).rev().find(|&s| fits(s)) {
+        Some(s) => format!(
+            "a smaller --scale holds it: --scale {s} accepts [-{b}, {b}) (coarser steps of 2^-{s})",
+            b = format_value(real_bound(s, activation_bits))
+        ),
+        None => format!(
+            "no --scale holds it (--scale 1 accepts [-{b}, {b})): scale the input down",
+            b = format_value(real_bound(1, activation_bits))
+        ),
+    }
+}
+
+/// Checks every input value against the model's bound at its scale, before
+/// quantization, and names the first one outside it in the user's units.
+pub fn check_input_range(
+    values: &[f32],
+    scale_bits: u32,
+    activation_bits: u32,
+) -> Result<(), RangeError> {
+    let half = 1i64 << (activation_bits - 1);
+    match values
+        .iter()
+        .position(|&v| !(-half..half).contains(&quantize(v as f64, scale_bits)))
+    {
+        None => Ok(()),
+        Some(index) => Err(RangeError {
+            what: "input value".into(),
+            index,
+            value: values[index] as f64,
+            scale_bits,
+            bits_minus_one: activation_bits - 1,
+        }),
+    }
+}
+
+/// An activation bound error of integer inference, in the user's units (the
+/// model names the quantized value and no flag that helps).
+pub fn explain_model_error(e: &ModelError, scale_bits: u32) -> Option<RangeError> {
+    match e {
+        ModelError::ActivationBound {
+            node,
+            op,
+            index,
+            value,
+            bits_minus_one,
+        } => Some(RangeError {
+            what: format!("node `{node}` ({op:?}): value"),
+            index: *index,
+            value: *value as f64 / 2f64.powi(scale_bits as i32),
+            scale_bits,
+            bits_minus_one: *bits_minus_one,
+        }),
+        ModelError::InputBound {
+            index,
+            value,
+            bits_minus_one,
+        } => Some(RangeError {
+            what: "input value".into(),
+            index: *index,
+            value: *value as f64 / 2f64.powi(scale_bits as i32),
+            scale_bits,
+            bits_minus_one: *bits_minus_one,
+        }),
+        _ => None,
+    }
+}
+
+/// Checks a `--scale` against the activation bound before anything is
+/// imported, in terms of the flag.
+pub fn check_scale(scale_bits: u32, activation_bits: u32) -> Result<(), String> {
+    let max = activation_bits.saturating_sub(1).min(30);
+    if (1..=max).contains(&scale_bits) {
+        return Ok(());
+    }
+    Err(format!(
+        "--scale {scale_bits} is not possible: values are {activation_bits}-bit integers \
+         times 2^-SCALE, so --scale must be between 1 and {max} (default {}; at --scale \
+         {max} inputs must lie in [-{b}, {b}), and each step down doubles that)",
+        crate::model::DEFAULT_SCALE_BITS,
+        b = format_value(real_bound(max.max(1), activation_bits))
+    ))
+}
+
+/// An input file: its values and, when present, ezkl's `output_data` (the
+/// output the file's author expects).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputFile {
+    pub input: Vec<f32>,
+    pub output: Option<Vec<f32>>,
 }
 
 /// Flattens nested arrays of numbers, row-major.
@@ -87,29 +226,60 @@ fn flatten(value: &serde_json::Value, out: &mut Vec<f32>, path: &Path) -> Result
 /// Parses ezkl's input JSON text: the first list of `input_data`, flattened.
 /// The length is not checked here (inference checks it against the model).
 pub fn parse_input_json(text: &str, path: &Path) -> Result<Vec<f32>, InputError> {
+    Ok(parse_input_file(text, path)?.input)
+}
+
+/// The values of `field`: ezkl's `[[...]]` (its first list, flattened) or,
+/// as the service takes it, a flat list of numbers.
+fn data_field(
+    json: &serde_json::Value,
+    field: &str,
+    path: &Path,
+) -> Result<Option<Vec<f32>>, InputError> {
+    let layout = |what: String| InputError::Layout {
+        path: path.to_path_buf(),
+        what,
+    };
+    let Some(data) = json.get(field) else {
+        return Ok(None);
+    };
+    let lists = data
+        .as_array()
+        .ok_or_else(|| layout(format!("`{field}` is not a list")))?;
+    let first = lists
+        .first()
+        .ok_or_else(|| layout(format!("`{field}` is empty")))?;
+    let mut out = Vec::new();
+    if first.is_array() {
+        flatten(first, &mut out, path)?;
+    } else {
+        flatten(data, &mut out, path)?;
+    }
+    Ok(Some(out))
+}
+
+/// Parses an input file: `input_data` (ezkl's `[[...]]` or a flat list) and
+/// the optional `output_data`.
+pub fn parse_input_file(text: &str, path: &Path) -> Result<InputFile, InputError> {
     let json: serde_json::Value = serde_json::from_str(text).map_err(|e| InputError::Json {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    let layout = |what: &str| InputError::Layout {
+    let input = data_field(&json, "input_data", path)?.ok_or_else(|| InputError::Layout {
         path: path.to_path_buf(),
-        what: what.into(),
-    };
-    let data = json
-        .get("input_data")
-        .ok_or_else(|| layout("no `input_data` field"))?;
-    let lists = data
-        .as_array()
-        .ok_or_else(|| layout("`input_data` is not a list"))?;
-    let first = lists
-        .first()
-        .ok_or_else(|| layout("`input_data` is empty"))?;
-    if !first.is_array() {
-        return Err(layout("`input_data` is not a list of lists"));
-    }
-    let mut out = Vec::new();
-    flatten(first, &mut out, path)?;
-    Ok(out)
+        what: "no `input_data` field".into(),
+    })?;
+    let output = data_field(&json, "output_data", path)?;
+    Ok(InputFile { input, output })
+}
+
+/// Reads an input file with its optional `output_data`.
+pub fn read_input_file(path: &Path) -> Result<InputFile, InputError> {
+    let text = std::fs::read_to_string(path).map_err(|source| InputError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_input_file(&text, path)
 }
 
 /// Reads an input file in ezkl's `{"input_data": [[...]]}` form.
@@ -215,13 +385,46 @@ mod tests {
         for bad in [
             r#"{"data": [[1]]}"#,
             r#"{"input_data": []}"#,
-            r#"{"input_data": [1, 2]}"#,
+            r#"{"input_data": 3}"#,
         ] {
             assert!(
                 matches!(parse(bad), Err(InputError::Layout { .. })),
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn flat_lists_and_output_data_are_read() {
+        let f = parse_input_file(
+            r#"{"input_data": [1, 2.5], "output_data": [[0.5]]}"#,
+            Path::new("in.json"),
+        )
+        .unwrap();
+        assert_eq!(f.input, vec![1.0, 2.5]);
+        assert_eq!(f.output, Some(vec![0.5]));
+        assert_eq!(parse(r#"{"input_data": [[1]]}"#).unwrap(), vec![1.0]);
+    }
+
+    #[test]
+    fn range_errors_are_in_the_users_units() {
+        let e = check_input_range(&[0.0, 300.0], 7, 16).unwrap_err();
+        assert_eq!(e.index, 1);
+        let text = e.to_string();
+        assert!(text.contains("input value 300 at index 1"), "{text}");
+        assert!(text.contains("[-256, 256)"), "{text}");
+        assert!(text.contains("--scale 6 accepts [-512, 512)"), "{text}");
+        assert!(check_input_range(&[255.9, -256.0], 7, 16).is_ok());
+        let text = check_input_range(&[1e30], 7, 16).unwrap_err().to_string();
+        assert!(
+            text.contains("1e30") && text.contains("no --scale"),
+            "{text}"
+        );
+        assert!(check_scale(15, 16).is_ok());
+        assert!(check_scale(16, 16)
+            .unwrap_err()
+            .contains("between 1 and 15"));
+        assert!(check_scale(0, 16).is_err());
     }
 
     #[test]

@@ -179,7 +179,10 @@ fn quantized_input(model: &ServedModel, data: &serde_json::Value) -> Result<Vec<
             ),
         ));
     }
-    Ok(quant::quantize_input(&values, model.pk.model.scale_bits))
+    let m = &model.pk.model;
+    quant::check_input_range(&values, m.scale_bits, m.activation_bits)
+        .map_err(|e| ApiError::new(ErrorCode::BadInput, format!("`input_data`: {e}")))?;
+    Ok(quant::quantize_input(&values, m.scale_bits))
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -222,11 +225,20 @@ struct ProveResponse {
     timing: Timing,
 }
 
+/// An input the model refuses, in the client's units where it is a bound.
+fn model_error(e: &crate::model::ModelError, scale_bits: u32) -> ApiError {
+    let message = match quant::explain_model_error(e, scale_bits) {
+        Some(r) => r.to_string(),
+        None => e.to_string(),
+    };
+    ApiError::new(ErrorCode::BadInput, message)
+}
+
 /// An input the model refuses (activation bounds) is the client's; anything
 /// else from the prover is ours.
-fn prove_error(model: &str, e: ProofError) -> ApiError {
+fn prove_error(model: &str, scale_bits: u32, e: ProofError) -> ApiError {
     match e {
-        ProofError::Model(m) => ApiError::new(ErrorCode::BadInput, m.to_string()),
+        ProofError::Model(m) => model_error(&m, scale_bits),
         other => ApiError::new(
             ErrorCode::Internal,
             format!("proving `{model}` failed: {other}"),
@@ -261,7 +273,7 @@ async fn prove(
             })
             .await
             .map_err(|e| ApiError::new(ErrorCode::Internal, format!("inference task: {e}")))?
-            .map_err(|e| ApiError::new(ErrorCode::BadInput, e.to_string()))?;
+            .map_err(|e| model_error(&e, scale))?;
             ProveResponse {
                 model: model.name.clone(),
                 tier: "inference",
@@ -300,7 +312,7 @@ async fn prove(
                 .map_err(|_| ApiError::new(ErrorCode::Internal, "the proving worker stopped"))?
                 .map_err(|e| match e {
                     JobError::ShuttingDown => shutting_down(),
-                    JobError::Prove(e) => prove_error(&model.name, e),
+                    JobError::Prove(e) => prove_error(&model.name, scale, e),
                     JobError::Panicked(m) => ApiError::new(
                         ErrorCode::Internal,
                         format!("proving `{}` panicked: {m}", model.name),
@@ -361,21 +373,6 @@ struct VerifyResponse {
     verify_ms: f64,
 }
 
-/// A short name for the check that rejected a proof.
-fn check_name(e: &ProofError) -> &'static str {
-    match e {
-        ProofError::Model(_) => "model",
-        ProofError::Lookup { .. } => "lookup",
-        ProofError::Op { .. } => "operator",
-        ProofError::Shape(_) => "shape",
-        ProofError::InputMismatch => "input",
-        ProofError::PublicWeight { .. } => "public_weight",
-        ProofError::Reduction(_) => "opening",
-        ProofError::Pcs(_) => "pcs",
-        ProofError::Decode(_) => "decode",
-    }
-}
-
 async fn verify(
     State(service): State<Arc<Service>>,
     body: Result<Bytes, BytesRejection>,
@@ -414,8 +411,17 @@ async fn verify(
                     ));
                 }
             }
-            proof::verify_with_checks(&m.pk.vk, &proof.input, &proof, checks)
-                .map_err(|e| (check_name(&e), e.to_string()))?;
+            proof::verdict::verify_file(&m.pk.vk, &proof, checks).map_err(|r| {
+                let reason = match r.check {
+                    "settings" => format!(
+                        "{}; model `{}` is served with other settings: verify it with \
+                         `zkinfer verify` and the proof's settings, or serve the model with them",
+                        r.reason, m.name
+                    ),
+                    _ => r.reason,
+                };
+                (r.check, reason)
+            })?;
             Ok(proof)
         })
         .await
@@ -468,10 +474,7 @@ async fn models(State(service): State<Arc<Service>>) -> Json<serde_json::Value> 
             scale_bits: m.pk.model.scale_bits,
             weights: m.pk.vk.visibility,
             keys: m.keys_origin,
-            vk_digest: m.pk.vk.digest[..8]
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect(),
+            vk_digest: proof::verdict::vk_fingerprint(&m.pk.vk),
         })
         .collect();
     Json(serde_json::json!({ "models": list }))
