@@ -1,4 +1,6 @@
-//! `MatMul` (Gemm): `Y = rescale(X·W + 2^s·bias)` for `X [m,k]`, `W [k,n]`.
+//! `MatMul` (Gemm): `Y = rescale(X·W + 2^s·bias)` for `X [m,k]`, `W [k,n]`,
+//! where the inner dimension may be several (`X [m, c, h, w]`, `W [c, h, w, n]`:
+//! a flatten before a dense layer, summed over all inner variables at once).
 //!
 //! At a random point `(r_j, r_i)` of Y (r_j: column variables, r_i: row
 //! variables) the prover sends `Y(r)`, `R(r)` and `bias(r_j)`; the verifier derives
@@ -35,13 +37,36 @@ struct Dims {
     log_n: usize,
 }
 
+/// The non-1 dimensions of a shape (which alone fix its padded layout).
+fn non_unit(shape: &[usize]) -> Vec<usize> {
+    shape.iter().copied().filter(|&d| d != 1).collect()
+}
+
 fn dims(model: &Model, node: &Node) -> Result<Dims, String> {
-    let x = &model.tensors[node.inputs[0]].shape;
+    let x = &model.tensors[node.inputs[0]];
     let w = &model.tensors[node.inputs[1]].shape;
-    let (m, k) = matrix_dims(x).ok_or("left operand is not a matrix")?;
-    let (k2, cols) = matrix_dims(w).ok_or("right operand is not a matrix")?;
-    if k != k2 {
-        return Err(format!("inner dimensions differ: {k} and {k2}"));
+    // W is [inner…, n] (a vector [n] is one row); X is [m, inner…] up to
+    // size-1 dimensions.
+    let (inner, cols) = match w.len() {
+        0 => return Err("right operand has no dimensions".into()),
+        1 => (vec![1], w[0]),
+        r => (w[..r - 1].to_vec(), w[r - 1]),
+    };
+    let k: usize = inner.iter().product();
+    if k == 0 || x.len() % k != 0 {
+        return Err(format!(
+            "left operand of shape {:?} does not end in the inner dimensions {inner:?}",
+            x.shape
+        ));
+    }
+    let m = x.len() / k;
+    let mut expected = vec![m];
+    expected.extend(&inner);
+    if non_unit(&x.shape) != non_unit(&expected) {
+        return Err(format!(
+            "left operand of shape {:?} is not [{m}, {inner:?}…] (inner dimensions of the right operand {w:?})",
+            x.shape
+        ));
     }
     let log = |d: usize| d.next_power_of_two().trailing_zeros() as usize;
     Ok(Dims {
@@ -49,7 +74,7 @@ fn dims(model: &Model, node: &Node) -> Result<Dims, String> {
         k,
         cols,
         log_m: log(m),
-        log_k: log(k),
+        log_k: num_vars(&inner),
         log_n: log(cols),
     })
 }

@@ -1,5 +1,6 @@
 //! Element-wise activations: tract's `Tanh` and `Sigmoid` `ElementWiseOp`s
-//! become the IR's table ops of the same name.
+//! become the IR's table ops of the same name; `Square` and `PowConst` with a
+//! small integer exponent (`x**2`, `Pow(x, 3)`) become chains of IR `Mul`s.
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::element_wise::ElementWiseOp;
@@ -35,5 +36,54 @@ pub(super) fn lower(cx: &mut Lowering, node: &TypedNode) -> Result<(), ImportErr
     };
     let output = cx.add_output(node)?;
     cx.push_node(node, ir_op, vec![x], output);
+    Ok(())
+}
+
+/// Largest integer exponent `PowConst` is lowered for (a chain of Muls).
+const MAX_EXPONENT: u32 = 8;
+
+/// `Square` and `PowConst(n)` for an integer `2 ≤ n ≤ MAX_EXPONENT`:
+/// `x·x·…·x`, each product rescaled like any IR `Mul`.
+pub(super) fn lower_power(cx: &mut Lowering, node: &TypedNode) -> Result<(), ImportError> {
+    use tract_onnx::tract_core::ops::math::PowConst;
+    let op = node
+        .op_as::<ElementWiseOp>()
+        .ok_or_else(|| Lowering::unsupported(node, "op type (expected an element-wise op)"))?;
+    let exponent = if op.0.name() == "Square" {
+        2
+    } else if let Some(p) = op.0.downcast_ref::<PowConst>() {
+        let e = p.exponent;
+        if e.fract() != 0.0 || !(2.0..=MAX_EXPONENT as f32).contains(&e) {
+            return Err(Lowering::unsupported(
+                node,
+                format!("power {e} (integer exponents 2 to {MAX_EXPONENT} are supported)"),
+            ));
+        }
+        e as u32
+    } else {
+        return Err(Lowering::unsupported(node, "element-wise power"));
+    };
+    let Operand::Tensor(x) = cx.operand(node, 0)? else {
+        return Err(Lowering::unsupported(node, "constant operand"));
+    };
+    let shape = cx.tensors[x].shape.clone();
+    let mut acc = x;
+    for step in 2..exponent {
+        cx.tensors.push(crate::model::Tensor {
+            name: format!("{}.pow{step}", node.name),
+            shape: shape.clone(),
+            kind: crate::model::TensorKind::Activation,
+        });
+        let t = cx.tensors.len() - 1;
+        cx.nodes.push(crate::model::Node {
+            name: format!("{}.pow{step}", node.name),
+            op: Op::Mul,
+            inputs: vec![acc, x],
+            output: t,
+        });
+        acc = t;
+    }
+    let output = cx.add_output(node)?;
+    cx.push_node(node, Op::Mul, vec![acc, x], output);
     Ok(())
 }

@@ -7,6 +7,12 @@
 //! transposed at import into the layout the IR needs; an activation operand
 //! must already have it (the IR cannot transpose activations). A vector is a
 //! `[1,k]` row as the left operand or a `[k,1]` column as the right one.
+//!
+//! Several contracted axes (a Flatten before a Gemm, which tract folds into
+//! the einsum, e.g. `mbak,nbak->mn`) need an activation whose contracted axes
+//! come last, after at most one free axis, and a constant operand: the
+//! constant is laid out `[contracted axes in the activation's order…, n]` and
+//! the IR MatMul sums over all of them at once.
 
 use std::collections::HashMap;
 
@@ -154,8 +160,11 @@ pub(super) fn lower(cx: &mut Lowering, node: &TypedNode) -> Result<(), ImportErr
     {
         return Err(bad("axis summed within one operand"));
     }
+    if contracted.len() > 1 {
+        return lower_flattened(cx, node, &expr, [&la, &lb, &lo], &contracted, &size);
+    }
     let [k] = contracted[..] else {
-        return Err(bad("needs exactly one contracted axis"));
+        return Err(bad("needs a contracted axis"));
     };
     let sides = [
         Side {
@@ -216,4 +225,107 @@ pub(super) fn lower(cx: &mut Lowering, node: &TypedNode) -> Result<(), ImportErr
         }
     }
     Err(first_error.unwrap_or_else(|| bad("no matrix layout fits")))
+}
+
+/// `activation × constant` contracted over several axes (see the module docs).
+fn lower_flattened(
+    cx: &mut Lowering,
+    node: &TypedNode,
+    expr: &str,
+    labels: [&[char]; 3],
+    contracted: &[char],
+    size: &HashMap<char, usize>,
+) -> Result<(), ImportError> {
+    let bad = |what: &str| Lowering::unsupported(node, format!("einsum `{expr}`: {what}"));
+    let operands = [cx.operand(node, 0)?, cx.operand(node, 1)?];
+    let (a, k_slot) = match (&operands[0], &operands[1]) {
+        (Operand::Tensor(t), Operand::Const(_)) => (*t, 1),
+        (Operand::Const(_), Operand::Tensor(t)) => (*t, 0),
+        _ => {
+            return Err(bad(
+                "several contracted axes need one activation and one constant",
+            ))
+        }
+    };
+    let a_labels = labels[1 - k_slot];
+    let k_labels = labels[k_slot];
+    let free_a: Vec<char> = a_labels
+        .iter()
+        .copied()
+        .filter(|l| !contracted.contains(l))
+        .collect();
+    let order: Vec<char> = a_labels
+        .iter()
+        .copied()
+        .filter(|l| contracted.contains(l))
+        .collect();
+    if free_a.len() > 1 || (free_a.len() == 1 && a_labels[0] != free_a[0]) {
+        return Err(bad(
+            "the activation's contracted axes must come last, after one free axis",
+        ));
+    }
+    let free_k: Vec<char> = k_labels
+        .iter()
+        .copied()
+        .filter(|l| !contracted.contains(l))
+        .collect();
+    if free_k.len() > 1 {
+        return Err(bad("constant operand with more than one free axis"));
+    }
+    let expected_out: Vec<char> = free_a.iter().chain(&free_k).copied().collect();
+    if labels[2] != expected_out.as_slice() {
+        return Err(bad(
+            "output axes are not [activation's free axis, constant's free axis]",
+        ));
+    }
+    // The constant's values, transposed into [order…, n].
+    let Operand::Const(k) = &operands[k_slot] else {
+        unreachable!()
+    };
+    let values = Lowering::const_values(node, k)?;
+    let src: Vec<usize> = k_labels.iter().map(|l| size[l]).collect();
+    let dst_labels: Vec<char> = order.iter().chain(&free_k).copied().collect();
+    let dst: Vec<usize> = dst_labels.iter().map(|l| size[l]).collect();
+    let position: Vec<usize> = dst_labels
+        .iter()
+        .map(|l| {
+            k_labels
+                .iter()
+                .position(|x| x == l)
+                .expect("a label of the constant")
+        })
+        .collect();
+    let total: usize = dst.iter().product();
+    let mut out = vec![0.0f32; total];
+    for (i, slot) in out.iter_mut().enumerate() {
+        // Coordinates in dst order → index in the constant's (non-1) layout.
+        let mut rest = i;
+        let mut coord = vec![0usize; dst.len()];
+        for d in (0..dst.len()).rev() {
+            coord[d] = rest % dst[d];
+            rest /= dst[d];
+        }
+        let mut src_coord = vec![0usize; src.len()];
+        for (d, &p) in position.iter().enumerate() {
+            src_coord[p] = coord[d];
+        }
+        let index = src_coord
+            .iter()
+            .zip(&src)
+            .fold(0, |acc, (&c, &n)| acc * n + c);
+        *slot = values[index];
+    }
+    let mut shape = dst;
+    if free_k.is_empty() {
+        shape.push(1);
+    }
+    let name = cx
+        .typed
+        .outlet_label(node.inputs[k_slot])
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{}.weight", node.name));
+    let w = cx.add_weight(name, shape, &out);
+    let output = cx.add_output(node)?;
+    cx.push_node(node, Op::MatMul, vec![a, w], output);
+    Ok(())
 }

@@ -4,7 +4,9 @@
 //! it cannot lower with [`super::ImportError::Unsupported`].
 
 mod activation;
+mod array;
 mod binary;
+mod cnn;
 mod einsum;
 mod shape;
 
@@ -30,6 +32,16 @@ const REGISTRY: &[(&str, Handler)] = &[
     ("RmAxis", shape::lower),
     ("MoveAxis", shape::lower),
     ("Reshape", shape::lower),
+    ("Square", activation::lower_power),
+    ("PowConst", activation::lower_power),
+    ("Conv", cnn::lower_conv),
+    ("MaxPool", cnn::lower_max_pool),
+    ("SumPool", cnn::lower_sum_pool),
+    ("Slice", array::lower_slice),
+    ("Downsample", array::lower_slice),
+    ("Concat", array::lower_concat),
+    ("Pad", array::lower_pad),
+    ("Reduce<Sum>", array::lower_reduce),
 ];
 
 /// The handler for a tract op name, if any.

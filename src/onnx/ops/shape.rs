@@ -1,14 +1,18 @@
-//! Shape ops (`AddAxis`, `RmAxis`, `Reshape`, `MoveAxis`): no IR node. The IR
-//! keeps one shape per tensor, so a shape op is accepted only when the
-//! row-major layout is unchanged — the shapes differ by size-1 dimensions only
-//! (and a `MoveAxis` keeps the non-1 axes in order) — and its output aliases
-//! the input's IR tensor.
+//! Shape ops (`AddAxis`, `RmAxis`, `Reshape`, `MoveAxis`). When the padded
+//! layout is unchanged — the shapes differ by size-1 dimensions only (and a
+//! `MoveAxis` keeps the non-1 axes in order) — there is no IR node: the output
+//! aliases the input's IR tensor. Otherwise a `MoveAxis` becomes an IR
+//! `Transpose` and a `Reshape` an IR `Reshape`, both proved copies
+//! ([`crate::ops::index_map`]).
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::change_axes::AxisOp;
 
+use crate::model::Op;
 use crate::onnx::lower::{non_unit, Lowering, Operand};
 use crate::onnx::ImportError;
+use crate::ops::reshape::Reshape;
+use crate::ops::transpose::Transpose;
 
 /// Whether moving axis `from` to position `to` keeps the non-1 axes in order.
 fn move_keeps_layout(shape: &[usize], from: usize, to: usize) -> bool {
@@ -36,13 +40,30 @@ pub(super) fn lower(cx: &mut Lowering, node: &TypedNode) -> Result<(), ImportErr
             AxisOp::Move(from, to) => move_keeps_layout(&before, *from, *to),
             _ => true,
         };
-    if !keeps {
-        return Err(Lowering::unsupported(
-            node,
-            format!("reshape that changes the padded layout ({before:?} → {after:?})"),
-        ));
+    if keeps {
+        cx.outlets.insert(OutletId::new(node.id, 0), x);
+        return Ok(());
     }
-    cx.outlets.insert(OutletId::new(node.id, 0), x);
+    let ir_op = match op {
+        AxisOp::Move(from, to) => {
+            let mut perm: Vec<usize> = (0..before.len()).collect();
+            let moved = perm.remove(*from);
+            perm.insert(*to, moved);
+            Op::Transpose(Transpose {
+                input: before,
+                perm,
+            })
+        }
+        AxisOp::Reshape(..) => Op::Reshape(Reshape),
+        _ => {
+            return Err(Lowering::unsupported(
+                node,
+                format!("axis op that changes the padded layout ({before:?} → {after:?})"),
+            ))
+        }
+    };
+    let output = cx.add_output(node)?;
+    cx.push_node(node, ir_op, vec![x], output);
     Ok(())
 }
 
