@@ -9,10 +9,13 @@ identical files.
 Layout: models/<name>/network.onnx and models/<name>/input.json (ezkl's
 `{"input_data": [[...]]}` form), plus the error-path fixtures under
 tests/fixtures/. The CNNs (lenet5, cifar_cnn) and the one-op models under
-models/ops/<name>/ also carry `output_data`: onnxruntime's f32 outputs on the
-input exactly as written (one flat list per graph input in `input_data` and
-per graph output in `output_data`, in graph order; integer inputs as JSON
-integers). models/ops/ holds no network.onnx itself, so `zkinfer bench`
+models/ops/<name>/ also carry `reference_output`: onnxruntime's f32 outputs on
+the input exactly as written (one flat list per graph input in `input_data`
+and per graph output in `reference_output`, in graph order; integer inputs as
+JSON integers). It is not ezkl's `output_data`, which zkinfer treats as a
+claimed output and checks exactly at the proof's scale: a float reference
+differs from the quantized output by the quantization error, which the tests
+bound instead. models/ops/ holds no network.onnx itself, so `zkinfer bench`
 (every models/*/network.onnx) does not pick the one-op models up.
 
 Weights are drawn as normal / sqrt(fan_in) (He-like without the factor 2;
@@ -30,7 +33,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 try:
     import onnxruntime
-except ImportError:  # only the models with `output_data` need it
+except ImportError:  # only the models with `reference_output` need it
     onnxruntime = None
 
 OPSET = 13
@@ -196,9 +199,9 @@ def network(path, nodes, feeds, outputs, inits=()):
     """Saves a graph whose inputs are `feeds` (name → array, in graph order)
     and whose outputs are the tensors named `outputs`, with their shapes as
     onnxruntime computes them, and writes input.json with `input_data` and
-    `output_data`. Returns the output arrays."""
+    `reference_output`. Returns the output arrays."""
     if onnxruntime is None:
-        raise SystemExit("models with output_data need onnxruntime: pip install onnxruntime")
+        raise SystemExit("models with reference_output need onnxruntime: pip install onnxruntime")
     name = os.path.basename(path)
     inputs = [
         helper.make_tensor_value_info(k, ELEM[v.dtype], list(v.shape)) for k, v in feeds.items()
@@ -223,7 +226,7 @@ def network(path, nodes, feeds, outputs, inits=()):
         json.dump(
             {
                 "input_data": [json_list(v) for v in feeds.values()],
-                "output_data": [json_list(r) for r in results],
+                "reference_output": [json_list(r) for r in results],
             },
             f,
         )

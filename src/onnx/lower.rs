@@ -317,13 +317,30 @@ pub(crate) fn lower(
         )
     })?;
     let input = cx.outlets[&input_outlet];
-    if input == output {
-        return Err(ImportError::unsupported(
-            &typed.node(output_outlet.node).name,
-            typed.node(output_outlet.node).op().name().to_string(),
-            "model without any computation (output is the input)",
-        ));
-    }
+    let output = if input == output {
+        // Identity, Squeeze, Unsqueeze…: the output is the input's entries,
+        // proved as a copy into the output's shape.
+        let shape = ir_shape(&cx.shape(typed.node(output_outlet.node), output_outlet)?);
+        let name = typed
+            .outlet_label(output_outlet)
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{}.output", typed.node(output_outlet.node).name));
+        cx.tensors.push(model::Tensor {
+            name: name.clone(),
+            shape,
+            kind: TensorKind::Activation,
+        });
+        let copy = cx.tensors.len() - 1;
+        cx.nodes.push(Node {
+            name,
+            op: Op::Reshape(crate::ops::reshape::Reshape),
+            inputs: vec![input],
+            output: copy,
+        });
+        copy
+    } else {
+        output
+    };
     Ok(Model {
         name,
         scale_bits: options.scale_bits,

@@ -1,17 +1,20 @@
 //! Binary element-wise ops (`TypedBinOp`): `Add`, `Sub`, `SubF`, `Mul`, and
 //! `Max` against a constant 0 (tract's form of Relu).
 //!
-//! The IR broadcasts its *second* input to the first and produces the first's
-//! shape, so the full-size activation goes first: operands of `Add`/`Mul` are
-//! swapped when needed; a `Sub` whose first operand is the constant or the
-//! broadcast one (`c − x`) is rejected.
+//! The IR broadcasts both operands numpy-style. When one operand is a
+//! full-size activation it goes first and the other is laid out against it
+//! (`Add`/`Mul` operands are swapped when that helps); otherwise (both
+//! broadcast, or `c − x`) each operand gets its tract shape (leading 1s
+//! dropped) in the IR, an activation whose IR layout differs being copied
+//! into that shape first (an IR `Reshape`).
 
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::binary::TypedBinOp;
 
-use crate::model::{Op, TensorId};
-use crate::onnx::lower::{Lowering, Operand};
+use crate::model::{self, Op, TensorId, TensorKind};
+use crate::onnx::lower::{ir_shape, non_unit, trim_leading_ones, Lowering, Operand};
 use crate::onnx::ImportError;
+use crate::ops::reshape::Reshape;
 
 fn len(shape: &[usize]) -> usize {
     shape.iter().product()
@@ -63,29 +66,82 @@ pub(super) fn lower(cx: &mut Lowering, node: &TypedNode) -> Result<(), ImportErr
     let ((a, a_slot), (b, b_slot)) = match (swap, &ir_op) {
         (false, _) => ((a, a_slot), (b, b_slot)),
         (true, Op::Add | Op::Mul) => ((b, b_slot), (a, a_slot)),
-        (true, _) => {
-            return Err(Lowering::unsupported(
-                node,
-                if a_is_tensor {
-                    "subtraction whose first operand is broadcast to the second".to_string()
-                } else {
-                    "subtraction of an activation from a constant (c − x)".to_string()
-                },
-            ))
-        }
+        (true, _) => return lower_general(cx, node, ir_op, [(a, a_slot), (b, b_slot)]),
     };
     let a: TensorId = match a {
         Operand::Tensor(t) if len(&cx.input_shape(node, a_slot)?) == out_len => t,
-        _ => {
-            return Err(Lowering::unsupported(
-                node,
-                "operands that broadcast against each other (neither has the output's shape)",
-            ))
-        }
+        _ => return lower_general(cx, node, ir_op, [(a, a_slot), (b, b_slot)]),
     };
     let b = cx.broadcast_operand(node, a_slot, a, b_slot, b)?;
     let output = cx.add_output(node)?;
     cx.push_node(node, ir_op, vec![a, b], output);
+    Ok(())
+}
+
+/// Both operands broadcast (or `c − x`): each operand in its tract shape
+/// (leading 1s dropped), the output their numpy broadcast.
+fn lower_general(
+    cx: &mut Lowering,
+    node: &TypedNode,
+    ir_op: Op,
+    operands: [(Operand, usize); 2],
+) -> Result<(), ImportError> {
+    let mut ids = Vec::with_capacity(2);
+    for (operand, slot) in operands {
+        let shape = ir_shape(&cx.input_shape(node, slot)?);
+        ids.push(match operand {
+            Operand::Const(k) => {
+                let values = Lowering::const_values(node, &k)?;
+                let name = cx
+                    .typed
+                    .outlet_label(node.inputs[slot])
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("{}.const", node.name));
+                cx.add_weight(name, shape, &values)
+            }
+            Operand::Tensor(t)
+                if trim_leading_ones(&cx.tensors[t].shape) == trim_leading_ones(&shape) =>
+            {
+                t
+            }
+            Operand::Tensor(t) => {
+                // Same entries, the tract layout: a proved copy.
+                let name = format!("{}.operand{slot}", node.name);
+                cx.tensors.push(model::Tensor {
+                    name: name.clone(),
+                    shape,
+                    kind: TensorKind::Activation,
+                });
+                let copy = cx.tensors.len() - 1;
+                cx.nodes.push(model::Node {
+                    name,
+                    op: Op::Reshape(Reshape),
+                    inputs: vec![t],
+                    output: copy,
+                });
+                copy
+            }
+        });
+    }
+    let (a, b) = (&cx.tensors[ids[0]].shape, &cx.tensors[ids[1]].shape);
+    let joined = model::broadcast_shape(a, b).ok_or_else(|| {
+        Lowering::unsupported(
+            node,
+            format!("operand shapes {a:?} and {b:?} do not broadcast"),
+        )
+    })?;
+    let output = cx.add_output(node)?;
+    if non_unit(&joined) != non_unit(&cx.tensors[output].shape) {
+        return Err(Lowering::unsupported(
+            node,
+            format!(
+                "operands broadcast to {joined:?}, not the output's {:?}",
+                cx.tensors[output].shape
+            ),
+        ));
+    }
+    cx.tensors[output].shape = joined;
+    cx.push_node(node, ir_op, ids, output);
     Ok(())
 }
 
