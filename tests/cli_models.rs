@@ -104,6 +104,38 @@ fn every_shipped_model_proves_and_verifies_in_a_separate_process() {
     }
 }
 
+/// The CNNs (Conv, MaxPool, AveragePool, ReLU, a flatten folded into Gemm)
+/// from the command line, within their measured quantization bounds (README:
+/// lenet5 0.052 / 2.2%, cifar_cnn 0.18 / 5.8%), and a proof of one rejected
+/// as the other's.
+#[test]
+fn cnns_prove_and_verify_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut proofs = Vec::new();
+    for (name, abs_bound) in [("lenet5", 0.08), ("cifar_cnn", 0.25)] {
+        let (proof, json) = prove(name, dir.path(), &[]);
+        let abs = json["max_abs_error"].as_f64().unwrap();
+        assert!(abs <= abs_bound, "{name}: quantization error {abs}");
+        let out = zkinfer(&[
+            "verify",
+            &model_path(name),
+            "--proof",
+            proof.to_str().unwrap(),
+            "--input",
+            &input_path(name),
+        ]);
+        assert!(out.status.success(), "verify {name}: {}", text(&out));
+        proofs.push(proof);
+    }
+    let out = zkinfer(&[
+        "verify",
+        &model_path("lenet5"),
+        "--proof",
+        proofs[1].to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+}
+
 #[test]
 fn public_weights_and_vk_files_work() {
     let dir = tempfile::tempdir().unwrap();
