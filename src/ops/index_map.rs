@@ -27,6 +27,10 @@ use crate::layout::{num_vars, padded_dims, padded_index, EqWeights, Slot, SlotCl
 use crate::model::{Model, Node};
 use crate::transcript::ProofTranscript;
 
+/// Most entries of any operand or output of an index-map op: the verifier's
+/// work is proportional to the terms (entries times window size for pooling).
+pub const MAX_ENTRIES: usize = 1 << 24;
+
 /// An op whose output entries are sums of input entries.
 pub trait IndexMap: Send + Sync {
     /// The op's name in errors.
@@ -130,6 +134,17 @@ impl<T: IndexMap> OpProtocol for T {
     }
 
     fn check(&self, model: &Model, node: &Node) -> Result<(), String> {
+        // The verifier walks every term: bound its work by the shapes.
+        for &t in node.inputs.iter().chain([&node.output]) {
+            if model.tensors[t].len() > MAX_ENTRIES {
+                return Err(format!(
+                    "`{}` has {} entries; {} ops take tensors of at most {MAX_ENTRIES}",
+                    model.tensors[t].name,
+                    model.tensors[t].len(),
+                    IndexMap::name(self)
+                ));
+            }
+        }
         IndexMap::check(self, model, node)
     }
 

@@ -10,6 +10,9 @@ use super::conv::Window;
 use super::index_map::IndexMap;
 use crate::model::{Model, Node};
 
+/// Most taps in a window (the verifier's work is taps times the output).
+pub const MAX_TAPS: usize = 256;
+
 /// Window sums over `window`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SumPool(pub Window);
@@ -20,7 +23,12 @@ impl IndexMap for SumPool {
     }
 
     fn check(&self, model: &Model, node: &Node) -> Result<(), String> {
-        self.0.check(model, node).map(|_| ())
+        let axes = self.0.check(model, node)?;
+        let taps = axes[0].kernel * axes[1].kernel;
+        if taps > MAX_TAPS {
+            return Err(format!("{taps} taps per window (at most {MAX_TAPS})"));
+        }
+        Ok(())
     }
 
     fn terms(&self, _: &Model, _: &Node, term: &mut dyn FnMut(usize, usize, usize)) {
