@@ -287,14 +287,17 @@ pub struct Bound {
 }
 
 impl Bound {
-    /// `slot ∈ [−2^(a−1), 2^(a−1))`: the model's activation range.
+    /// `slot ∈ [−2^(a−1), 2^(a−1))`: the model's activation range, with the
+    /// sign committed as a bit of its own, so that a ReLU reading this tensor
+    /// proves `Y = b·X` with it instead of range-checking X again
+    /// ([`producer_sign_bit`]).
     pub fn activation(model: &Model, slot: Slot) -> Self {
         let a = model.activation_bits;
         Bound {
             slot,
             offset: 1i64 << (a - 1),
             bits: a,
-            sign_bit: false,
+            sign_bit: true,
         }
     }
 
@@ -368,6 +371,19 @@ pub fn range_checks(model: &Model) -> Vec<RangeCheck> {
     (0..model.nodes.len())
         .filter_map(|n| range_check(model, n))
         .collect()
+}
+
+/// The committed sign bit of tensor `t` from the range check of the node that
+/// produces it, when that node bounds it in the activation range with a sign
+/// bit (rescaling ops, Add, Sub, sums): 1 where the value is ≥ 0.
+pub fn producer_sign_bit(model: &Model, t: crate::model::TensorId) -> Option<Slot> {
+    let m = model.nodes.iter().position(|node| node.output == t)?;
+    let check = range_check(model, m)?;
+    let k = check
+        .decompositions
+        .iter()
+        .position(|d| d.slot == Slot::Tensor(t))?;
+    sign_bit(model, m, k)
 }
 
 /// The committed sign-bit limb of bound `k` of node `n` (declared with
@@ -495,48 +511,34 @@ mod tests {
     #[test]
     fn only_honest_limbs_fit_the_byte_table() {
         let model = model();
-        // ReLU: inputs (x, lo, sign); every (lo, sign) is tried, including
-        // non-bits, and only the true decomposition puts every block in [0, 256).
-        let relu = range_check(&model, 1).unwrap();
-        for x in [-32768i64, -300, -5, -1, 0, 1, 255, 300, 32767] {
+        // The MatMul's check: inputs (R, Y, lo, sign) — Y + 2^15 split as
+        // 8 + 7 + 1 bits with the sign committed (the ReLU after it uses it).
+        // Every (lo, sign) is tried, including non-bits, and only the true
+        // decomposition puts every block in [0, 256).
+        let check = range_check(&model, 0).unwrap();
+        let fitting = |r: i64, y: i64| {
             let mut fits = Vec::new();
             for lo in 0..256 {
                 for sign in [0i64, 1, 2, -1] {
-                    let inputs = [small_to_field(x), small_to_field(lo), small_to_field(sign)];
-                    if relu.blocks_at(&inputs).iter().all(|b| byte(b).is_some()) {
+                    let inputs = [r, y, lo, sign].map(small_to_field);
+                    if check.blocks_at(&inputs).iter().all(|b| byte(b).is_some()) {
                         fits.push((lo, sign));
                     }
                 }
             }
-            let t = x + 32768;
-            assert_eq!(fits, [(t & 255, t >> 15)], "x = {x}");
+            fits
+        };
+        for y in [-32768i64, -300, -5, -1, 0, 1, 255, 300, 32767] {
+            let t = y + 32768;
+            assert_eq!(fitting(0, y), [(t & 255, t >> 15)], "y = {y}");
         }
         // Out of range: no limbs fit at all.
-        for x in [-32769i64, 32768, 1 << 40] {
-            let any = (0..256).any(|lo| {
-                [0i64, 1].iter().any(|&sign| {
-                    let inputs = [small_to_field(x), small_to_field(lo), small_to_field(sign)];
-                    relu.blocks_at(&inputs).iter().all(|b| byte(b).is_some())
-                })
-            });
-            assert!(!any, "x = {x}");
+        for y in [-32769i64, 32768, 1 << 40] {
+            assert!(fitting(0, y).is_empty(), "y = {y}");
         }
-        // Rescale: inputs (R, Y, lo of Y + 2^15).
-        let rescale = range_check(&model, 0).unwrap();
-        for (r, y, ok) in [
-            (0, 0, true),
-            (127, -32768, true),
-            (128, 0, false),
-            (-1, 0, false),
-            (0, 32768, false),
-        ] {
-            let fits = (0..256)
-                .filter(|&lo| {
-                    let inputs = [small_to_field(r), small_to_field(y), small_to_field(lo)];
-                    rescale.blocks_at(&inputs).iter().all(|b| byte(b).is_some())
-                })
-                .count();
-            assert_eq!(fits, ok as usize, "R = {r}, Y = {y}");
+        // The remainder in [0, 2^7).
+        for (r, ok) in [(0, true), (127, true), (128, false), (-1, false)] {
+            assert_eq!(fitting(r, 5).len(), ok as usize, "R = {r}");
         }
     }
 
@@ -548,7 +550,11 @@ mod tests {
         let check = range_check(&model, 0).unwrap();
         let err = check.query_column(&model, &witness).unwrap_err();
         assert!(err.contains("128"), "{err}");
-        assert_eq!(sign_bit(&model, 1, 0), Some(Slot::Limb(1, 1)));
+        // The output's sign bit is the MatMul's; the ReLU has no check of its own.
+        assert_eq!(sign_bit(&model, 0, 1), Some(Slot::Limb(0, 1)));
         assert_eq!(sign_bit(&model, 0, 0), None);
+        assert!(range_check(&model, 1).is_none());
+        assert_eq!(producer_sign_bit(&model, 2), Some(Slot::Limb(0, 1)));
+        assert_eq!(producer_sign_bit(&model, 0), None);
     }
 }

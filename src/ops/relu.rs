@@ -1,6 +1,9 @@
 //! `Relu`: `Y = b·X`, where `b` is the committed sign bit of X's range check
 //! ([`super::range`]: `X + 2^(a−1) = lo + 2^8·mid + … + 2^(a−1)·b` with every
-//! limb looked up in the byte table, so `b = 1` exactly when `X ≥ 0`).
+//! limb looked up in the byte table, so `b = 1` exactly when `X ≥ 0`). That
+//! check is X's producer's when it bounds X in the activation range (a
+//! MatMul, Conv, Mul, Add, Sub or sum: one range check serves both), else
+//! the ReLU's own.
 //!
 //! The product is a zero-check: `Σ_x eq(r, x)·b(x)·X(x) = Y(r)` at a random point
 //! r of Y (degree 3), leaving claims on Y at r and on b and X at the final point.
@@ -10,7 +13,7 @@
 
 use ark_bn254::Fr;
 
-use super::range::{sign_bit, Bound};
+use super::range::{producer_sign_bit, sign_bit, Bound};
 use super::{
     claim, prove_eq_product, same_shape, verify_eq_product, ExecError, Executed, OpError,
     OpMessage, OpProtocol, ProverContext,
@@ -22,8 +25,12 @@ use crate::transcript::ProofTranscript;
 /// `max(x, 0)`.
 pub struct Relu;
 
+/// The sign bit of the input: its producer's when the producer range-checks
+/// it with one, else this node's own range check's.
 fn sign_slot(model: &Model, n: usize) -> Result<Slot, OpError> {
-    sign_bit(model, n, 0).ok_or_else(|| OpError::Shape("node has no sign-bit limb".into()))
+    producer_sign_bit(model, model.nodes[n].inputs[0])
+        .or_else(|| sign_bit(model, n, 0))
+        .ok_or_else(|| OpError::Shape("node has no sign-bit limb".into()))
 }
 
 /// Absorbs the message's values after the sumcheck and leaves its claims.
@@ -68,11 +75,12 @@ impl OpProtocol for Relu {
     }
 
     fn bounds(&self, model: &Model, n: usize) -> Vec<Bound> {
-        let input = Slot::Tensor(model.nodes[n].inputs[0]);
-        vec![Bound {
-            sign_bit: true,
-            ..Bound::activation(model, input)
-        }]
+        let input = model.nodes[n].inputs[0];
+        if producer_sign_bit(model, input).is_some() {
+            // Already range-checked, with its sign bit, by its producer.
+            return Vec::new();
+        }
+        vec![Bound::activation(model, Slot::Tensor(input))]
     }
 
     fn prove(
