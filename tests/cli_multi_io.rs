@@ -51,12 +51,7 @@ fn reference(name: &str) -> Vec<Vec<f64>> {
         .get("reference_output")
         .or_else(|| json.get("output_data"))
         .unwrap_or_else(|| panic!("{name}: no reference output"));
-    lists
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| floats(l))
-        .collect()
+    lists.as_array().unwrap().iter().map(floats).collect()
 }
 
 fn floats(v: &Value) -> Vec<f64> {
