@@ -527,9 +527,9 @@ pub struct KeySettings {
     pub visibility: WeightVisibility,
     pub scale_bits: u32,
     pub activation_bits: u32,
-    /// The model's input shape (the batch size is its first dimension when the
-    /// ONNX input had a symbolic one).
-    pub input_shape: Vec<usize>,
+    /// The shape of each model input (the batch size is their first dimension
+    /// when the ONNX inputs had a symbolic one).
+    pub input_shapes: Vec<Vec<usize>>,
     /// The model's name.
     pub model: String,
 }
@@ -542,17 +542,24 @@ pub fn read_pk_settings(path: &Path) -> Result<KeySettings, KeyError> {
         path: path.to_path_buf(),
         reason: format!("malformed header: {e}"),
     })?;
-    let input_shape = header
+    let input_shapes = header
         .model
-        .tensors
-        .get(header.model.input)
-        .map(|t| t.shape.clone())
-        .unwrap_or_default();
+        .inputs
+        .iter()
+        .map(|&t| {
+            header
+                .model
+                .tensors
+                .get(t)
+                .map(|t| t.shape.clone())
+                .unwrap_or_default()
+        })
+        .collect();
     Ok(KeySettings {
         visibility: header.visibility,
         scale_bits: header.model.scale_bits,
         activation_bits: header.model.activation_bits,
-        input_shape,
+        input_shapes,
         model: header.model.name,
     })
 }

@@ -130,13 +130,23 @@ pub fn preprocess(args: &PreprocessArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Reads an input file and checks its values against the model's bound, in
-/// the units the file uses.
-fn read_input(path: &Path, model: &zkinfer::model::Model) -> anyhow::Result<quant::InputFile> {
+/// Reads an input file, joins its lists into the model's input (one list
+/// per model input, in order) and checks its values against the model's
+/// bound, in the units the file uses (and that an integer input's values are
+/// integers, when `integer` says which inputs are). Returns the file and the
+/// joined input.
+fn read_input(
+    path: &Path,
+    model: &zkinfer::model::Model,
+    integer: &[bool],
+) -> anyhow::Result<(quant::InputFile, Vec<f32>)> {
     let file = quant::read_input_file(path)?;
-    quant::check_input_range(&file.input, model.scale_bits, model.activation_bits)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    Ok(file)
+    let in_file = |e: String| anyhow::anyhow!("{}: {e}", path.display());
+    let input = quant::join_inputs(&file.inputs, model).map_err(in_file)?;
+    quant::check_integer_inputs(&input, model, integer).map_err(in_file)?;
+    quant::check_input_range(&input, model.scale_bits, model.activation_bits)
+        .map_err(|e| in_file(e.to_string()))?;
+    Ok((file, input))
 }
 
 /// Where `expected` (an input file's `output_data`) differs from a quantized
@@ -164,21 +174,15 @@ pub fn prove(args: &ProveArgs) -> anyhow::Result<()> {
     let backend = registry::select(device)?;
     let prepared = prepare(&args.model, &args.options, KeyPolicy::LoadOrBuild)?;
     let imported = &prepared.imported;
-    let file = read_input(&args.input, &imported.model)?;
-    let input = &file.input;
-    let expected = imported.model.tensors[imported.model.input].len();
-    if input.len() != expected {
-        anyhow::bail!(
-            "{}: input has {} values, model `{}` expects {expected} (shape {:?})",
-            args.input.display(),
-            input.len(),
-            model_name(&args.model),
-            imported.model.tensors[imported.model.input].shape
-        );
-    }
+    let integer: Vec<bool> = (0..imported.model.inputs.len())
+        .map(|i| imported.is_integer_input(i))
+        .collect();
+    let (file, input) = read_input(&args.input, &imported.model, &integer)?;
+    let input = &input;
     let (pk, dir) = (&prepared.keys.pk, &prepared.keys.dir);
     let cached = prepared.keys.origin == KeyOrigin::Loaded;
     let scale = imported.model.scale_bits;
+    let model = &imported.model;
     let (_, report) = quant::report(imported, input).map_err(|e| match &e {
         quant::ReportError::Model(m) => match quant::explain_model_error(m, scale) {
             Some(r) => anyhow::anyhow!("{}: {r}", args.input.display()),
@@ -204,8 +208,8 @@ pub fn prove(args: &ProveArgs) -> anyhow::Result<()> {
     std::fs::write(&args.proof, &bytes)
         .with_context(|| format!("cannot write {}", args.proof.display()))?;
     let output = quant::dequantize(&proof.output, scale);
-    let output_mismatch = file
-        .output
+    let expected_output = file.output();
+    let output_mismatch = expected_output
         .as_ref()
         .and_then(|expected| output_difference(expected, &proof.output, scale));
     if let Some(d) = &output_mismatch {
@@ -218,11 +222,11 @@ pub fn prove(args: &ProveArgs) -> anyhow::Result<()> {
             serde_json::json!({
                 "model": model_name(&args.model),
                 "device": backend.as_dyn().name(),
-                "output": output,
-                "float_output": report.float_output,
+                "output": quant::lists_json(&output, model, &model.outputs),
+                "float_output": quant::lists_json(&report.float_output, model, &model.outputs),
                 "max_abs_error": report.max_abs_error,
                 "max_rel_error": report.max_rel_error,
-                "output_data_matches": file.output.as_ref().map(|_| output_mismatch.is_none()),
+                "output_data_matches": expected_output.as_ref().map(|_| output_mismatch.is_none()),
                 "proof": args.proof,
                 "proof_bytes": bytes.len(),
                 "prove_s": prove_s,
@@ -235,8 +239,14 @@ pub fn prove(args: &ProveArgs) -> anyhow::Result<()> {
             })
         );
     } else {
-        println!("output      {output:?}");
-        println!("float ref   {:?}", report.float_output);
+        println!(
+            "output      {}",
+            quant::lists_text(&output, model, &model.outputs)
+        );
+        println!(
+            "float ref   {}",
+            quant::lists_text(&report.float_output, model, &model.outputs)
+        );
         println!(
             "quant error max abs {:.5}, max rel {:.5}",
             report.max_abs_error, report.max_rel_error
@@ -440,8 +450,20 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
     let scale = vk.model.scale_bits;
     let mut input_file = None;
     if let Some(input_path) = &args.input {
-        let file = read_input(input_path, &vk.model)?;
-        if quant::quantize_input(&file.input, scale) != proof.input {
+        let file = quant::read_input_file(input_path)?;
+        // Lists that do not fit the model's inputs are another input too.
+        let input = quant::join_inputs(&file.inputs, &vk.model).map_err(|e| {
+            reject(
+                "input",
+                format!(
+                    "the proof is for another input than {}: {e}",
+                    input_path.display()
+                ),
+            )
+        })?;
+        quant::check_input_range(&input, scale, vk.model.activation_bits)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", input_path.display()))?;
+        if quant::quantize_input(&input, scale) != proof.input {
             return Err(reject(
                 "input",
                 format!(
@@ -451,7 +473,7 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
             ));
         }
         if let Some(d) = file
-            .output
+            .output()
             .as_ref()
             .and_then(|expected| output_difference(expected, &proof.output, scale))
         {
@@ -471,13 +493,14 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
     let output = quant::dequantize(&proof.output, scale);
     // The statement proved is about the proof's own public input: say which.
     let input = quant::dequantize(&proof.input, scale);
-    let output_checked = input_file.as_ref().is_some_and(|f| f.output.is_some());
+    let output_checked = input_file.as_ref().is_some_and(|f| f.outputs.is_some());
+    let model = &vk.model;
     if args.json {
         let mut json = serde_json::json!({
             "accepted": true,
             "model": vk.model.name,
-            "input": input,
-            "output": output,
+            "input": quant::lists_json(&input, model, &model.inputs),
+            "output": quant::lists_json(&output, model, &model.outputs),
             "verify_s": verify_s,
             "vk_fingerprint": verdict::vk_fingerprint(&vk),
             "settings": settings_json(&proof.settings),
@@ -506,14 +529,19 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
                     ""
                 }
             ),
-            None if input.len() <= 16 => println!("input  {input:?}"),
+            None if input.len() <= 16 => {
+                println!("input  {}", quant::lists_text(&input, model, &model.inputs))
+            }
             None => println!(
                 "input  {} values, starting {:?} (check it with --input FILE)",
                 input.len(),
                 &input[..8]
             ),
         }
-        println!("output {output:?}");
+        println!(
+            "output {}",
+            quant::lists_text(&output, model, &model.outputs)
+        );
     }
     Ok(())
 }

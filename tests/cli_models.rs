@@ -351,7 +351,7 @@ fn verifying_keys_cannot_bring_their_own_dory_setup() {
     .unwrap()
     .model;
     let log = proof::required_generators(&model);
-    let input: Vec<i64> = (0..model.tensors[model.input].len() as i64).collect();
+    let input: Vec<i64> = (0..model.input_len() as i64).collect();
     let proof_path = dir.path().join("p.proof");
     let vk_path = dir.path().join("vk.bin");
     // Keys and a proof over a setup of the key maker's choosing; with

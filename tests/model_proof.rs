@@ -34,8 +34,8 @@ fn batched_model() -> Model {
             node("relu", Op::Relu, &[3], 4),
             node("g2", Op::MatMul, &[4, 5], 6),
         ],
-        input: 0,
-        output: 6,
+        inputs: vec![0],
+        outputs: vec![6],
     }
 }
 
@@ -170,8 +170,8 @@ fn activation_bound_violations_are_refused_naming_the_node() {
             tensor("y", &[1, 1], A),
         ],
         nodes: vec![node("big_gemm", Op::MatMul, &[0, 1], 2)],
-        input: 0,
-        output: 2,
+        inputs: vec![0],
+        outputs: vec![2],
     };
     let pk = keys(model, WeightVisibility::Committed);
     match proof::prove::<CpuBackend>(&pk, &[20000, 20000]) {
@@ -276,5 +276,89 @@ fn keys_round_trip_through_files_and_corruption_is_detected() {
             setup()
         )
         .is_err());
+    }
+}
+
+/// Two inputs of different sizes and two outputs listed out of node order:
+/// y2 = Relu(x), y1 = x·W + b (b the second input); outputs [y2, y1].
+fn two_in_two_out() -> Model {
+    use TensorKind::Activation as A;
+    Model {
+        name: "two_in_two_out".into(),
+        scale_bits: 7,
+        activation_bits: 16,
+        tensors: vec![
+            tensor("x", &[1, 4], TensorKind::Input),
+            tensor("b", &[1, 3], TensorKind::Input),
+            weight("W", &[4, 3], 11),
+            tensor("h", &[1, 3], A),
+            tensor("y1", &[1, 3], A),
+            tensor("y2", &[1, 4], A),
+        ],
+        nodes: vec![
+            node("gemm", Op::MatMul, &[0, 2], 3),
+            node("add", Op::Add, &[3, 1], 4),
+            node("relu", Op::Relu, &[0], 5),
+        ],
+        inputs: vec![0, 1],
+        outputs: vec![5, 4],
+    }
+}
+
+#[test]
+fn several_inputs_and_outputs_are_each_bound() {
+    let input = vec![100, -50, 25, 300, 7, -128, 64];
+    for visibility in [WeightVisibility::Committed, WeightVisibility::Public] {
+        let pk = keys(two_in_two_out(), visibility);
+        let model = &pk.model;
+        let w = model.execute(&input).unwrap();
+        assert_eq!(w.values[1], vec![7, -128, 64]);
+        let p = proof::prove::<CpuBackend>(&pk, &input).unwrap();
+        // The outputs in the model's order: y2 then y1.
+        assert_eq!(
+            p.output,
+            [w.values[5].clone(), w.values[4].clone()].concat()
+        );
+        assert_eq!(p.output[..4], [100, 0, 25, 300]);
+        proof::verify(&pk.vk, &input, &p).unwrap();
+        // Every public value, of either output or either input, is bound.
+        for k in 0..p.output.len() {
+            let mut bad = p.clone();
+            bad.output[k] += 1;
+            assert!(
+                proof::verify(&pk.vk, &input, &bad).is_err(),
+                "{visibility:?}: output value {k} changed and accepted"
+            );
+        }
+        for k in 0..input.len() {
+            let mut other = input.clone();
+            other[k] += 1;
+            let mut bad = p.clone();
+            bad.input = other.clone();
+            assert!(
+                proof::verify(&pk.vk, &other, &bad).is_err(),
+                "{visibility:?}: input value {k} changed and accepted"
+            );
+        }
+        // The inputs in the other order (as one list: the lengths still add up).
+        let swapped = [&input[4..], &input[..4]].concat();
+        let mut bad = p.clone();
+        bad.input = swapped.clone();
+        assert!(proof::verify(&pk.vk, &swapped, &bad).is_err());
+        assert!(matches!(
+            proof::verify(&pk.vk, &swapped, &p),
+            Err(ProofError::InputMismatch)
+        ));
+        // Too few values, and a public value of the second input outside the
+        // activation range, are refused before anything else.
+        let mut short = p.clone();
+        short.input.pop();
+        let err = proof::verify(&pk.vk, &short.input.clone(), &short).unwrap_err();
+        assert!(err.to_string().contains("6 values"), "{err}");
+        let mut outside = p.clone();
+        outside.input[5] = 40000;
+        let err = proof::verify(&pk.vk, &outside.input.clone(), &outside).unwrap_err();
+        assert!(err.to_string().contains("activation range"), "{err}");
+        assert!(proof::prove::<CpuBackend>(&pk, &input[..6]).is_err());
     }
 }

@@ -198,8 +198,12 @@ fn dense_layers_lower_to_matmuls_with_folded_biases() {
             assert_eq!(w.shape, shape, "{name}: `{}`", node.name);
             assert_eq!(m.tensors[node.inputs[2]].shape, vec![shape[1]], "{name}");
         }
-        assert_eq!(m.tensors[m.input].kind, TensorKind::Input);
-        assert_eq!(m.tensors[m.input].shape, vec![1, weights[0][0]], "{name}");
+        assert_eq!(m.tensors[m.inputs[0]].kind, TensorKind::Input);
+        assert_eq!(
+            m.tensors[m.inputs[0]].shape,
+            vec![1, weights[0][0]],
+            "{name}"
+        );
     }
 }
 
@@ -211,7 +215,7 @@ fn constant_first_add_is_swapped() {
     let ops: Vec<Op> = m.nodes.iter().map(|n| n.op.clone()).collect();
     assert_eq!(ops, vec![Op::Add, Op::Sub, Op::Mul]);
     for node in &m.nodes[..2] {
-        assert_eq!(node.inputs[0], m.input, "`{}`", node.name);
+        assert_eq!(node.inputs[0], m.inputs[0], "`{}`", node.name);
         assert!(matches!(
             m.tensors[node.inputs[1]].kind,
             TensorKind::Weight { .. }
@@ -228,9 +232,9 @@ fn symbolic_batch_takes_the_batch_size_option() {
         ..ImportOptions::default()
     };
     let batched = import(&path, &options).unwrap();
-    assert_eq!(batched.input_shape, vec![3, 64]);
+    assert_eq!(batched.input_shapes, vec![vec![3, 64]]);
     assert_eq!(
-        batched.model.tensors[batched.model.input].shape,
+        batched.model.tensors[batched.model.inputs[0]].shape,
         vec![3, 64]
     );
     let row = read_input_json(&input_path("authorization")).unwrap();
@@ -239,13 +243,13 @@ fn symbolic_batch_takes_the_batch_size_option() {
         .model
         .execute(&quantize_input(&row, 7))
         .unwrap()
-        .values[single.model.output]
+        .values[single.model.outputs[0]]
         .clone();
     let three = batched
         .model
         .execute(&quantize_input(&rows, 7))
         .unwrap()
-        .values[batched.model.output]
+        .values[batched.model.outputs[0]]
         .clone();
     assert_eq!(three.len(), 12);
     for chunk in three.chunks(4) {
@@ -302,28 +306,69 @@ fn constant_minus_activation_imports() {
     let path = root().join("tests/fixtures/sub_const_first.onnx");
     let imported = import(&path, &ImportOptions::default()).unwrap();
     assert!(imported.model.nodes.iter().any(|n| n.op == Op::Sub));
-    let len: usize = imported.model.tensors[imported.model.input].len();
+    let len: usize = imported.model.tensors[imported.model.inputs[0]].len();
     let input: Vec<f32> = (0..len).map(|i| i as f32 / 4.0 - 1.0).collect();
     let (_, rep) = report(&imported, &input).unwrap();
     assert!(rep.max_abs_error <= 0.02, "{}", rep.max_abs_error);
 }
 
 #[test]
-fn two_inputs_are_rejected() {
+fn several_inputs_and_outputs_are_imported_in_the_graphs_order() {
     let path = root().join("tests/fixtures/two_inputs.onnx");
-    let err = import(&path, &ImportOptions::default()).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            ImportError::Arity {
-                inputs: 2,
-                outputs: 1,
-                ..
-            }
-        ),
-        "{err}"
-    );
-    assert!(err.to_string().contains("two_inputs.onnx"), "{err}");
+    let imported = import(&path, &ImportOptions::default()).unwrap();
+    let m = &imported.model;
+    let names: Vec<&str> = m
+        .inputs
+        .iter()
+        .map(|&t| m.tensors[t].name.as_str())
+        .collect();
+    assert_eq!(names, ["a", "b"]);
+    assert_eq!(imported.input_shapes, vec![vec![1, 3], vec![1, 3]]);
+    assert_eq!(m.input_len(), 6);
+    // The inputs in order, concatenated: a + b.
+    let float = run_float(&imported, &[1.0, 2.0, 3.0, 0.5, 0.25, -1.0]).unwrap();
+    assert_eq!(float, vec![1.5, 2.25, 2.0]);
+    let w = m
+        .execute(&quantize_input(&[1.0, 2.0, 3.0, 0.5, 0.25, -1.0], 7))
+        .unwrap();
+    assert_eq!(m.output_values(&w), quantize_input(&float, 7));
+
+    let split = import(
+        &root().join("models/ops/split/network.onnx"),
+        &ImportOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(split.model.outputs.len(), 2);
+    assert_eq!(split.output_shapes, vec![vec![1, 2, 4], vec![1, 4, 4]]);
+}
+
+#[test]
+fn integer_inputs_are_quantized_where_the_graph_casts_them() {
+    let imported = import(
+        &root().join("models/ops/int_input/network.onnx"),
+        &ImportOptions::default(),
+    )
+    .unwrap();
+    assert!(imported.is_integer_input(0));
+    // The Cast lowers to nothing: the input feeds the Mul directly.
+    let m = &imported.model;
+    assert_eq!(m.nodes.len(), 1);
+    assert_eq!(m.nodes[0].inputs[0], m.inputs[0]);
+    let ids = [3.0, 0.0, 7.0, 1.0, 9.0, 4.0];
+    let (_, r) = report(&imported, &ids).unwrap();
+    assert!(r.max_abs_error < 0.05, "{r:?}");
+    let err = run_float(&imported, &[3.5, 0.0, 7.0, 1.0, 9.0, 4.0]).unwrap_err();
+    assert!(err.to_string().contains("not an integer"), "{err}");
+
+    // Gather by integer ids is refused naming the node and the input.
+    let err = import(
+        &root().join("models/ops/int_gather/network.onnx"),
+        &ImportOptions::default(),
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, ImportError::Unsupported { .. }), "{msg}");
+    assert!(msg.contains("Gather") && msg.contains("`ids`"), "{msg}");
 }
 
 #[test]

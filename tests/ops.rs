@@ -21,7 +21,7 @@ fn prove_and_tamper(model: Model, input: &[i64], target: usize) {
         let pk =
             proof::preprocess(CpuBackend::global(), model.clone(), visibility, setup()).unwrap();
         let p = proof::prove::<CpuBackend>(&pk, input).unwrap();
-        assert_eq!(p.output, witness.values[model.output]);
+        assert_eq!(p.output, witness.values[model.outputs[0]]);
         proof::verify(&pk.vk, input, &p).unwrap();
         let bytes = p.to_bytes();
         let decoded = proof::ModelProof::from_bytes(&bytes).unwrap();
@@ -170,8 +170,8 @@ fn conv_model(c: &ConvCase) -> (Model, Vec<i64>) {
         activation_bits: 16,
         tensors,
         nodes: vec![node("conv", op, &inputs, out)],
-        input: 0,
-        output: out,
+        inputs: vec![0],
+        outputs: vec![out],
     };
     let input = small_input(ic * h * w, 3);
     (model, input)
@@ -245,7 +245,7 @@ fn conv_matches_the_reference_and_proves() {
     ];
     for (i, c) in cases.iter().enumerate() {
         let (model, input) = conv_model(c);
-        let got = model.execute(&input).unwrap().values[model.output].clone();
+        let got = model.execute(&input).unwrap().values[model.outputs[0]].clone();
         let bias = c.bias.then(|| values(&model, 2));
         let want = reference_conv(
             &input,
@@ -305,13 +305,13 @@ fn one_node(op: Op, input: &[usize], weights: &[&[usize]], output: &[usize]) -> 
         activation_bits: 16,
         tensors,
         nodes: vec![node("op", op, &inputs, out)],
-        input: 0,
-        output: out,
+        inputs: vec![0],
+        outputs: vec![out],
     }
 }
 
 fn run(model: &Model, input: &[i64]) -> Vec<i64> {
-    model.execute(input).unwrap().values[model.output].clone()
+    model.execute(input).unwrap().values[model.outputs[0]].clone()
 }
 
 #[test]

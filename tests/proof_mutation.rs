@@ -899,13 +899,24 @@ fn vk_mutations(vk: &VerifyingKey, opening_sigmas: &[usize]) -> Vec<VkMutation> 
         });
     }
     for delta in [1, count - 1] {
-        vk_mutation(&mut out, format!("model.input+{delta}"), move |k| {
-            k.model.input = (k.model.input + delta) % count
+        vk_mutation(&mut out, format!("model.inputs[0]+{delta}"), move |k| {
+            k.model.inputs[0] = (k.model.inputs[0] + delta) % count
         });
-        vk_mutation(&mut out, format!("model.output+{delta}"), move |k| {
-            k.model.output = (k.model.output + delta) % count
+        vk_mutation(&mut out, format!("model.outputs[0]+{delta}"), move |k| {
+            k.model.outputs[0] = (k.model.outputs[0] + delta) % count
         });
     }
+    vk_mutation(&mut out, "model.inputs.push".into(), |k| {
+        let first = k.model.inputs[0];
+        k.model.inputs.push(first)
+    });
+    vk_mutation(&mut out, "model.outputs.push".into(), |k| {
+        let first = k.model.outputs[0];
+        k.model.outputs.push(first)
+    });
+    vk_mutation(&mut out, "model.outputs.clear".into(), |k| {
+        k.model.outputs.clear()
+    });
     vk_mutation(&mut out, "visibility".into(), |k| {
         k.visibility = match k.visibility {
             WeightVisibility::Committed => WeightVisibility::Public,

@@ -183,8 +183,8 @@ fn build(spec: &Spec) -> Model {
         activation_bits: spec.activation_bits,
         tensors,
         nodes,
-        input: 0,
-        output: current,
+        inputs: vec![0],
+        outputs: vec![current],
     }
 }
 
@@ -192,7 +192,7 @@ fn build(spec: &Spec) -> Model {
 fn input(model: &Model, seed: u64) -> Vec<i64> {
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
     let bound = (4i64 << model.scale_bits).min((1 << (model.activation_bits - 1)) - 1);
-    (0..model.tensors[model.input].len())
+    (0..model.input_len())
         .map(|_| small(&mut rng, bound))
         .collect()
 }
@@ -200,7 +200,7 @@ fn input(model: &Model, seed: u64) -> Vec<i64> {
 /// The output of a successful run; `None` when it leaves the activation bound.
 fn run(model: &Model, input: &[i64]) -> Option<Vec<i64>> {
     match model.execute(input) {
-        Ok(w) => Some(w.values[model.output].clone()),
+        Ok(w) => Some(w.values[model.outputs[0]].clone()),
         Err(ModelError::ActivationBound { .. }) => None,
         Err(e) => panic!("{e}"),
     }

@@ -54,13 +54,17 @@ struct Server {
 
 impl Server {
     async fn start(config: ServiceConfig) -> Server {
+        Server::start_with(vec![model_path("authorization")], config).await
+    }
+
+    async fn start_with(models: Vec<PathBuf>, config: ServiceConfig) -> Server {
         let params = KeyParams {
             import: ImportOptions::default(),
             visibility: WeightVisibility::Committed,
         };
         let service = tokio::task::spawn_blocking(move || {
             Service::load(
-                &[model_path("authorization")],
+                &models,
                 &params,
                 &KeyLocation::Root(cache_dir().join("keys")),
                 &mut Setups::new(cache_dir()),
@@ -160,7 +164,7 @@ fn expected_output(service: &Service) -> Vec<f32> {
     let values = zkinfer::quant::read_input_json(&input_path("authorization")).unwrap();
     let input = zkinfer::quant::quantize_input(&values, model.scale_bits);
     let witness = model.execute(&input).unwrap();
-    zkinfer::quant::dequantize(&witness.values[model.output], model.scale_bits)
+    zkinfer::quant::dequantize(&witness.values[model.outputs[0]], model.scale_bits)
 }
 
 fn floats(v: &Value) -> Vec<f32> {
@@ -292,6 +296,84 @@ async fn both_tiers_and_the_proof_verifies_with_the_cli_and_the_service() {
     ] {
         assert!(text.contains(needle), "no `{needle}` in\n{text}");
     }
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_two_input_request_gets_one_list_per_output_and_verifies() {
+    let name = "two_inputs_two_outputs";
+    let path = root().join("models/ops").join(name).join("network.onnx");
+    let server = Server::start_with(vec![path], ServiceConfig::default()).await;
+    let route = format!("/v1/models/{name}/prove");
+    let shipped: Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("models/ops").join(name).join("input.json")).unwrap(),
+    )
+    .unwrap();
+    let input_data = shipped["input_data"].clone();
+    let lists = |v: &Value| -> Vec<Vec<f32>> { v.as_array().unwrap().iter().map(floats).collect() };
+
+    let inference = post(
+        server.addr,
+        &route,
+        &json!({"input_data": input_data, "tier": "inference"}),
+    )
+    .await;
+    assert_eq!(inference.status, 200, "{}", inference.json());
+    let outputs = lists(&inference.json()["output"]);
+    assert_eq!(outputs.len(), 2);
+    assert_eq!(inference.json()["output_shape"], json!([[1, 4], [1, 4]]));
+    // a + b and a · b, within the quantization error.
+    let a = floats(&input_data[0]);
+    let b = floats(&input_data[1]);
+    for i in 0..4 {
+        assert!((outputs[0][i] - (a[i] + b[i])).abs() < 0.05, "{outputs:?}");
+        assert!((outputs[1][i] - a[i] * b[i]).abs() < 0.05, "{outputs:?}");
+    }
+
+    let answer = post(
+        server.addr,
+        &route,
+        &json!({"input_data": input_data, "tier": "proof"}),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.json());
+    assert_eq!(lists(&answer.json()["output"]), outputs);
+    let proof = answer.json()["proof"].as_str().unwrap().to_string();
+    let ok = post(
+        server.addr,
+        "/v1/verify",
+        &json!({"model": name, "proof": proof, "input_data": input_data}),
+    )
+    .await;
+    assert_eq!(ok.json()["accepted"], true, "{}", ok.json());
+    assert_eq!(lists(&ok.json()["input"]).len(), 2);
+    assert_eq!(lists(&ok.json()["output"]), outputs);
+    let swapped = json!([input_data[1], input_data[0]]);
+    let other = post(
+        server.addr,
+        "/v1/verify",
+        &json!({"model": name, "proof": proof, "input_data": swapped}),
+    )
+    .await;
+    assert_eq!(other.json()["accepted"], false, "{}", other.json());
+    assert_eq!(other.json()["check"], "input");
+
+    // One flat list for two inputs is the client's error, saying so.
+    let flat = post(
+        server.addr,
+        &route,
+        &json!({"input_data": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8], "tier": "inference"}),
+    )
+    .await;
+    assert_eq!(flat.status, 422);
+    assert_eq!(flat.error_code(), "bad_input");
+    let message = flat.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(message.contains("2 inputs"), "{message}");
+    let models = get(server.addr, "/v1/models").await.json();
+    assert_eq!(models["models"][0]["input_shape"], json!([[1, 4], [1, 4]]));
     server.shutdown().await;
 }
 

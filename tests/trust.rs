@@ -67,8 +67,8 @@ fn gemm_relu(seed: i64) -> Model {
             node("gemm", Op::MatMul, &[0, 1, 2], 3),
             node("relu", Op::Relu, &[3], 4),
         ],
-        input: 0,
-        output: 4,
+        inputs: vec![0],
+        outputs: vec![4],
     }
 }
 
@@ -109,7 +109,7 @@ fn a_key_folder_with_another_models_commitment_is_refused() {
     proof::verify(&forged.vk, &INPUT, &proof_b).unwrap();
     assert_ne!(
         proof_b.output,
-        model_a.execute(&INPUT).unwrap().values[model_a.output],
+        model_a.execute(&INPUT).unwrap().values[model_a.outputs[0]],
         "B's output is not A's"
     );
 
@@ -225,8 +225,8 @@ fn add_then_matmul() -> Model {
             node("add", Op::Add, &[0, 0], 1),
             node("matmul", Op::MatMul, &[1, 2], 3),
         ],
-        input: 0,
-        output: 3,
+        inputs: vec![0],
+        outputs: vec![3],
     }
 }
 
@@ -308,8 +308,8 @@ fn the_activation_range_is_exactly_the_twos_complement_range() {
             tensor("y", &[1, 2], TensorKind::Activation),
         ],
         nodes: vec![node("relu", Op::Relu, &[0], 1)],
-        input: 0,
-        output: 1,
+        inputs: vec![0],
+        outputs: vec![1],
     };
     assert_eq!(model.activation_range(), -32768..32768);
     let pk = proof::preprocess(
@@ -346,12 +346,12 @@ fn malformed_graphs_are_refused() {
             tensor("z", &[1, 2], TensorKind::Activation),
         ],
         nodes: vec![node("a", Op::Relu, &[0], 1), node("b", Op::Relu, &[1], 2)],
-        input: 0,
-        output: 2,
+        inputs: vec![0],
+        outputs: vec![2],
     };
     base.validate().unwrap();
     type Spoil = fn(&mut Model);
-    let cases: [(Spoil, &str); 7] = [
+    let cases: [(Spoil, &str); 13] = [
         // y = Relu(z), z = Relu(y): the cycle.
         (
             |m| m.nodes = vec![node("a", Op::Relu, &[2], 1), node("b", Op::Relu, &[1], 2)],
@@ -367,7 +367,7 @@ fn malformed_graphs_are_refused() {
         // A node writing the input.
         (
             |m| m.nodes.push(node("c", Op::Relu, &[2], 0)),
-            "is the input or a weight",
+            "is an input or a weight",
         ),
         // A dead node.
         (
@@ -382,15 +382,25 @@ fn malformed_graphs_are_refused() {
         (
             |m| {
                 m.tensors.push(tensor("w", &[1, 2], TensorKind::Activation));
-                m.output = 3;
+                m.outputs = vec![3];
             },
             "not produced by any node",
         ),
-        // A second tensor of kind Input.
+        // A second tensor of kind Input, not listed as an input.
         (
             |m| m.tensors[1].kind = TensorKind::Input,
-            "one tensor of kind Input",
+            "exactly the tensors of kind Input",
         ),
+        // A listed input that is not of kind Input.
+        (|m| m.inputs.push(1), "exactly the tensors of kind Input"),
+        // An input or an output listed twice.
+        (|m| m.inputs.push(0), "listed twice as a model input"),
+        (|m| m.outputs.push(2), "listed twice as a model output"),
+        // No input, or no output.
+        (|m| m.inputs.clear(), "need at least one of each"),
+        (|m| m.outputs.clear(), "need at least one of each"),
+        // An output that is an input.
+        (|m| m.outputs.push(0), "not produced by any node"),
     ];
     let dir = tempfile::tempdir().unwrap();
     let pk = keys::preprocess_to_dir(

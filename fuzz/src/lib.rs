@@ -116,7 +116,7 @@ pub fn run_small(model: &zkinfer::model::Model) {
         .iter()
         .fold(0usize, |acc, t| acc.saturating_add(t.len()));
     if total <= 1 << 20 {
-        let _ = model.execute(&vec![0; model.tensors[model.input].len()]);
+        let _ = model.execute(&vec![0; model.input_len()]);
     }
 }
 
@@ -130,10 +130,10 @@ pub fn import_and_run(path: &std::path::Path, options: &zkinfer::onnx::ImportOpt
         panic!("an imported model does not validate: {e}");
     }
     run_small(&imported.model);
-    let len = imported
-        .input_shape
-        .iter()
-        .try_fold(1usize, |acc, &d| acc.checked_mul(d));
+    let len = imported.input_shapes.iter().try_fold(0usize, |total, shape| {
+        let len = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))?;
+        total.checked_add(len)
+    });
     if let Some(len) = len.filter(|&n| n <= 1 << 20) {
         let _ = zkinfer::onnx::run_float(&imported, &vec![0.0; len]);
     }

@@ -128,12 +128,10 @@ pub enum BenchError {
     NoShippedModels { dir: PathBuf },
     #[error("cannot find the shipped models folder; tried {tried}; set $ZKINFER_MODELS_DIR or name models explicitly")]
     ModelsDirNotFound { tried: String },
-    #[error("{model}: input has {actual} values, the model expects {expected}")]
-    InputLength {
-        model: String,
-        expected: usize,
-        actual: usize,
-    },
+    /// The input file's lists do not fit the model's inputs (their count or
+    /// a list's length): the reason says which.
+    #[error("{model}: {reason}")]
+    InputLength { model: String, reason: String },
     #[error("{}: not a bench JSON array of rows: {reason}", path.display())]
     BadCompareFile { path: PathBuf, reason: String },
     #[error("no phase timings are being recorded: install a subscriber with zkinfer::telemetry::init or telemetry::scoped first")]
@@ -429,16 +427,14 @@ fn select_devices(choices: &[DeviceChoice], every_present: bool) -> (Selected, A
 /// Reads the input, imports the model once (so a bad file fails before any
 /// run) and loads the Dory setup it needs.
 fn prepare(spec: &ModelSpec, options: &Options) -> Result<Prepared, BenchError> {
-    let input = quant::read_input_json(&spec.input)?;
+    let file = quant::read_input_file(&spec.input)?;
     let imported = onnx::import(&spec.onnx, &options.import)?;
-    let expected = imported.model.tensors[imported.model.input].len();
-    if input.len() != expected {
-        return Err(BenchError::InputLength {
+    let input = quant::join_inputs(&file.inputs, &imported.model).map_err(|reason| {
+        BenchError::InputLength {
             model: spec.name.clone(),
-            expected,
-            actual: input.len(),
-        });
-    }
+            reason,
+        }
+    })?;
     let setup = DorySetup::load_or_derive(
         DEFAULT_SEED,
         proof::required_generators(&imported.model),

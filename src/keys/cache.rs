@@ -441,11 +441,16 @@ fn settings_differences(pk_path: &Path, model: &Model, params: &KeyParams) -> Op
             found.scale_bits, model.scale_bits
         ));
     }
-    let input_shape = &model.tensors[model.input].shape;
-    if found.input_shape != *input_shape {
+    let input_shapes = model.input_shapes();
+    if found.input_shapes != input_shapes {
+        let text = |shapes: &[Vec<usize>]| match shapes {
+            [one] => format!("input shape {one:?}"),
+            _ => format!("input shapes {shapes:?}"),
+        };
         differences.push(format!(
-            "they are for input shape {:?} and this model (with this --batch-size) has {:?}",
-            found.input_shape, input_shape
+            "they are for {} and this model (with this --batch-size) has {}",
+            text(&found.input_shapes),
+            text(&input_shapes)
         ));
     }
     (!differences.is_empty()).then(|| differences.join("; "))

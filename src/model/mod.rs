@@ -37,7 +37,7 @@ pub const DEFAULT_ACTIVATION_BITS: u32 = 16;
 /// What a tensor is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TensorKind {
-    /// The model's (public) input.
+    /// A (public) model input; [`Model::inputs`] lists every one, in order.
     Input,
     /// A constant (weight, bias, folded constant), quantized, row-major.
     Weight { values: Vec<i64> },
@@ -117,7 +117,12 @@ pub struct Node {
     pub output: TensorId,
 }
 
-/// A quantized model: tensors, nodes in topological order, one input, one output.
+/// A quantized model: tensors, nodes in topological order, its inputs and
+/// outputs (at least one of each) in the ONNX graph's declared order.
+///
+/// Where one list of values stands for all inputs (or all outputs), as in
+/// [`Model::execute`] and a proof's public input and output, it is the
+/// concatenation of each tensor's row-major values in this order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Model {
     pub name: String,
@@ -125,19 +130,25 @@ pub struct Model {
     pub activation_bits: u32,
     pub tensors: Vec<Tensor>,
     pub nodes: Vec<Node>,
-    pub input: TensorId,
-    pub output: TensorId,
+    /// The input tensors (kind [`TensorKind::Input`], each once, all of them).
+    pub inputs: Vec<TensorId>,
+    /// The output tensors (each produced by a node, each once).
+    pub outputs: Vec<TensorId>,
 }
 
 /// Errors of integer inference and model checks; each names the node or tensor.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ModelError {
-    #[error("input has {actual} values, model `{model}` expects {expected} (shape {shape:?})")]
+    #[error(
+        "input has {actual} values, model `{model}` expects {expected} ({})",
+        shapes_text(shapes)
+    )]
     InputLength {
         model: String,
         expected: usize,
         actual: usize,
-        shape: Vec<usize>,
+        /// The shape of each input.
+        shapes: Vec<Vec<usize>>,
     },
     #[error("node `{node}` ({op}): value {value} at index {index} is outside the activation range [-2^{bits_minus_one}, 2^{bits_minus_one}); use a smaller --scale or a wider bound")]
     ActivationBound {
@@ -163,6 +174,21 @@ pub enum ModelError {
     },
     #[error("node `{node}` ({op}): arithmetic overflow in the accumulator")]
     Overflow { node: String, op: &'static str },
+}
+
+/// `shape [1, 4]`, or `shapes [1, 4] + [1, 4]` for several inputs.
+pub fn shapes_text(shapes: &[Vec<usize>]) -> String {
+    match shapes {
+        [one] => format!("shape {one:?}"),
+        _ => format!(
+            "shapes {}",
+            shapes
+                .iter()
+                .map(|s| format!("{s:?}"))
+                .collect::<Vec<_>>()
+                .join(" + ")
+        ),
+    }
 }
 
 /// Every tensor's integer values after inference (the witness), and the
@@ -256,8 +282,23 @@ impl Model {
             ));
         }
         let count = self.tensors.len();
-        if self.input >= count || self.output >= count {
+        if self.inputs.is_empty() || self.outputs.is_empty() {
+            return Err(format!(
+                "{} input(s) and {} output(s) (need at least one of each)",
+                self.inputs.len(),
+                self.outputs.len()
+            ));
+        }
+        if self.inputs.iter().chain(&self.outputs).any(|&t| t >= count) {
             return Err("input or output tensor id out of range".into());
+        }
+        for (what, ids) in [("input", &self.inputs), ("output", &self.outputs)] {
+            if let Some(k) = (1..ids.len()).find(|&k| ids[..k].contains(&ids[k])) {
+                return Err(format!(
+                    "tensor `{}` is listed twice as a model {what}",
+                    self.tensors[ids[k]].name
+                ));
+            }
         }
         for (id, t) in self.tensors.iter().enumerate() {
             let vars: Option<usize> = t.shape.iter().try_fold(0usize, |acc, &d| {
@@ -280,9 +321,9 @@ impl Model {
                     ));
                 }
             }
-            if matches!(t.kind, TensorKind::Input) != (id == self.input) {
+            if matches!(t.kind, TensorKind::Input) != self.inputs.contains(&id) {
                 return Err(format!(
-                    "tensor `{}`: the model input must be the one tensor of kind Input",
+                    "tensor `{}`: the model inputs must be exactly the tensors of kind Input",
                     t.name
                 ));
             }
@@ -297,10 +338,10 @@ impl Model {
     }
 
     /// The graph's structure: arities and tensor ids in range, nodes in
-    /// topological order (every operand is the input, a weight, or the output
+    /// topological order (every operand is an input, a weight, or the output
     /// of an earlier node), one producer per activation, nothing written into
-    /// the input or a weight, and no node whose output nobody uses (every node
-    /// leads to the model output, which a node produces). A cyclic graph fails
+    /// an input or a weight, and no node whose output nobody uses (every node
+    /// leads to a model output; a node produces each). A cyclic graph fails
     /// the order check: some node reads an activation no earlier node produced.
     fn validate_graph(&self) -> Result<(), String> {
         let count = self.tensors.len();
@@ -334,7 +375,7 @@ impl Model {
             let out = &self.tensors[node.output];
             if out.kind != TensorKind::Activation {
                 return bad(format!(
-                    "writes `{}`, which is the input or a weight",
+                    "writes `{}`, which is an input or a weight",
                     out.name
                 ));
             }
@@ -346,40 +387,94 @@ impl Model {
             }
             produced_by[node.output] = Some(n);
         }
-        if produced_by[self.output].is_none() {
-            return Err(format!(
-                "the model output `{}` is not produced by any node",
-                self.tensors[self.output].name
-            ));
+        for &output in &self.outputs {
+            if produced_by[output].is_none() {
+                return Err(format!(
+                    "the model output `{}` is not produced by any node",
+                    self.tensors[output].name
+                ));
+            }
+            used[output] = true;
         }
-        used[self.output] = true;
         if let Some(node) = self.nodes.iter().find(|node| !used[node.output]) {
             return Err(format!(
-                "node `{}` ({}): its output `{}` is used by no node and is not the model output",
+                "node `{}` ({}): its output `{}` is used by no node and is not a model output",
                 node.name, node.op, self.tensors[node.output].name
             ));
         }
         Ok(())
     }
 
-    /// The range every activation and the input must lie in:
+    /// The range every activation and every input must lie in:
     /// `[−2^(a−1), 2^(a−1))` for `a` = `activation_bits`.
     pub fn activation_range(&self) -> std::ops::Range<i64> {
         let half = 1i64 << (self.activation_bits - 1);
         -half..half
     }
 
-    /// Runs integer inference on a quantized input, recording every tensor.
+    /// The shape of each input, in order.
+    pub fn input_shapes(&self) -> Vec<Vec<usize>> {
+        self.inputs
+            .iter()
+            .map(|&t| self.tensors[t].shape.clone())
+            .collect()
+    }
+
+    /// The shape of each output, in order.
+    pub fn output_shapes(&self) -> Vec<Vec<usize>> {
+        self.outputs
+            .iter()
+            .map(|&t| self.tensors[t].shape.clone())
+            .collect()
+    }
+
+    /// Number of input values, all inputs together.
+    pub fn input_len(&self) -> usize {
+        self.inputs.iter().map(|&t| self.tensors[t].len()).sum()
+    }
+
+    /// Number of output values, all outputs together.
+    pub fn output_len(&self) -> usize {
+        self.outputs.iter().map(|&t| self.tensors[t].len()).sum()
+    }
+
+    /// Splits a concatenation of `tensors`' values (row-major, in order) into
+    /// one slice per tensor; `None` when the length is not their total.
+    pub fn split<'v, T>(&self, tensors: &[TensorId], values: &'v [T]) -> Option<Vec<&'v [T]>> {
+        let mut rest = values;
+        let mut parts = Vec::with_capacity(tensors.len());
+        for &t in tensors {
+            let len = self.tensors[t].len();
+            if rest.len() < len {
+                return None;
+            }
+            let (part, tail) = rest.split_at(len);
+            parts.push(part);
+            rest = tail;
+        }
+        rest.is_empty().then_some(parts)
+    }
+
+    /// The outputs' values in a witness, concatenated in order.
+    pub fn output_values(&self, witness: &Witness) -> Vec<i64> {
+        self.outputs
+            .iter()
+            .flat_map(|&t| witness.values[t].iter().copied())
+            .collect()
+    }
+
+    /// Runs integer inference on quantized inputs (every input's values,
+    /// row-major, concatenated in [`Model::inputs`] order), recording every
+    /// tensor.
     pub fn execute(&self, input: &[i64]) -> Result<Witness, ModelError> {
-        let input_tensor = &self.tensors[self.input];
-        if input.len() != input_tensor.len() {
+        let Some(parts) = self.split(&self.inputs, input) else {
             return Err(ModelError::InputLength {
                 model: self.name.clone(),
-                expected: input_tensor.len(),
+                expected: self.input_len(),
                 actual: input.len(),
-                shape: input_tensor.shape.clone(),
+                shapes: self.input_shapes(),
             });
-        }
+        };
         let range = self.activation_range();
         if let Some((index, &value)) = input.iter().enumerate().find(|(_, v)| !range.contains(v)) {
             return Err(ModelError::InputBound {
@@ -396,7 +491,9 @@ impl Model {
                 _ => Vec::new(),
             })
             .collect();
-        values[self.input] = input.to_vec();
+        for (&t, part) in self.inputs.iter().zip(parts) {
+            values[t] = part.to_vec();
+        }
         let mut remainders = vec![None; self.nodes.len()];
         let mut aux = vec![Vec::new(); self.nodes.len()];
         for (n, node) in self.nodes.iter().enumerate() {
@@ -538,8 +635,8 @@ mod tests {
                     output: 4,
                 },
             ],
-            input: 0,
-            output: 4,
+            inputs: vec![0],
+            outputs: vec![4],
         }
     }
 

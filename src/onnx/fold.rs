@@ -14,7 +14,9 @@ pub(crate) fn fold_biases(model: &mut Model) {
             uses[t] += 1;
         }
     }
-    uses[model.output] += 1;
+    for &t in &model.outputs {
+        uses[t] += 1;
+    }
     let mut producer = vec![None; model.tensors.len()];
     for (i, node) in model.nodes.iter().enumerate() {
         producer[node.output] = Some(i);
@@ -55,12 +57,13 @@ pub(crate) fn fold_biases(model: &mut Model) {
     model.nodes.retain(|_| keep.next().unwrap_or(true));
 }
 
-/// Removes tensors that are neither the input, the output, nor used or
+/// Removes tensors that are neither an input, an output, nor used or
 /// produced by a node, renumbering the rest in order.
 pub(crate) fn compact(model: &mut Model) {
     let mut used = vec![false; model.tensors.len()];
-    used[model.input] = true;
-    used[model.output] = true;
+    for &t in model.inputs.iter().chain(&model.outputs) {
+        used[t] = true;
+    }
     for node in &model.nodes {
         used[node.output] = true;
         for &t in &node.inputs {
@@ -77,8 +80,9 @@ pub(crate) fn compact(model: &mut Model) {
     }
     let mut it = used.iter();
     model.tensors.retain(|_| *it.next().unwrap_or(&false));
-    model.input = new_id[model.input];
-    model.output = new_id[model.output];
+    for t in model.inputs.iter_mut().chain(&mut model.outputs) {
+        *t = new_id[*t];
+    }
     for node in &mut model.nodes {
         node.output = new_id[node.output];
         for t in &mut node.inputs {
@@ -150,10 +154,10 @@ mod tests {
             name: "dense".into(),
             scale_bits: 7,
             activation_bits: 16,
-            output: tensors.len() - 1,
+            outputs: vec![tensors.len() - 1],
             tensors,
             nodes,
-            input: 0,
+            inputs: vec![0],
         }
     }
 
@@ -171,7 +175,8 @@ mod tests {
             let want = original.execute(&x).unwrap();
             let got = folded.execute(&x).unwrap();
             assert_eq!(
-                want.values[original.output], got.values[folded.output],
+                original.output_values(&want),
+                folded.output_values(&got),
                 "bias shape {shape:?}"
             );
         }

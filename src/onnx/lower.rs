@@ -3,7 +3,7 @@
 //! helpers they share (operands, constants as weights, IR shapes, broadcast
 //! layouts).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use tract_onnx::prelude::*;
 
@@ -24,6 +24,8 @@ pub(crate) struct Lowering<'a> {
     pub nodes: Vec<Node>,
     /// IR tensor of each lowered (non-constant) tract outlet.
     pub outlets: HashMap<OutletId, TensorId>,
+    /// The outlets of integer model inputs: only a `Cast` to f32 may read them.
+    pub integer_outlets: HashSet<OutletId>,
 }
 
 /// Drops leading size-1 dimensions while the rank exceeds 2.
@@ -262,6 +264,35 @@ impl<'a> Lowering<'a> {
     }
 }
 
+/// Lowers a `Cast` of an integer model input to f32: the IR input already
+/// holds `v·2^s`, the quantization of the float `v` the cast makes, so the
+/// output aliases it. Any other reader of an integer input is refused.
+fn lower_integer_use(cx: &mut Lowering, node: &TypedNode) -> Result<(), ImportError> {
+    let integer = node
+        .inputs
+        .iter()
+        .find(|o| cx.integer_outlets.contains(o))
+        .copied()
+        .expect("called for a reader of an integer input");
+    let input_name = cx.typed.node(integer.node).name.clone();
+    let cast = node.op_as::<tract_onnx::tract_core::ops::cast::Cast>();
+    match cast {
+        Some(cast) if cast.to == f32::datum_type() && node.inputs.len() == 1 => {
+            let tensor = cx.outlets[&integer];
+            cx.outlets.insert(OutletId::new(node.id, 0), tensor);
+            Ok(())
+        }
+        _ => Err(Lowering::unsupported(
+            node,
+            format!(
+                "use of the integer input `{input_name}` (an integer input may only be cast to \
+                 float, which is where zkinfer quantizes it; {} on integers is not supported)",
+                node.op().name()
+            ),
+        )),
+    }
+}
+
 /// Lowers a decluttered typed model to the IR (before bias folding).
 pub(crate) fn lower(
     typed: &TypedModel,
@@ -274,26 +305,44 @@ pub(crate) fn lower(
         tensors: Vec::new(),
         nodes: Vec::new(),
         outlets: HashMap::new(),
+        integer_outlets: HashSet::new(),
     };
     let order = typed
         .eval_order()
         .map_err(|e| ImportError::unsupported("graph", "EvalOrder", format!("{e:#}")))?;
-    let input_outlet = typed.inputs[0];
+    // Every input gets an IR tensor, in the graph's input order (eval order
+    // may differ, and may skip an input nothing reads).
+    let mut inputs = Vec::with_capacity(typed.inputs.len());
+    for &outlet in &typed.inputs {
+        let node = typed.node(outlet.node);
+        let shape = ir_shape(&cx.shape(node, outlet)?);
+        cx.tensors.push(model::Tensor {
+            name: node.name.clone(),
+            shape,
+            kind: TensorKind::Input,
+        });
+        let id = cx.tensors.len() - 1;
+        cx.outlets.insert(outlet, id);
+        let fact = typed
+            .outlet_fact(outlet)
+            .map_err(|e| Lowering::unsupported(node, format!("{e:#}")))?;
+        if fact.datum_type.is_integer() {
+            cx.integer_outlets.insert(outlet);
+        }
+        inputs.push(id);
+    }
     for id in order {
         let node = typed.node(id);
-        if id == input_outlet.node {
-            let shape = ir_shape(&cx.shape(node, input_outlet)?);
-            cx.tensors.push(model::Tensor {
-                name: node.name.clone(),
-                shape,
-                kind: TensorKind::Input,
-            });
-            cx.outlets.insert(input_outlet, cx.tensors.len() - 1);
+        if typed.inputs.iter().any(|o| o.node == id) {
             continue;
         }
         // Constants (and whatever tract folded to one) are read by consumers.
         let all_const = node.outputs.iter().all(|o| o.fact.konst.is_some());
         if all_const {
+            continue;
+        }
+        if node.inputs.iter().any(|o| cx.integer_outlets.contains(o)) {
+            lower_integer_use(&mut cx, node)?;
             continue;
         }
         if node.outputs.len() != 1 {
@@ -308,47 +357,49 @@ pub(crate) fn lower(
         })?;
         handler(&mut cx, node)?;
     }
-    let output_outlet = typed.outputs[0];
-    let output = *cx.outlets.get(&output_outlet).ok_or_else(|| {
-        ImportError::unsupported(
-            &typed.node(output_outlet.node).name,
-            typed.node(output_outlet.node).op().name().to_string(),
-            "constant model output",
-        )
-    })?;
-    let input = cx.outlets[&input_outlet];
-    let output = if input == output {
-        // Identity, Squeeze, Unsqueeze…: the output is the input's entries,
-        // proved as a copy into the output's shape.
-        let shape = ir_shape(&cx.shape(typed.node(output_outlet.node), output_outlet)?);
-        let name = typed
-            .outlet_label(output_outlet)
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("{}.output", typed.node(output_outlet.node).name));
-        cx.tensors.push(model::Tensor {
-            name: name.clone(),
-            shape,
-            kind: TensorKind::Activation,
-        });
-        let copy = cx.tensors.len() - 1;
-        cx.nodes.push(Node {
-            name,
-            op: Op::Reshape(crate::ops::reshape::Reshape),
-            inputs: vec![input],
-            output: copy,
-        });
-        copy
-    } else {
-        output
-    };
+    let mut outputs = Vec::with_capacity(typed.outputs.len());
+    for &outlet in &typed.outputs {
+        let node = typed.node(outlet.node);
+        let unsupported =
+            |what: &str| ImportError::unsupported(&node.name, node.op().name().to_string(), what);
+        let output = *cx
+            .outlets
+            .get(&outlet)
+            .ok_or_else(|| unsupported("constant model output"))?;
+        let output = if inputs.contains(&output) {
+            // Identity, Squeeze, Unsqueeze…: the output is an input's entries,
+            // proved as a copy into the output's shape.
+            let shape = ir_shape(&cx.shape(node, outlet)?);
+            let name = typed
+                .outlet_label(outlet)
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("{}.output", node.name));
+            cx.tensors.push(model::Tensor {
+                name: name.clone(),
+                shape,
+                kind: TensorKind::Activation,
+            });
+            let copy = cx.tensors.len() - 1;
+            cx.nodes.push(Node {
+                name,
+                op: Op::Reshape(crate::ops::reshape::Reshape),
+                inputs: vec![output],
+                output: copy,
+            });
+            copy
+        } else {
+            output
+        };
+        outputs.push(output);
+    }
     Ok(Model {
         name,
         scale_bits: options.scale_bits,
         activation_bits: options.activation_bits,
         tensors: cx.tensors,
         nodes: cx.nodes,
-        input,
-        output,
+        inputs,
+        outputs,
     })
 }
 

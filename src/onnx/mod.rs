@@ -1,8 +1,9 @@
 //! ONNX import: from an `.onnx` file to the quantized IR of [`crate::model`].
 //!
-//! The file is parsed by tract-onnx, its single input is given a concrete f32
-//! shape (a symbolic leading dimension such as `batch_size` or `N` becomes
-//! [`ImportOptions::batch_size`]), and the graph is typed and *decluttered*
+//! The file is parsed by tract-onnx, each input is given a concrete shape (a
+//! symbolic leading dimension such as `batch_size` or `N` becomes
+//! [`ImportOptions::batch_size`]) and its own datum type (f32, or an integer
+//! type: see below), and the graph is typed and *decluttered*
 //! (never optimized: optimized ops are CPU kernels). Each decluttered tract op
 //! is then lowered by a handler of the registry in [`ops`]:
 //!
@@ -15,6 +16,16 @@
 //! | `Tanh`, `Sigmoid` (`ElementWiseOp`) | `Tanh`, `Sigmoid` |
 //! | `AddAxis`, `RmAxis`, `Reshape`, `MoveAxis` | none: the output aliases the input's IR tensor when only size-1 dimensions change |
 //! | `Const` and anything tract folded to a constant | an IR `Weight` per use, quantized at scale 2^s |
+//! | `Cast` of an integer model input to f32 | none: the output aliases the input's IR tensor |
+//!
+//! A model may have several inputs and outputs; the IR lists them in the ONNX
+//! graph's order ([`Model::inputs`], [`Model::outputs`]). An integer input
+//! (int64, int32, ...: token ids and the like) holds integers `v`; the IR
+//! input tensor holds them in the fixed-point convention, `v·2^s`, which is
+//! exactly the quantization of the float `v` the graph's `Cast` to f32 makes
+//! of it: so that `Cast` is the quantization step and lowers to nothing, and
+//! an input file gives the integers themselves. Any other use of an integer
+//! input (a `Gather` by ids, integer arithmetic) is refused naming the node.
 //!
 //! A pass then folds "MatMul followed by Add of a constant `[n]` bias" into the
 //! MatMul's bias input. IR shapes are tract's shapes with leading size-1
@@ -66,18 +77,29 @@ pub struct ImportedModel {
     pub model: Model,
     /// The decluttered typed tract model, runnable in f32 (the reference).
     pub float_model: Arc<TypedRunnableModel>,
-    /// The concrete input shape the model was typed with.
-    pub input_shape: Vec<usize>,
-    /// tract's output shape (the IR output has the same element count).
-    pub output_shape: Vec<usize>,
+    /// The concrete shape of each input the model was typed with, in order.
+    pub input_shapes: Vec<Vec<usize>>,
+    /// The datum type of each input (f32, or an integer type).
+    pub input_types: Vec<DatumType>,
+    /// tract's shape of each output (each IR output has the same element count).
+    pub output_shapes: Vec<Vec<usize>>,
+}
+
+impl ImportedModel {
+    /// Whether input `i` is of an integer type: its values are the integers
+    /// themselves (the IR holds them times 2^s).
+    pub fn is_integer_input(&self, i: usize) -> bool {
+        self.input_types.get(i).is_some_and(|t| t.is_integer())
+    }
 }
 
 impl fmt::Debug for ImportedModel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ImportedModel")
             .field("model", &self.model)
-            .field("input_shape", &self.input_shape)
-            .field("output_shape", &self.output_shape)
+            .field("input_shapes", &self.input_shapes)
+            .field("input_types", &self.input_types)
+            .field("output_shapes", &self.output_shapes)
             .finish_non_exhaustive()
     }
 }
@@ -99,7 +121,7 @@ pub enum ImportError {
         op: String,
         what: String,
     },
-    #[error("`{}` has {inputs} input(s) and {outputs} output(s); zkinfer supports exactly one of each", path.display())]
+    #[error("`{}` has {inputs} input(s) and {outputs} output(s); zkinfer needs at least one of each", path.display())]
     Arity {
         path: PathBuf,
         inputs: usize,
@@ -113,11 +135,14 @@ pub enum ImportError {
     },
     #[error("invalid import options: {0}")]
     Options(String),
-    #[error("input has {actual} values, the model expects {expected} (shape {shape:?})")]
+    #[error(
+        "input has {actual} values, the model expects {expected} ({})",
+        crate::model::shapes_text(shapes)
+    )]
     InputLength {
         expected: usize,
         actual: usize,
-        shape: Vec<usize>,
+        shapes: Vec<Vec<usize>>,
     },
     #[error("f32 reference run failed: {0}")]
     Float(String),
@@ -224,15 +249,13 @@ pub fn import(path: &Path, options: &ImportOptions) -> Result<ImportedModel, Imp
         }
     }
     let (inputs, outputs) = (model.inputs.len(), model.outputs.len());
-    if inputs != 1 || outputs != 1 {
+    if inputs == 0 || outputs == 0 {
         return Err(ImportError::Arity {
             path: path.to_path_buf(),
             inputs,
             outputs,
         });
     }
-    let input_name = model.node(model.inputs[0].node).name.clone();
-    let input_shape = concrete_input_shape(&model, &input_name, options.batch_size)?;
     let tract_err = |stage| {
         move |e: TractError| ImportError::Tract {
             path: path.to_path_buf(),
@@ -240,31 +263,48 @@ pub fn import(path: &Path, options: &ImportOptions) -> Result<ImportedModel, Imp
             message: chain(&e),
         }
     };
-    model = guarded(|| model.with_input_fact(0, f32::fact(&input_shape).into()))
-        .map_err(tract_err("set the input shape of"))?;
+    let mut input_shapes = Vec::with_capacity(inputs);
+    let mut input_types = Vec::with_capacity(inputs);
+    for i in 0..inputs {
+        let input_name = model.node(model.inputs[i].node).name.clone();
+        let (dt, shape) = concrete_input_fact(&model, i, &input_name, options.batch_size)?;
+        let fact = InferenceFact::dt_shape(dt, &shape);
+        model = guarded(|| model.with_input_fact(i, fact))
+            .map_err(tract_err("set the input shape of"))?;
+        input_shapes.push(shape);
+        input_types.push(dt);
+    }
     let typed = guarded(|| model.into_typed())
         .map_err(tract_err("type"))
         .and_then(|typed| guarded(|| typed.into_decluttered()).map_err(tract_err("declutter")))?;
-    let output_fact = typed
-        .output_fact(0)
-        .map_err(tract_err("read the output of"))?;
-    let output_shape = output_fact
-        .shape
-        .as_concrete()
-        .map(|s| s.to_vec())
-        .ok_or_else(|| {
-            ImportError::unsupported(
-                "output",
+    let mut output_shapes = Vec::with_capacity(outputs);
+    for (i, &outlet) in typed.outputs.iter().enumerate() {
+        let name = typed
+            .outlet_label(outlet)
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("output {i}"));
+        let output_fact = typed
+            .outlet_fact(outlet)
+            .map_err(tract_err("read the outputs of"))?;
+        let output_shape = output_fact
+            .shape
+            .as_concrete()
+            .map(|s| s.to_vec())
+            .ok_or_else(|| {
+                ImportError::unsupported(
+                    &name,
+                    "Output",
+                    format!("symbolic output shape {:?}", output_fact.shape),
+                )
+            })?;
+        if output_fact.datum_type != f32::datum_type() {
+            return Err(ImportError::unsupported(
+                &name,
                 "Output",
-                format!("symbolic output shape {:?}", output_fact.shape),
-            )
-        })?;
-    if output_fact.datum_type != f32::datum_type() {
-        return Err(ImportError::unsupported(
-            "output",
-            "Output",
-            format!("output datum type {:?} (only f32)", output_fact.datum_type),
-        ));
+                format!("output datum type {:?} (only f32)", output_fact.datum_type),
+            ));
+        }
+        output_shapes.push(output_shape);
     }
     drop(import_span);
     let quantize_span = tracing::info_span!("quantize").entered();
@@ -286,30 +326,45 @@ pub fn import(path: &Path, options: &ImportOptions) -> Result<ImportedModel, Imp
     Ok(ImportedModel {
         model: ir,
         float_model,
-        input_shape,
-        output_shape,
+        input_shapes,
+        input_types,
+        output_shapes,
     })
 }
 
-/// The input shape with symbolic dimension 0 replaced by `batch_size`.
-fn concrete_input_shape(
+/// Integer input types zkinfer accepts (values used as-is after a `Cast`).
+const INTEGER_INPUTS: [DatumType; 6] = [
+    DatumType::I64,
+    DatumType::I32,
+    DatumType::I16,
+    DatumType::I8,
+    DatumType::U16,
+    DatumType::U8,
+];
+
+/// Input `i`'s datum type (f32 or an integer type) and its shape with
+/// symbolic dimension 0 replaced by `batch_size`.
+fn concrete_input_fact(
     model: &InferenceModel,
+    i: usize,
     input_name: &str,
     batch_size: usize,
-) -> Result<Vec<usize>, ImportError> {
+) -> Result<(DatumType, Vec<usize>), ImportError> {
     let fact = model
-        .input_fact(0)
+        .input_fact(i)
         .map_err(|e| ImportError::unsupported(input_name, "Source", chain(&e)))?;
-    match fact.datum_type.concretize() {
-        Some(dt) if dt == f32::datum_type() => {}
+    let dt = match fact.datum_type.concretize() {
+        Some(dt) if dt == f32::datum_type() || INTEGER_INPUTS.contains(&dt) => dt,
         other => {
             return Err(ImportError::unsupported(
                 input_name,
                 "Source",
-                format!("input datum type {other:?} (only f32)"),
+                format!(
+                    "input datum type {other:?} (only f32 and the integer types {INTEGER_INPUTS:?})"
+                ),
             ))
         }
-    }
+    };
     if fact.shape.is_open() {
         return Err(ImportError::unsupported(
             input_name,
@@ -317,7 +372,8 @@ fn concrete_input_shape(
             "input of unknown rank",
         ));
     }
-    fact.shape
+    let shape = fact
+        .shape
         .dims()
         .enumerate()
         .map(|(axis, d)| match d.concretize() {
@@ -337,27 +393,60 @@ fn concrete_input_shape(
                 format!("unknown input dimension at axis {axis}"),
             )),
         })
-        .collect()
+        .collect::<Result<Vec<usize>, _>>()?;
+    Ok((dt, shape))
 }
 
-/// Runs tract's f32 reference on `input` (row-major, the model's input shape).
+/// Runs tract's f32 reference on `input`: every input's values (row-major,
+/// the model's input shapes) concatenated in order, an integer input's as
+/// integers. Returns every output's values (as f32) concatenated in order.
 pub fn run_float(imported: &ImportedModel, input: &[f32]) -> Result<Vec<f32>, ImportError> {
-    let expected: usize = imported.input_shape.iter().product();
+    let expected: usize = imported
+        .input_shapes
+        .iter()
+        .map(|s| s.iter().product::<usize>())
+        .sum();
     if input.len() != expected {
         return Err(ImportError::InputLength {
             expected,
             actual: input.len(),
-            shape: imported.input_shape.clone(),
+            shapes: imported.input_shapes.clone(),
         });
     }
     let float = |e: TractError| ImportError::Float(chain(&e));
-    let tensor = Tensor::from_shape(&imported.input_shape, input).map_err(float)?;
-    let outputs =
-        guarded(|| imported.float_model.run(tvec![tensor.into_tvalue()])).map_err(float)?;
-    let out = outputs
-        .first()
-        .ok_or_else(|| ImportError::Float("no output".into()))?;
-    let out = out.cast_to::<f32>().map_err(float)?;
-    let view = out.to_plain_array_view::<f32>().map_err(float)?;
-    Ok(view.iter().copied().collect())
+    let mut tensors = TVec::new();
+    let mut rest = input;
+    for (i, (shape, &dt)) in imported
+        .input_shapes
+        .iter()
+        .zip(&imported.input_types)
+        .enumerate()
+    {
+        let (values, tail) = rest.split_at(shape.iter().product());
+        rest = tail;
+        let tensor = Tensor::from_shape(shape, values).map_err(float)?;
+        let tensor = if dt.is_integer() {
+            if let Some(k) = values.iter().position(|v| v.fract() != 0.0) {
+                return Err(ImportError::Float(format!(
+                    "input {i} is of type {dt:?}: value {} at index {k} is not an integer",
+                    values[k]
+                )));
+            }
+            tensor.cast_to_dt(dt).map_err(float)?.into_owned()
+        } else {
+            tensor
+        };
+        tensors.push(tensor.into_tvalue());
+    }
+    let outputs = guarded(|| imported.float_model.run(tensors)).map_err(float)?;
+    if outputs.is_empty() {
+        return Err(ImportError::Float("no output".into()));
+    }
+    let mut all = Vec::new();
+    for out in &outputs {
+        let out = out.cast_to::<f32>().map_err(float)?;
+        let view = out.to_plain_array_view::<f32>().map_err(float)?;
+        all.extend(view.iter().copied());
+    }
+    Ok(all)
 }

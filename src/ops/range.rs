@@ -24,11 +24,11 @@
 //!
 //! # Which check bounds each tensor
 //! The proved relation is integer execution ([`crate::model::Model::execute`]),
-//! which keeps the input and every activation in `[−2^(a−1), 2^(a−1))`:
+//! which keeps every input and every activation in `[−2^(a−1), 2^(a−1))`:
 //!
 //! | tensor | bounded by |
 //! |---|---|
-//! | the input, the output | the verifier, on the public values |
+//! | the inputs, the outputs | the verifier, on the public values |
 //! | MatMul, Mul output | its range check (above) |
 //! | Add, Sub output | its range check (above) |
 //! | ReLU output | `Y = b·X` with `b ∈ {0, 1}` and X range-checked: `Y ∈ [0, 2^(a−1))` |
@@ -444,8 +444,8 @@ mod tests {
                     output: 3,
                 },
             ],
-            input: 0,
-            output: 3,
+            inputs: vec![0],
+            outputs: vec![3],
             scale_bits: 7,
             activation_bits: 16,
         }

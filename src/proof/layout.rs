@@ -25,14 +25,15 @@ pub fn tables_used(model: &Model) -> Vec<TableKind> {
     tables
 }
 
-/// The witness polynomial's layout: the input, every node output, every rescale
+/// The witness polynomial's layout: every input, every node output, every rescale
 /// remainder and auxiliary column, every committed range-check limb and every
 /// table's multiplicities.
 pub fn witness_layout(model: &Model, table_vars: impl Fn(TableKind) -> usize) -> BlockLayout {
-    let mut slots = vec![(
-        Slot::Tensor(model.input),
-        num_vars(&model.tensors[model.input].shape),
-    )];
+    let mut slots: Vec<(Slot, usize)> = model
+        .inputs
+        .iter()
+        .map(|&t| (Slot::Tensor(t), num_vars(&model.tensors[t].shape)))
+        .collect();
     for (n, node) in model.nodes.iter().enumerate() {
         let vars = num_vars(&model.tensors[node.output].shape);
         slots.push((Slot::Tensor(node.output), vars));

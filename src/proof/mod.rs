@@ -4,14 +4,15 @@
 //!    boundary, every rescale remainder and every lookup table's multiplicities
 //!    are placed in aligned blocks of one witness polynomial and committed once.
 //! 2. The transcript absorbs the verifying key's digest, the public input and
-//!    output, and the witness commitment.
+//!    output (every input's values, then every output's, concatenated in the
+//!    model's order), and the witness commitment.
 //! 3. Each op proves its local relation at a fresh random point ([`crate::ops`]),
 //!    leaving evaluation claims on committed tensors and weights.
 //! 4. One LogUp-GKR lookup per table: the byte table checks every range (rescale
 //!    outputs and remainders, ReLU inputs and their sign bits) through limb
 //!    decompositions ([`range`]); function tables check Tanh/Sigmoid pairs.
-//! 5. The verifier evaluates the public input's and output's MLEs itself at random
-//!    points and adds them as claims on the witness.
+//! 5. The verifier evaluates each public input's and output's MLE itself at a
+//!    random point and adds them as claims on the witness.
 //! 6. All claims are reduced to one Dory opening per polynomial (witness, and the
 //!    model polynomial when weights are committed). With public weights the
 //!    verifier evaluates weight claims itself.
@@ -43,7 +44,7 @@ use crate::pcs::{
 use crate::transcript::ProofTranscript;
 
 /// Version of the proof and key formats; part of the key digest.
-pub const PROOF_VERSION: u32 = 8;
+pub const PROOF_VERSION: u32 = 9;
 
 /// Who sees the model's weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -121,9 +122,11 @@ pub struct ModelProof {
     /// The settings of the keys it was made with: hints for messages, checked
     /// against the verifying key ([`verdict`]).
     pub settings: verdict::ProofSettings,
-    /// The quantized public input.
+    /// The quantized public input: every model input's values, concatenated
+    /// in [`Model::inputs`] order.
     pub input: Vec<i64>,
-    /// The quantized public output.
+    /// The quantized public output: every model output's values, concatenated
+    /// in [`Model::outputs`] order.
     pub output: Vec<i64>,
     pub witness_commitment: Commitment,
     pub ops: Vec<OpMessage>,
@@ -482,7 +485,14 @@ pub fn prove_witness<B: GlobalBackend>(
     let backend = B::global();
     let model = &pk.model;
     let vk = &pk.vk;
-    let output = witness.values[model.output].clone();
+    if input.len() != model.input_len() {
+        return Err(ProofError::Shape(format!(
+            "input has {} values, the model expects {}",
+            input.len(),
+            model.input_len()
+        )));
+    }
+    let output = model.output_values(witness);
 
     // Range checks: committed limbs and the byte table's query columns.
     let checks = range::range_checks(model);
@@ -770,7 +780,8 @@ fn route_lookup_claims(
     Ok(())
 }
 
-/// Random-point claims binding the committed input and output to the public ones.
+/// Random-point claims binding each committed input and output tensor to its
+/// part of the public input and output (whose lengths the caller checked).
 fn bind_public(
     model: &Model,
     t: &mut ProofTranscript,
@@ -778,7 +789,10 @@ fn bind_public(
     output: &[i64],
     claims: &mut Vec<SlotClaim>,
 ) {
-    for (tensor, values) in [(model.input, input), (model.output, output)] {
+    let inputs = model.split(&model.inputs, input).expect("checked length");
+    let outputs = model.split(&model.outputs, output).expect("checked length");
+    let tensors = model.inputs.iter().chain(&model.outputs);
+    for (&tensor, values) in tensors.zip(inputs.into_iter().chain(outputs)) {
         let shape = &model.tensors[tensor].shape;
         let point = t.challenges(b"public_point", crate::layout::num_vars(shape));
         claims.push(SlotClaim {
@@ -872,18 +886,18 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ModelProof) -> Result<()
     if proof.input != input {
         return Err(ProofError::InputMismatch);
     }
-    if input.len() != model.tensors[model.input].len() {
+    if input.len() != model.input_len() {
         return Err(ProofError::Shape(format!(
             "input has {} values, the model expects {}",
             input.len(),
-            model.tensors[model.input].len()
+            model.input_len()
         )));
     }
-    if proof.output.len() != model.tensors[model.output].len() {
+    if proof.output.len() != model.output_len() {
         return Err(ProofError::Shape(format!(
             "output has {} values, the model produces {}",
             proof.output.len(),
-            model.tensors[model.output].len()
+            model.output_len()
         )));
     }
     let range = model.activation_range();

@@ -34,9 +34,10 @@ pub struct ProofSettings {
     pub scale_bits: u32,
     /// Activation bound 2^(a−1).
     pub activation_bits: u32,
-    /// The leading dimension of the model's input: what `--batch-size` sets
-    /// when the ONNX input's leading dimension is symbolic (and what importing
-    /// with it reproduces when it is fixed, since import then ignores it).
+    /// The leading dimension of the model's first input: what `--batch-size`
+    /// sets when the ONNX inputs' leading dimension is symbolic (and what
+    /// importing with it reproduces when it is fixed, since import then
+    /// ignores it).
     pub batch_size: u64,
     /// [`VerifyingKey::digest`] of the key the proof was made for.
     pub vk_digest: [u8; 64],
@@ -47,8 +48,9 @@ impl ProofSettings {
     pub fn of(vk: &VerifyingKey) -> Self {
         let model = &vk.model;
         let batch_size = model
-            .tensors
-            .get(model.input)
+            .inputs
+            .first()
+            .and_then(|&t| model.tensors.get(t))
             .and_then(|t| t.shape.first().copied())
             .unwrap_or(1)
             .max(1) as u64;

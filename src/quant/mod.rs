@@ -1,6 +1,13 @@
 //! Quantization at the edges of the IR: quantizing a real input, reading an
-//! input file in ezkl's `{"input_data": [[...]]}` form, and the quantization
-//! report comparing integer inference with tract's f32 reference.
+//! input file in ezkl's `{"input_data": [[...]]}` form (one list per model
+//! input, in the model's order; a flat list for a model with one input), and
+//! the quantization report comparing integer inference with tract's f32
+//! reference.
+//!
+//! An integer input (int64 token ids and the like) is given as its integers:
+//! quantizing the integer `v` gives `v·2^s`, which is what the IR's input
+//! tensor holds (see [`crate::onnx`]), so it needs no special case here beyond
+//! checking that its values are integers ([`check_integer_inputs`]).
 //!
 //! Report metrics: `max_abs_error = max_i |q_i / 2^s − f_i|`, and
 //! `max_rel_error = max_abs_error / max(max_i |f_i|, 2^−s)`, i.e. relative to
@@ -18,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::model::{quantize, ModelError, Witness};
+use crate::model::{quantize, Model, ModelError, Witness};
 use crate::onnx::{run_float, ImportError, ImportedModel};
 
 /// Quantizes real input values at scale 2^s.
@@ -48,9 +55,12 @@ pub enum InputError {
     Json { path: PathBuf, message: String },
     #[error("input file `{}`: {what} (expected {{\"input_data\": [[...]]}} or a flat list)", path.display())]
     Layout { path: PathBuf, what: String },
-    #[error("input file `{}`: value {value} at index {index} is not a number (or is too large for a 32-bit float)", path.display())]
+    #[error("input file `{}`: value {value} at index {index}{} is not a number (or is too large for a 32-bit float)", path.display(), list.map(|l| format!(" of list {l}")).unwrap_or_default())]
     NonNumeric {
         path: PathBuf,
+        /// Which list of several (0-based), when the field has several.
+        list: Option<usize>,
+        /// The index within that list, flattened.
         index: usize,
         value: String,
     },
@@ -187,55 +197,86 @@ pub fn check_scale(scale_bits: u32, activation_bits: u32) -> Result<(), String> 
     ))
 }
 
-/// An input file: its values and, when present, ezkl's `output_data` (the
-/// output the file's author expects).
+/// An input file: its values, one list per model input, and, when present,
+/// ezkl's `output_data` (the output the file's author expects), one list per
+/// model output.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InputFile {
-    pub input: Vec<f32>,
-    pub output: Option<Vec<f32>>,
+    /// `input_data`: one flattened list per input (a flat list is one input).
+    pub inputs: Vec<Vec<f32>>,
+    /// `output_data`, likewise one list per output.
+    pub outputs: Option<Vec<Vec<f32>>>,
 }
 
-/// Flattens nested arrays of numbers, row-major.
-fn flatten(value: &serde_json::Value, out: &mut Vec<f32>, path: &Path) -> Result<(), InputError> {
+impl InputFile {
+    /// Every input list, concatenated in order.
+    pub fn input(&self) -> Vec<f32> {
+        self.inputs.concat()
+    }
+
+    /// Every `output_data` list, concatenated in order.
+    pub fn output(&self) -> Option<Vec<f32>> {
+        self.outputs.as_ref().map(|o| o.concat())
+    }
+}
+
+/// A JSON value of nested lists of numbers, flattened row-major; the error
+/// is `(index within the flattened list, the value)`.
+pub fn flatten_numbers(
+    value: &serde_json::Value,
+    out: &mut Vec<f32>,
+) -> Result<(), (usize, String)> {
     match value {
-        serde_json::Value::Array(items) => {
-            for item in items {
-                flatten(item, out, path)?;
-            }
-            Ok(())
-        }
+        serde_json::Value::Array(items) => items.iter().try_for_each(|i| flatten_numbers(i, out)),
         serde_json::Value::Number(n) => match n.as_f64() {
             Some(v) if v.is_finite() && (v as f32).is_finite() => {
                 out.push(v as f32);
                 Ok(())
             }
-            _ => Err(InputError::NonNumeric {
-                path: path.to_path_buf(),
-                index: out.len(),
-                value: n.to_string(),
-            }),
+            _ => Err((out.len(), n.to_string())),
         },
-        other => Err(InputError::NonNumeric {
-            path: path.to_path_buf(),
-            index: out.len(),
-            value: other.to_string(),
-        }),
+        other => Err((out.len(), other.to_string())),
     }
 }
 
-/// Parses ezkl's input JSON text: the first list of `input_data`, flattened.
-/// The length is not checked here (inference checks it against the model).
-pub fn parse_input_json(text: &str, path: &Path) -> Result<Vec<f32>, InputError> {
-    Ok(parse_input_file(text, path)?.input)
+/// ezkl's lists: `[[...], [...]]` is one list per tensor (each flattened),
+/// and a flat list of numbers `[...]` is one tensor's values. `Err` is
+/// `(list when there are several, index in it, value)`.
+#[allow(clippy::type_complexity)]
+pub fn data_lists(
+    list: &[serde_json::Value],
+) -> Result<Vec<Vec<f32>>, (Option<usize>, usize, String)> {
+    if !list.first().is_some_and(|v| v.is_array()) {
+        let mut out = Vec::with_capacity(list.len());
+        for v in list {
+            flatten_numbers(v, &mut out).map_err(|(i, v)| (None, i, v))?;
+        }
+        return Ok(vec![out]);
+    }
+    let several = list.len() > 1;
+    list.iter()
+        .enumerate()
+        .map(|(k, item)| {
+            let mut out = Vec::new();
+            flatten_numbers(item, &mut out).map_err(|(i, v)| (several.then_some(k), i, v))?;
+            Ok(out)
+        })
+        .collect()
 }
 
-/// The values of `field`: ezkl's `[[...]]` (its first list, flattened) or,
-/// as the service takes it, a flat list of numbers.
+/// Parses ezkl's input JSON text: every list of `input_data`, flattened and
+/// concatenated (the model's inputs in order). The length is not checked
+/// here (see [`join_inputs`]).
+pub fn parse_input_json(text: &str, path: &Path) -> Result<Vec<f32>, InputError> {
+    Ok(parse_input_file(text, path)?.input())
+}
+
+/// The lists of `field` (see [`data_lists`]).
 fn data_field(
     json: &serde_json::Value,
     field: &str,
     path: &Path,
-) -> Result<Option<Vec<f32>>, InputError> {
+) -> Result<Option<Vec<Vec<f32>>>, InputError> {
     let layout = |what: String| InputError::Layout {
         path: path.to_path_buf(),
         what,
@@ -246,31 +287,110 @@ fn data_field(
     let lists = data
         .as_array()
         .ok_or_else(|| layout(format!("`{field}` is not a list")))?;
-    let first = lists
-        .first()
-        .ok_or_else(|| layout(format!("`{field}` is empty")))?;
-    let mut out = Vec::new();
-    if first.is_array() {
-        flatten(first, &mut out, path)?;
-    } else {
-        flatten(data, &mut out, path)?;
+    if lists.is_empty() {
+        return Err(layout(format!("`{field}` is empty")));
     }
-    Ok(Some(out))
+    data_lists(lists)
+        .map(Some)
+        .map_err(|(list, index, value)| InputError::NonNumeric {
+            path: path.to_path_buf(),
+            list,
+            index,
+            value,
+        })
 }
 
-/// Parses an input file: `input_data` (ezkl's `[[...]]` or a flat list) and
-/// the optional `output_data`.
+/// Parses an input file: `input_data` (ezkl's `[[...], ...]`, one list per
+/// input, or a flat list) and the optional `output_data` (likewise).
 pub fn parse_input_file(text: &str, path: &Path) -> Result<InputFile, InputError> {
     let json: serde_json::Value = serde_json::from_str(text).map_err(|e| InputError::Json {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
-    let input = data_field(&json, "input_data", path)?.ok_or_else(|| InputError::Layout {
+    let inputs = data_field(&json, "input_data", path)?.ok_or_else(|| InputError::Layout {
         path: path.to_path_buf(),
         what: "no `input_data` field".into(),
     })?;
-    let output = data_field(&json, "output_data", path)?;
-    Ok(InputFile { input, output })
+    let outputs = data_field(&json, "output_data", path)?;
+    Ok(InputFile { inputs, outputs })
+}
+
+/// Joins one list per model input (in the model's order) into the model's
+/// input, checking the count and each list's length; the message is the
+/// user's.
+pub fn join_inputs(lists: &[Vec<f32>], model: &Model) -> Result<Vec<f32>, String> {
+    let shapes = model.input_shapes();
+    if lists.len() != model.inputs.len() {
+        return Err(format!(
+            "`input_data` has {} list(s) and model `{}` has {} inputs ({}): give one list per \
+             input, in the model's order",
+            lists.len(),
+            model.name,
+            model.inputs.len(),
+            crate::model::shapes_text(&shapes),
+        ));
+    }
+    for (k, (list, &t)) in lists.iter().zip(&model.inputs).enumerate() {
+        let tensor = &model.tensors[t];
+        if list.len() != tensor.len() {
+            let which = if lists.len() == 1 {
+                "input".to_string()
+            } else {
+                format!("input {k} (`{}`)", tensor.name)
+            };
+            return Err(format!(
+                "{which} has {} values, model `{}` expects {} (shape {:?})",
+                list.len(),
+                model.name,
+                tensor.len(),
+                tensor.shape
+            ));
+        }
+    }
+    Ok(lists.concat())
+}
+
+/// Values of `tensors` (row-major, concatenated in order) as JSON: a flat
+/// list for one tensor, one list per tensor for several (how `input_data`
+/// is written, and how outputs are printed and answered).
+pub fn lists_json(
+    values: &[f32],
+    model: &Model,
+    tensors: &[crate::model::TensorId],
+) -> serde_json::Value {
+    match model.split(tensors, values) {
+        Some(parts) if parts.len() > 1 => serde_json::json!(parts),
+        _ => serde_json::json!(values),
+    }
+}
+
+/// [`lists_json`] as text, for the CLI's plain output.
+pub fn lists_text(values: &[f32], model: &Model, tensors: &[crate::model::TensorId]) -> String {
+    match model.split(tensors, values) {
+        Some(parts) if parts.len() > 1 => format!("{parts:?}"),
+        _ => format!("{values:?}"),
+    }
+}
+
+/// Checks that every value of an integer input is an integer (`integer[k]`
+/// says whether input `k` is one); `values` is every input's, concatenated.
+pub fn check_integer_inputs(values: &[f32], model: &Model, integer: &[bool]) -> Result<(), String> {
+    let Some(parts) = model.split(&model.inputs, values) else {
+        return Ok(());
+    };
+    for (k, part) in parts.into_iter().enumerate() {
+        if !integer.get(k).copied().unwrap_or(false) {
+            continue;
+        }
+        if let Some(i) = part.iter().position(|v| v.fract() != 0.0) {
+            return Err(format!(
+                "input {k} (`{}`) is of an integer type: value {} at index {i} is not an integer",
+                model.tensors[model.inputs[k]].name,
+                format_value(part[i] as f64)
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Reads an input file with its optional `output_data`.
@@ -298,9 +418,9 @@ pub struct QuantReport {
     pub max_abs_error: f32,
     /// `max_abs_error / max(max_i |float_i|, 2^−s)`.
     pub max_rel_error: f32,
-    /// tract's f32 output.
+    /// tract's f32 output (every output's values, concatenated in order).
     pub float_output: Vec<f32>,
-    /// The IR's output, dequantized (÷ 2^s).
+    /// The IR's output, dequantized (÷ 2^s), likewise concatenated.
     pub quantized_output: Vec<f32>,
 }
 
@@ -315,8 +435,9 @@ pub enum ReportError {
     OutputLength { ir: usize, float: usize },
 }
 
-/// Runs integer inference on the quantized `input` and tract's f32 model,
-/// and compares their outputs.
+/// Runs integer inference on the quantized `input` (every input's values,
+/// concatenated in order) and tract's f32 model, and compares their outputs
+/// (every output's, concatenated in order).
 pub fn report(
     imported: &ImportedModel,
     input: &[f32],
@@ -324,7 +445,7 @@ pub fn report(
     let model = &imported.model;
     let witness = model.execute(&quantize_input(input, model.scale_bits))?;
     let float_output = run_float(imported, input)?;
-    let quantized_output = dequantize(&witness.values[model.output], model.scale_bits);
+    let quantized_output = dequantize(&model.output_values(&witness), model.scale_bits);
     if quantized_output.len() != float_output.len() {
         return Err(ReportError::OutputLength {
             ir: quantized_output.len(),
@@ -366,10 +487,65 @@ mod tests {
             parse(r#"{"input_data": [[1, -2.5, 0.25]]}"#).unwrap(),
             vec![1.0, -2.5, 0.25]
         );
+        // One list per input, each flattened; parse_input_json concatenates.
         assert_eq!(
             parse(r#"{"input_data": [[[1, 2], [3, 4]], [9]]}"#).unwrap(),
-            vec![1.0, 2.0, 3.0, 4.0]
+            vec![1.0, 2.0, 3.0, 4.0, 9.0]
         );
+        let f = parse_input_file(
+            r#"{"input_data": [[[1, 2], [3, 4]], [9]], "output_data": [[1], [2, 3]]}"#,
+            Path::new("in.json"),
+        )
+        .unwrap();
+        assert_eq!(f.inputs, vec![vec![1.0, 2.0, 3.0, 4.0], vec![9.0]]);
+        assert_eq!(f.outputs, Some(vec![vec![1.0], vec![2.0, 3.0]]));
+    }
+
+    fn two_inputs() -> Model {
+        use crate::model::{Node, Op, Tensor, TensorKind};
+        let t = |name: &str, shape: &[usize], kind| Tensor {
+            name: name.into(),
+            shape: shape.to_vec(),
+            kind,
+        };
+        Model {
+            name: "two".into(),
+            scale_bits: 7,
+            activation_bits: 16,
+            tensors: vec![
+                t("a", &[1, 2], TensorKind::Input),
+                t("ids", &[3], TensorKind::Input),
+                t("y", &[1, 2], TensorKind::Activation),
+            ],
+            nodes: vec![Node {
+                name: "relu".into(),
+                op: Op::Relu,
+                inputs: vec![0],
+                output: 2,
+            }],
+            inputs: vec![0, 1],
+            outputs: vec![2],
+        }
+    }
+
+    #[test]
+    fn input_lists_are_joined_in_the_models_order() {
+        let m = two_inputs();
+        let lists = vec![vec![0.5, 1.0], vec![3.0, 0.0, 7.0]];
+        assert_eq!(
+            join_inputs(&lists, &m).unwrap(),
+            vec![0.5, 1.0, 3.0, 0.0, 7.0]
+        );
+        let e = join_inputs(&lists[..1], &m).unwrap_err();
+        assert!(e.contains("1 list(s)") && e.contains("2 inputs"), "{e}");
+        let e = join_inputs(&[vec![0.5, 1.0], vec![3.0]], &m).unwrap_err();
+        assert!(e.contains("input 1 (`ids`) has 1 values"), "{e}");
+        let values = join_inputs(&lists, &m).unwrap();
+        assert!(check_integer_inputs(&values, &m, &[false, true]).is_ok());
+        let e = check_integer_inputs(&[0.5, 1.0, 3.0, 0.5, 7.0], &m, &[false, true]).unwrap_err();
+        assert!(e.contains("`ids`") && e.contains("index 1"), "{e}");
+        let e = parse(r#"{"input_data": [[1], [2, "x"]]}"#).unwrap_err();
+        assert!(e.to_string().contains("index 1 of list 1"), "{e}");
     }
 
     #[test]
@@ -401,8 +577,8 @@ mod tests {
             Path::new("in.json"),
         )
         .unwrap();
-        assert_eq!(f.input, vec![1.0, 2.5]);
-        assert_eq!(f.output, Some(vec![0.5]));
+        assert_eq!(f.inputs, vec![vec![1.0, 2.5]]);
+        assert_eq!(f.output(), Some(vec![0.5]));
         assert_eq!(parse(r#"{"input_data": [[1]]}"#).unwrap(), vec![1.0]);
     }
 

@@ -110,16 +110,37 @@ pub struct ServedModel {
     pub name: String,
     pub path: PathBuf,
     pub pk: ProvingKey,
-    pub input_shape: Vec<usize>,
-    pub output_shape: Vec<usize>,
+    /// The shape of each input, in the model's order.
+    pub input_shapes: Vec<Vec<usize>>,
+    /// Whether each input is of an integer type (its values must be integers).
+    pub integer_inputs: Vec<bool>,
+    /// The shape of each output, in the model's order.
+    pub output_shapes: Vec<Vec<usize>>,
     /// How its keys were obtained at start (`loaded`, `built`, `rebuilt`).
     pub keys_origin: &'static str,
 }
 
 impl ServedModel {
-    /// Number of input values a request must carry.
+    /// Number of input values a request must carry (all inputs together).
     pub fn input_len(&self) -> usize {
-        self.pk.model.tensors[self.pk.model.input].len()
+        self.pk.model.input_len()
+    }
+
+    /// Builds a served model from a prepared (imported, keyed) one.
+    pub fn from_prepared(prepared: cache::PreparedModel) -> Self {
+        let imported = &prepared.imported;
+        let integer_inputs = (0..imported.input_shapes.len())
+            .map(|i| imported.is_integer_input(i))
+            .collect();
+        ServedModel {
+            name: prepared.name,
+            path: prepared.path,
+            input_shapes: prepared.imported.input_shapes.clone(),
+            integer_inputs,
+            output_shapes: prepared.imported.output_shapes.clone(),
+            keys_origin: prepared.keys.origin.as_str(),
+            pk: prepared.keys.pk,
+        }
     }
 }
 
@@ -187,14 +208,7 @@ impl Service {
                 prepared.keys.seconds,
                 prepared.keys.dir.display()
             );
-            models.push(ServedModel {
-                name: prepared.name,
-                path: prepared.path,
-                input_shape: prepared.imported.input_shape,
-                output_shape: prepared.imported.output_shape,
-                keys_origin: prepared.keys.origin.as_str(),
-                pk: prepared.keys.pk,
-            });
+            models.push(ServedModel::from_prepared(prepared));
         }
         // Every setup extends the smaller ones (one seed), so preparing the
         // largest one's pairing cache once serves every model's proofs.

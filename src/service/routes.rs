@@ -125,64 +125,43 @@ fn model_named(service: &Service, name: &str) -> Result<Arc<ServedModel>, ApiErr
     })
 }
 
-/// Flattens `input_data`: ezkl's `[[...]]` (its first list, as the CLI reads
-/// input files) or a flat list of numbers.
-fn input_values(data: &serde_json::Value) -> Result<Vec<f32>, ApiError> {
+/// The lists of `input_data`, as the CLI reads input files: ezkl's
+/// `[[...], ...]` (one list per model input, each flattened) or a flat list
+/// of numbers (a model with one input).
+fn input_lists(data: &serde_json::Value) -> Result<Vec<Vec<f32>>, ApiError> {
     let bad = |m: String| ApiError::new(ErrorCode::BadInput, format!("`input_data`: {m}"));
     let list = data.as_array().ok_or_else(|| bad("not a list".into()))?;
-    let list = match list.first() {
-        Some(serde_json::Value::Array(first)) => first,
-        _ => list,
-    };
-    let mut out = Vec::with_capacity(list.len());
-    fn walk(
-        v: &serde_json::Value,
-        out: &mut Vec<f32>,
-        bad: &dyn Fn(String) -> ApiError,
-    ) -> Result<(), ApiError> {
-        match v {
-            serde_json::Value::Array(items) => items.iter().try_for_each(|i| walk(i, out, bad)),
-            serde_json::Value::Number(n) => match n.as_f64() {
-                Some(x) if x.is_finite() && (x as f32).is_finite() => {
-                    out.push(x as f32);
-                    Ok(())
-                }
-                _ => Err(bad(format!(
-                    "value {n} at index {} is out of range",
-                    out.len()
-                ))),
-            },
-            other => Err(bad(format!(
-                "value {other} at index {} is not a number",
-                out.len()
-            ))),
-        }
-    }
-    for v in list {
-        walk(v, &mut out, &bad)?;
-    }
-    Ok(out)
+    quant::data_lists(list).map_err(|(list, index, value)| {
+        let of_list = list.map(|l| format!(" of list {l}")).unwrap_or_default();
+        let what = if value.parse::<f64>().is_ok() {
+            "is out of range"
+        } else {
+            "is not a number"
+        };
+        bad(format!("value {value} at index {index}{of_list} {what}"))
+    })
 }
 
-/// The quantized input of a request, checked against the model's input length.
+/// The quantized input of a request (every input's values, concatenated in
+/// the model's order), checked against the model's inputs.
 fn quantized_input(model: &ServedModel, data: &serde_json::Value) -> Result<Vec<i64>, ApiError> {
-    let values = input_values(data)?;
-    let expected = model.input_len();
-    if values.len() != expected {
-        return Err(ApiError::new(
-            ErrorCode::BadInput,
-            format!(
-                "input has {} values, model `{}` expects {expected} (shape {:?})",
-                values.len(),
-                model.name,
-                model.input_shape
-            ),
-        ));
-    }
+    let lists = input_lists(data)?;
     let m = &model.pk.model;
+    let bad = |e: String| ApiError::new(ErrorCode::BadInput, e);
+    let values = quant::join_inputs(&lists, m).map_err(bad)?;
+    quant::check_integer_inputs(&values, m, &model.integer_inputs)
+        .map_err(|e| bad(format!("`input_data`: {e}")))?;
     quant::check_input_range(&values, m.scale_bits, m.activation_bits)
-        .map_err(|e| ApiError::new(ErrorCode::BadInput, format!("`input_data`: {e}")))?;
+        .map_err(|e| bad(format!("`input_data`: {e}")))?;
     Ok(quant::quantize_input(&values, m.scale_bits))
+}
+
+/// A shape as JSON, or one shape per tensor when there are several.
+fn shapes_json(shapes: &[Vec<usize>]) -> serde_json::Value {
+    match shapes {
+        [one] => serde_json::json!(one),
+        _ => serde_json::json!(shapes),
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
@@ -216,8 +195,10 @@ struct Timing {
 struct ProveResponse {
     model: String,
     tier: &'static str,
-    output: Vec<f32>,
-    output_shape: Vec<usize>,
+    /// The output, or one list per output when the model has several.
+    output: serde_json::Value,
+    /// Its shape, or one shape per output.
+    output_shape: serde_json::Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     proof: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -269,7 +250,7 @@ async fn prove(
             let output = tokio::task::spawn_blocking(move || {
                 m.pk.model
                     .execute(&input)
-                    .map(|w| w.values[m.pk.model.output].clone())
+                    .map(|w| m.pk.model.output_values(&w))
             })
             .await
             .map_err(|e| ApiError::new(ErrorCode::Internal, format!("inference task: {e}")))?
@@ -277,8 +258,8 @@ async fn prove(
             ProveResponse {
                 model: model.name.clone(),
                 tier: "inference",
-                output: quant::dequantize(&output, scale),
-                output_shape: model.output_shape.clone(),
+                output: output_json(&model, &output),
+                output_shape: shapes_json(&model.output_shapes),
                 proof: None,
                 proof_bytes: None,
                 timing: Timing {
@@ -321,8 +302,8 @@ async fn prove(
             ProveResponse {
                 model: model.name.clone(),
                 tier: "proof",
-                output: quant::dequantize(&done.proof.output, scale),
-                output_shape: model.output_shape.clone(),
+                output: output_json(&model, &done.proof.output),
+                output_shape: shapes_json(&model.output_shapes),
                 proof_bytes: Some(done.bytes.len()),
                 proof: Some(base64::engine::general_purpose::STANDARD.encode(&done.bytes)),
                 timing: Timing {
@@ -335,6 +316,12 @@ async fn prove(
     };
     service.metrics.tier(&model.name, response.tier);
     Ok(Json(response))
+}
+
+/// A quantized output as the client's values: a list, or one per output.
+fn output_json(model: &ServedModel, output: &[i64]) -> serde_json::Value {
+    let m = &model.pk.model;
+    quant::lists_json(&quant::dequantize(output, m.scale_bits), m, &m.outputs)
 }
 
 fn shutting_down() -> ApiError {
@@ -364,12 +351,13 @@ struct VerifyResponse {
     check: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
-    /// The proof's public input (the statement is about it), when accepted.
+    /// The proof's public input (the statement is about it), when accepted:
+    /// a list, or one list per input when the model has several.
     #[serde(skip_serializing_if = "Option::is_none")]
-    input: Option<Vec<f32>>,
-    /// The proof's public output, when accepted.
+    input: Option<serde_json::Value>,
+    /// The proof's public output, when accepted (likewise per output).
     #[serde(skip_serializing_if = "Option::is_none")]
-    output: Option<Vec<f32>>,
+    output: Option<serde_json::Value>,
     verify_ms: f64,
 }
 
@@ -434,8 +422,12 @@ async fn verify(
             accepted: true,
             check: None,
             reason: None,
-            input: Some(quant::dequantize(&proof.input, scale)),
-            output: Some(quant::dequantize(&proof.output, scale)),
+            input: Some(quant::lists_json(
+                &quant::dequantize(&proof.input, scale),
+                &model.pk.model,
+                &model.pk.model.inputs,
+            )),
+            output: Some(output_json(&model, &proof.output)),
             verify_ms,
         },
         Err((check, reason)) => VerifyResponse {
@@ -454,8 +446,10 @@ async fn verify(
 struct ModelInfo {
     name: String,
     path: String,
-    input_shape: Vec<usize>,
-    output_shape: Vec<usize>,
+    /// The input's shape, or one shape per input when there are several.
+    input_shape: serde_json::Value,
+    /// Likewise for the outputs.
+    output_shape: serde_json::Value,
     scale_bits: u32,
     weights: proof::WeightVisibility,
     keys: &'static str,
@@ -469,8 +463,8 @@ async fn models(State(service): State<Arc<Service>>) -> Json<serde_json::Value> 
         .map(|m| ModelInfo {
             name: m.name.clone(),
             path: m.path.display().to_string(),
-            input_shape: m.input_shape.clone(),
-            output_shape: m.output_shape.clone(),
+            input_shape: shapes_json(&m.input_shapes),
+            output_shape: shapes_json(&m.output_shapes),
             scale_bits: m.pk.model.scale_bits,
             weights: m.pk.vk.visibility,
             keys: m.keys_origin,
@@ -514,11 +508,12 @@ mod tests {
 
     #[test]
     fn input_data_shapes() {
-        let v = |s: &str| input_values(&serde_json::from_str(s).unwrap());
-        assert_eq!(v("[[1, 2.5, -3]]").unwrap(), [1.0, 2.5, -3.0]);
-        assert_eq!(v("[1, 2]").unwrap(), [1.0, 2.0]);
-        assert_eq!(v("[[[1, 2], [3, 4]]]").unwrap(), [1.0, 2.0, 3.0, 4.0]);
-        assert_eq!(v("[]").unwrap(), Vec::<f32>::new());
+        let v = |s: &str| input_lists(&serde_json::from_str(s).unwrap());
+        assert_eq!(v("[[1, 2.5, -3]]").unwrap(), [vec![1.0, 2.5, -3.0]]);
+        assert_eq!(v("[1, 2]").unwrap(), [vec![1.0, 2.0]]);
+        assert_eq!(v("[[[1, 2], [3, 4]]]").unwrap(), [vec![1.0, 2.0, 3.0, 4.0]]);
+        assert_eq!(v("[[1, 2], [3]]").unwrap(), [vec![1.0, 2.0], vec![3.0]]);
+        assert_eq!(v("[]").unwrap(), [Vec::<f32>::new()]);
         for bad in ["{}", "[[1, \"x\"]]", "[[1e300]]", "[null]", "3"] {
             let e = v(bad).unwrap_err();
             assert_eq!(e.code, ErrorCode::BadInput, "{bad}");

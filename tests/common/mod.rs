@@ -78,8 +78,8 @@ pub fn every_op_model_with(scale_bits: u32, activation_bits: u32) -> Model {
         activation_bits,
         tensors,
         nodes,
-        input: 0,
-        output: 11,
+        inputs: vec![0],
+        outputs: vec![11],
     }
 }
 

@@ -29,14 +29,7 @@ fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let p = prepared("perceptron", WeightVisibility::Committed);
-        let model = ServedModel {
-            name: p.name,
-            path: p.path,
-            pk: p.keys.pk,
-            input_shape: p.imported.input_shape,
-            output_shape: p.imported.output_shape,
-            keys_origin: "built",
-        };
+        let model = ServedModel::from_prepared(p);
         let config = ServiceConfig {
             workers: 1,
             queue: 1,
