@@ -44,7 +44,7 @@ fn prove_models(c: &mut Criterion) {
     for name in ["authorization", "article_classification"] {
         let (pk, input) = prepared(name);
         group.bench_function(format!("cpu/{name}"), |bench| {
-            bench.iter(|| proof::prove::<CpuBackend>(&pk, &input).expect("prove"))
+            bench.iter(|| proof::prove(CpuBackend::global(), &pk, &input).expect("prove"))
         });
     }
     group.finish();

@@ -193,15 +193,19 @@ pub fn prove(args: &ProveArgs) -> anyhow::Result<()> {
     let quantized = quant::quantize_input(input, scale);
     let start = Instant::now();
     let proof = match backend {
-        SelectedBackend::Cpu(_) => proof::prove::<CpuBackend>(pk, &quantized)?,
+        SelectedBackend::Cpu(_) => proof::prove(CpuBackend::global(), pk, &quantized)?,
         #[cfg(feature = "icicle")]
-        SelectedBackend::Icicle(_) => {
-            proof::prove::<zkinfer::backend::icicle::IcicleBackend>(pk, &quantized)?
-        }
+        SelectedBackend::Icicle(_) => proof::prove(
+            <zkinfer::backend::icicle::IcicleBackend as zkinfer::pcs::GlobalBackend>::global(),
+            pk,
+            &quantized,
+        )?,
         #[cfg(feature = "wgpu")]
-        SelectedBackend::Wgpu(_) => {
-            proof::prove::<zkinfer::backend::wgpu::WgpuBackend>(pk, &quantized)?
-        }
+        SelectedBackend::Wgpu(_) => proof::prove(
+            <zkinfer::backend::wgpu::WgpuBackend as zkinfer::pcs::GlobalBackend>::global(),
+            pk,
+            &quantized,
+        )?,
     };
     let prove_s = start.elapsed().as_secs_f64();
     let bytes = proof.to_bytes();

@@ -281,14 +281,19 @@ fn a_model_proof_made_on_icicle_equals_the_cpu_proof_and_verifies() {
         let pk =
             proof::preprocess(backend, imported.model.clone(), visibility, setup.clone()).unwrap();
         let before = backend.stats();
-        let on_icicle = proof::prove::<IcicleBackend>(&pk, &input).unwrap();
+        let on_icicle = proof::prove(
+            <IcicleBackend as zkinfer::pcs::GlobalBackend>::global(),
+            &pk,
+            &input,
+        )
+        .unwrap();
         let after = backend.stats();
         assert!(
             after.msm_g1_small_batch + after.msm_g1 + after.msm_g2
                 > before.msm_g1_small_batch + before.msm_g1 + before.msm_g2,
             "the proof made no ICICLE MSM"
         );
-        let on_cpu = proof::prove::<CpuBackend>(&pk, &input).unwrap();
+        let on_cpu = proof::prove(CpuBackend::global(), &pk, &input).unwrap();
         assert!(
             on_icicle.to_bytes() == on_cpu.to_bytes(),
             "{visibility:?}: the ICICLE proof differs from the CPU proof"

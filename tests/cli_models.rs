@@ -371,7 +371,7 @@ fn verifying_keys_cannot_bring_their_own_dory_setup() {
                 .seed_digest;
             pk.vk.digest = pk.vk.compute_digest();
         }
-        let p = proof::prove::<CpuBackend>(&pk, &input).unwrap();
+        let p = proof::prove(CpuBackend::global(), &pk, &input).unwrap();
         // Over its own setup, the key accepts the proof.
         proof::verify(&pk.vk, &input, &p).unwrap();
         std::fs::write(&proof_path, p.to_bytes()).unwrap();

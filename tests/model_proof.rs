@@ -48,7 +48,7 @@ fn every_op_proves_and_verifies_in_both_modes() {
     let input = vec![100, -50, 25, 300, -7];
     for visibility in [WeightVisibility::Committed, WeightVisibility::Public] {
         let pk = keys(every_op_model(), visibility);
-        let p = proof::prove::<CpuBackend>(&pk, &input).unwrap();
+        let p = proof::prove(CpuBackend::global(), &pk, &input).unwrap();
         assert_eq!(p.output, pk.model.execute(&input).unwrap().values[11]);
         proof::verify(&pk.vk, &input, &p).unwrap_or_else(|e| panic!("{visibility:?}: {e}"));
     }
@@ -59,7 +59,7 @@ fn padded_batches_prove_and_verify() {
     let input: Vec<i64> = (0..18).map(|i| (i * 29 % 41) - 20).collect();
     for visibility in [WeightVisibility::Committed, WeightVisibility::Public] {
         let pk = keys(batched_model(), visibility);
-        let p = proof::prove::<CpuBackend>(&pk, &input).unwrap();
+        let p = proof::prove(CpuBackend::global(), &pk, &input).unwrap();
         proof::verify(&pk.vk, &input, &p).unwrap_or_else(|e| panic!("{visibility:?}: {e}"));
     }
 }
@@ -68,7 +68,7 @@ fn padded_batches_prove_and_verify() {
 fn wrong_output_input_and_key_are_rejected() {
     let input = vec![100, -50, 25, 300, -7];
     let pk = keys(every_op_model(), WeightVisibility::Committed);
-    let p = proof::prove::<CpuBackend>(&pk, &input).unwrap();
+    let p = proof::prove(CpuBackend::global(), &pk, &input).unwrap();
     // A changed output value.
     let mut bad = p.clone();
     bad.output[1] += 1;
@@ -99,7 +99,7 @@ fn tampered_operator_messages_are_rejected() {
     let input = vec![100, -50, 25, 300, -7];
     for visibility in [WeightVisibility::Committed, WeightVisibility::Public] {
         let pk = keys(every_op_model(), visibility);
-        let p = proof::prove::<CpuBackend>(&pk, &input).unwrap();
+        let p = proof::prove(CpuBackend::global(), &pk, &input).unwrap();
         let one = Fr::from(1u64);
         for n in 0..p.ops.len() {
             let mut variants = Vec::new();
@@ -174,7 +174,7 @@ fn activation_bound_violations_are_refused_naming_the_node() {
         outputs: vec![2],
     };
     let pk = keys(model, WeightVisibility::Committed);
-    match proof::prove::<CpuBackend>(&pk, &[20000, 20000]) {
+    match proof::prove(CpuBackend::global(), &pk, &[20000, 20000]) {
         Ok(_) => panic!("an out-of-bound activation was proved"),
         Err(err) => assert!(err.to_string().contains("big_gemm"), "{err}"),
     }
@@ -185,7 +185,7 @@ fn proof_bytes_round_trip_and_every_flipped_region_is_rejected() {
     use zkinfer::proof::ModelProof;
     let input = vec![100, -50, 25, 300, -7];
     let pk = keys(every_op_model(), WeightVisibility::Committed);
-    let p = proof::prove::<CpuBackend>(&pk, &input).unwrap();
+    let p = proof::prove(CpuBackend::global(), &pk, &input).unwrap();
     let bytes = p.to_bytes();
     let decoded = ModelProof::from_bytes(&bytes).unwrap();
     assert_eq!(decoded, p);
@@ -234,7 +234,7 @@ fn keys_round_trip_through_files_and_corruption_is_detected() {
         let loaded_pk = keys::read_pk(&sub.join("pk.bin"), setup()).unwrap();
         let loaded_vk = keys::read_vk(&sub.join("vk.bin")).unwrap();
         assert_eq!(loaded_vk.digest, pk.vk.digest);
-        let p = proof::prove::<CpuBackend>(&loaded_pk, &input).unwrap();
+        let p = proof::prove(CpuBackend::global(), &loaded_pk, &input).unwrap();
         proof::verify(&loaded_vk, &input, &p).unwrap();
         // In committed mode the verifying key holds no weight values.
         let vk_bytes = std::fs::read(sub.join("vk.bin")).unwrap();
@@ -313,7 +313,7 @@ fn several_inputs_and_outputs_are_each_bound() {
         let model = &pk.model;
         let w = model.execute(&input).unwrap();
         assert_eq!(w.values[1], vec![7, -128, 64]);
-        let p = proof::prove::<CpuBackend>(&pk, &input).unwrap();
+        let p = proof::prove(CpuBackend::global(), &pk, &input).unwrap();
         // The outputs in the model's order: y2 then y1.
         assert_eq!(
             p.output,
@@ -359,6 +359,6 @@ fn several_inputs_and_outputs_are_each_bound() {
         outside.input[5] = 40000;
         let err = proof::verify(&pk.vk, &outside.input.clone(), &outside).unwrap_err();
         assert!(err.to_string().contains("activation range"), "{err}");
-        assert!(proof::prove::<CpuBackend>(&pk, &input[..6]).is_err());
+        assert!(proof::prove(CpuBackend::global(), &pk, &input[..6]).is_err());
     }
 }

@@ -100,8 +100,8 @@ fn one_op_models_match_the_f32_reference_and_prove() {
             setup.clone(),
         )
         .unwrap_or_else(|e| panic!("{name}: {e}"));
-        let p =
-            proof::prove::<CpuBackend>(&pk, &quantized).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let p = proof::prove(CpuBackend::global(), &pk, &quantized)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         proof::verify(&pk.vk, &quantized, &p).unwrap_or_else(|e| panic!("{name}: {e}"));
         let mut bad = p.clone();
         bad.output[0] += 1;

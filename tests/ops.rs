@@ -20,7 +20,7 @@ fn prove_and_tamper(model: Model, input: &[i64], target: usize) {
     for visibility in [WeightVisibility::Committed, WeightVisibility::Public] {
         let pk =
             proof::preprocess(CpuBackend::global(), model.clone(), visibility, setup()).unwrap();
-        let p = proof::prove::<CpuBackend>(&pk, input).unwrap();
+        let p = proof::prove(CpuBackend::global(), &pk, input).unwrap();
         assert_eq!(p.output, witness.values[model.outputs[0]]);
         proof::verify(&pk.vk, input, &p).unwrap();
         let bytes = p.to_bytes();
@@ -59,7 +59,7 @@ fn prove_and_tamper(model: Model, input: &[i64], target: usize) {
         let mut forged = witness.clone();
         let out = model.nodes[target].output;
         forged.values[out][0] += 1;
-        if let Ok(q) = proof::prove_witness::<CpuBackend>(&pk, input, &forged) {
+        if let Ok(q) = proof::prove_witness(CpuBackend::global(), &pk, input, &forged) {
             assert!(
                 proof::verify(&pk.vk, input, &q).is_err(),
                 "{visibility:?}: forged output of node {target} accepted"
@@ -314,18 +314,21 @@ fn run(model: &Model, input: &[i64]) -> Vec<i64> {
     model.execute(input).unwrap().values[model.outputs[0]].clone()
 }
 
+/// (channels, spatial input, kernel, strides, pads).
+type PoolCase = (
+    usize,
+    Vec<usize>,
+    Vec<usize>,
+    Vec<usize>,
+    Vec<(usize, usize)>,
+);
+
 #[test]
 fn max_pool_takes_the_max_of_real_taps_and_proves() {
     use zkinfer::ops::conv::Window;
     use zkinfer::ops::max_pool::MaxPool;
     // 2x2 stride 2; 3x3 stride 2 pad 1 (padding is not a candidate); 1-D.
-    let cases: [(
-        usize,
-        Vec<usize>,
-        Vec<usize>,
-        Vec<usize>,
-        Vec<(usize, usize)>,
-    ); 3] = [
+    let cases: [PoolCase; 3] = [
         (3, vec![4, 6], vec![2, 2], vec![2, 2], vec![(0, 0), (0, 0)]),
         (2, vec![5, 5], vec![3, 3], vec![2, 2], vec![(1, 1), (1, 1)]),
         (2, vec![7], vec![3], vec![2], vec![(1, 1)]),
@@ -481,7 +484,8 @@ fn index_map_ops_match_their_references_and_prove() {
         got.iter().filter(|&&v| v != 0).count(),
         x.iter().filter(|&&v| v != 0).count()
     );
-    assert_eq!(got[(1 * 5 + 0) * 6 + 1], x[0]);
+    // x[0, 0, 0] lands at [1, 0, 1].
+    assert_eq!(got[5 * 6 + 1], x[0]);
     assert_eq!(got[(2 * 5 + 2) * 6 + 4], x[23]);
     prove_and_tamper(m, &x, 0);
     // ReduceSum over axes 0 and 2 of [2,3,4] → [1,3,1] (IR shape [3]).

@@ -124,7 +124,7 @@ struct Case {
 
 fn case(name: &'static str, model: Model, input: Vec<i64>, vis: WeightVisibility) -> Case {
     let pk = keys_for(model, vis);
-    let proof = proof::prove::<CpuBackend>(&pk, &input).unwrap();
+    let proof = proof::prove(CpuBackend::global(), &pk, &input).unwrap();
     proof::verify(&pk.vk, &input, &proof).unwrap();
     Case {
         name,

@@ -221,7 +221,7 @@ fn check(model: &Model, input: &[i64], vis: WeightVisibility) -> Result<(), Test
     let output = run(model, input).expect("checked by the caller");
     let pk = proof::preprocess(CpuBackend::global(), model.clone(), vis, setup())
         .map_err(|e| TestCaseError::fail(format!("{vis:?}: preprocess: {e}")))?;
-    let p = proof::prove::<CpuBackend>(&pk, input)
+    let p = proof::prove(CpuBackend::global(), &pk, input)
         .map_err(|e| TestCaseError::fail(format!("{vis:?}: prove: {e}")))?;
     prop_assert_eq!(&p.output, &output);
     if let Err(e) = proof::verify(&pk.vk, input, &p) {
@@ -257,7 +257,7 @@ fn check(model: &Model, input: &[i64], vis: WeightVisibility) -> Result<(), Test
         println!("  other input with a different output: {}", other.is_some());
     }
     if let Some(other) = other {
-        let q = proof::prove::<CpuBackend>(&pk, &other)
+        let q = proof::prove(CpuBackend::global(), &pk, &other)
             .map_err(|e| TestCaseError::fail(format!("{vis:?}: prove other: {e}")))?;
         prop_assert!(proof::verify(&pk.vk, &other, &q).is_ok());
         let mut bad = q.clone();

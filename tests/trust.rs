@@ -105,7 +105,7 @@ fn a_key_folder_with_another_models_commitment_is_refused() {
         Some((poly_a, commitment_b, hint_b)),
     );
     // It really is the attack: B's proof verifies against the forged key.
-    let proof_b = proof::prove::<CpuBackend>(&pk_b, &INPUT).unwrap();
+    let proof_b = proof::prove(CpuBackend::global(), &pk_b, &INPUT).unwrap();
     proof::verify(&forged.vk, &INPUT, &proof_b).unwrap();
     assert_ne!(
         proof_b.output,
@@ -259,7 +259,8 @@ fn an_add_output_outside_the_activation_range_cannot_be_proved() {
             proof::preprocess(CpuBackend::global(), model.clone(), visibility, setup()).unwrap();
         // The honest sum: the prover cannot decompose 60000 for the Add
         // node's range check.
-        let err = proof::prove_witness::<CpuBackend>(
+        let err = proof::prove_witness(
+            CpuBackend::global(),
             &pk,
             &x,
             &witness_with_sum(&model, &x, &[60000, -40]),
@@ -279,7 +280,8 @@ fn an_add_output_outside_the_activation_range_cannot_be_proved() {
         // Add relation does not, so the claims on the witness commitment are
         // false: the prover cannot open them (and a proof that did is
         // rejected by the verifier's opening check).
-        match proof::prove_witness::<CpuBackend>(
+        match proof::prove_witness(
+            CpuBackend::global(),
             &pk,
             &x,
             &witness_with_sum(&model, &x, &[60000 - 65536, -40]),
@@ -290,7 +292,7 @@ fn an_add_output_outside_the_activation_range_cannot_be_proved() {
             }
         }
         // An honest in-range proof still verifies.
-        let honest = proof::prove::<CpuBackend>(&pk, &[100, -20]).unwrap();
+        let honest = proof::prove(CpuBackend::global(), &pk, &[100, -20]).unwrap();
         proof::verify(&pk.vk, &[100, -20], &honest).unwrap();
     }
 }
@@ -320,7 +322,7 @@ fn the_activation_range_is_exactly_the_twos_complement_range() {
     )
     .unwrap();
     let input = [-32768, 32767];
-    let p = proof::prove::<CpuBackend>(&pk, &input).unwrap();
+    let p = proof::prove(CpuBackend::global(), &pk, &input).unwrap();
     assert_eq!(p.output, vec![0, 32767]);
     proof::verify(&pk.vk, &input, &p).unwrap();
     assert!(model.execute(&[-32769, 0]).is_err());

@@ -509,7 +509,7 @@ fn run_once<B: GlobalBackend>(model: &Prepared, options: &Options) -> Result<usi
         dir.path(),
     )?;
     let pk = keys::read_pk(&dir.path().join("pk.bin"), model.setup.clone())?;
-    let bytes = proof::prove::<B>(&pk, &input)?.to_bytes();
+    let bytes = proof::prove(B::global(), &pk, &input)?.to_bytes();
     // The verifier gets what a verifier would: the proof's bytes.
     let decoded = ModelProof::from_bytes(&bytes).map_err(|e| BenchError::Decode(e.to_string()))?;
     proof::verify(&pk.vk, &input, &decoded)?;

@@ -320,11 +320,11 @@ fn h_table(g: &Geometry, x: &[i64], eo: [&[Fr]; 2]) -> Vec<Fr> {
                     for oh in 0..ah.output {
                         let Some(h) = ah.source(oh, kh) else { continue };
                         let mut row = Fr::zero();
-                        for ow in 0..aw.output {
+                        for (ow, &weight) in eo[1].iter().enumerate().take(aw.output) {
                             if let Some(w) = aw.source(ow, kw) {
                                 let v = x[x_index(g, ic, h, w)];
                                 if v != 0 {
-                                    row += eo[1][ow] * crate::pcs::poly::small_to_field(v);
+                                    row += weight * crate::pcs::poly::small_to_field(v);
                                 }
                             }
                         }

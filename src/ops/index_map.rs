@@ -85,7 +85,7 @@ pub fn check_len(model: &Model, t: usize, expected: &[usize], what: &str) -> Res
     Ok(())
 }
 
-fn shape<'a>(model: &'a Model, t: usize) -> &'a [usize] {
+fn shape(model: &Model, t: usize) -> &[usize] {
     &model.tensors[t].shape
 }
 

@@ -53,7 +53,7 @@ fn dims(model: &Model, node: &Node) -> Result<Dims, String> {
         r => (w[..r - 1].to_vec(), w[r - 1]),
     };
     let k: usize = inner.iter().product();
-    if k == 0 || x.len() % k != 0 {
+    if k == 0 || !x.len().is_multiple_of(k) {
         return Err(format!(
             "left operand of shape {:?} does not end in the inner dimensions {inner:?}",
             x.shape

@@ -463,13 +463,22 @@ fn query_vars(model: &Model, kind: TableKind, checks: &[range::RangeCheck]) -> V
 }
 
 /// Proves one inference of the key's model on a quantized input.
-pub fn prove<B: GlobalBackend>(pk: &ProvingKey, input: &[i64]) -> Result<ModelProof, ProofError> {
+///
+/// The backend is passed as [`preprocess`] takes it. Dory's opening calls
+/// its group routines as static functions, so they reach the backend through
+/// `B::global()`: `backend` must be that instance (every backend type has
+/// exactly one per process).
+pub fn prove<B: GlobalBackend>(
+    backend: &B,
+    pk: &ProvingKey,
+    input: &[i64],
+) -> Result<ModelProof, ProofError> {
     let _span = tracing::info_span!("prove").entered();
     let witness: Witness = {
         let _span = tracing::info_span!("witness").entered();
         pk.model.execute(input)?
     };
-    prove_witness::<B>(pk, input, &witness)
+    prove_witness(backend, pk, input, &witness)
 }
 
 /// Proves a given witness of the key's model (what [`prove`] does after
@@ -478,11 +487,15 @@ pub fn prove<B: GlobalBackend>(pk: &ProvingKey, input: &[i64]) -> Result<ModelPr
 /// forge proofs of witnesses execution would refuse. Its tensors and
 /// remainders must have the model's sizes.
 pub fn prove_witness<B: GlobalBackend>(
+    backend: &B,
     pk: &ProvingKey,
     input: &[i64],
     witness: &Witness,
 ) -> Result<ModelProof, ProofError> {
-    let backend = B::global();
+    debug_assert!(
+        std::ptr::eq(backend, B::global()),
+        "the backend is its type's process-wide instance"
+    );
     let model = &pk.model;
     let vk = &pk.vk;
     if input.len() != model.input_len() {

@@ -241,15 +241,19 @@ fn prove(
     input: &[i64],
 ) -> Result<ModelProof, ProofError> {
     match backend {
-        SelectedBackend::Cpu(_) => proof::prove::<CpuBackend>(&model.pk, input),
+        SelectedBackend::Cpu(_) => proof::prove(CpuBackend::global(), &model.pk, input),
         #[cfg(feature = "icicle")]
-        SelectedBackend::Icicle(_) => {
-            proof::prove::<crate::backend::icicle::IcicleBackend>(&model.pk, input)
-        }
+        SelectedBackend::Icicle(_) => proof::prove(
+            <crate::backend::icicle::IcicleBackend as crate::pcs::GlobalBackend>::global(),
+            &model.pk,
+            input,
+        ),
         #[cfg(feature = "wgpu")]
-        SelectedBackend::Wgpu(_) => {
-            proof::prove::<crate::backend::wgpu::WgpuBackend>(&model.pk, input)
-        }
+        SelectedBackend::Wgpu(_) => proof::prove(
+            <crate::backend::wgpu::WgpuBackend as crate::pcs::GlobalBackend>::global(),
+            &model.pk,
+            input,
+        ),
     }
 }
 

@@ -92,7 +92,7 @@ fn main() {
         }
         let values = input_of(model);
         let input = quant::quantize_input(&values, pk.model.scale_bits);
-        let proof = proof::prove::<CpuBackend>(pk, &input).expect("prove");
+        let proof = proof::prove(CpuBackend::global(), pk, &input).expect("prove");
         proof::verify(&pk.vk, &input, &proof).expect("the seed proof verifies");
         let bytes = proof.to_bytes();
         let selector = u8::from(visibility == WeightVisibility::Public);
