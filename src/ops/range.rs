@@ -73,6 +73,8 @@ pub struct Decomposition {
     pub widths: Vec<u32>,
     /// The limb that is not committed.
     pub virtual_limb: usize,
+    /// The node whose bound this is.
+    pub node: usize,
     /// `Slot::Limb(node, first_limb + k)` holds the k-th committed limb.
     pub first_limb: usize,
 }
@@ -91,11 +93,11 @@ impl Decomposition {
     }
 
     /// The committed limbs: (limb index, slot).
-    pub fn committed(&self, node: usize) -> Vec<(usize, Slot)> {
+    pub fn committed(&self) -> Vec<(usize, Slot)> {
         (0..self.widths.len())
             .filter(|&i| i != self.virtual_limb)
             .enumerate()
-            .map(|(k, i)| (i, Slot::Limb(node, self.first_limb + k)))
+            .map(|(k, i)| (i, Slot::Limb(self.node, self.first_limb + k)))
             .collect()
     }
 
@@ -149,9 +151,12 @@ fn widths(bits: u32, sign_bit: bool) -> Vec<u32> {
     out
 }
 
-/// The range checks of one node, proved by one lookup query set.
+/// Range checks of the same size, proved by one lookup query set: one
+/// node's bounds ([`range_check`]), or several nodes' together
+/// ([`range_checks`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RangeCheck {
+    /// The (first) node checked, for messages.
     pub node: usize,
     /// log2 of the padded size of the node's tensors.
     pub vars: usize,
@@ -164,7 +169,7 @@ impl RangeCheck {
     pub fn inputs(&self) -> Vec<Slot> {
         let mut out: Vec<Slot> = self.decompositions.iter().map(|d| d.slot).collect();
         for d in &self.decompositions {
-            out.extend(d.committed(self.node).into_iter().map(|(_, s)| s));
+            out.extend(d.committed().into_iter().map(|(_, s)| s));
         }
         out
     }
@@ -196,7 +201,7 @@ impl RangeCheck {
         let mut out = Vec::new();
         for d in &self.decompositions {
             let limbs = d.limbs(&slot_values(model, witness, d.slot))?;
-            for (i, slot) in d.committed(self.node) {
+            for (i, slot) in d.committed() {
                 out.push((slot, limbs[i].clone()));
             }
         }
@@ -227,7 +232,7 @@ impl RangeCheck {
             // Limb values: committed ones from the inputs, the virtual one solved for.
             let mut limbs = vec![Fr::zero(); d.widths.len()];
             let mut rest = inputs[k] + small_to_field(d.offset);
-            for (i, _) in d.committed(self.node) {
+            for (i, _) in d.committed() {
                 limbs[i] = inputs[committed_at];
                 committed_at += 1;
                 rest -= pow2(offsets[i] as usize) * limbs[i];
@@ -353,6 +358,7 @@ pub fn range_check(model: &Model, n: usize) -> Option<RangeCheck> {
                 offset: b.offset,
                 virtual_limb,
                 widths: w,
+                node: n,
                 first_limb,
             };
             first_limb += d.widths.len() - 1;
@@ -366,11 +372,25 @@ pub fn range_check(model: &Model, n: usize) -> Option<RangeCheck> {
     })
 }
 
-/// Every node's range check, in node order.
+/// Most values one check opens (its inputs): what a proof may carry per check.
+pub const MAX_CHECK_INPUTS: usize = 64;
+
+/// The query sets of a proof: every node's range check, those of one size
+/// merged (in node order, up to [`MAX_CHECK_INPUTS`] opened values each), so
+/// that a model with many layers of one size pays for one lookup tree, not
+/// one per layer.
 pub fn range_checks(model: &Model) -> Vec<RangeCheck> {
-    (0..model.nodes.len())
-        .filter_map(|n| range_check(model, n))
-        .collect()
+    let mut checks: Vec<RangeCheck> = Vec::new();
+    for check in (0..model.nodes.len()).filter_map(|n| range_check(model, n)) {
+        let fits = |c: &RangeCheck| {
+            c.vars == check.vars && c.inputs().len() + check.inputs().len() <= MAX_CHECK_INPUTS
+        };
+        match checks.iter_mut().find(|c| fits(c)) {
+            Some(group) => group.decompositions.extend(check.decompositions),
+            None => checks.push(check),
+        }
+    }
+    checks
 }
 
 /// The committed sign bit of tensor `t` from the range check of the node that
@@ -394,7 +414,7 @@ pub fn sign_bit(model: &Model, n: usize, k: usize) -> Option<Slot> {
     if d.virtual_limb + 2 != d.widths.len() || d.widths.last() != Some(&1) {
         return None;
     }
-    d.committed(n)
+    d.committed()
         .into_iter()
         .find(|&(i, _)| i == d.widths.len() - 1)
         .map(|(_, slot)| slot)

@@ -33,7 +33,7 @@ pub const MAX_LOOKUPS: usize = 16;
 /// Most claimed polynomials / Dory openings in a reduction.
 pub const MAX_REDUCTION_ITEMS: usize = 16;
 /// Most values a node's range check opens.
-pub const MAX_RANGE_INPUTS: usize = 64;
+pub const MAX_RANGE_INPUTS: usize = crate::ops::range::MAX_CHECK_INPUTS;
 /// Largest proof file the CLI and the service read: two sets of
 /// [`MAX_PUBLIC_VALUES`] 8-byte values plus the rest of a proof fit under it.
 pub const MAX_PROOF_BYTES: u64 = 1 << 28;
