@@ -47,6 +47,20 @@ fn main() {
         let input = std::fs::read(dir.join("input.json")).expect("input.json");
         put("input_json", &format!("{model}.json"), &input);
     }
+    // One-op models of the op framework's lowerings (convolutions, pools,
+    // index maps, several inputs), for the importer's newer paths.
+    for op in [
+        "conv2d_strided_dilated",
+        "maxpool",
+        "averagepool",
+        "concat",
+        "transpose",
+        "two_inputs_two_outputs",
+    ] {
+        let onnx = std::fs::read(models_dir().join("ops").join(op).join("network.onnx"))
+            .expect("a one-op model");
+        put("onnx_import", &format!("op-{op}.onnx"), &onnx);
+    }
     for (i, _) in small.iter().enumerate() {
         put("onnx_mutate", &format!("model{i}"), &[i as u8]);
     }
