@@ -137,6 +137,21 @@ impl EqWeights {
     }
 }
 
+/// `Σ_i eq(point, i)·values[i]`: the MLE at `point` of one dimension's
+/// values over its real coordinates (zero beyond them).
+pub fn prefix_mle(values: &[Fr], point: &[Fr]) -> Fr {
+    eq_prefix(point, values.len())
+        .iter()
+        .zip(values)
+        .map(|(e, v)| *e * v)
+        .sum()
+}
+
+/// The part of `point` that belongs to each dimension of `shape`.
+pub fn dim_points<'a>(shape: &[usize], point: &'a [Fr]) -> Vec<&'a [Fr]> {
+    dim_ranges(shape).into_iter().map(|r| &point[r]).collect()
+}
+
 /// MLE of the valid-region indicator of `shape` (1 on real entries, 0 on padding).
 pub fn valid_mle(shape: &[usize], point: &[Fr]) -> Fr {
     dim_ranges(shape)

@@ -533,3 +533,113 @@ fn index_map_ops_match_their_references_and_prove() {
     );
     prove_and_tamper(m, &x, 0);
 }
+
+/// A proof whose max-pool selector leaves the output's padded positions
+/// unselected is rejected: padded positions must select tap 0, which is what
+/// forces the output's padding to zero (found in review: otherwise a prover
+/// could put anything there, and a MatMul of two such outputs over a
+/// non-power-of-two inner dimension would sum it into real outputs).
+#[test]
+fn max_pool_padding_must_select_a_tap() {
+    use zkinfer::ops::conv::Window;
+    use zkinfer::ops::max_pool::MaxPool;
+    let window = Window {
+        channels: 3,
+        input: vec![4, 6],
+        kernel: vec![2, 2],
+        strides: vec![2, 2],
+        pads: vec![(0, 0), (0, 0)],
+    };
+    // Output [3, 2, 3]: channels and width pad to 4.
+    let model = one_node(Op::MaxPool(MaxPool(window)), &[3, 4, 6], &[], &[3, 2, 3]);
+    let x = small_input(72, 2);
+    let pk = proof::preprocess(
+        CpuBackend::global(),
+        model.clone(),
+        WeightVisibility::Public,
+        setup(),
+    )
+    .unwrap();
+    let mut witness = model.execute(&x).unwrap();
+    let p = proof::prove_witness(CpuBackend::global(), &pk, &x, &witness).unwrap();
+    proof::verify(&pk.vk, &x, &p).unwrap();
+    // Tap 0's slice of the selector, at the padded output positions.
+    let selector = &mut witness.aux[0][1];
+    let y_pad = 4 * 2 * 4;
+    let real: Vec<usize> = (0..3)
+        .flat_map(|c| (0..2).flat_map(move |h| (0..3).map(move |w| (c * 2 + h) * 4 + w)))
+        .collect();
+    for at in (0..y_pad).filter(|at| !real.contains(at)) {
+        assert_eq!(selector[at], 1);
+        selector[at] = 0;
+    }
+    // The prover may refuse it; if it proves, the verifier must not accept.
+    if let Ok(q) = proof::prove_witness(CpuBackend::global(), &pk, &x, &witness) {
+        assert!(
+            proof::verify(&pk.vk, &x, &q).is_err(),
+            "unselected padding accepted"
+        );
+    }
+}
+
+/// Keys a verifier may be handed: degenerate or huge geometries are refused
+/// by validation (no panic, no unbounded work), and a long chain of ReLUs
+/// lays out without deep recursion.
+#[test]
+fn hostile_geometries_are_refused_and_relu_chains_lay_out() {
+    use zkinfer::ops::conv::Window;
+    use zkinfer::ops::max_pool::MaxPool;
+    use zkinfer::ops::sum_pool::SumPool;
+    // A convolution with no input channels.
+    let mut model = one_node(
+        Op::Conv(Conv {
+            strides: vec![1, 1],
+            dilations: vec![1, 1],
+            pads: vec![(0, 0), (0, 0)],
+            groups: 1,
+        }),
+        &[0, 3, 3],
+        &[&[2, 0, 1, 1]],
+        &[2, 3, 3],
+    );
+    assert!(model.validate().is_err());
+    // Pools with kernels whose product overflows.
+    for huge in [
+        Op::MaxPool(MaxPool(Window {
+            channels: 1,
+            input: vec![1 << 40, 1 << 40],
+            kernel: vec![1 << 40, 1 << 40],
+            strides: vec![1, 1],
+            pads: vec![(0, 0), (0, 0)],
+        })),
+        Op::SumPool(SumPool(Window {
+            channels: usize::MAX,
+            input: vec![2, 2],
+            kernel: vec![2, 2],
+            strides: vec![1, 1],
+            pads: vec![(0, 0), (0, 0)],
+        })),
+    ] {
+        model = one_node(huge, &[1, 2, 2], &[], &[1, 1, 1]);
+        assert!(model.validate().is_err());
+    }
+    // 3,000 ReLUs in a chain.
+    let mut tensors = vec![tensor("x", &[1, 4], TensorKind::Input)];
+    let mut nodes = Vec::new();
+    for i in 0..3000 {
+        tensors.push(tensor(&format!("t{i}"), &[1, 4], TensorKind::Activation));
+        nodes.push(node(&format!("relu{i}"), Op::Relu, &[i], i + 1));
+    }
+    let chain = Model {
+        name: "chain".into(),
+        scale_bits: 7,
+        activation_bits: 16,
+        tensors,
+        nodes,
+        inputs: vec![0],
+        outputs: vec![3000],
+    };
+    chain.validate().unwrap();
+    let (witness_layout, _) = proof::block_layouts(&chain, WeightVisibility::Public);
+    assert!(witness_layout.num_vars > 0);
+}

@@ -32,12 +32,16 @@ use ark_bn254::Fr;
 use ark_ff::Zero;
 use serde::{Deserialize, Serialize};
 
+use super::index_map::MAX_ENTRIES;
 use super::range::Bound;
 use super::{
     accumulator, claim, pow2, prove_inner_product, rescale_all, ExecError, Executed, OpError,
     OpMessage, OpProtocol, ProverContext,
 };
-use crate::layout::{dim_ranges, eq_prefix, less_than_mle, num_vars, padded_dims, Slot, SlotClaim};
+use crate::layout::{
+    dim_points, dim_ranges, eq_prefix, less_than_mle, num_vars, padded_dims, prefix_mle, Slot,
+    SlotClaim,
+};
 use crate::model::{Model, Node};
 use crate::sumcheck::{self, eq_eval, Expression};
 use crate::transcript::ProofTranscript;
@@ -108,16 +112,6 @@ impl Axis {
         }
         a
     }
-
-    /// The MLE of [`Axis::fold`] over the input's padded coordinates at `point`.
-    pub fn fold_at(&self, ek: &[Fr], eo: &[Fr], point: &[Fr]) -> Fr {
-        let a = self.fold(ek, eo);
-        eq_prefix(point, self.input)
-            .iter()
-            .zip(&a)
-            .map(|(e, v)| *e * v)
-            .sum()
-    }
 }
 
 /// A pooling window over the spatial axes of a logical `[channels, spatial…]`
@@ -166,6 +160,19 @@ impl Window {
     /// Checks the geometry and that the node's input and output hold
     /// `[channels, spatial…]` entries; returns the axes.
     pub fn check(&self, model: &Model, node: &Node) -> Result<[Axis; 2], String> {
+        if self.channels == 0
+            || self
+                .input
+                .iter()
+                .chain(&self.kernel)
+                .chain(&self.strides)
+                .any(|&v| v == 0 || v > MAX_ENTRIES)
+        {
+            return Err(format!(
+                "window over {} channels of {:?} with kernel {:?} and strides {:?}",
+                self.channels, self.input, self.kernel, self.strides
+            ));
+        }
         let axes = self.axes().ok_or_else(|| {
             format!(
                 "kernel {:?}, strides {:?}, pads {:?} do not fit spatial shape {:?}",
@@ -234,6 +241,14 @@ impl Conv {
         if self.strides.iter().chain(&self.dilations).any(|&v| v == 0) || self.groups == 0 {
             return Err("zero stride, dilation or group count".into());
         }
+        if self
+            .strides
+            .iter()
+            .chain(&self.dilations)
+            .any(|&v| v > MAX_ENTRIES)
+        {
+            return Err("stride or dilation out of range".into());
+        }
         let shape = |i: usize| &model.tensors[node.inputs[i]].shape;
         let w = shape(1);
         if w.len() != 2 + d {
@@ -247,6 +262,9 @@ impl Conv {
         let y = &model.tensors[node.output].shape;
         let (y_oc, output) = channels_and_spatial(y, d)
             .ok_or_else(|| format!("output shape {y:?} is not [channels, spatial…]"))?;
+        if ic == 0 || oc == 0 || kernel.contains(&0) {
+            return Err(format!("empty input, kernel {w:?} or output"));
+        }
         if ic % self.groups != 0 || oc % self.groups != 0 || ic / self.groups != icg {
             return Err(format!(
                 "{ic} input and {oc} output channels with {} groups and a kernel for {icg} input channels per group",
@@ -266,6 +284,15 @@ impl Conv {
                 self.pads[i],
             )
             .ok_or_else(|| format!("kernel does not fit spatial dimension {i}"))?;
+            // The verifier's window weights cost output × kernel per axis.
+            if out
+                .checked_mul(kernel[i])
+                .is_none_or(|work| work > MAX_ENTRIES)
+            {
+                return Err(format!(
+                    "spatial dimension {i}: output × kernel is too large"
+                ));
+            }
             if out != output[i] {
                 return Err(format!(
                     "output spatial dimension {i} is {}, the convolution gives {out}",
@@ -363,11 +390,6 @@ fn channel_weights(g: &Geometry, rho_oc: &[Fr], rho_j: &[Fr]) -> Vec<Fr> {
         .collect()
 }
 
-/// The points of each dimension of a canonical shape.
-fn split<'a>(shape: &[usize], point: &'a [Fr]) -> Vec<&'a [Fr]> {
-    dim_ranges(shape).into_iter().map(|r| &point[r]).collect()
-}
-
 impl OpProtocol for Conv {
     fn name(&self) -> &'static str {
         "Conv"
@@ -439,7 +461,7 @@ impl OpProtocol for Conv {
         let g = self.geometry(model, node).map_err(OpError::Shape)?;
         let (y_shape, w_shape) = (g.y_shape(), g.w_shape());
         let r = t.challenges(b"conv/point", num_vars(&y_shape));
-        let r_dims = split(&y_shape, &r);
+        let r_dims = dim_points(&y_shape, &r);
         let output = ctx.evaluate(Slot::Tensor(node.output), &r)?;
         let remainder = ctx.evaluate(Slot::Remainder(n), &r)?;
         let bias = match node.inputs.get(2) {
@@ -506,7 +528,7 @@ impl OpProtocol for Conv {
         let [w_rho, h_rho, x_rho] = [v[v.len() - 3], v[v.len() - 2], v[v.len() - 1]];
         let (y_shape, w_shape, x_shape) = (g.y_shape(), g.w_shape(), g.x_shape());
         let r = t.challenges(b"conv/point", num_vars(&y_shape));
-        let r_dims = split(&y_shape, &r);
+        let r_dims = dim_points(&y_shape, &r);
         absorb_head(t, output, remainder, bias);
         let claim1 = inner_claim(model, node, &g, &r, output, remainder, bias);
 
@@ -559,7 +581,7 @@ fn inner_claim(
     );
     match bias {
         Some(b) => {
-            let r_dims = split(&y_shape, r);
+            let r_dims = dim_points(&y_shape, r);
             let valid_spatial = less_than_mle(g.axes[0].output, r_dims[1])
                 * less_than_mle(g.axes[1].output, r_dims[2]);
             acc - pow2(model.scale_bits) * b * valid_spatial
@@ -571,7 +593,7 @@ fn inner_claim(
 /// The per-dimension weights of step 2 from step 1's point ρ (W's variables)
 /// and the output point's spatial parts.
 fn step2_weights(g: &Geometry, rho: &[Fr], r_dims: &[&[Fr]]) -> (Vec<Fr>, [Vec<Fr>; 2]) {
-    let rho_dims = split(&g.w_shape(), rho);
+    let rho_dims = dim_points(&g.w_shape(), rho);
     let c = channel_weights(g, rho_dims[0], rho_dims[1]);
     let a = [0, 1].map(|i| {
         let axis = g.axes[i];
@@ -603,15 +625,8 @@ fn m_table(g: &Geometry, rho: &[Fr], r_dims: &[&[Fr]]) -> Vec<Fr> {
 /// M's MLE at ρ' (verifier), factored over the dimensions.
 fn m_at(g: &Geometry, rho: &[Fr], r_dims: &[&[Fr]], rho2: &[Fr]) -> Fr {
     let (c, [ah, aw]) = step2_weights(g, rho, r_dims);
-    let p = split(&g.x_shape(), rho2);
-    let dot = |table: &[Fr], point: &[Fr]| -> Fr {
-        eq_prefix(point, table.len())
-            .iter()
-            .zip(table)
-            .map(|(e, v)| *e * v)
-            .sum()
-    };
-    dot(&c, p[0]) * dot(&ah, p[1]) * dot(&aw, p[2])
+    let p = dim_points(&g.x_shape(), rho2);
+    prefix_mle(&c, p[0]) * prefix_mle(&ah, p[1]) * prefix_mle(&aw, p[2])
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -75,7 +75,11 @@ pub fn flat(c: &[usize], shape: &[usize]) -> usize {
 /// differ from the IR shape by size-1 dimensions.
 pub fn check_len(model: &Model, t: usize, expected: &[usize], what: &str) -> Result<(), String> {
     let tensor = &model.tensors[t];
-    let want: usize = expected.iter().product();
+    let want = expected
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .filter(|&n| n <= MAX_ENTRIES)
+        .ok_or_else(|| format!("{what} shape {expected:?} is too large"))?;
     if tensor.len() != want {
         return Err(format!(
             "{what} `{}` has shape {:?}, the op expects {want} entries ({expected:?})",

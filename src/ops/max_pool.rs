@@ -9,10 +9,12 @@
 //! attains the max. The proof shows:
 //! - every candidate ≤ max: `D ∈ [0, 2^a)` (a range check), and `S ∈ {0, 1}`
 //!   (a 1-bit range check);
-//! - each position selects one tap: `Σ_k S_k = 1` on Y's real entries, at a
-//!   random point r of Y: the prover sends each `S_k(r)`, the verifier checks
-//!   their sum against `valid(r)`, and after they are absorbed a random point
-//!   s of the tap variables folds them into one claim `S(r ‖ s)`;
+//! - each position selects one tap: `Σ_k S_k = 1` on Y's whole padded
+//!   hypercube, at a random point r of Y: the prover sends each `S_k(r)`, the
+//!   verifier checks that they sum to 1, and after they are absorbed a random
+//!   point s of the tap variables folds them into one claim `S(r ‖ s)`.
+//!   Padded positions select tap 0, whose candidate is 0 there, so the next
+//!   check forces Y's padding to zero like every committed tensor's;
 //! - the selected tap is the max: `Σ_x S(x)·D(x) = 0` over the columns, a
 //!   degree-2 sumcheck; every term is a product of small non-negative
 //!   integers, so the field sum is 0 only if every term is;
@@ -31,7 +33,7 @@
 //! two sumchecks.
 
 use ark_bn254::Fr;
-use ark_ff::Zero;
+use ark_ff::{One, Zero};
 use serde::{Deserialize, Serialize};
 
 use super::conv::{Axis, Window};
@@ -40,7 +42,7 @@ use super::{
     claim, prove_inner_product, ExecError, Executed, OpError, OpMessage, OpProtocol, ProverContext,
 };
 use crate::layout::{
-    dim_ranges, eq_prefix, less_than_mle, num_vars, pad, padded_dims, Slot, SlotClaim,
+    dim_points, eq_prefix, less_than_mle, num_vars, pad, padded_dims, prefix_mle, Slot, SlotClaim,
 };
 use crate::model::{Model, Node};
 use crate::pcs::poly::small_to_field;
@@ -56,10 +58,33 @@ pub struct MaxPool(pub Window);
 
 impl MaxPool {
     fn geometry(&self, model: &Model, node: &Node) -> Result<[Axis; 2], String> {
+        if self.0.kernel.iter().any(|&k| k > MAX_TAPS) {
+            return Err(format!(
+                "kernel {:?} (at most {MAX_TAPS} taps)",
+                self.0.kernel
+            ));
+        }
         let axes = self.0.check(model, node)?;
         let taps = axes[0].kernel * axes[1].kernel;
         if taps > MAX_TAPS {
             return Err(format!("{taps} taps per window (at most {MAX_TAPS})"));
+        }
+        // The proof reads X and Y in the layouts [C, H, W] and [C, OH, OW]:
+        // the tensors' own shapes must have those padded layouts.
+        let d = self.0.input.len();
+        let layout_of = |t: usize, spatial: Vec<usize>| {
+            super::conv::channels_and_spatial(&model.tensors[t].shape, d)
+                .is_some_and(|(c, s)| c == self.0.channels && s == spatial)
+        };
+        let out: Vec<usize> = axes[2 - d..].iter().map(|a| a.output).collect();
+        if !layout_of(node.inputs[0], self.0.input.clone()) || !layout_of(node.output, out) {
+            return Err(format!(
+                "input {:?} or output {:?} is not [channels, spatial…] of the window",
+                model.tensors[node.inputs[0]].shape, model.tensors[node.output].shape
+            ));
+        }
+        if num_vars(&self.d_shape(&axes)) > crate::model::MAX_TENSOR_VARS {
+            return Err("its difference column is too large".into());
         }
         if axes
             .iter()
@@ -95,11 +120,6 @@ fn low(model: &Model) -> i64 {
     model.activation_range().start
 }
 
-/// Point parts per dimension.
-fn split<'a>(shape: &[usize], point: &'a [Fr]) -> Vec<&'a [Fr]> {
-    dim_ranges(shape).into_iter().map(|r| &point[r]).collect()
-}
-
 /// `(Σ_valid eq, Σ_inside eq)` over the (tap, output) pairs of one axis.
 fn pair_sums(axis: &Axis, ek: &[Fr], eo: &[Fr]) -> (Fr, Fr) {
     let (mut all, mut inside) = (Fr::zero(), Fr::zero());
@@ -124,7 +144,7 @@ struct AtZ {
 }
 
 fn at_z(c: usize, axes: &[Axis; 2], d_shape: &[usize; 5], z: &[Fr]) -> AtZ {
-    let p = split(d_shape, z);
+    let p = dim_points(d_shape, z);
     let ek = [
         eq_prefix(p[0], axes[0].kernel),
         eq_prefix(p[1], axes[1].kernel),
@@ -203,19 +223,28 @@ impl OpProtocol for MaxPool {
                 }
             }
         }
-        // The first tap attaining the max at each position.
+        // The first tap attaining the max at each position, laid out padded;
+        // padded positions select tap 0 (where D is 0), which is what forces
+        // Y's padding to zero in the proof.
         let block = c_len * ah.output * aw.output;
-        let mut selector = vec![0i64; d.len()];
+        let y_shape = y_shape(c_len, &axes);
+        let y_pad: usize = padded_dims(&y_shape).iter().product();
+        let d_pad = padded_dims(&d_shape);
+        let mut selector = vec![0i64; d_pad.iter().product()];
+        selector[..y_pad].fill(1);
         for pos in 0..block {
             let k = (0..ah.kernel * aw.kernel)
                 .find(|k| d[k * block + pos] == 0)
                 .expect("the max is a candidate");
-            selector[k * block + pos] = 1;
+            let at = crate::layout::padded_index(pos, &y_shape, &padded_dims(&y_shape));
+            selector[at] = 0;
+            let (kh, kw) = (k / aw.kernel, k % aw.kernel);
+            selector[(kh * d_pad[1] + kw) * y_pad + at] = 1;
         }
         Ok(Executed {
             output,
             remainder: None,
-            aux: vec![pad(&d, &d_shape), pad(&selector, &d_shape)],
+            aux: vec![pad(&d, &d_shape), selector],
         })
     }
 
@@ -343,7 +372,7 @@ impl OpProtocol for MaxPool {
         t.append_scalar(b"maxpool/difference", &d_rho);
 
         let r = t.challenges(b"maxpool/point", y_vars);
-        if taps.iter().sum::<Fr>() != crate::layout::valid_mle(&y_shape, &r) {
+        if taps.iter().sum::<Fr>() != Fr::one() {
             return Err(OpError::Check("max-pool selects one tap per position"));
         }
         for v in taps {
@@ -365,16 +394,10 @@ impl OpProtocol for MaxPool {
         t.append_scalar(b"maxpool/gathered", &gathered);
         let (rho2, reduced2) =
             sumcheck::verify(t, gathered, num_vars(&x_shape), 2, &message.sumchecks[1])?;
-        let p = split(&x_shape, &rho2);
-        let dot = |table: &[Fr], point: &[Fr]| -> Fr {
-            eq_prefix(point, table.len())
-                .iter()
-                .zip(table)
-                .map(|(e, w)| *e * w)
-                .sum()
-        };
-        let m =
-            dot(&weights.channel, p[0]) * dot(&weights.fold[0], p[1]) * dot(&weights.fold[1], p[2]);
+        let p = dim_points(&x_shape, &rho2);
+        let m = prefix_mle(&weights.channel, p[0])
+            * prefix_mle(&weights.fold[0], p[1])
+            * prefix_mle(&weights.fold[1], p[2]);
         if x_rho * m != reduced2 {
             return Err(OpError::Check("max-pool gather sumcheck final value"));
         }

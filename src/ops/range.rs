@@ -398,6 +398,11 @@ pub fn range_checks(model: &Model) -> Vec<RangeCheck> {
 /// bit (rescaling ops, Add, Sub, sums): 1 where the value is ≥ 0.
 pub fn producer_sign_bit(model: &Model, t: crate::model::TensorId) -> Option<Slot> {
     let m = model.nodes.iter().position(|node| node.output == t)?;
+    // A ReLU bounds its input, never its output (and asking it would recurse
+    // down a chain of ReLUs).
+    if model.nodes[m].op == crate::model::Op::Relu {
+        return None;
+    }
     let check = range_check(model, m)?;
     let k = check
         .decompositions
@@ -411,7 +416,11 @@ pub fn producer_sign_bit(model: &Model, t: crate::model::TensorId) -> Option<Slo
 pub fn sign_bit(model: &Model, n: usize, k: usize) -> Option<Slot> {
     let check = range_check(model, n)?;
     let d = check.decompositions.get(k)?;
-    if d.virtual_limb + 2 != d.widths.len() || d.widths.last() != Some(&1) {
+    let bits: u32 = d.widths.iter().sum();
+    if d.virtual_limb + 2 != d.widths.len()
+        || d.widths.last() != Some(&1)
+        || d.offset != 1i64 << (bits - 1)
+    {
         return None;
     }
     d.committed()

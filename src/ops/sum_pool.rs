@@ -24,7 +24,7 @@ impl IndexMap for SumPool {
 
     fn check(&self, model: &Model, node: &Node) -> Result<(), String> {
         let axes = self.0.check(model, node)?;
-        let taps = axes[0].kernel * axes[1].kernel;
+        let taps = axes[0].kernel.saturating_mul(axes[1].kernel);
         if taps > MAX_TAPS {
             return Err(format!("{taps} taps per window (at most {MAX_TAPS})"));
         }
