@@ -3,7 +3,9 @@
 //! plus the rejections a user can trigger from the command line.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
+mod common;
+use common::{root, text, zkinfer};
 
 const MODELS: [&str; 6] = [
     "addsubmul0",
@@ -13,29 +15,6 @@ const MODELS: [&str; 6] = [
     "ffn_tanh",
     "article_classification",
 ];
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Runs zkinfer with a shared cache (setup and keys) under the target directory.
-fn zkinfer(args: &[&str]) -> Output {
-    let cache = root().join("target").join("test-cache");
-    Command::new(env!("CARGO_BIN_EXE_zkinfer"))
-        .args(args)
-        .env("ZKINFER_CACHE_DIR", &cache)
-        .env_remove("ZKINFER_KEYS")
-        .output()
-        .expect("zkinfer runs")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 fn model_path(name: &str) -> String {
     root()

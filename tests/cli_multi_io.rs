@@ -5,33 +5,12 @@
 //! inputs).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
+mod common;
+use common::{root, text, zkinfer};
 
 use serde_json::Value;
 use zkinfer::proof::ModelProof;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Runs zkinfer with a shared cache (setup and keys) under the target directory.
-fn zkinfer(args: &[&str]) -> Output {
-    let cache = root().join("target").join("test-cache");
-    Command::new(env!("CARGO_BIN_EXE_zkinfer"))
-        .args(args)
-        .env("ZKINFER_CACHE_DIR", &cache)
-        .env_remove("ZKINFER_KEYS")
-        .output()
-        .expect("zkinfer runs")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
 
 fn model_path(name: &str) -> String {
     let path = root().join("models/ops").join(name).join("network.onnx");

@@ -92,3 +92,29 @@ pub fn listening_addr(line: &str) -> std::net::SocketAddr {
         .parse()
         .unwrap()
 }
+
+/// The repository root.
+pub fn root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the zkinfer binary with a shared cache (setup and keys) under the
+/// target directory.
+pub fn zkinfer(args: &[&str]) -> std::process::Output {
+    let cache = root().join("target").join("test-cache");
+    std::process::Command::new(env!("CARGO_BIN_EXE_zkinfer"))
+        .args(args)
+        .env("ZKINFER_CACHE_DIR", &cache)
+        .env_remove("ZKINFER_KEYS")
+        .output()
+        .expect("zkinfer runs")
+}
+
+/// A process's stdout and stderr, for assertion messages.
+pub fn text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
