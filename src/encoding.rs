@@ -28,9 +28,10 @@
 //!
 //! # Messages
 //! [`SumcheckProof`] is its round count then each round's coefficient count and
-//! coefficients. [`LayerProof`] is its sumcheck then four field elements;
-//! [`TreeProof`] is the two root field elements then its layers;
-//! [`LookupProof`] is the table tree, the query tree, then the query values.
+//! coefficients. [`LayerProof`] is its batched sumcheck, a tree count, then
+//! four field elements per tree; [`LookupProof`] is the trees' roots (a count,
+//! then two field elements each: the table's first), the layers, then the query
+//! values of each query set.
 //! [`Commitment`] is one GT element. An [`EvaluationProof`] (Dory, transparent
 //! mode) is `nu: u8`, `sigma: u8` (`sigma ≤ 40`, `nu ≤ sigma`), the VMV message
 //! (`c`, `d2`: GT; `e1`: G1), the first reduce messages (count = `sigma`; each
@@ -49,7 +50,7 @@ use dory_pcs::messages::{
     FirstReduceMessage, ScalarProductMessage, SecondReduceMessage, VMVMessage,
 };
 
-use crate::lookup::{LayerProof, LookupProof, TreeProof};
+use crate::lookup::{LayerProof, LookupProof};
 use crate::pcs::{Commitment, EvaluationProof};
 use crate::sumcheck::{CompressedRound, SumcheckProof};
 
@@ -68,7 +69,7 @@ pub const LEN_PREFIX: usize = 4;
 pub const MAX_SUMCHECK_ROUNDS: usize = 64;
 /// Most coefficients in one compressed sumcheck round (degree ≤ 8).
 pub const MAX_ROUND_COEFFICIENTS: usize = 8;
-/// Most GKR layers in a [`TreeProof`].
+/// Most GKR layers in a [`LookupProof`] (the deepest tree's depth).
 pub const MAX_TREE_LAYERS: usize = 64;
 /// Most query columns (values) in a [`LookupProof`].
 pub const MAX_QUERY_VALUES: usize = 16;
@@ -570,59 +571,48 @@ impl Decode for SumcheckProof {
 impl Encode for LayerProof {
     fn encode(&self, writer: &mut Writer) {
         self.sumcheck.encode(writer);
-        for child in &self.children {
+        writer.write_len(self.children.len());
+        for child in self.children.iter().flatten() {
             writer.write_fr(child);
         }
     }
 }
 
 impl Decode for LayerProof {
-    const MIN_ENCODED_LEN: usize = SumcheckProof::MIN_ENCODED_LEN + 4 * FR_LEN;
+    const MIN_ENCODED_LEN: usize = SumcheckProof::MIN_ENCODED_LEN + LEN_PREFIX;
 
     fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let sumcheck = SumcheckProof::decode(reader)?;
-        let mut children = [Fr::from(0u64); 4];
-        for child in &mut children {
-            *child = reader.read_fr("GKR layer child evaluation")?;
+        let trees = reader.read_count("GKR layer tree count", MAX_LOOKUP_TREES, 4 * FR_LEN)?;
+        let mut children = Vec::with_capacity(trees);
+        for _ in 0..trees {
+            let mut four = [Fr::from(0u64); 4];
+            for child in &mut four {
+                *child = reader.read_fr("GKR layer child evaluation")?;
+            }
+            children.push(four);
         }
         Ok(LayerProof { sumcheck, children })
     }
 }
 
-impl Encode for TreeProof {
+/// Most query sets one lookup proof may carry.
+pub const MAX_QUERY_SETS: usize = 1024;
+/// Most fraction trees in one lookup proof: the table's and one per query set.
+pub const MAX_LOOKUP_TREES: usize = MAX_QUERY_SETS + 1;
+
+impl Encode for LookupProof {
     fn encode(&self, writer: &mut Writer) {
-        for r in &self.root {
-            writer.write_fr(r);
+        writer.write_len(self.roots.len());
+        for root in self.roots.iter().flatten() {
+            writer.write_fr(root);
         }
         writer.write_len(self.layers.len());
         for layer in &self.layers {
             layer.encode(writer);
         }
-    }
-}
-
-impl Decode for TreeProof {
-    const MIN_ENCODED_LEN: usize = 2 * FR_LEN + LEN_PREFIX;
-
-    fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let root = [
-            reader.read_fr("fraction tree root numerator")?,
-            reader.read_fr("fraction tree root denominator")?,
-        ];
-        let layers = reader.read_vec("GKR layer count", MAX_TREE_LAYERS)?;
-        Ok(TreeProof { root, layers })
-    }
-}
-
-/// Most query sets one lookup proof may carry.
-pub const MAX_QUERY_SETS: usize = 1024;
-
-impl Encode for LookupProof {
-    fn encode(&self, writer: &mut Writer) {
-        self.table_tree.encode(writer);
-        writer.write_len(self.query_trees.len());
-        for (tree, values) in self.query_trees.iter().zip(&self.query_values) {
-            tree.encode(writer);
+        writer.write_len(self.query_values.len());
+        for values in &self.query_values {
             writer.write_len(values.len());
             for v in values {
                 writer.write_fr(v);
@@ -632,19 +622,21 @@ impl Encode for LookupProof {
 }
 
 impl Decode for LookupProof {
-    const MIN_ENCODED_LEN: usize = TreeProof::MIN_ENCODED_LEN + LEN_PREFIX;
+    const MIN_ENCODED_LEN: usize = 3 * LEN_PREFIX;
 
     fn decode(reader: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let table_tree = TreeProof::decode(reader)?;
-        let sets = reader.read_count(
-            "lookup query set count",
-            MAX_QUERY_SETS,
-            TreeProof::MIN_ENCODED_LEN + LEN_PREFIX,
-        )?;
-        let mut query_trees = Vec::with_capacity(sets);
+        let trees = reader.read_count("lookup tree count", MAX_LOOKUP_TREES, 2 * FR_LEN)?;
+        let mut roots = Vec::with_capacity(trees);
+        for _ in 0..trees {
+            roots.push([
+                reader.read_fr("fraction tree root numerator")?,
+                reader.read_fr("fraction tree root denominator")?,
+            ]);
+        }
+        let layers = reader.read_vec("GKR layer count", MAX_TREE_LAYERS)?;
+        let sets = reader.read_count("lookup query set count", MAX_QUERY_SETS, LEN_PREFIX)?;
         let mut query_values = Vec::with_capacity(sets);
         for _ in 0..sets {
-            query_trees.push(TreeProof::decode(reader)?);
             let len = reader.read_count("lookup query value count", MAX_QUERY_VALUES, FR_LEN)?;
             let mut values = Vec::with_capacity(len);
             for _ in 0..len {
@@ -653,8 +645,8 @@ impl Decode for LookupProof {
             query_values.push(values);
         }
         Ok(LookupProof {
-            table_tree,
-            query_trees,
+            roots,
+            layers,
             query_values,
         })
     }

@@ -352,7 +352,7 @@ fn sumcheck_proofs_round_trip() {
 #[test]
 fn lookup_proof_round_trips() {
     let (proof, _) = lookup_proof();
-    assert!(!proof.table_tree.layers.is_empty() && !proof.query_trees[0].layers.is_empty());
+    assert!(!proof.layers.is_empty() && proof.roots.len() == 2);
     let bytes = assert_round_trip(&proof);
     // The decoded proof still verifies.
     let decoded: LookupProof = from_bytes(&bytes).unwrap();
@@ -575,8 +575,10 @@ fn oversize_length_prefixes_allocate_nothing() {
         })
     ));
 
-    // 65 GKR layers; 17 query values.
-    let mut tree = vec![0u8; 2 * FR_LEN];
+    // One root, then 65 GKR layers; 17 query values.
+    let mut roots = 1u32.to_le_bytes().to_vec();
+    roots.extend_from_slice(&[0u8; 2 * FR_LEN]);
+    let mut tree = roots.clone();
     tree.extend_from_slice(&65u32.to_le_bytes());
     assert!(matches!(
         from_bytes::<LookupProof>(&tree),
@@ -586,13 +588,10 @@ fn oversize_length_prefixes_allocate_nothing() {
             max: 64
         })
     ));
-    // An empty tree (root, no layers), one query set with an empty tree, then
-    // one value too many.
-    let mut tree = vec![0u8; 2 * FR_LEN];
-    tree.extend_from_slice(&0u32.to_le_bytes());
-    let mut lookup = tree.clone();
+    // One root, no layers, one query set, then one value too many.
+    let mut lookup = roots.clone();
+    lookup.extend_from_slice(&0u32.to_le_bytes());
     lookup.extend_from_slice(&1u32.to_le_bytes());
-    lookup.extend_from_slice(&tree);
     lookup.extend_from_slice(&17u32.to_le_bytes());
     assert!(matches!(
         from_bytes::<LookupProof>(&lookup),

@@ -18,21 +18,24 @@ fn regression(name: &str) -> PathBuf {
 
 /// A `pk_decode` input: setup-size byte, then a proving-key file without its
 /// checksum (the target appends it). The header's format version is set to
-/// the current one first, so that each file keeps reaching the check it
-/// guards after a format bump (`"version":N` has one digit in every file).
+/// the current one first (and the header length after the magic adjusted to
+/// its digits), so that each file keeps reaching the check it guards after a
+/// format bump.
 fn pk_decode(name: &str) -> Result<(), String> {
     let mut data = std::fs::read(regression(name)).expect("regression file");
     let at = data
         .windows(10)
         .position(|w| w == b"\"version\":")
-        .expect("a key header");
+        .expect("a key header")
+        + 10;
+    let digits = data[at..].iter().take_while(|b| b.is_ascii_digit()).count();
     let version = keys::KEY_FORMAT_VERSION.to_string();
-    assert_eq!(
-        version.len(),
-        1,
-        "regression files carry a one-digit version"
-    );
-    data[at + 10] = version.as_bytes()[0];
+    data.splice(at..at + digits, version.bytes());
+    // Byte 0 is the setup size, then the 8-byte magic, then the header length.
+    let len_at = 1 + 8;
+    let header_len = u64::from_le_bytes(data[len_at..len_at + 8].try_into().expect("8 bytes"));
+    let header_len = header_len + version.len() as u64 - digits as u64;
+    data[len_at..len_at + 8].copy_from_slice(&header_len.to_le_bytes());
     let (&log, body) = data.split_first().expect("non-empty");
     let setup = DorySetup::derive(DEFAULT_SEED, 1 + usize::from(log % 8)).expect("setup");
     let mut file = body.to_vec();

@@ -61,7 +61,7 @@ use dory_pcs::backends::arkworks::{ArkG1, ArkG2, ArkGT};
 use zkinfer::backend::CpuBackend;
 use zkinfer::keys;
 use zkinfer::layout::{num_vars, BlockLayout, Slot, TableKind};
-use zkinfer::lookup::TreeProof;
+use zkinfer::lookup::LookupProof;
 use zkinfer::model::{Model, Op, TensorKind};
 use zkinfer::ops::range::range_checks;
 use zkinfer::ops::OpMessage;
@@ -182,7 +182,6 @@ enum Site {
     },
     LookupLayer {
         lookup: usize,
-        tree: &'static str,
         layer: usize,
     },
     QueryValue {
@@ -260,31 +259,40 @@ fn walk_sumcheck(s: &mut SumcheckProof, what: &dyn Fn() -> String, site: Site, v
     }
 }
 
-fn walk_tree(t: &mut TreeProof, lookup: usize, tree: &'static str, k: usize, v: &mut Visitor) {
-    let name = || format!("lookups[{lookup}].{tree}_tree[{k}]");
-    for (i, x) in t.root.iter_mut().enumerate() {
-        v(
-            &|| format!("{}.root[{i}]", name()),
-            Site::LookupRoot { lookup },
-            Elem::Fr(x),
-        );
+fn walk_lookup(l: &mut LookupProof, lookup: usize, v: &mut Visitor) {
+    let name = || format!("lookups[{lookup}]");
+    for (k, root) in l.roots.iter_mut().enumerate() {
+        for (i, x) in root.iter_mut().enumerate() {
+            v(
+                &|| format!("{}.roots[{k}][{i}]", name()),
+                Site::LookupRoot { lookup },
+                Elem::Fr(x),
+            );
+        }
     }
-    for (layer, l) in t.layers.iter_mut().enumerate() {
-        let site = Site::LookupLayer {
-            lookup,
-            tree,
-            layer,
-        };
+    for (layer, l) in l.layers.iter_mut().enumerate() {
+        let site = Site::LookupLayer { lookup, layer };
         walk_sumcheck(
             &mut l.sumcheck,
             &|| format!("{}.layer[{layer}].sumcheck", name()),
             site,
             v,
         );
-        for (i, x) in l.children.iter_mut().enumerate() {
+        for (k, children) in l.children.iter_mut().enumerate() {
+            for (i, x) in children.iter_mut().enumerate() {
+                v(
+                    &|| format!("{}.layer[{layer}].children[{k}][{i}]", name()),
+                    site,
+                    Elem::Fr(x),
+                );
+            }
+        }
+    }
+    for (k, values) in l.query_values.iter_mut().enumerate() {
+        for (c, x) in values.iter_mut().enumerate() {
             v(
-                &|| format!("{}.layer[{layer}].children[{i}]", name()),
-                site,
+                &|| format!("{}.query_values[{k}][{c}]", name()),
+                Site::QueryValue { lookup },
                 Elem::Fr(x),
             );
         }
@@ -319,22 +327,7 @@ fn walk(p: &mut ModelProof, v: &mut Visitor) {
         }
     }
     for (lookup, l) in p.lookups.iter_mut().enumerate() {
-        walk_tree(&mut l.table_tree, lookup, "table", 0, v);
-        for (k, (tree, values)) in l
-            .query_trees
-            .iter_mut()
-            .zip(l.query_values.iter_mut())
-            .enumerate()
-        {
-            walk_tree(tree, lookup, "query", k, v);
-            for (c, x) in values.iter_mut().enumerate() {
-                v(
-                    &|| format!("lookups[{lookup}].query_values[{k}][{c}]"),
-                    Site::QueryValue { lookup },
-                    Elem::Fr(x),
-                );
-            }
-        }
+        walk_lookup(l, lookup, v);
     }
     for (check, values) in p.range_inputs.iter_mut().enumerate() {
         for (i, x) in values.iter_mut().enumerate() {
@@ -397,22 +390,24 @@ fn walk(p: &mut ModelProof, v: &mut Visitor) {
 /// `src/encoding.rs`).
 fn framing_bytes(p: &ModelProof) -> usize {
     let sumcheck = |s: &SumcheckProof| 4 + 4 * s.rounds.len();
-    let tree = |t: &TreeProof| {
-        4 + t
-            .layers
-            .iter()
-            .map(|l| sumcheck(&l.sumcheck))
-            .sum::<usize>()
-    };
     let ops: usize = p
         .ops
         .iter()
         .map(|op| 8 + op.sumchecks.iter().map(sumcheck).sum::<usize>())
         .sum();
+    // Root, layer and query set counts; per layer its sumcheck and tree
+    // count; per query set its value count.
     let lookups: usize = p
         .lookups
         .iter()
-        .map(|l| tree(&l.table_tree) + 4 + l.query_trees.iter().map(|t| tree(t) + 4).sum::<usize>())
+        .map(|l| {
+            12 + l
+                .layers
+                .iter()
+                .map(|layer| sumcheck(&layer.sumcheck) + 4)
+                .sum::<usize>()
+                + 4 * l.query_values.len()
+        })
         .sum();
     let r = &p.reduction;
     // Per opening: the two counts and the final-message tag (ν and σ are
@@ -541,7 +536,7 @@ fn first_detecting_check(model: &Model, from: usize) -> Expected {
         return Expected::Op(model.nodes[n].name.clone());
     }
     match tables_used(model).first() {
-        Some(&t) => Expected::Lookup(t, "GKR layer 1 of the table tree".into()),
+        Some(&t) => Expected::Lookup(t, "GKR layer 1 ".into()),
         None => Expected::ReductionFinal,
     }
 }
@@ -554,14 +549,9 @@ fn expected(model: &Model, site: Site) -> Expected {
         Site::Op { node, local: true } => Expected::Op(model.nodes[node].name.clone()),
         Site::Op { node, local: false } => first_detecting_check(model, node + 1),
         Site::LookupRoot { lookup } => Expected::Lookup(tables[lookup], "do not cancel".into()),
-        Site::LookupLayer {
-            lookup,
-            tree,
-            layer,
-        } => Expected::Lookup(
-            tables[lookup],
-            format!("GKR layer {layer} of the {tree} tree"),
-        ),
+        Site::LookupLayer { lookup, layer } => {
+            Expected::Lookup(tables[lookup], format!("GKR layer {layer} "))
+        }
         Site::QueryValue { lookup } => Expected::Lookup(
             tables[lookup],
             "leaf denominator does not match the query values".into(),
@@ -1220,58 +1210,67 @@ fn shape_mutations(p: &ModelProof) -> Vec<(String, ModelProof)> {
         ));
     }
     for (l, lookup) in p.lookups.iter().enumerate() {
-        let trees = 1 + lookup.query_trees.len();
-        for k in 0..trees {
-            let get = |q: &ModelProof| -> TreeProof {
-                if k == 0 {
-                    q.lookups[l].table_tree.clone()
-                } else {
-                    q.lookups[l].query_trees[k - 1].clone()
-                }
-            };
-            let put = |t: TreeProof| {
+        out.push((
+            format!("lookups[{l}].layers.pop"),
+            with(&|q| {
+                q.lookups[l].layers.pop();
+            }),
+        ));
+        out.push((
+            format!("lookups[{l}].layers.push"),
+            with(&|q| {
+                let layer = q.lookups[l].layers[0].clone();
+                q.lookups[l].layers.push(layer)
+            }),
+        ));
+        for (i, layer) in lookup.layers.iter().enumerate().skip(1).step_by(3) {
+            out.push((
+                format!("lookups[{l}].layers[{i}].children.pop"),
                 with(&|q| {
-                    if k == 0 {
-                        q.lookups[l].table_tree = t.clone()
-                    } else {
-                        q.lookups[l].query_trees[k - 1] = t.clone()
-                    }
-                })
-            };
-            let tree = get(p);
-            let mut shorter = tree.clone();
-            shorter.layers.pop();
-            out.push((format!("lookups[{l}].tree[{k}].layers.pop"), put(shorter)));
-            let mut longer = tree.clone();
-            longer.layers.push(tree.layers[0].clone());
-            out.push((format!("lookups[{l}].tree[{k}].layers.push"), put(longer)));
-            for (i, layer) in tree.layers.iter().enumerate().skip(1).step_by(3) {
-                let set = |s: SumcheckProof| {
-                    let mut t = tree.clone();
-                    t.layers[i].sumcheck = s;
-                    put(t)
-                };
-                sumcheck(
-                    &layer.sumcheck,
-                    &format!("lookups[{l}].tree[{k}].layers[{i}].sumcheck"),
-                    &set,
-                    &mut out,
-                );
-            }
+                    q.lookups[l].layers[i].children.pop();
+                }),
+            ));
+            out.push((
+                format!("lookups[{l}].layers[{i}].children.push"),
+                with(&|q| {
+                    let c = q.lookups[l].layers[i].children[0];
+                    q.lookups[l].layers[i].children.push(c)
+                }),
+            ));
+            let set = |s: SumcheckProof| with(&|q| q.lookups[l].layers[i].sumcheck = s.clone());
+            sumcheck(
+                &layer.sumcheck,
+                &format!("lookups[{l}].layers[{i}].sumcheck"),
+                &set,
+                &mut out,
+            );
         }
+        out.push((
+            format!("lookups[{l}].roots.pop"),
+            with(&|q| {
+                q.lookups[l].roots.pop();
+            }),
+        ));
+        out.push((
+            format!("lookups[{l}].roots.push"),
+            with(&|q| {
+                let r = q.lookups[l].roots[1];
+                q.lookups[l].roots.push(r)
+            }),
+        ));
         out.push((
             format!("lookups[{l}].query_sets.pop"),
             with(&|q| {
-                q.lookups[l].query_trees.pop();
+                q.lookups[l].roots.pop();
                 q.lookups[l].query_values.pop();
             }),
         ));
         out.push((
             format!("lookups[{l}].query_sets.push"),
             with(&|q| {
-                let t = q.lookups[l].query_trees[0].clone();
+                let r = q.lookups[l].roots[1];
                 let v = q.lookups[l].query_values[0].clone();
-                q.lookups[l].query_trees.push(t);
+                q.lookups[l].roots.push(r);
                 q.lookups[l].query_values.push(v);
             }),
         ));

@@ -9,12 +9,15 @@
 //!
 //! where tuples are folded to one value with a random β (`t_i = Σ_c β^c T_c[i]`).
 //! Each side is a binary tree of fractions `p/q`, combined pairwise
-//! (`p/q + p'/q' = (p q' + p' q) / (q q')`); the prover sends the two roots and the
-//! verifier checks `p_T·q_Q + p_Q·q_T = 0` with both denominators non-zero. Each tree
-//! is then proved layer by layer from the root down: a degree-3 sumcheck reduces a
-//! claim on layer k to claims on the two halves of layer k+1, and a random μ merges
-//! those into one claim at a point of layer k+1. At the leaves, the verifier
-//! evaluates the table MLEs itself (closed form for range and ReLU tables) and is
+//! (`p/q + p'/q' = (p q' + p' q) / (q q')`), the table's and one per query set;
+//! the prover sends every tree's root and the verifier checks that the root fractions sum to zero with every denominator
+//! non-zero. The trees are then proved layer by layer from the root down: layer k
+//! has k variables in every tree, so one degree-3 sumcheck, batched over the trees
+//! that reach layer k with powers of a random γ, reduces their claims on layer k
+//! to claims on the two halves of layer k+1, and one random μ merges each tree's
+//! halves into one claim at the shared point of layer k+1. A proof thus carries
+//! the deepest tree's d(d−1)/2 sumcheck rounds once, not once per tree. At the
+//! leaves, the verifier evaluates the table MLEs itself (closed form for range and ReLU tables) and is
 //! left with claims on the multiplicities and on the query columns at random
 //! points, which the caller checks against commitments (only the multiplicities
 //! are committed by the lookup itself; queries are committed witness tensors).
@@ -61,16 +64,10 @@ pub enum LookupError {
     RootSum,
     #[error("lookup check failed: a root denominator is zero")]
     RootDenominator,
-    #[error(
-        "lookup check failed: GKR layer {layer} of the {tree} tree does not match its sumcheck"
-    )]
-    Layer { tree: &'static str, layer: usize },
-    #[error("lookup check failed: GKR layer {layer} of the {tree} tree: {source}")]
-    LayerSumcheck {
-        tree: &'static str,
-        layer: usize,
-        source: SumcheckError,
-    },
+    #[error("lookup check failed: GKR layer {layer} does not match its sumcheck")]
+    Layer { layer: usize },
+    #[error("lookup check failed: GKR layer {layer} sumcheck: {source}")]
+    LayerSumcheck { layer: usize, source: SumcheckError },
     #[error("lookup check failed: the table tree's leaf denominator does not match the table")]
     TableLeaf,
     #[error("lookup check failed: the query tree's leaf numerator is not −1")]
@@ -85,28 +82,26 @@ pub enum LookupError {
     Backend(#[from] BackendError),
 }
 
-/// The values the prover sends for one GKR layer: the sumcheck and the four
-/// child evaluations at the sumcheck point.
+/// One GKR layer of every tree still descending: one batched sumcheck over
+/// the layer's variables and, per such tree (table first, then query sets in
+/// order), the four child evaluations at the sumcheck point.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LayerProof {
     pub sumcheck: SumcheckProof,
-    /// `[p(0, ρ), p(1, ρ), q(0, ρ), q(1, ρ)]` of the child layer.
-    pub children: [Fr; 4],
+    /// Per active tree: `[p(0, ρ), p(1, ρ), q(0, ρ), q(1, ρ)]` of its child layer.
+    pub children: Vec<[Fr; 4]>,
 }
 
-/// One fraction tree's proof: its root and its layers from the root down.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TreeProof {
-    pub root: [Fr; 2],
-    pub layers: Vec<LayerProof>,
-}
-
-/// A LogUp-GKR proof.
+/// A LogUp-GKR proof: every tree's root, then the trees' layers proved
+/// together from the root down (layer k of every tree has k variables, so the
+/// trees that reach layer k share its sumcheck), then the query values at each
+/// query tree's leaf point.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LookupProof {
-    pub table_tree: TreeProof,
-    /// One tree per query set.
-    pub query_trees: Vec<TreeProof>,
+    /// `[p, q]` of each tree's root: the table tree, then one per query set.
+    pub roots: Vec<[Fr; 2]>,
+    /// Layer k reduces claims on layer k of every tree deeper than k to layer k+1.
+    pub layers: Vec<LayerProof>,
     /// `query_values[k][c]`: query set k's column c at its tree's leaf point.
     pub query_values: Vec<Vec<Fr>>,
 }
@@ -137,123 +132,184 @@ fn build_tree(p: Vec<Fr>, q: Vec<Fr>) -> Vec<(Vec<Fr>, Vec<Fr>)> {
     layers
 }
 
-fn layer_expression(lambda: Fr) -> Expression {
-    // MLEs: 0 = eq, 1 = p0, 2 = p1, 3 = q0, 4 = q1.
-    Expression::new(
-        5,
-        vec![
-            ProductTerm::product(vec![0, 1, 4]),
-            ProductTerm::product(vec![0, 2, 3]),
-            ProductTerm {
-                coeff: lambda,
-                factors: vec![0, 3, 4],
-            },
-        ],
-    )
-    .expect("valid degree-3 expression")
+/// The batched layer sumcheck's expression over `trees` active trees, with
+/// MLE 0 = eq and MLEs `1 + 4j ..` = tree j's `p0, p1, q0, q1`:
+/// `Σ_j γ^{2j} · eq · (p0·q1 + p1·q0 + γ·q0·q1)`.
+fn layer_expression(gamma: Fr, trees: usize) -> Expression {
+    let mut terms = Vec::with_capacity(3 * trees);
+    let mut weight = Fr::one();
+    for j in 0..trees {
+        let [p0, p1, q0, q1] = [1 + 4 * j, 2 + 4 * j, 3 + 4 * j, 4 + 4 * j];
+        terms.push(ProductTerm {
+            coeff: weight,
+            factors: vec![0, p0, q1],
+        });
+        terms.push(ProductTerm {
+            coeff: weight,
+            factors: vec![0, p1, q0],
+        });
+        terms.push(ProductTerm {
+            coeff: weight * gamma,
+            factors: vec![0, q0, q1],
+        });
+        weight *= gamma * gamma;
+    }
+    Expression::new(1 + 4 * trees, terms).expect("valid degree-3 expression")
+}
+
+/// `Σ_j γ^{2j} (p_j + γ q_j)`: the batched claim of the active trees.
+fn batched_claim(gamma: Fr, claims: &[(Fr, Fr)]) -> Fr {
+    let mut weight = Fr::one();
+    let mut sum = Fr::zero();
+    for (p, q) in claims {
+        sum += weight * (*p + gamma * q);
+        weight *= gamma * gamma;
+    }
+    sum
 }
 
 fn split_even_odd(v: &[Fr]) -> (Vec<Fr>, Vec<Fr>) {
     v.par_chunks(2).map(|c| (c[0], c[1])).unzip()
 }
 
-/// Proves a tree from the root down; returns the leaf point and leaf claims.
-fn prove_tree<B: Backend + ?Sized>(
+/// Where a tree's descent ends: the leaf point and `(p, q)` claimed there.
+type Leaf = (Vec<Fr>, Fr, Fr);
+
+/// What [`prove_trees`] returns: the roots, the layer proofs and each tree's
+/// leaf point.
+type ProvedTrees = (Vec<[Fr; 2]>, Vec<LayerProof>, Vec<Vec<Fr>>);
+
+/// Proves every tree from the root down, the trees reaching each layer in one
+/// sumcheck. `on_leaf(i, point)` runs when tree i reaches its leaves, before
+/// the next challenge (query trees append their query values there).
+fn prove_trees<B: Backend + ?Sized>(
     backend: &B,
     transcript: &mut ProofTranscript,
-    layers: &[(Vec<Fr>, Vec<Fr>)],
-    name: &'static [u8],
-) -> Result<(TreeProof, Vec<Fr>), LookupError> {
-    let (root_p, root_q) = layers.last().expect("non-empty");
-    let root = [root_p[0], root_q[0]];
-    transcript.append_scalars(name, &root);
+    trees: &[Vec<(Vec<Fr>, Vec<Fr>)>],
+    mut on_leaf: impl FnMut(usize, &[Fr], &mut ProofTranscript) -> Result<(), LookupError>,
+) -> Result<ProvedTrees, LookupError> {
+    let depths: Vec<usize> = trees.iter().map(|layers| layers.len() - 1).collect();
+    let roots: Vec<[Fr; 2]> = trees
+        .iter()
+        .map(|layers| {
+            let (p, q) = layers.last().expect("non-empty");
+            [p[0], q[0]]
+        })
+        .collect();
+    transcript.append_scalars(b"lookup/roots", roots.as_flattened());
+    let mut claims: Vec<(Fr, Fr)> = roots.iter().map(|[p, q]| (*p, *q)).collect();
+    let mut leaf_points = vec![Vec::new(); trees.len()];
     let mut point: Vec<Fr> = Vec::new();
-    let mut claim_p = root[0];
-    let mut claim_q = root[1];
-    let mut proofs = Vec::with_capacity(layers.len() - 1);
-    for (child_p, child_q) in layers[..layers.len() - 1].iter().rev() {
-        let lambda = transcript.challenge(b"gkr/lambda");
-        let eq = backend.eq_table(&point)?;
-        let (p0, p1) = split_even_odd(child_p);
-        let (q0, q1) = split_even_odd(child_q);
-        let expr = layer_expression(lambda);
+    for (i, _) in depths.iter().enumerate().filter(|(_, &d)| d == 0) {
+        on_leaf(i, &point, transcript)?;
+    }
+    let depth = depths.iter().copied().max().unwrap_or(0);
+    let mut proofs = Vec::with_capacity(depth);
+    for layer in 0..depth {
+        let active: Vec<usize> = (0..trees.len()).filter(|&i| depths[i] > layer).collect();
+        let gamma = transcript.challenge(b"gkr/gamma");
+        let active_claims: Vec<(Fr, Fr)> = active.iter().map(|&i| claims[i]).collect();
+        let mut mles = Vec::with_capacity(1 + 4 * active.len());
+        mles.push(backend.eq_table(&point)?);
+        for &i in &active {
+            // Layers are stored leaves first; layer `layer + 1` from the root.
+            let (child_p, child_q) = &trees[i][depths[i] - layer - 1];
+            let (p0, p1) = split_even_odd(child_p);
+            let (q0, q1) = split_even_odd(child_q);
+            mles.extend([p0, p1, q0, q1]);
+        }
         let out = sumcheck::prove(
             backend,
             transcript,
-            claim_p + lambda * claim_q,
-            vec![eq, p0, p1, q0, q1],
-            &expr,
+            batched_claim(gamma, &active_claims),
+            mles,
+            &layer_expression(gamma, active.len()),
         )?;
-        let children = [
-            out.final_evals[1],
-            out.final_evals[2],
-            out.final_evals[3],
-            out.final_evals[4],
-        ];
-        transcript.append_scalars(b"gkr/children", &children);
+        let children: Vec<[Fr; 4]> = (0..active.len())
+            .map(|j| std::array::from_fn(|c| out.final_evals[1 + 4 * j + c]))
+            .collect();
+        transcript.append_scalars(b"gkr/children", children.as_flattened());
         let mu = transcript.challenge(b"gkr/mu");
-        claim_p = children[0] + mu * (children[1] - children[0]);
-        claim_q = children[2] + mu * (children[3] - children[2]);
         point = std::iter::once(mu).chain(out.point).collect();
+        for (&i, [p0, p1, q0, q1]) in active.iter().zip(&children) {
+            claims[i] = (*p0 + mu * (*p1 - p0), *q0 + mu * (*q1 - q0));
+            if depths[i] == layer + 1 {
+                leaf_points[i] = point.clone();
+                on_leaf(i, &point, transcript)?;
+            }
+        }
         proofs.push(LayerProof {
             sumcheck: out.proof,
             children,
         });
     }
-    Ok((
-        TreeProof {
-            root,
-            layers: proofs,
-        },
-        point,
-    ))
+    Ok((roots, proofs, leaf_points))
 }
 
-/// Verifies a tree from the root down; returns the leaf point and the claims
-/// `(p(point), q(point))` on the leaves.
-fn verify_tree(
+/// Verifies every tree from the root down (see [`prove_trees`]); returns each
+/// tree's leaf point and the claims `(p, q)` on its leaves. `on_leaf` runs as
+/// in the prover, with the tree's leaf claims.
+fn verify_trees(
     transcript: &mut ProofTranscript,
-    proof: &TreeProof,
-    depth: usize,
-    name: &'static [u8],
-    tree: &'static str,
-) -> Result<(Vec<Fr>, Fr, Fr), LookupError> {
-    if proof.layers.len() != depth {
+    roots: &[[Fr; 2]],
+    layers: &[LayerProof],
+    depths: &[usize],
+    mut on_leaf: impl FnMut(usize, &Leaf, &mut ProofTranscript) -> Result<(), LookupError>,
+) -> Result<Vec<Leaf>, LookupError> {
+    let depth = depths.iter().copied().max().unwrap_or(0);
+    if layers.len() != depth {
         return Err(LookupError::Shape(format!(
-            "{tree} tree has {} layers, expected {depth}",
-            proof.layers.len()
+            "{} GKR layers, the deepest tree has {depth}",
+            layers.len()
         )));
     }
-    transcript.append_scalars(name, &proof.root);
+    transcript.append_scalars(b"lookup/roots", roots.as_flattened());
+    let mut claims: Vec<(Fr, Fr)> = roots.iter().map(|[p, q]| (*p, *q)).collect();
+    let mut leaves: Vec<Leaf> = claims.iter().map(|&(p, q)| (Vec::new(), p, q)).collect();
     let mut point: Vec<Fr> = Vec::new();
-    let mut claim_p = proof.root[0];
-    let mut claim_q = proof.root[1];
-    for (layer, layer_proof) in proof.layers.iter().enumerate() {
-        let lambda = transcript.challenge(b"gkr/lambda");
+    for (i, _) in depths.iter().enumerate().filter(|(_, &d)| d == 0) {
+        on_leaf(i, &leaves[i], transcript)?;
+    }
+    for (layer, layer_proof) in layers.iter().enumerate() {
+        let active: Vec<usize> = (0..depths.len()).filter(|&i| depths[i] > layer).collect();
+        if layer_proof.children.len() != active.len() {
+            return Err(LookupError::Shape(format!(
+                "GKR layer {layer} has children for {} trees, {} reach it",
+                layer_proof.children.len(),
+                active.len()
+            )));
+        }
+        let gamma = transcript.challenge(b"gkr/gamma");
+        let active_claims: Vec<(Fr, Fr)> = active.iter().map(|&i| claims[i]).collect();
         let (rho, reduced) = sumcheck::verify(
             transcript,
-            claim_p + lambda * claim_q,
+            batched_claim(gamma, &active_claims),
             layer,
             3,
             &layer_proof.sumcheck,
         )
-        .map_err(|source| LookupError::LayerSumcheck {
-            tree,
-            layer,
-            source,
-        })?;
-        let [p0, p1, q0, q1] = layer_proof.children;
-        let expected = eq_eval(&point, &rho) * (p0 * q1 + p1 * q0 + lambda * q0 * q1);
-        if expected != reduced {
-            return Err(LookupError::Layer { tree, layer });
+        .map_err(|source| LookupError::LayerSumcheck { layer, source })?;
+        let mut combined = Fr::zero();
+        let mut weight = Fr::one();
+        for [p0, p1, q0, q1] in &layer_proof.children {
+            combined += weight * (*p0 * q1 + *p1 * q0 + gamma * q0 * q1);
+            weight *= gamma * gamma;
         }
-        transcript.append_scalars(b"gkr/children", &layer_proof.children);
+        if eq_eval(&point, &rho) * combined != reduced {
+            return Err(LookupError::Layer { layer });
+        }
+        transcript.append_scalars(b"gkr/children", layer_proof.children.as_flattened());
         let mu = transcript.challenge(b"gkr/mu");
-        claim_p = p0 + mu * (p1 - p0);
-        claim_q = q0 + mu * (q1 - q0);
         point = std::iter::once(mu).chain(rho).collect();
+        for (&i, [p0, p1, q0, q1]) in active.iter().zip(&layer_proof.children) {
+            claims[i] = (*p0 + mu * (*p1 - p0), *q0 + mu * (*q1 - q0));
+            if depths[i] == layer + 1 {
+                leaves[i] = (point.clone(), claims[i].0, claims[i].1);
+                on_leaf(i, &leaves[i], transcript)?;
+            }
+        }
     }
-    Ok((point, claim_p, claim_q))
+    Ok(leaves)
 }
 
 fn absorb_instance(
@@ -338,35 +394,36 @@ pub fn prove<B: Backend + ?Sized>(
         .map(|q| build_tree(vec![-Fr::one(); q.len()], q))
         .collect();
 
-    let (table_tree, multiplicity_point) =
-        prove_tree(backend, transcript, &table_layers, b"lookup/table_root")?;
+    let mut trees = Vec::with_capacity(1 + query_layers.len());
+    trees.push(table_layers);
+    trees.extend(query_layers);
+    let mut query_values = vec![Vec::new(); query_sets.len()];
+    let (roots, layers, mut leaf_points) =
+        prove_trees(backend, transcript, &trees, |i, point, t| {
+            if i > 0 {
+                let eq = backend.eq_table(point)?;
+                let values = query_sets[i - 1]
+                    .iter()
+                    .map(|c| backend.inner_product(&eq, c))
+                    .collect::<Result<Vec<_>, _>>()?;
+                t.append_scalars(b"lookup/query_values", &values);
+                query_values[i - 1] = values;
+            }
+            Ok(())
+        })?;
+    let multiplicity_point = std::mem::take(&mut leaf_points[0]);
     let eq_m = backend.eq_table(&multiplicity_point)?;
-    let multiplicity_value = backend.inner_product(&eq_m, &table_layers[0].0)?;
-    let mut query_trees = Vec::with_capacity(query_sets.len());
-    let mut query_points = Vec::with_capacity(query_sets.len());
-    let mut query_values = Vec::with_capacity(query_sets.len());
-    for (layers, columns) in query_layers.iter().zip(query_sets) {
-        let (tree, point) = prove_tree(backend, transcript, layers, b"lookup/query_root")?;
-        let eq_q = backend.eq_table(&point)?;
-        let values = columns
-            .iter()
-            .map(|c| backend.inner_product(&eq_q, c))
-            .collect::<Result<Vec<_>, _>>()?;
-        transcript.append_scalars(b"lookup/query_values", &values);
-        query_trees.push(tree);
-        query_points.push(point);
-        query_values.push(values);
-    }
+    let multiplicity_value = backend.inner_product(&eq_m, &trees[0][0].0)?;
     Ok((
         LookupProof {
-            table_tree,
-            query_trees,
+            roots,
+            layers,
             query_values: query_values.clone(),
         },
         LookupClaims {
             multiplicity_point,
             multiplicity_value,
-            query_points,
+            query_points: leaf_points.split_off(1),
             query_values,
         },
     ))
@@ -384,12 +441,12 @@ pub fn verify(
 ) -> Result<LookupClaims, LookupError> {
     table.validate()?;
     if query_vars.is_empty()
-        || proof.query_trees.len() != query_vars.len()
+        || proof.roots.len() != 1 + query_vars.len()
         || proof.query_values.len() != query_vars.len()
     {
         return Err(LookupError::Shape(format!(
-            "{} query trees and {} value sets for {} query sets",
-            proof.query_trees.len(),
+            "{} tree roots and {} value sets for {} query sets",
+            proof.roots.len(),
             proof.query_values.len(),
             query_vars.len()
         )));
@@ -402,49 +459,51 @@ pub fn verify(
     }
     let (alpha, beta) = absorb_instance(transcript, table, query_vars);
     // Σ of all root fractions must be 0, with every denominator non-zero.
-    let roots = std::iter::once(&proof.table_tree).chain(&proof.query_trees);
     let (mut sum_p, mut sum_q) = (Fr::zero(), Fr::one());
-    for tree in roots {
-        let [p, q] = tree.root;
+    for [p, q] in &proof.roots {
         if q.is_zero() {
             return Err(LookupError::RootDenominator);
         }
-        (sum_p, sum_q) = (sum_p * q + p * sum_q, sum_q * q);
+        (sum_p, sum_q) = (sum_p * q + *p * sum_q, sum_q * q);
     }
     if !sum_p.is_zero() {
         return Err(LookupError::RootSum);
     }
-    let (multiplicity_point, multiplicity_value, table_leaf_q) = verify_tree(
-        transcript,
-        &proof.table_tree,
-        table.num_vars(),
-        b"lookup/table_root",
-        "table",
-    )?;
-    let table_values: Vec<Fr> = (0..table.arity())
-        .map(|c| table.evaluate_column(c, &multiplicity_point))
+    let depths: Vec<usize> = std::iter::once(table.num_vars())
+        .chain(query_vars.iter().copied())
         .collect();
-    if table_leaf_q != alpha - fold(&table_values, beta) {
-        return Err(LookupError::TableLeaf);
-    }
-    let mut query_points = Vec::with_capacity(query_vars.len());
-    for ((tree, &vars), values) in proof
-        .query_trees
-        .iter()
-        .zip(query_vars)
-        .zip(&proof.query_values)
-    {
-        let (point, leaf_p, leaf_q) =
-            verify_tree(transcript, tree, vars, b"lookup/query_root", "query")?;
-        if leaf_p != -Fr::one() {
-            return Err(LookupError::QueryNumerator);
-        }
-        if leaf_q != alpha - fold(values, beta) {
-            return Err(LookupError::QueryLeaf);
-        }
-        transcript.append_scalars(b"lookup/query_values", values);
-        query_points.push(point);
-    }
+    let mut leaves = verify_trees(
+        transcript,
+        &proof.roots,
+        &proof.layers,
+        &depths,
+        |i, (point, leaf_p, leaf_q), t| {
+            if i == 0 {
+                let table_values: Vec<Fr> = (0..table.arity())
+                    .map(|c| table.evaluate_column(c, point))
+                    .collect();
+                if *leaf_q != alpha - fold(&table_values, beta) {
+                    return Err(LookupError::TableLeaf);
+                }
+                return Ok(());
+            }
+            let values = &proof.query_values[i - 1];
+            if *leaf_p != -Fr::one() {
+                return Err(LookupError::QueryNumerator);
+            }
+            if *leaf_q != alpha - fold(values, beta) {
+                return Err(LookupError::QueryLeaf);
+            }
+            t.append_scalars(b"lookup/query_values", values);
+            Ok(())
+        },
+    )?;
+    let query_points = leaves
+        .split_off(1)
+        .into_iter()
+        .map(|(point, _, _)| point)
+        .collect();
+    let (multiplicity_point, multiplicity_value, _) = leaves.pop().expect("the table tree");
     Ok(LookupClaims {
         multiplicity_point,
         multiplicity_value,

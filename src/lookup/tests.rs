@@ -205,31 +205,36 @@ fn tampered_proofs_are_rejected() {
     assert_eq!(check(&bad).unwrap_err(), LookupError::QueryLeaf);
 
     let mut bad = proof.clone();
-    bad.table_tree.root[1] = Fr::zero();
+    bad.roots[0][1] = Fr::zero();
     assert_eq!(check(&bad).unwrap_err(), LookupError::RootDenominator);
 
     // Scaling a root keeps p/q but breaks the layer below.
     let mut bad = proof.clone();
-    bad.query_trees[0].root = [
-        bad.query_trees[0].root[0].double(),
-        bad.query_trees[0].root[1].double(),
-    ];
+    bad.roots[1] = [bad.roots[1][0].double(), bad.roots[1][1].double()];
     assert!(check(&bad).is_err());
 
-    for layer in 0..proof.table_tree.layers.len() {
-        for child in 0..4 {
-            let mut bad = proof.clone();
-            bad.table_tree.layers[layer].children[child] += Fr::one();
-            assert!(check(&bad).is_err(), "table layer {layer} child {child}");
+    for layer in 0..proof.layers.len() {
+        for tree in 0..proof.layers[layer].children.len() {
+            for child in 0..4 {
+                let mut bad = proof.clone();
+                bad.layers[layer].children[tree][child] += Fr::one();
+                assert!(
+                    check(&bad).is_err(),
+                    "layer {layer} tree {tree} child {child}"
+                );
+            }
         }
         if layer > 0 {
             let mut bad = proof.clone();
-            bad.table_tree.layers[layer].sumcheck.rounds[0].0[0] += Fr::one();
-            assert!(check(&bad).is_err(), "table layer {layer} sumcheck");
+            bad.layers[layer].sumcheck.rounds[0].0[0] += Fr::one();
+            assert!(check(&bad).is_err(), "layer {layer} sumcheck");
         }
     }
     let mut bad = proof.clone();
-    bad.query_trees[0].layers.pop();
+    bad.layers.pop();
+    assert!(matches!(check(&bad).unwrap_err(), LookupError::Shape(_)));
+    let mut bad = proof.clone();
+    bad.layers[1].children.pop();
     assert!(matches!(check(&bad).unwrap_err(), LookupError::Shape(_)));
     // Claimed for a different number of queries.
     assert!(verify(&mut transcript(), &table, &[4], &proof).is_err());

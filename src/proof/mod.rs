@@ -44,7 +44,7 @@ use crate::pcs::{
 use crate::transcript::ProofTranscript;
 
 /// Version of the proof and key formats; part of the key digest.
-pub const PROOF_VERSION: u32 = 9;
+pub const PROOF_VERSION: u32 = 10;
 
 /// Who sees the model's weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
