@@ -341,6 +341,22 @@ pub trait Backend: Send + Sync {
         degree: usize,
     ) -> BackendResult<Vec<Fr>>;
 
+    /// One round of a batched fraction-tree (LogUp-GKR) layer sumcheck, the eq
+    /// factor split off: returns `[S(0), S(2)]` with
+    /// `S(t) = Σ_m e[m] · Σ_j weights[j] · (p0·q1 + q0·(p1 + γ·q1))(t, m)`,
+    /// where tree j's MLEs `trees[j] = [p0, p1, q0, q1]` are extended linearly
+    /// in their low variable t (entries `2m`, `2m + 1`) and `e` has half their
+    /// length. The caller gets `S(1)` from the running claim (see `lookup`).
+    fn fraction_layer_round(
+        &self,
+        e: &[Fr],
+        trees: &[[&[Fr]; 4]],
+        weights: &[Fr],
+        gamma: Fr,
+    ) -> BackendResult<[Fr; 2]> {
+        cpu::multilinear::fraction_layer_round(e, trees, weights, gamma, 1 << 10)
+    }
+
     /// G2 vector: `[base·s for s in scalars]` (Dory's `v₂ = v·Γ₂,fin`).
     fn g2_fixed_base_mul(&self, base: &G2Projective, scalars: &[Fr]) -> Vec<G2Projective> {
         cpu::group_ops::fixed_base_mul(base, scalars)

@@ -35,11 +35,11 @@
 pub mod table;
 
 use ark_bn254::Fr;
-use ark_ff::{One, Zero};
+use ark_ff::{AdditiveGroup, Field, One, Zero};
 use rayon::prelude::*;
 
-use crate::backend::{Backend, BackendError, ProductTerm};
-use crate::sumcheck::{self, eq_eval, Expression, SumcheckError, SumcheckProof};
+use crate::backend::{Backend, BackendError, BindSide};
+use crate::sumcheck::{self, eq_eval, SumcheckError, SumcheckProof};
 use crate::transcript::ProofTranscript;
 pub use table::{fold, Table};
 
@@ -132,29 +132,85 @@ fn build_tree(p: Vec<Fr>, q: Vec<Fr>) -> Vec<(Vec<Fr>, Vec<Fr>)> {
     layers
 }
 
-/// The batched layer sumcheck's expression over `trees` active trees, with
-/// MLE 0 = eq and MLEs `1 + 4j ..` = tree j's `p0, p1, q0, q1`:
-/// `Σ_j γ^{2j} · eq · (p0·q1 + p1·q0 + γ·q0·q1)`.
-fn layer_expression(gamma: Fr, trees: usize) -> Expression {
-    let mut terms = Vec::with_capacity(3 * trees);
-    let mut weight = Fr::one();
-    for j in 0..trees {
-        let [p0, p1, q0, q1] = [1 + 4 * j, 2 + 4 * j, 3 + 4 * j, 4 + 4 * j];
-        terms.push(ProductTerm {
-            coeff: weight,
-            factors: vec![0, p0, q1],
-        });
-        terms.push(ProductTerm {
-            coeff: weight,
-            factors: vec![0, p1, q0],
-        });
-        terms.push(ProductTerm {
-            coeff: weight * gamma,
-            factors: vec![0, q0, q1],
-        });
-        weight *= gamma * gamma;
+/// `γ^{2j}` for the `trees` active trees: tree j's weight in a batched layer.
+fn layer_weights(gamma: Fr, trees: usize) -> Vec<Fr> {
+    let step = gamma * gamma;
+    std::iter::successors(Some(Fr::one()), |w| Some(*w * step))
+        .take(trees)
+        .collect()
+}
+
+/// The prover of one batched layer sumcheck,
+/// `Σ_x eq(point, x) · Σ_j γ^{2j} (p0·q1 + p1·q0 + γ·q0·q1)_j(x)`, with the eq
+/// factor split off variable by variable (Gruen): round i's polynomial is
+/// `prefix · eq(point_i, t) · S(t)`, `prefix` the eq factor of the variables
+/// already bound and S of degree 2, so the backend evaluates S at 0 and 2 only
+/// and S(1) follows from the running claim. Same transcript and proof as the
+/// generic degree-3 sumcheck of that expression.
+struct LayerProver<'a, B: Backend + ?Sized> {
+    backend: &'a B,
+    point: &'a [Fr],
+    /// Per active tree: `[p0, p1, q0, q1]` of its child layer.
+    trees: Vec<[Vec<Fr>; 4]>,
+    weights: Vec<Fr>,
+    gamma: Fr,
+    /// `Π eq(point_k, ρ_k)` over the `bound` variables bound so far.
+    prefix: Fr,
+    bound: usize,
+}
+
+impl<B: Backend + ?Sized> LayerProver<'_, B> {
+    /// `Σ_j w_j (p0·q1 + q0·(p1 + γ·q1))_j` at the bound point (all MLEs bound).
+    fn final_value(&self) -> Fr {
+        self.trees
+            .iter()
+            .zip(&self.weights)
+            .map(|([p0, p1, q0, q1], w)| {
+                *w * (p0[0] * q1[0] + q0[0] * (p1[0] + self.gamma * q1[0]))
+            })
+            .sum()
     }
-    Expression::new(1 + 4 * trees, terms).expect("valid degree-3 expression")
+}
+
+impl<B: Backend + ?Sized> sumcheck::RoundProver for LayerProver<'_, B> {
+    fn round_evals(&mut self, round: usize, running: Fr) -> Result<Vec<Fr>, SumcheckError> {
+        let r = self.point[round];
+        let e = self.backend.eq_table(&self.point[round + 1..])?;
+        let views: Vec<[&[Fr]; 4]> = self
+            .trees
+            .iter()
+            .map(|[a, b, c, d]| [a.as_slice(), b.as_slice(), c.as_slice(), d.as_slice()])
+            .collect();
+        let [s0, s2] = self
+            .backend
+            .fraction_layer_round(&e, &views, &self.weights, self.gamma)?;
+        // running = prefix · ((1 − r)·S(0) + r·S(1)).
+        let one_minus_r = Fr::one() - r;
+        let inverse = (self.prefix * r).inverse().ok_or_else(|| {
+            SumcheckError::BadInput(
+                "a GKR layer's point has a zero coordinate (negligible probability)".into(),
+            )
+        })?;
+        let s1 = (running - self.prefix * one_minus_r * s0) * inverse;
+        // S has degree 2: its third difference vanishes.
+        let s3 = s0 - Fr::from(3u64) * (s1 - s2);
+        let slope = r.double() - Fr::one();
+        Ok([s0, s1, s2, s3]
+            .iter()
+            .enumerate()
+            .map(|(t, s)| self.prefix * (one_minus_r + slope * Fr::from(t as u64)) * s)
+            .collect())
+    }
+
+    fn bind(&mut self, rho: Fr) -> Result<(), SumcheckError> {
+        let r = self.point[self.bound];
+        self.prefix *= (Fr::one() - r) * (Fr::one() - rho) + r * rho;
+        self.bound += 1;
+        for mle in self.trees.iter_mut().flatten() {
+            self.backend.bind(mle, rho, BindSide::Low)?;
+        }
+        Ok(())
+    }
 }
 
 /// `Σ_j γ^{2j} (p_j + γ q_j)`: the batched claim of the active trees.
@@ -209,28 +265,41 @@ fn prove_trees<B: Backend + ?Sized>(
         let active: Vec<usize> = (0..trees.len()).filter(|&i| depths[i] > layer).collect();
         let gamma = transcript.challenge(b"gkr/gamma");
         let active_claims: Vec<(Fr, Fr)> = active.iter().map(|&i| claims[i]).collect();
-        let mut mles = Vec::with_capacity(1 + 4 * active.len());
-        mles.push(backend.eq_table(&point)?);
+        let mut layer_trees = Vec::with_capacity(active.len());
         for &i in &active {
             // Layers are stored leaves first; layer `layer + 1` from the root.
             let (child_p, child_q) = &trees[i][depths[i] - layer - 1];
             let (p0, p1) = split_even_odd(child_p);
             let (q0, q1) = split_even_odd(child_q);
-            mles.extend([p0, p1, q0, q1]);
+            layer_trees.push([p0, p1, q0, q1]);
         }
-        let out = sumcheck::prove(
+        let mut prover = LayerProver {
             backend,
+            point: &point,
+            trees: layer_trees,
+            weights: layer_weights(gamma, active.len()),
+            gamma,
+            prefix: Fr::one(),
+            bound: 0,
+        };
+        let (sumcheck_proof, rho, running) = sumcheck::prove_with(
             transcript,
             batched_claim(gamma, &active_claims),
-            mles,
-            &layer_expression(gamma, active.len()),
+            layer,
+            3,
+            &mut prover,
         )?;
-        let children: Vec<[Fr; 4]> = (0..active.len())
-            .map(|j| std::array::from_fn(|c| out.final_evals[1 + 4 * j + c]))
+        if prover.prefix * prover.final_value() != running {
+            return Err(SumcheckError::ProverClaimMismatch { round: layer }.into());
+        }
+        let children: Vec<[Fr; 4]> = prover
+            .trees
+            .iter()
+            .map(|tree| std::array::from_fn(|c| tree[c][0]))
             .collect();
         transcript.append_scalars(b"gkr/children", children.as_flattened());
         let mu = transcript.challenge(b"gkr/mu");
-        point = std::iter::once(mu).chain(out.point).collect();
+        point = std::iter::once(mu).chain(rho).collect();
         for (&i, [p0, p1, q0, q1]) in active.iter().zip(&children) {
             claims[i] = (*p0 + mu * (*p1 - p0), *q0 + mu * (*q1 - q0));
             if depths[i] == layer + 1 {
@@ -239,7 +308,7 @@ fn prove_trees<B: Backend + ?Sized>(
             }
         }
         proofs.push(LayerProof {
-            sumcheck: out.proof,
+            sumcheck: sumcheck_proof,
             children,
         });
     }

@@ -311,3 +311,50 @@ fn several_query_sets_share_one_multiplicity_vector() {
         LookupError::RootSum
     );
 }
+
+/// The split-eq layer kernel against the generic degree-3 sumcheck round of the
+/// same expression: `s(t) = eq(r, t) · S(t)` at t = 0 and 2, summed with the
+/// eq table of the remaining variables.
+#[test]
+fn fraction_layer_round_matches_the_generic_round() {
+    use crate::backend::ProductTerm;
+    let mut rng = ChaCha20Rng::seed_from_u64(11);
+    let mut random = |n: usize| -> Vec<Fr> { (0..n).map(|_| Fr::from(rng.next_u64())).collect() };
+    let cpu = CpuBackend::global();
+    for (vars, trees) in [(1usize, 1usize), (3, 2), (6, 5)] {
+        let point = random(vars);
+        let gamma = random(1)[0];
+        let mles: Vec<[Vec<Fr>; 4]> = (0..trees)
+            .map(|_| std::array::from_fn(|_| random(1 << vars)))
+            .collect();
+        let weights = layer_weights(gamma, trees);
+        let e = cpu.eq_table(&point[1..]).unwrap();
+        let views: Vec<[&[Fr]; 4]> = mles
+            .iter()
+            .map(|[a, b, c, d]| [a.as_slice(), b.as_slice(), c.as_slice(), d.as_slice()])
+            .collect();
+        let [s0, s2] = cpu
+            .fraction_layer_round(&e, &views, &weights, gamma)
+            .unwrap();
+        // Generic: eq(point, x) · Σ_j w_j (p0 q1 + p1 q0 + γ q0 q1).
+        let full_eq = cpu.eq_table(&point).unwrap();
+        let mut generic_mles: Vec<&[Fr]> = vec![&full_eq];
+        let mut terms = Vec::new();
+        for (j, tree) in mles.iter().enumerate() {
+            generic_mles.extend(tree.iter().map(Vec::as_slice));
+            let [p0, p1, q0, q1] = [1 + 4 * j, 2 + 4 * j, 3 + 4 * j, 4 + 4 * j];
+            for (coeff, factors) in [
+                (weights[j], vec![0, p0, q1]),
+                (weights[j], vec![0, p1, q0]),
+                (weights[j] * gamma, vec![0, q0, q1]),
+            ] {
+                terms.push(ProductTerm { coeff, factors });
+            }
+        }
+        let generic = cpu.sumcheck_round(&generic_mles, &terms, 3).unwrap();
+        let r = point[0];
+        let eq_at = |t: u64| (Fr::one() - r) + (r.double() - Fr::one()) * Fr::from(t);
+        assert_eq!(generic[0], eq_at(0) * s0, "vars {vars} trees {trees}");
+        assert_eq!(generic[2], eq_at(2) * s2, "vars {vars} trees {trees}");
+    }
+}

@@ -8,7 +8,9 @@
 //! from `s(0) + s(1) = claim`, so a round costs d field elements.
 //!
 //! The prover's heavy loops are the backend's `sumcheck_round` and `bind`
-//! kernels; only this module touches the transcript. Both sides absorb the
+//! kernels, or a [`RoundProver`]'s own (the batched GKR layers evaluate a
+//! split-eq form through `Backend::fraction_layer_round`); only this module
+//! touches the transcript. Both sides absorb the
 //! claimed sum, the number of variables and the degree before the first round.
 
 use ark_bn254::Fr;
@@ -191,13 +193,80 @@ pub fn absorb_header(transcript: &mut ProofTranscript, claim: &Fr, num_vars: usi
     transcript.append_u64(b"sumcheck/degree", degree as u64);
 }
 
+/// A sumcheck prover's per-round work, for [`prove_with`]: protocols with a
+/// dedicated round kernel (the batched GKR layers of `lookup`) implement it;
+/// [`prove`] is the generic one over an [`Expression`].
+pub trait RoundProver {
+    /// `[s(0), s(1), …, s(degree)]` of this round, given the running claim.
+    fn round_evals(&mut self, round: usize, running: Fr) -> Result<Vec<Fr>, SumcheckError>;
+    /// Fixes this round's variable to the challenge `r`.
+    fn bind(&mut self, r: Fr) -> Result<(), SumcheckError>;
+}
+
+/// The prover's loop: absorbs the header, then per round sends the round
+/// polynomial compressed, draws the challenge and binds it. Returns the proof,
+/// the point and the final running claim. The transcript is the same for every
+/// [`RoundProver`], so [`verify`] checks any of them.
+pub fn prove_with(
+    transcript: &mut ProofTranscript,
+    claim: Fr,
+    num_vars: usize,
+    degree: usize,
+    prover: &mut impl RoundProver,
+) -> Result<(SumcheckProof, Vec<Fr>, Fr), SumcheckError> {
+    absorb_header(transcript, &claim, num_vars, degree);
+    let mut running = claim;
+    let mut point = Vec::with_capacity(num_vars);
+    let mut rounds = Vec::with_capacity(num_vars);
+    for round in 0..num_vars {
+        let evals = prover.round_evals(round, running)?;
+        if evals.len() != degree + 1 || evals[0] + evals[1] != running {
+            return Err(SumcheckError::ProverClaimMismatch { round });
+        }
+        let coeffs = interpolate_coeffs(&evals);
+        let mut compressed = Vec::with_capacity(degree);
+        compressed.push(coeffs[0]);
+        compressed.extend_from_slice(&coeffs[2..]);
+        transcript.append_scalars(b"sumcheck/round", &compressed);
+        let r = transcript.challenge(b"sumcheck/challenge");
+        running = evaluate_coeffs(&coeffs, r);
+        prover.bind(r)?;
+        point.push(r);
+        rounds.push(CompressedRound(compressed));
+    }
+    Ok((SumcheckProof { rounds }, point, running))
+}
+
+/// [`RoundProver`] for an [`Expression`] over MLEs, on a backend.
+struct ExpressionProver<'a, B: Backend + ?Sized> {
+    backend: &'a B,
+    mles: Vec<Vec<Fr>>,
+    expr: &'a Expression,
+}
+
+impl<B: Backend + ?Sized> RoundProver for ExpressionProver<'_, B> {
+    fn round_evals(&mut self, _round: usize, _running: Fr) -> Result<Vec<Fr>, SumcheckError> {
+        let views: Vec<&[Fr]> = self.mles.iter().map(Vec::as_slice).collect();
+        Ok(self
+            .backend
+            .sumcheck_round(&views, &self.expr.terms, self.expr.degree)?)
+    }
+
+    fn bind(&mut self, r: Fr) -> Result<(), SumcheckError> {
+        for mle in self.mles.iter_mut() {
+            self.backend.bind(mle, r, BindSide::Low)?;
+        }
+        Ok(())
+    }
+}
+
 /// Proves `Σ_x g(mles(x)) = claim`. All MLEs have the same power-of-two length;
 /// they are consumed (bound in place).
 pub fn prove<B: Backend + ?Sized>(
     backend: &B,
     transcript: &mut ProofTranscript,
     claim: Fr,
-    mut mles: Vec<Vec<Fr>>,
+    mles: Vec<Vec<Fr>>,
     expr: &Expression,
 ) -> Result<ProverOutput, SumcheckError> {
     if mles.len() != expr.num_mles {
@@ -214,36 +283,19 @@ pub fn prove<B: Backend + ?Sized>(
         ));
     }
     let num_vars = len.trailing_zeros() as usize;
-    let degree = expr.degree;
-    absorb_header(transcript, &claim, num_vars, degree);
-    let mut running = claim;
-    let mut point = Vec::with_capacity(num_vars);
-    let mut rounds = Vec::with_capacity(num_vars);
-    for round in 0..num_vars {
-        let views: Vec<&[Fr]> = mles.iter().map(Vec::as_slice).collect();
-        let evals = backend.sumcheck_round(&views, &expr.terms, degree)?;
-        if evals[0] + evals[1] != running {
-            return Err(SumcheckError::ProverClaimMismatch { round });
-        }
-        let coeffs = interpolate_coeffs(&evals);
-        let mut compressed = Vec::with_capacity(degree);
-        compressed.push(coeffs[0]);
-        compressed.extend_from_slice(&coeffs[2..]);
-        transcript.append_scalars(b"sumcheck/round", &compressed);
-        let r = transcript.challenge(b"sumcheck/challenge");
-        running = evaluate_coeffs(&coeffs, r);
-        for mle in mles.iter_mut() {
-            backend.bind(mle, r, BindSide::Low)?;
-        }
-        point.push(r);
-        rounds.push(CompressedRound(compressed));
-    }
-    let final_evals: Vec<Fr> = mles.iter().map(|m| m[0]).collect();
+    let mut prover = ExpressionProver {
+        backend,
+        mles,
+        expr,
+    };
+    let (proof, point, running) =
+        prove_with(transcript, claim, num_vars, expr.degree, &mut prover)?;
+    let final_evals: Vec<Fr> = prover.mles.iter().map(|m| m[0]).collect();
     if expr.evaluate(&final_evals) != running {
         return Err(SumcheckError::ProverClaimMismatch { round: num_vars });
     }
     Ok(ProverOutput {
-        proof: SumcheckProof { rounds },
+        proof,
         point,
         final_evals,
     })

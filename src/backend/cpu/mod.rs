@@ -221,4 +221,20 @@ impl Backend for CpuBackend {
     ) -> BackendResult<Vec<Fr>> {
         multilinear::sumcheck_round(mles, terms, degree, self.config.multilinear.chunk_len)
     }
+
+    fn fraction_layer_round(
+        &self,
+        e: &[Fr],
+        trees: &[[&[Fr]; 4]],
+        weights: &[Fr],
+        gamma: Fr,
+    ) -> BackendResult<[Fr; 2]> {
+        multilinear::fraction_layer_round(
+            e,
+            trees,
+            weights,
+            gamma,
+            self.config.multilinear.chunk_len,
+        )
+    }
 }

@@ -5,7 +5,7 @@
 //! whose variable `j` is bit `j` of `i`.
 
 use ark_bn254::Fr;
-use ark_ff::{One, Zero};
+use ark_ff::{AdditiveGroup, One, Zero};
 use rayon::prelude::*;
 
 use crate::backend::{
@@ -179,5 +179,60 @@ pub fn sumcheck_round(
                 a
             },
         );
+    Ok(sums)
+}
+
+/// One round of a batched fraction-tree (LogUp-GKR) layer sumcheck with the eq
+/// factor split off: `[S(0), S(2)]` where
+/// `S(t) = Σ_m e[m] · Σ_j weights[j] · (p0·q1 + q0·(p1 + γ·q1))(t, m)` and each
+/// of tree j's MLEs `[p0, p1, q0, q1]` is extended linearly in its low variable t.
+/// See `Backend::fraction_layer_round`.
+pub fn fraction_layer_round(
+    e: &[Fr],
+    trees: &[[&[Fr]; 4]],
+    weights: &[Fr],
+    gamma: Fr,
+    chunk_len: usize,
+) -> BackendResult<[Fr; 2]> {
+    const OP: &str = "fraction_layer_round";
+    let half = e.len();
+    check_equal_len(OP, "trees", trees.len(), "weights", weights.len())?;
+    for tree in trees {
+        for mle in tree {
+            check_equal_len(OP, "2 × e", 2 * half, "a tree MLE", mle.len())?;
+        }
+    }
+    // The first weight is 1 in the batched layers: skip its products.
+    let first_is_one = weights.first().is_some_and(One::is_one);
+    let sums = (0..half)
+        .into_par_iter()
+        .with_min_len(chunk_len.div_ceil(2).max(1))
+        .fold(
+            || [Fr::zero(); 2],
+            |mut acc, m| {
+                let (mut s0, mut s2) = (Fr::zero(), Fr::zero());
+                for (j, [p0, p1, q0, q1]) in trees.iter().enumerate() {
+                    let (a_p0, a_p1, a_q0, a_q1) = (p0[2 * m], p1[2 * m], q0[2 * m], q1[2 * m]);
+                    // f(2) = 2·f(1) − f(0) for each linear MLE.
+                    let b_p0 = p0[2 * m + 1].double() - a_p0;
+                    let b_p1 = p1[2 * m + 1].double() - a_p1;
+                    let b_q0 = q0[2 * m + 1].double() - a_q0;
+                    let b_q1 = q1[2 * m + 1].double() - a_q1;
+                    let f0 = a_p0 * a_q1 + a_q0 * (a_p1 + gamma * a_q1);
+                    let f2 = b_p0 * b_q1 + b_q0 * (b_p1 + gamma * b_q1);
+                    if j == 0 && first_is_one {
+                        s0 += f0;
+                        s2 += f2;
+                    } else {
+                        s0 += weights[j] * f0;
+                        s2 += weights[j] * f2;
+                    }
+                }
+                acc[0] += e[m] * s0;
+                acc[1] += e[m] * s2;
+                acc
+            },
+        )
+        .reduce(|| [Fr::zero(); 2], |a, b| [a[0] + b[0], a[1] + b[1]]);
     Ok(sums)
 }
