@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Context;
-use zkinfer::backend::registry::{self, DeviceChoice, SelectedBackend};
+use zkinfer::backend::registry::{self, DeviceChoice};
 use zkinfer::backend::CpuBackend;
 use zkinfer::keys;
 use zkinfer::keys::cache::{
@@ -192,21 +192,7 @@ pub fn prove(args: &ProveArgs) -> anyhow::Result<()> {
     })?;
     let quantized = quant::quantize_input(input, scale);
     let start = Instant::now();
-    let proof = match backend {
-        SelectedBackend::Cpu(_) => proof::prove(CpuBackend::global(), pk, &quantized)?,
-        #[cfg(feature = "icicle")]
-        SelectedBackend::Icicle(_) => proof::prove(
-            <zkinfer::backend::icicle::IcicleBackend as zkinfer::pcs::GlobalBackend>::global(),
-            pk,
-            &quantized,
-        )?,
-        #[cfg(feature = "wgpu")]
-        SelectedBackend::Wgpu(_) => proof::prove(
-            <zkinfer::backend::wgpu::WgpuBackend as zkinfer::pcs::GlobalBackend>::global(),
-            pk,
-            &quantized,
-        )?,
-    };
+    let proof = proof::prove_on(&backend, pk, &quantized)?;
     let prove_s = start.elapsed().as_secs_f64();
     let bytes = proof.to_bytes();
     std::fs::write(&args.proof, &bytes)

@@ -462,6 +462,31 @@ fn query_vars(model: &Model, kind: TableKind, checks: &[range::RangeCheck]) -> V
     }
 }
 
+/// [`prove`] on the backend [`crate::backend::registry::select`] chose (the
+/// CLI's and the Python package's `device` choice).
+pub fn prove_on(
+    selected: &crate::backend::registry::SelectedBackend,
+    pk: &ProvingKey,
+    input: &[i64],
+) -> Result<ModelProof, ProofError> {
+    use crate::backend::registry::SelectedBackend;
+    match selected {
+        SelectedBackend::Cpu(_) => prove(crate::backend::CpuBackend::global(), pk, input),
+        #[cfg(feature = "icicle")]
+        SelectedBackend::Icicle(_) => prove(
+            <crate::backend::icicle::IcicleBackend as GlobalBackend>::global(),
+            pk,
+            input,
+        ),
+        #[cfg(feature = "wgpu")]
+        SelectedBackend::Wgpu(_) => prove(
+            <crate::backend::wgpu::WgpuBackend as GlobalBackend>::global(),
+            pk,
+            input,
+        ),
+    }
+}
+
 /// Proves one inference of the key's model on a quantized input.
 ///
 /// The backend is passed as [`preprocess`] takes it. Dory's opening calls
