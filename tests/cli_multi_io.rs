@@ -147,11 +147,34 @@ fn integer_inputs_prove_and_verify_from_the_cli() {
         text(&out)
     );
 
-    // A Gather by integer ids is refused naming the node and the input.
-    let out = zkinfer(&["preprocess", &model_path("int_gather")]);
+    // A Gather of embedding rows by integer ids proves; the proof is for
+    // those ids only.
+    let proof = prove_and_verify("int_gather", dir.path());
+    let other = dir.path().join("other-ids.json");
+    std::fs::write(&other, r#"{"input_data": [[3, 0, 7, 1, 9, 5]]}"#).unwrap();
+    let out = zkinfer(&[
+        "verify",
+        &model_path("int_gather"),
+        "--proof",
+        proof.to_str().unwrap(),
+        "--input",
+        other.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("another input"), "{}", text(&out));
+    // An id outside the table is refused naming the node.
+    std::fs::write(&other, r#"{"input_data": [[3, 0, 7, 1, 9, 10]]}"#).unwrap();
+    let out = zkinfer(&[
+        "prove",
+        &model_path("int_gather"),
+        "--input",
+        other.to_str().unwrap(),
+        "--proof",
+        dir.path().join("bad.proof").to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
-        text(&out).contains("(Gather)") && text(&out).contains("integer input `ids`"),
+        text(&out).contains("outside the table") && text(&out).contains("output"),
         "{}",
         text(&out)
     );

@@ -55,6 +55,7 @@ const ONE_OP: &[&str] = &[
     "flatten",
     "globalaveragepool",
     "identity",
+    "int_gather",
     "maxpool",
     "pad",
     "pow3",
@@ -360,15 +361,18 @@ fn integer_inputs_are_quantized_where_the_graph_casts_them() {
     let err = run_float(&imported, &[3.5, 0.0, 7.0, 1.0, 9.0, 4.0]).unwrap_err();
     assert!(err.to_string().contains("not an integer"), "{err}");
 
-    // Gather by integer ids is refused naming the node and the input.
-    let err = import(
+    // Gather of table rows by the integer ids: the ids stay the input.
+    let imported = import(
         &root().join("models/ops/int_gather/network.onnx"),
         &ImportOptions::default(),
     )
-    .unwrap_err();
-    let msg = err.to_string();
-    assert!(matches!(err, ImportError::Unsupported { .. }), "{msg}");
-    assert!(msg.contains("Gather") && msg.contains("`ids`"), "{msg}");
+    .unwrap();
+    let m = &imported.model;
+    assert_eq!(m.nodes.len(), 1);
+    assert_eq!(m.nodes[0].op, Op::Gather);
+    assert_eq!(m.nodes[0].inputs[1], m.inputs[0]);
+    let (_, r) = report(&imported, &ids).unwrap();
+    assert!(r.max_abs_error < 0.01, "{r:?}");
 }
 
 #[test]

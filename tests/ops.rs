@@ -643,3 +643,71 @@ fn hostile_geometries_are_refused_and_relu_chains_lay_out() {
     let (witness_layout, _) = proof::block_layouts(&chain, WeightVisibility::Public);
     assert!(witness_layout.num_vars > 0);
 }
+
+/// Gather of table rows by ids that are the model input: the output copies
+/// the rows the public ids name; proofs for other ids, forged rows or bad ids
+/// are rejected.
+#[test]
+fn gather_copies_the_rows_the_public_ids_name_and_proves() {
+    let rows = 10usize;
+    let dim = 3usize;
+    let ids_len = 5usize;
+    let mut tensors = vec![
+        weight("table", &[rows, dim], 3),
+        tensor("ids", &[1, ids_len], TensorKind::Input),
+        tensor("y", &[ids_len, dim], TensorKind::Activation),
+    ];
+    tensors.swap(0, 1);
+    // tensors: 0 = ids (input), 1 = table (weight), 2 = y.
+    let model = Model {
+        name: "gather".into(),
+        scale_bits: 7,
+        activation_bits: 16,
+        tensors,
+        nodes: vec![node("emb", Op::Gather, &[1, 0], 2)],
+        inputs: vec![0],
+        outputs: vec![2],
+    };
+    model.validate().unwrap();
+    let table = values(&model, 1);
+    // Ids are held as id·2^7; -1 is the last row.
+    let ids: Vec<i64> = [3i64, 0, 9, -1, 3].iter().map(|v| v << 7).collect();
+    let y = run(&model, &ids);
+    for (t, &id) in [3usize, 0, 9, 9, 3].iter().enumerate() {
+        assert_eq!(&y[t * dim..(t + 1) * dim], &table[id * dim..(id + 1) * dim]);
+    }
+    prove_and_tamper(model.clone(), &ids, 0);
+
+    // A proof for these ids does not verify for other ids.
+    let pk = proof::preprocess(
+        CpuBackend::global(),
+        model.clone(),
+        WeightVisibility::Committed,
+        setup(),
+    )
+    .unwrap();
+    let p = proof::prove(CpuBackend::global(), &pk, &ids).unwrap();
+    let mut other = ids.clone();
+    other[1] = 5 << 7;
+    assert!(proof::verify(&pk.vk, &other, &p).is_err());
+    let mut swapped = p.clone();
+    swapped.input = other.clone();
+    assert!(proof::verify(&pk.vk, &other, &swapped).is_err());
+
+    // Ids outside the table or not whole are refused by the prover, and a
+    // statement with such an id by the verifier.
+    for bad in [10i64 << 7, -11 << 7, (2 << 7) + 1] {
+        let mut input = ids.clone();
+        input[0] = bad;
+        let err = model.execute(&input).unwrap_err().to_string();
+        assert!(err.contains("id") && err.contains("emb"), "{err}");
+        let mut forged = p.clone();
+        forged.input = input.clone();
+        assert!(proof::verify(&pk.vk, &input, &forged).is_err());
+    }
+
+    // The table must be a constant and the ids a model input.
+    let mut computed = model.clone();
+    computed.nodes[0].inputs = vec![0, 0];
+    assert!(computed.validate().is_err());
+}

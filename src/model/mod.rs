@@ -87,6 +87,8 @@ pub enum Op {
     ReduceSum(crate::ops::reduce_sum::ReduceSum),
     SumPool(crate::ops::sum_pool::SumPool),
     MaxPool(crate::ops::max_pool::MaxPool),
+    /// Rows of a constant table by token ids that are a model input.
+    Gather,
 }
 
 impl Op {

@@ -275,6 +275,9 @@ fn lower_integer_use(cx: &mut Lowering, node: &TypedNode) -> Result<(), ImportEr
         .copied()
         .expect("called for a reader of an integer input");
     let input_name = cx.typed.node(integer.node).name.clone();
+    if let Some(gather) = node.op_as::<tract_onnx::tract_core::ops::array::Gather>() {
+        return lower_gather_by_ids(cx, node, gather.axis, integer);
+    }
     let cast = node.op_as::<tract_onnx::tract_core::ops::cast::Cast>();
     match cast {
         Some(cast) if cast.to == f32::datum_type() && node.inputs.len() == 1 => {
@@ -291,6 +294,49 @@ fn lower_integer_use(cx: &mut Lowering, node: &TypedNode) -> Result<(), ImportEr
             ),
         )),
     }
+}
+
+/// Lowers a `Gather` of a constant table's rows (axis 0) by an integer model
+/// input (token ids, position ids) to [`Op::Gather`]: the ids stay the public
+/// input the verifier reads.
+fn lower_gather_by_ids(
+    cx: &mut Lowering,
+    node: &TypedNode,
+    axis: usize,
+    ids: OutletId,
+) -> Result<(), ImportError> {
+    if node.inputs.len() != 2 || node.inputs[1] != ids {
+        return Err(Lowering::unsupported(
+            node,
+            "Gather whose table is the integer input (only a constant table gathered by ids)",
+        ));
+    }
+    if axis != 0 {
+        return Err(Lowering::unsupported(
+            node,
+            format!("Gather on axis {axis} by ids (only axis 0, a table's rows)"),
+        ));
+    }
+    let table = match cx.operand(node, 0)? {
+        Operand::Const(t) => t,
+        Operand::Tensor(_) => {
+            return Err(Lowering::unsupported(
+                node,
+                "Gather by ids from a computed tensor (only a constant table)",
+            ))
+        }
+    };
+    let values = Lowering::const_values(node, &table)?;
+    let name = cx
+        .typed
+        .outlet_label(node.inputs[0])
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("{}.table", node.name));
+    let w = cx.add_weight(name, table.shape().to_vec(), &values);
+    let ids_tensor = cx.outlets[&ids];
+    let output = cx.add_output(node)?;
+    cx.push_node(node, Op::Gather, vec![w, ids_tensor], output);
+    Ok(())
 }
 
 /// Lowers a decluttered typed model to the IR (before bias folding).

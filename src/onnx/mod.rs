@@ -17,6 +17,7 @@
 //! | `AddAxis`, `RmAxis`, `Reshape`, `MoveAxis` | none: the output aliases the input's IR tensor when only size-1 dimensions change |
 //! | `Const` and anything tract folded to a constant | an IR `Weight` per use, quantized at scale 2^s |
 //! | `Cast` of an integer model input to f32 | none: the output aliases the input's IR tensor |
+//! | `Gather` (axis 0) of a constant table by an integer model input | `Gather` (the ids stay the public input) |
 //!
 //! A model may have several inputs and outputs; the IR lists them in the ONNX
 //! graph's order ([`Model::inputs`], [`Model::outputs`]). An integer input
@@ -24,8 +25,9 @@
 //! input tensor holds them in the fixed-point convention, `v·2^s`, which is
 //! exactly the quantization of the float `v` the graph's `Cast` to f32 makes
 //! of it: so that `Cast` is the quantization step and lowers to nothing, and
-//! an input file gives the integers themselves. Any other use of an integer
-//! input (a `Gather` by ids, integer arithmetic) is refused naming the node.
+//! an input file gives the integers themselves. Besides that `Cast`, only a
+//! `Gather` of table rows by the ids reads an integer input; any other use
+//! (integer arithmetic) is refused naming the node.
 //!
 //! A pass then folds "MatMul followed by Add of a constant `[n]` bias" into the
 //! MatMul's bias input. IR shapes are tract's shapes with leading size-1

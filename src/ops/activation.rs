@@ -6,7 +6,9 @@
 //!
 //! Message: empty.
 
-use super::{same_shape, ExecError, Executed, OpError, OpMessage, OpProtocol, ProverContext};
+use super::{
+    same_shape, ExecError, Executed, OpError, OpMessage, OpProtocol, ProverContext, PublicInput,
+};
 use crate::layout::{SlotClaim, TableKind};
 use crate::model::{quantize, Model, Node, MAX_FUNCTION_TABLE_BITS};
 use crate::transcript::ProofTranscript;
@@ -84,6 +86,7 @@ macro_rules! table_protocol {
             fn verify(
                 &self,
                 _: &Model,
+                _: PublicInput<'_>,
                 _: usize,
                 message: &OpMessage,
                 _: &mut ProofTranscript,

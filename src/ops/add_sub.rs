@@ -11,7 +11,9 @@
 
 use ark_bn254::Fr;
 
-use super::{claim, ExecError, Executed, OpError, OpMessage, OpProtocol, ProverContext};
+use super::{
+    claim, ExecError, Executed, OpError, OpMessage, OpProtocol, ProverContext, PublicInput,
+};
 use crate::layout::{broadcast_point, num_vars, Slot, SlotClaim};
 use crate::model::{broadcast_index, broadcast_shape, Model, Node};
 use crate::ops::range::Bound;
@@ -177,6 +179,7 @@ macro_rules! add_sub_protocol {
             fn verify(
                 &self,
                 model: &Model,
+                _public: PublicInput<'_>,
                 n: usize,
                 message: &OpMessage,
                 t: &mut ProofTranscript,

@@ -36,7 +36,7 @@ use super::index_map::MAX_ENTRIES;
 use super::range::Bound;
 use super::{
     accumulator, claim, pow2, prove_inner_product, rescale_all, ExecError, Executed, OpError,
-    OpMessage, OpProtocol, ProverContext,
+    OpMessage, OpProtocol, ProverContext, PublicInput,
 };
 use crate::layout::{
     dim_points, dim_ranges, eq_prefix, less_than_mle, num_vars, padded_dims, prefix_mle, Slot,
@@ -514,6 +514,7 @@ impl OpProtocol for Conv {
     fn verify(
         &self,
         model: &Model,
+        _public: PublicInput<'_>,
         n: usize,
         message: &OpMessage,
         t: &mut ProofTranscript,

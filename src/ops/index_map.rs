@@ -22,6 +22,7 @@ use ark_ff::Zero;
 use super::range::Bound;
 use super::{
     claim, prove_inner_product, ExecError, Executed, OpError, OpMessage, OpProtocol, ProverContext,
+    PublicInput,
 };
 use crate::layout::{num_vars, padded_dims, padded_index, EqWeights, Slot, SlotClaim};
 use crate::model::{Model, Node};
@@ -232,6 +233,7 @@ impl<T: IndexMap> OpProtocol for T {
     fn verify(
         &self,
         model: &Model,
+        _public: PublicInput<'_>,
         n: usize,
         message: &OpMessage,
         t: &mut ProofTranscript,

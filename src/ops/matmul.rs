@@ -17,7 +17,7 @@ use ark_ff::Zero;
 
 use super::{
     accumulator, claim, pow2, prove_inner_product, rescale_all, verify_inner_product, ExecError,
-    Executed, OpError, OpMessage, OpProtocol, ProverContext,
+    Executed, OpError, OpMessage, OpProtocol, ProverContext, PublicInput,
 };
 use crate::layout::{less_than_mle, num_vars, Slot, SlotClaim};
 use crate::model::{matrix_dims, Model, Node};
@@ -257,6 +257,7 @@ impl OpProtocol for MatMul {
     fn verify(
         &self,
         model: &Model,
+        _public: PublicInput<'_>,
         n: usize,
         message: &OpMessage,
         t: &mut ProofTranscript,

@@ -40,6 +40,7 @@ use super::conv::{Axis, Window};
 use super::range::Bound;
 use super::{
     claim, prove_inner_product, ExecError, Executed, OpError, OpMessage, OpProtocol, ProverContext,
+    PublicInput,
 };
 use crate::layout::{
     dim_points, eq_prefix, less_than_mle, num_vars, pad, padded_dims, prefix_mle, Slot, SlotClaim,
@@ -343,6 +344,7 @@ impl OpProtocol for MaxPool {
     fn verify(
         &self,
         model: &Model,
+        _public: PublicInput<'_>,
         n: usize,
         message: &OpMessage,
         t: &mut ProofTranscript,

@@ -29,6 +29,7 @@ pub mod activation;
 pub mod add_sub;
 pub mod concat;
 pub mod conv;
+pub mod gather;
 pub mod index_map;
 pub mod matmul;
 pub mod max_pool;
@@ -46,7 +47,7 @@ use ark_bn254::Fr;
 
 use crate::backend::{Backend, ProductTerm};
 use crate::layout::{self, Slot, SlotClaim, TableKind};
-use crate::model::{Model, Node, Op, Witness};
+use crate::model::{Model, Node, Op, TensorId, Witness};
 use crate::pcs::poly::small_to_field;
 use crate::sumcheck::{self, eq_eval, Expression, SumcheckError, SumcheckProof};
 use crate::transcript::ProofTranscript;
@@ -71,6 +72,7 @@ pub fn protocol(op: &Op) -> &dyn OpProtocol {
         Op::ReduceSum(op) => op,
         Op::SumPool(op) => op,
         Op::MaxPool(op) => op,
+        Op::Gather => &gather::Gather,
     }
 }
 
@@ -194,15 +196,41 @@ pub trait OpProtocol: Send + Sync {
         claims: &mut Vec<SlotClaim>,
     ) -> Result<OpMessage, OpError>;
 
-    /// Verifies node `n`'s message, appending the claims it leaves.
+    /// Verifies node `n`'s message, appending the claims it leaves. `public`
+    /// is the statement's input, for ops whose structure depends on it.
     fn verify(
         &self,
         model: &Model,
+        public: PublicInput<'_>,
         n: usize,
         message: &OpMessage,
         t: &mut ProofTranscript,
         claims: &mut Vec<SlotClaim>,
     ) -> Result<(), OpError>;
+}
+
+/// The model's public input as the verifier holds it (every input tensor's
+/// values, concatenated in [`Model::inputs`] order, as the proof states them):
+/// what an op whose structure depends on the input reads (a Gather by token
+/// ids). Part of the statement, so nothing read here needs a proof.
+#[derive(Debug, Clone, Copy)]
+pub struct PublicInput<'a> {
+    pub values: &'a [i64],
+}
+
+impl<'a> PublicInput<'a> {
+    /// The values of input tensor `t`, if it is one of the model's inputs.
+    pub fn tensor(&self, model: &Model, t: TensorId) -> Option<&'a [i64]> {
+        let mut start = 0usize;
+        for &input in &model.inputs {
+            let len = model.tensors[input].len();
+            if input == t {
+                return self.values.get(start..start.checked_add(len)?);
+            }
+            start = start.checked_add(len)?;
+        }
+        None
+    }
 }
 
 /// What the prover needs to prove an op.

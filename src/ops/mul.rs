@@ -15,7 +15,7 @@ use ark_bn254::Fr;
 use super::add_sub::{broadcast_map, check_broadcast};
 use super::{
     accumulator, claim, prove_eq_product, rescale_all, verify_eq_product, ExecError, Executed,
-    OpError, OpMessage, OpProtocol, ProverContext,
+    OpError, OpMessage, OpProtocol, ProverContext, PublicInput,
 };
 use crate::layout::{
     broadcast_point, expand_broadcast, num_vars, pad, padded_dims, Slot, SlotClaim,
@@ -112,6 +112,7 @@ impl OpProtocol for Mul {
     fn verify(
         &self,
         model: &Model,
+        _public: PublicInput<'_>,
         n: usize,
         message: &OpMessage,
         t: &mut ProofTranscript,

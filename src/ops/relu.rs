@@ -16,7 +16,7 @@ use ark_bn254::Fr;
 use super::range::{producer_sign_bit, sign_bit, Bound};
 use super::{
     claim, prove_eq_product, same_shape, verify_eq_product, ExecError, Executed, OpError,
-    OpMessage, OpProtocol, ProverContext,
+    OpMessage, OpProtocol, ProverContext, PublicInput,
 };
 use crate::layout::{num_vars, Slot, SlotClaim};
 use crate::model::{Model, Node};
@@ -112,6 +112,7 @@ impl OpProtocol for Relu {
     fn verify(
         &self,
         model: &Model,
+        _public: PublicInput<'_>,
         n: usize,
         message: &OpMessage,
         t: &mut ProofTranscript,

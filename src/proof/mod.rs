@@ -971,7 +971,14 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ModelProof) -> Result<()
     for (n, (node, op_proof)) in model.nodes.iter().zip(&proof.ops).enumerate() {
         let _span = tracing::debug_span!("verify_operators").entered();
         ops::protocol(&node.op)
-            .verify(model, n, op_proof, &mut t, &mut claims)
+            .verify(
+                model,
+                ops::PublicInput { values: input },
+                n,
+                op_proof,
+                &mut t,
+                &mut claims,
+            )
             .map_err(|reason| ProofError::Op {
                 node: node.name.clone(),
                 op: node.op.name(),
