@@ -441,6 +441,21 @@ def one_op_models():
            seed=23)
     two_inputs_two_outputs()
     int_inputs()
+    attention_scores()
+
+
+def attention_scores():
+    # Q·Kᵀ of two activations (one head's attention scores): K is laid out
+    # [tokens, dim] and transposed inside the product.
+    rng = np.random.default_rng(26)
+    wq = tensor("wq", rng.uniform(-0.5, 0.5, (8, 8)))
+    wk = tensor("wk", rng.uniform(-0.5, 0.5, (8, 8)))
+    one_op("matmul_qk", {"input": [4, 8]},
+           [node("MatMul", ["input", "wq"], "q"),
+            node("MatMul", ["input", "wk"], "k"),
+            node("Transpose", ["k"], "kt", perm=[1, 0]),
+            node("MatMul", ["q", "kt"])],
+           inits=[wq, wk], seed=27, low=-1.0, high=1.0)
 
 
 def two_inputs_two_outputs():

@@ -5,7 +5,7 @@
 //! left must be one contracted axis `k` and at most one free axis per operand,
 //! e.g. `mk,kn->mn`, `mk,nk->mn`, `k,nk->n`, `nk,k->n`. A constant operand is
 //! transposed at import into the layout the IR needs; an activation operand
-//! must already have it (the IR cannot transpose activations). A vector is a
+//! stored the other way round (K in `Q·Kᵀ`) gets an IR `Transpose`. A vector is a
 //! `[1,k]` row as the left operand or a `[k,1]` column as the right one.
 //!
 //! Several contracted axes (a Flatten before a Gemm, which tract folds into
@@ -30,10 +30,19 @@ struct Side {
     labels: Vec<char>,
 }
 
-/// A matrix operand ready to be added: an existing tensor, or a weight.
+/// A matrix operand ready to be added: an existing tensor, one to transpose
+/// (stored `[c, r]`, needed `[r, c]`), or a weight.
 enum Prepared {
     Tensor(TensorId),
-    Weight { shape: Vec<usize>, values: Vec<f32> },
+    Transposed {
+        tensor: TensorId,
+        rows: usize,
+        cols: usize,
+    },
+    Weight {
+        shape: Vec<usize>,
+        values: Vec<f32>,
+    },
 }
 
 /// Lays `side` out as a matrix with rows labelled `rows` and columns `cols`
@@ -78,6 +87,16 @@ fn prepare(
             let shape = &cx.tensors[*t].shape;
             if side.labels == required && matrix_dims(shape) == Some(dims) {
                 Ok(Prepared::Tensor(*t))
+            } else if side.labels.len() == 2
+                && side.labels.iter().rev().eq(required.iter())
+                && matrix_dims(shape) == Some((dims.1, dims.0))
+            {
+                // e.g. K in Q·Kᵀ: an IR Transpose lays it out.
+                Ok(Prepared::Transposed {
+                    tensor: *t,
+                    rows: dims.0,
+                    cols: dims.1,
+                })
             } else {
                 Err(Lowering::unsupported(
                     node,
@@ -205,6 +224,9 @@ pub(super) fn lower(cx: &mut Lowering, node: &TypedNode) -> Result<(), ImportErr
                 for (prepared, side) in [(a, &sides[ia]), (b, &sides[ib])] {
                     ids.push(match prepared {
                         Prepared::Tensor(t) => t,
+                        Prepared::Transposed { tensor, rows, cols } => {
+                            transpose(cx, node, side.slot, tensor, rows, cols)
+                        }
                         Prepared::Weight { shape, values } => {
                             let name = cx
                                 .typed
@@ -225,6 +247,35 @@ pub(super) fn lower(cx: &mut Lowering, node: &TypedNode) -> Result<(), ImportErr
         }
     }
     Err(first_error.unwrap_or_else(|| bad("no matrix layout fits")))
+}
+
+/// Adds `[rows, cols]`, the IR Transpose of activation `tensor` (stored
+/// `[cols, rows]`), for operand `slot` of `node`.
+fn transpose(
+    cx: &mut Lowering,
+    node: &TypedNode,
+    slot: usize,
+    tensor: TensorId,
+    rows: usize,
+    cols: usize,
+) -> TensorId {
+    let name = format!("{}.transpose{slot}", node.name);
+    cx.tensors.push(crate::model::Tensor {
+        name: name.clone(),
+        shape: vec![rows, cols],
+        kind: crate::model::TensorKind::Activation,
+    });
+    let output = cx.tensors.len() - 1;
+    cx.nodes.push(crate::model::Node {
+        name,
+        op: Op::Transpose(crate::ops::transpose::Transpose {
+            input: vec![cols, rows],
+            perm: vec![1, 0],
+        }),
+        inputs: vec![tensor],
+        output,
+    });
+    output
 }
 
 /// `activation × constant` contracted over several axes (see the module docs).
