@@ -442,6 +442,7 @@ def one_op_models():
     two_inputs_two_outputs()
     int_inputs()
     attention_scores()
+    attention_heads()
 
 
 def attention_scores():
@@ -456,6 +457,18 @@ def attention_scores():
             node("Transpose", ["k"], "kt", perm=[1, 0]),
             node("MatMul", ["q", "kt"])],
            inits=[wq, wk], seed=27, low=-1.0, high=1.0)
+
+
+def attention_heads():
+    # Two heads of scores·V with scores = Q·Kᵀ per head (batched products of
+    # activations): Q = V = x, K = x scaled per feature.
+    rng = np.random.default_rng(28)
+    one_op("matmul_heads", {"input": [2, 4, 8]},
+           [node("Mul", ["input", "kscale"], "k"),
+            node("Transpose", ["k"], "kt", perm=[0, 2, 1]),
+            node("MatMul", ["input", "kt"], "scores"),
+            node("MatMul", ["scores", "input"])],
+           inits=[tensor("kscale", rng.uniform(-0.5, 0.5, (8,)))], seed=29, low=-1.0, high=1.0)
 
 
 def two_inputs_two_outputs():

@@ -56,6 +56,7 @@ const ONE_OP: &[&str] = &[
     "globalaveragepool",
     "identity",
     "int_gather",
+    "matmul_heads",
     "matmul_qk",
     "maxpool",
     "pad",

@@ -711,3 +711,47 @@ fn gather_copies_the_rows_the_public_ids_name_and_proves() {
     computed.nodes[0].inputs = vec![0, 0];
     assert!(computed.validate().is_err());
 }
+
+/// Products of two activations batched over heads, against a direct
+/// reference, with non-power-of-two sizes so padding is exercised.
+#[test]
+fn batched_matmul_multiplies_each_head_and_proves() {
+    let (b, m, k, n) = (3usize, 3usize, 5usize, 2usize);
+    let model = Model {
+        name: "heads".into(),
+        scale_bits: 7,
+        activation_bits: 16,
+        tensors: vec![
+            tensor("q", &[b, m, k], TensorKind::Input),
+            tensor("kt", &[b, k, n], TensorKind::Input),
+            tensor("scores", &[b, m, n], TensorKind::Activation),
+        ],
+        nodes: vec![node("scores", Op::BatchedMatMul, &[0, 1], 2)],
+        inputs: vec![0, 1],
+        outputs: vec![2],
+    };
+    model.validate().unwrap();
+    let input = small_input(b * m * k + b * k * n, 5);
+    let (x, w) = input.split_at(b * m * k);
+    let y = run(&model, &input);
+    for h in 0..b {
+        for i in 0..m {
+            for j in 0..n {
+                let acc: i128 = (0..k)
+                    .map(|l| x[(h * m + i) * k + l] as i128 * w[(h * k + l) * n + j] as i128)
+                    .sum();
+                let (q, _) = zkinfer::model::rescale(acc, 7);
+                assert_eq!(y[(h * m + i) * n + j] as i128, q, "head {h} ({i}, {j})");
+            }
+        }
+    }
+    prove_and_tamper(model.clone(), &input, 0);
+
+    // Shapes that do not pair up are refused.
+    let mut bad = model.clone();
+    bad.tensors[1].shape = vec![b, k + 1, n];
+    assert!(bad.validate().is_err());
+    let mut bad = model;
+    bad.tensors[2].shape = vec![b, n, m];
+    assert!(bad.validate().is_err());
+}

@@ -89,6 +89,8 @@ pub enum Op {
     MaxPool(crate::ops::max_pool::MaxPool),
     /// Rows of a constant table by token ids that are a model input.
     Gather,
+    /// Products of two activations batched over the leading axis (heads).
+    BatchedMatMul,
 }
 
 impl Op {

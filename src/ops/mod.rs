@@ -27,6 +27,7 @@
 
 pub mod activation;
 pub mod add_sub;
+pub mod batched_matmul;
 pub mod concat;
 pub mod conv;
 pub mod gather;
@@ -73,6 +74,7 @@ pub fn protocol(op: &Op) -> &dyn OpProtocol {
         Op::SumPool(op) => op,
         Op::MaxPool(op) => op,
         Op::Gather => &gather::Gather,
+        Op::BatchedMatMul => &batched_matmul::BatchedMatMul,
     }
 }
 

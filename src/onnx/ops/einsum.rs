@@ -8,6 +8,10 @@
 //! stored the other way round (K in `Q·Kᵀ`) gets an IR `Transpose`. A vector is a
 //! `[1,k]` row as the left operand or a `[k,1]` column as the right one.
 //!
+//! A product batched over one axis of two activations (`bmk,bnk->bmn`, per
+//! attention head) becomes an IR `BatchedMatMul`, operands transposed into
+//! `[batch, rows, inner]` / `[batch, inner, columns]` where needed.
+//!
 //! Several contracted axes (a Flatten before a Gemm, which tract folds into
 //! the einsum, e.g. `mbak,nbak->mn`) need an activation whose contracted axes
 //! come last, after at most one free axis, and a constant operand: the
@@ -165,12 +169,17 @@ pub(super) fn lower(cx: &mut Lowering, node: &TypedNode) -> Result<(), ImportErr
         .copied()
         .filter(|l| lb.contains(l) && !lo.contains(l))
         .collect();
-    if la
+    let batch = la
         .iter()
-        .chain(&lb)
-        .any(|l| la.contains(l) && lb.contains(l) && lo.contains(l))
-    {
-        return Err(bad("batched matrix product"));
+        .filter(|l| lb.contains(l) && lo.contains(l))
+        .count();
+    if batch > 0 {
+        if batch > 1 || contracted.len() != 1 || la.len() != 3 || lb.len() != 3 {
+            return Err(bad(
+                "batched product (one batch axis, one contracted axis and 3-D operands are supported)",
+            ));
+        }
+        return lower_batched(cx, node, &expr, [&la, &lb, &lo], &size);
     }
     if la
         .iter()
@@ -225,7 +234,7 @@ pub(super) fn lower(cx: &mut Lowering, node: &TypedNode) -> Result<(), ImportErr
                     ids.push(match prepared {
                         Prepared::Tensor(t) => t,
                         Prepared::Transposed { tensor, rows, cols } => {
-                            transpose(cx, node, side.slot, tensor, rows, cols)
+                            transpose(cx, node, side.slot, tensor, vec![cols, rows], vec![1, 0])
                         }
                         Prepared::Weight { shape, values } => {
                             let name = cx
@@ -249,33 +258,92 @@ pub(super) fn lower(cx: &mut Lowering, node: &TypedNode) -> Result<(), ImportErr
     Err(first_error.unwrap_or_else(|| bad("no matrix layout fits")))
 }
 
-/// Adds `[rows, cols]`, the IR Transpose of activation `tensor` (stored
-/// `[cols, rows]`), for operand `slot` of `node`.
+/// Adds the IR Transpose of activation `tensor` (logical shape `input`) by
+/// `perm`, for operand `slot` of `node`; returns the transposed tensor.
 fn transpose(
     cx: &mut Lowering,
     node: &TypedNode,
     slot: usize,
     tensor: TensorId,
-    rows: usize,
-    cols: usize,
+    input: Vec<usize>,
+    perm: Vec<usize>,
 ) -> TensorId {
     let name = format!("{}.transpose{slot}", node.name);
     cx.tensors.push(crate::model::Tensor {
         name: name.clone(),
-        shape: vec![rows, cols],
+        shape: perm.iter().map(|&p| input[p]).collect(),
         kind: crate::model::TensorKind::Activation,
     });
     let output = cx.tensors.len() - 1;
     cx.nodes.push(crate::model::Node {
         name,
-        op: Op::Transpose(crate::ops::transpose::Transpose {
-            input: vec![cols, rows],
-            perm: vec![1, 0],
-        }),
+        op: Op::Transpose(crate::ops::transpose::Transpose { input, perm }),
         inputs: vec![tensor],
         output,
     });
     output
+}
+
+/// `b m k, b k n -> b m n` over two activations (attention per head): an
+/// IR `BatchedMatMul`, each operand transposed into that layout if stored
+/// with its last two axes swapped.
+fn lower_batched(
+    cx: &mut Lowering,
+    node: &TypedNode,
+    expr: &str,
+    [la, lb, lo]: [&[char]; 3],
+    size: &HashMap<char, usize>,
+) -> Result<(), ImportError> {
+    let bad = |what: &str| Lowering::unsupported(node, format!("einsum `{expr}`: {what}"));
+    let [b, m, n] = lo[..] else {
+        return Err(bad(
+            "batched product whose output is not [batch, rows, columns]",
+        ));
+    };
+    let (left, right) = match (la.contains(&m), lb.contains(&n)) {
+        (true, true) => (0, 1),
+        _ if lb.contains(&m) && la.contains(&n) => (1, 0),
+        _ => {
+            return Err(bad(
+                "batched product with rows and columns from one operand",
+            ))
+        }
+    };
+    let labels = [la, lb];
+    let k = labels[left]
+        .iter()
+        .copied()
+        .find(|l| *l != b && *l != m)
+        .ok_or_else(|| bad("batched product without a contracted axis"))?;
+    let mut ids = Vec::with_capacity(2);
+    for (side, (row, col)) in [(left, (m, k)), (right, (k, n))] {
+        let t = match cx.operand(node, side)? {
+            Operand::Tensor(t) => t,
+            Operand::Const(_) => {
+                return Err(bad("batched product with a constant operand"));
+            }
+        };
+        let want = [b, row, col];
+        let swapped = [b, col, row];
+        let dims = |l: &[char]| l.iter().map(|c| size[c]).collect::<Vec<_>>();
+        let ir = cx.tensors[t].shape.clone();
+        if labels[side] == want && ir == dims(&want) {
+            ids.push(t);
+        } else if labels[side] == swapped && ir == dims(&swapped) {
+            ids.push(transpose(cx, node, side, t, ir, vec![0, 2, 1]));
+        } else {
+            return Err(bad(&format!(
+                "operand {side} (IR shape {ir:?}, axes {:?}) is not laid out [batch, rows, inner] or [batch, inner, rows]",
+                labels[side]
+            )));
+        }
+    }
+    let output = cx.add_output(node)?;
+    if cx.tensors[output].shape != [size[&b], size[&m], size[&n]] {
+        return Err(bad("batched product output with size-1 axes"));
+    }
+    cx.push_node(node, Op::BatchedMatMul, ids, output);
+    Ok(())
 }
 
 /// `activation × constant` contracted over several axes (see the module docs).
