@@ -443,6 +443,7 @@ def one_op_models():
     int_inputs()
     attention_scores()
     attention_heads()
+    gelu_exp()
 
 
 def attention_scores():
@@ -469,6 +470,33 @@ def attention_heads():
             node("MatMul", ["input", "kt"], "scores"),
             node("MatMul", ["scores", "input"])],
            inits=[tensor("kscale", rng.uniform(-0.5, 0.5, (8,)))], seed=29, low=-1.0, high=1.0)
+
+
+def gelu_exp():
+    # GELU in its exact form, as torch exports it: x·(1 + erf(x/√2))/2.
+    one_op("gelu_erf", {"input": [1, 16]},
+           [node("Div", ["input", "sqrt2"], "scaled"),
+            node("Erf", ["scaled"], "erf"),
+            node("Add", ["erf", "one"], "plus_one"),
+            node("Mul", ["input", "plus_one"], "times_x"),
+            node("Mul", ["times_x", "half"])],
+           inits=[tensor("sqrt2", np.float32(np.sqrt(2.0))), tensor("one", np.float32(1.0)),
+                  tensor("half", np.float32(0.5))], seed=30, low=-3.0, high=3.0)
+    # GELU's tanh form (GPT-2's): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+    one_op("gelu_tanh", {"input": [1, 16]},
+           [node("Pow", ["input", "three"], "cube"),
+            node("Mul", ["cube", "c"], "cube_c"),
+            node("Add", ["input", "cube_c"], "inner"),
+            node("Mul", ["inner", "k"], "scaled"),
+            node("Tanh", ["scaled"], "t"),
+            node("Add", ["t", "one"], "plus_one"),
+            node("Mul", ["input", "plus_one"], "times_x"),
+            node("Mul", ["times_x", "half"])],
+           inits=[tensor("three", np.float32(3.0)), tensor("c", np.float32(0.044715)),
+                  tensor("k", np.float32(np.sqrt(2.0 / np.pi))), tensor("one", np.float32(1.0)),
+                  tensor("half", np.float32(0.5))], seed=32, low=-3.0, high=3.0)
+    # Exp of values at most 0 (as inside a Softmax, after the max is taken).
+    one_op("exp", {"input": [1, 16]}, [node("Exp", ["input"])], seed=31, low=-6.0, high=0.0)
 
 
 def two_inputs_two_outputs():

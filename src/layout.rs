@@ -246,6 +246,15 @@ pub enum TableKind {
     Tanh,
     /// `(x, sigmoid(x))` pairs over the activation range.
     Sigmoid,
+    /// `(x, erf(x))` pairs over the activation range (GELU's exact form).
+    Erf,
+    /// `(x, exp(x))` pairs over the activation range, saturating at the
+    /// largest activation.
+    Exp,
+    /// `(x, x·(1 + erf(x/√2))/2)` pairs: GELU, exact form.
+    Gelu,
+    /// `(x, x·(1 + tanh(√(2/π)·(x + 0.044715x³)))/2)` pairs: GELU, tanh form.
+    GeluTanh,
 }
 
 /// Aligned blocks inside one polynomial.

@@ -755,3 +755,45 @@ fn batched_matmul_multiplies_each_head_and_proves() {
     bad.tensors[2].shape = vec![b, n, m];
     assert!(bad.validate().is_err());
 }
+
+/// The Erf, Exp and GELU tables (Softmax's exponent, GELU's forms): outputs
+/// are the rounded functions, Exp saturating at the largest activation; the
+/// looked-up pairs reject tampering like every op.
+#[test]
+fn erf_and_exp_tables_round_their_functions_and_prove() {
+    let input: Vec<i64> = (0..12).map(|i| (i - 6) * 97).collect();
+    for (op, f) in [
+        (Op::Erf, libm::erf as fn(f64) -> f64),
+        (Op::Exp, f64::exp as fn(f64) -> f64),
+    ] {
+        let model = one_node(op.clone(), &[1, 12], &[], &[1, 12]);
+        let y = run(&model, &input);
+        for (x, y) in input.iter().zip(&y) {
+            let want = ((f(*x as f64 / 128.0) * 128.0).round() as i64).min((1 << 15) - 1);
+            assert_eq!(*y, want, "{op:?}({x})");
+        }
+        prove_and_tamper(model, &input, 0);
+    }
+    // e^(5820/128) ≈ 5·10^19 ≥ 2^15/2^7: saturated.
+    let model = one_node(Op::Exp, &[1, 1], &[], &[1, 1]);
+    assert_eq!(run(&model, &[5820]), vec![(1 << 15) - 1]);
+    // GELU's two forms, against their formulas.
+    for (op, f) in [
+        (
+            Op::Gelu,
+            (|x: f64| 0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2))) as fn(f64) -> f64,
+        ),
+        (Op::GeluTanh, |x: f64| {
+            0.5 * x
+                * (1.0 + ((2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x)).tanh())
+        }),
+    ] {
+        let model = one_node(op.clone(), &[1, 12], &[], &[1, 12]);
+        let y = run(&model, &input);
+        for (x, y) in input.iter().zip(&y) {
+            let want = (f(*x as f64 / 128.0) * 128.0).round() as i64;
+            assert_eq!(*y, want, "{op:?}({x})");
+        }
+        prove_and_tamper(model, &input, 0);
+    }
+}

@@ -10,7 +10,7 @@
 //! | `Add` / `Sub` | `a`, `b` (b broadcast to a's shape) | `a ± b` |
 //! | `Mul` | `a`, `b` (b broadcast to a's shape) | `rescale(a·b)` |
 //! | `Relu` | `x` | `max(x, 0)` |
-//! | `Tanh` / `Sigmoid` | `x` | `round_half_away(f(x / 2^s) · 2^s)` (a table over the activation range) |
+//! | `Tanh` / `Sigmoid` / `Erf` / `Exp` / `Gelu` / `GeluTanh` | `x` | `round_half_away(f(x / 2^s) · 2^s)` (a table over the activation range; Exp saturates at the largest activation) |
 //!
 //! `rescale(acc) = floor((acc + 2^(s−1)) / 2^s)` (round half up), with remainder
 //! `acc + 2^(s−1) − 2^s·rescale(acc) ∈ [0, 2^s)`; the prover checks that remainder
@@ -91,6 +91,14 @@ pub enum Op {
     Gather,
     /// Products of two activations batched over the leading axis (heads).
     BatchedMatMul,
+    /// The error function, by table.
+    Erf,
+    /// `e^x` by table, saturating at the largest activation.
+    Exp,
+    /// GELU (exact form) by table.
+    Gelu,
+    /// GELU (tanh form) by table.
+    GeluTanh,
 }
 
 impl Op {

@@ -13,7 +13,7 @@
 //! | `Add`, `Mul` (`TypedBinOp`) | `Add`, `Mul`, the broadcast operand second |
 //! | `Sub`, `SubF` | `Sub` when the constant (or broadcast) operand is subtracted |
 //! | `Max` with a constant 0 | `Relu` |
-//! | `Tanh`, `Sigmoid` (`ElementWiseOp`) | `Tanh`, `Sigmoid` |
+//! | `Tanh`, `Sigmoid`, `Erf`, `Exp` (`ElementWiseOp`) | the table op of the same name |
 //! | `AddAxis`, `RmAxis`, `Reshape`, `MoveAxis` | none: the output aliases the input's IR tensor when only size-1 dimensions change |
 //! | `Const` and anything tract folded to a constant | an IR `Weight` per use, quantized at scale 2^s |
 //! | `Cast` of an integer model input to f32 | none: the output aliases the input's IR tensor |

@@ -1,4 +1,7 @@
-//! `Tanh` and `Sigmoid`: `y = round_half_away(f(x / 2^s)·2^s)`, proved by
+//! `Tanh`, `Sigmoid`, `Erf`, `Exp` and GELU (exact and tanh forms):
+//! `y = round_half_away(f(x / 2^s)·2^s)`
+//! (Exp saturating at the largest activation, as its output must be one),
+//! proved by
 //! looking every (input, output) pair up in a table of `f` over the whole
 //! activation range (the model prover's LogUp lookup, [`crate::lookup`]). The
 //! op sends no message of its own: the lookup leaves the claims on both
@@ -17,20 +20,43 @@ use crate::transcript::ProofTranscript;
 pub struct Tanh;
 /// `1 / (1 + e^−x)`.
 pub struct Sigmoid;
+/// The error function (GELU's exact form is `x·(1 + erf(x/√2))/2`).
+pub struct Erf;
+/// `e^x`, saturating at the largest activation.
+pub struct Exp;
+/// GELU, exact form `x·(1 + erf(x/√2))/2`.
+pub struct Gelu;
+/// GELU, tanh form `x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))/2`.
+pub struct GeluTanh;
+
+fn gelu(x: f64) -> f64 {
+    0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2))
+}
+
+fn gelu_tanh(x: f64) -> f64 {
+    let c = (2.0 / std::f64::consts::PI).sqrt();
+    0.5 * x * (1.0 + (c * (x + 0.044715 * x * x * x)).tanh())
+}
 
 /// The real function of a function table.
 pub fn function(kind: TableKind) -> Option<fn(f64) -> f64> {
     match kind {
         TableKind::Tanh => Some(f64::tanh),
         TableKind::Sigmoid => Some(|x| 1.0 / (1.0 + (-x).exp())),
+        TableKind::Erf => Some(libm::erf),
+        TableKind::Exp => Some(f64::exp),
+        TableKind::Gelu => Some(gelu),
+        TableKind::GeluTanh => Some(gelu_tanh),
         TableKind::Byte => None,
     }
 }
 
 /// The integer function of a table at input `x` (scale 2^s in and out).
-pub fn table_value(kind: TableKind, x: i64, scale_bits: u32) -> i64 {
+pub fn table_value(kind: TableKind, x: i64, scale_bits: u32, activation_bits: u32) -> i64 {
     let f = function(kind).expect("a function table");
-    quantize(f(x as f64 / (1u64 << scale_bits) as f64), scale_bits)
+    let y = quantize(f(x as f64 / (1u64 << scale_bits) as f64), scale_bits);
+    // Only Exp leaves the activation range (e^x for large x): saturate.
+    y.min((1i64 << (activation_bits - 1)) - 1)
 }
 
 macro_rules! table_protocol {
@@ -62,7 +88,7 @@ macro_rules! table_protocol {
                 Ok(Executed {
                     output: inputs[0]
                         .iter()
-                        .map(|&x| table_value($kind, x, model.scale_bits))
+                        .map(|&x| table_value($kind, x, model.scale_bits, model.activation_bits))
                         .collect(),
                     remainder: None,
                     aux: Vec::new(),
@@ -100,3 +126,7 @@ macro_rules! table_protocol {
 
 table_protocol!(Tanh, "Tanh", TableKind::Tanh);
 table_protocol!(Sigmoid, "Sigmoid", TableKind::Sigmoid);
+table_protocol!(Erf, "Erf", TableKind::Erf);
+table_protocol!(Exp, "Exp", TableKind::Exp);
+table_protocol!(Gelu, "Gelu", TableKind::Gelu);
+table_protocol!(GeluTanh, "GeluTanh", TableKind::GeluTanh);

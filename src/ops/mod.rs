@@ -12,7 +12,7 @@
 //! - [`add_sub`]: `Add`, `Sub`: a random-point identity;
 //! - [`mul`]: `Mul`: a zero-check sumcheck;
 //! - [`relu`]: `Relu`: `Y = b·X` by a zero-check, `b` the sign bit of X's range check;
-//! - [`activation`]: `Tanh`, `Sigmoid`: (input, output) pairs looked up in a table;
+//! - [`activation`]: `Tanh`, `Sigmoid`, `Erf`, `Exp`, `Gelu`, `GeluTanh`: (input, output) pairs looked up in a table;
 //! - [`conv`]: `Conv` (1-D, 2-D, strides, dilations, pads, groups): two
 //!   sumchecks, no im2col;
 //! - [`index_map`]: ops whose outputs are sums of chosen inputs, one file each:
@@ -64,6 +64,10 @@ pub fn protocol(op: &Op) -> &dyn OpProtocol {
         Op::Relu => &relu::Relu,
         Op::Tanh => &activation::Tanh,
         Op::Sigmoid => &activation::Sigmoid,
+        Op::Erf => &activation::Erf,
+        Op::Exp => &activation::Exp,
+        Op::Gelu => &activation::Gelu,
+        Op::GeluTanh => &activation::GeluTanh,
         Op::Conv(conv) => conv,
         Op::Transpose(op) => op,
         Op::Reshape(op) => op,

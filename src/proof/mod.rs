@@ -144,12 +144,19 @@ pub fn table_of(kind: TableKind, model: &Model) -> Table {
         TableKind::Byte => Table::UnsignedRange {
             bits: range::LIMB_BITS,
         },
-        TableKind::Tanh | TableKind::Sigmoid => {
+        TableKind::Tanh
+        | TableKind::Sigmoid
+        | TableKind::Erf
+        | TableKind::Exp
+        | TableKind::Gelu
+        | TableKind::GeluTanh => {
             let half = 1i64 << (bits - 1);
             let xs: Vec<i64> = (-half..half).collect();
             let ys = xs
                 .iter()
-                .map(|&x| ops::activation::table_value(kind, x, model.scale_bits))
+                .map(|&x| {
+                    ops::activation::table_value(kind, x, model.scale_bits, model.activation_bits)
+                })
                 .collect();
             Table::Function {
                 columns: vec![xs, ys],
@@ -163,7 +170,7 @@ pub fn table_of(kind: TableKind, model: &Model) -> Table {
 pub fn padding_output(kind: TableKind, model: &Model) -> i64 {
     match kind {
         TableKind::Byte => 0,
-        _ => ops::activation::table_value(kind, 0, model.scale_bits),
+        _ => ops::activation::table_value(kind, 0, model.scale_bits, model.activation_bits),
     }
 }
 

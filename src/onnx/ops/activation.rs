@@ -1,4 +1,6 @@
-//! Element-wise activations: tract's `Tanh` and `Sigmoid` `ElementWiseOp`s
+//! Element-wise activations: tract's `Tanh`, `Sigmoid`, `Erf`, `Exp`,
+//! `GeluExact` and `GeluApproximate` (tract fuses the exported GELU graphs into
+//! these) `ElementWiseOp`s
 //! become the IR's table ops of the same name; `Square` and `PowConst` with a
 //! small integer exponent (`x**2`, `Pow(x, 3)`) become chains of IR `Mul`s.
 
@@ -24,6 +26,21 @@ pub(super) fn lower(cx: &mut Lowering, node: &TypedNode) -> Result<(), ImportErr
     let ir_op = match op.0.name().as_str() {
         "Tanh" => Op::Tanh,
         "Sigmoid" => Op::Sigmoid,
+        "Erf" => Op::Erf,
+        "Exp" => Op::Exp,
+        "GeluExact" => Op::Gelu,
+        "GeluApproximate" => match op
+            .0
+            .downcast_ref::<tract_onnx::tract_core::ops::nn::GeluApproximate>()
+        {
+            Some(g) if !g.fast_impl => Op::GeluTanh,
+            _ => {
+                return Err(Lowering::unsupported(
+                    node,
+                    "GELU approximation with x² instead of x³ (only the standard tanh form)",
+                ))
+            }
+        },
         other => {
             return Err(Lowering::unsupported(
                 node,
