@@ -84,9 +84,10 @@ pub fn every_op_model_with(scale_bits: u32, activation_bits: u32) -> Model {
 }
 
 /// The address from a `zkinfer serve` process's first line
-/// (`listening on http://ADDR ...`).
+/// (`listening on http://ADDR ...`, or `https://` with TLS).
 pub fn listening_addr(line: &str) -> std::net::SocketAddr {
     line.strip_prefix("listening on http://")
+        .or_else(|| line.strip_prefix("listening on https://"))
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_else(|| panic!("unexpected first line `{line}`"))
         .parse()
