@@ -254,6 +254,7 @@ fn list(file: &Path, json: bool) -> anyhow::Result<()> {
             limit(&r["queue_share"]),
         );
     }
-    eprintln!("{}: {} keys, valid", file.display(), rows.len());
+    let plural = if rows.len() == 1 { "" } else { "s" };
+    eprintln!("{}: valid, {} key{plural}", file.display(), rows.len());
     Ok(())
 }

@@ -38,13 +38,10 @@ impl Audit {
         f(&mut self.0.lock().unwrap_or_else(|p| p.into_inner()));
     }
 
-    /// A model name as the client sent it, made safe for one log line.
+    /// A model name as the client sent it, cut to 128 characters (string
+    /// fields are quoted and escaped by the log formatter).
     pub(crate) fn model(&self, name: &str) {
-        let shown: String = name
-            .chars()
-            .take(128)
-            .flat_map(char::escape_debug)
-            .collect();
+        let shown: String = name.chars().take(128).collect();
         self.record(|r| r.model = Some(shown));
     }
 

@@ -160,6 +160,8 @@ pub struct KeyFile {
 /// What is wrong with one entry (or with `[defaults]`).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum EntryProblem {
+    #[error("`{0}` is missing")]
+    Missing(&'static str),
     #[error("`name` must be 1 to 64 letters, digits, `.`, `_` or `-` (it appears in logs and metric labels)")]
     BadName,
     #[error("the name is already used by entry {first} (line {first_line})")]
@@ -193,13 +195,16 @@ pub enum KeyFileError {
     },
     #[error("key file {}: {message}", path.display())]
     Syntax { path: PathBuf, message: String },
-    #[error("key file {}, entry {index} (line {line}, key `{name}`): {problem}", path.display())]
+    #[error("key file {}, entry {index} (line {line}, {}): {problem}", path.display(), match name {
+        Some(name) => format!("key `{name}`"),
+        None => "no name".to_string(),
+    })]
     Entry {
         path: PathBuf,
         /// 1-based position among the `[[key]]` entries.
         index: usize,
         line: usize,
-        name: String,
+        name: Option<String>,
         problem: EntryProblem,
     },
     #[error("key file {}, [defaults]: {problem}", path.display())]
@@ -245,8 +250,8 @@ impl From<RawQuotas> for Quotas {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawKey {
-    name: String,
-    hash: String,
+    name: Option<String>,
+    hash: Option<String>,
     #[serde(default)]
     models: Vec<String>,
     #[serde(default)]
@@ -304,7 +309,11 @@ impl KeyFile {
                 name: name.clone(),
                 problem,
             };
-            if let Some((first, e)) = entries.iter().enumerate().find(|(_, e)| e.name == name) {
+            if let Some((first, e)) = entries
+                .iter()
+                .enumerate()
+                .find(|(_, e)| Some(&e.name) == name.as_ref())
+            {
                 return Err(fail(EntryProblem::DuplicateName {
                     first: first + 1,
                     first_line: e.line,
@@ -321,10 +330,12 @@ impl KeyFile {
 }
 
 fn check_entry(raw: RawKey, defaults: Quotas, line: usize) -> Result<KeyEntry, EntryProblem> {
-    if !valid_name(&raw.name) {
+    let name = raw.name.ok_or(EntryProblem::Missing("name"))?;
+    if !valid_name(&name) {
         return Err(EntryProblem::BadName);
     }
-    let hash = SecretHash::parse(&raw.hash).map_err(EntryProblem::BadHash)?;
+    let hash = raw.hash.ok_or(EntryProblem::Missing("hash"))?;
+    let hash = SecretHash::parse(&hash).map_err(EntryProblem::BadHash)?;
     let models = if raw.models.iter().any(|m| m == "*") {
         if raw.models.len() > 1 {
             return Err(EntryProblem::BadModel(
@@ -364,7 +375,7 @@ fn check_entry(raw: RawKey, defaults: Quotas, line: usize) -> Result<KeyEntry, E
     };
     own.check()?;
     Ok(KeyEntry {
-        name: raw.name,
+        name,
         hash,
         models,
         tiers,
@@ -552,6 +563,7 @@ concurrent_proofs = 1
                 entry("name = \"k\"\nhash = \"zki_abcdef\"\nmodels = [\"m\"]"),
                 "looks like a secret",
             ),
+            (entry("name = \"k\"\nmodels = [\"m\"]"), "`hash` is missing"),
             (
                 entry("name = \"k\"\nhash = \"sha256:00\"\nmodels = [\"m\"]"),
                 "64 hex digits",
