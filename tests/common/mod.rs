@@ -1,5 +1,6 @@
-//! Helpers shared by the integration tests that build quantized models by
-//! hand: the test Dory setup and tensor/node constructors.
+//! Helpers shared by the integration tests: the test Dory setup and
+//! tensor/node constructors for models built by hand, the CLI runner, and
+//! ([`service`]) the prover service's in-process server and HTTP clients.
 
 #![allow(dead_code, reason = "each test binary uses a subset of the helpers")]
 
@@ -7,6 +8,8 @@ use std::sync::{Arc, OnceLock};
 
 use zkinfer::model::{Model, Node, Op, Tensor, TensorKind};
 use zkinfer::pcs::{self, DorySetup};
+
+pub mod service;
 
 /// The public-seed setup with 2^10 generators, cached under the temporary
 /// directory and loaded once per test binary.
