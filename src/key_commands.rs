@@ -118,6 +118,12 @@ fn add(args: AddArgs) -> anyhow::Result<()> {
             .context("cannot read the secret from stdin")?;
         let s = s.trim_end_matches(['\r', '\n']).to_string();
         anyhow::ensure!(!s.is_empty(), "the secret on stdin is empty");
+        if !args.argon2 {
+            eprintln!(
+                "warning: a secret a person chose is better stored with --argon2: \
+                 a SHA-256 of it can be guessed at offline if the key file leaks"
+            );
+        }
         (s, false)
     } else {
         let s = auth::generate_secret()

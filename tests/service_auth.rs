@@ -624,7 +624,9 @@ async fn sighup_reloads_keys_without_dropping_in_flight_proofs() {
 /// first key's lookups about 256 times faster; the bound allows 1.5x, and the
 /// measurement is repeated up to 3 times, so a loaded machine cannot fail it.
 /// It cannot prove constant time (that is `subtle`'s job); it catches code
-/// that stops comparing early.
+/// that stops comparing early (an early-exit lookup measured about 18x here).
+/// It is the one test that looks at time, as issue #20 asks: it compares
+/// times with each other, never with a number of seconds.
 #[test]
 fn key_comparison_time_does_not_depend_on_the_matching_key_or_prefix() {
     use std::hint::black_box;

@@ -35,9 +35,9 @@
 //! [`ServiceConfig::public_metrics`]), and its quotas answer 429 `rate_limited`
 //! with `Retry-After`. [`check_exposure`] refuses a non-loopback address
 //! without keys unless the operator insists. With [`ServiceConfig::tls`] the
-//! listener speaks TLS only ([`tls`]). [`Service::reload`] re-reads the key
+//! listener speaks TLS only (`tls.rs`). [`Service::reload`] re-reads the key
 //! file and the certificate (on SIGHUP, from [`serve`]). Every request is
-//! written to the audit log ([`audit`]).
+//! written to the audit log (`audit.rs`: target `zkinfer::audit`).
 //!
 //! This module owns the HTTP surface, the pool and the metrics; it calls the
 //! prover ([`crate::proof`]) and the model's integer semantics
