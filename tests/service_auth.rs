@@ -648,8 +648,8 @@ fn key_comparison_time_does_not_depend_on_the_matching_key_or_prefix() {
         ("31-byte prefix", prefix_31),
         ("0-byte prefix", prefix_0),
     ];
-    assert_eq!(ring.lookup_digest(&first).unwrap().name, "k0");
-    assert_eq!(ring.lookup_digest(&last).unwrap().name, "k255");
+    assert_eq!(ring.lookup_digest(&first).unwrap().name(), "k0");
+    assert_eq!(ring.lookup_digest(&last).unwrap().name(), "k255");
     assert!(ring.lookup_digest(&prefix_31).is_none());
     assert!(ring.lookup_digest(&prefix_0).is_none());
 

@@ -417,12 +417,12 @@ impl Service {
             );
         }
         for key in ring.keys() {
-            if let auth::ModelGrant::Only(names) = &key.models {
+            if let auth::ModelGrant::Only(names) = &key.entry.models {
                 for name in names.iter().filter(|n| !self.models.contains_key(*n)) {
                     tracing::warn!(
                         "{}: key `{}` names model `{name}`, which is not served here",
                         path.display(),
-                        key.name
+                        key.name()
                     );
                 }
             }

@@ -120,7 +120,7 @@ impl Caller {
             Some(key) if !key.may_use_model(model) => Err(self.refuse(
                 ErrorCode::Forbidden,
                 "forbidden_model",
-                format!("key `{}` may not use model `{model}`", key.name),
+                format!("key `{}` may not use model `{model}`", key.name()),
             )),
             _ => Ok(()),
         }
@@ -129,13 +129,13 @@ impl Caller {
     fn check_tier(&self, tier: Tier) -> Result<(), ApiError> {
         match &self.key {
             Some(key) if !key.may_request(tier) => {
-                let allowed: Vec<&str> = key.tiers.iter().map(|t| t.as_str()).collect();
+                let allowed: Vec<&str> = key.entry.tiers.iter().map(|t| t.as_str()).collect();
                 Err(self.refuse(
                     ErrorCode::Forbidden,
                     "forbidden_tier",
                     format!(
                         "key `{}` may not request the `{}` tier (it may request: {})",
-                        key.name,
+                        key.name(),
                         tier.as_str(),
                         if allowed.is_empty() {
                             "none".to_string()
@@ -166,7 +166,9 @@ impl Caller {
             Some(s) => (
                 format!(
                     "key `{}` is over its {} quota ({}); retry in {s} s",
-                    key.name, limited.reason, limited.limit
+                    key.name(),
+                    limited.reason,
+                    limited.limit
                 ),
                 s,
             ),
@@ -174,7 +176,9 @@ impl Caller {
                 format!(
                     "key `{}` already has {} proof requests in the service, its {} limit; \
                      retry when one is answered",
-                    key.name, limited.limit, limited.reason
+                    key.name(),
+                    limited.limit,
+                    limited.reason
                 ),
                 one_proof_s,
             ),
@@ -210,11 +214,13 @@ async fn authorize(
                 return ApiError::new(ErrorCode::Unauthorized, failure.message()).into_response()
             }
         };
-        caller.audit.record(|r| r.key = Some(key.name.clone()));
+        caller
+            .audit
+            .record(|r| r.key = Some(key.name().to_string()));
         if path == "/metrics" && !key.has_scope(Scope::Metrics) {
             let message = format!(
                 "key `{}` lacks the `metrics` scope that GET /metrics needs",
-                key.name
+                key.name()
             );
             return caller
                 .refuse(ErrorCode::Forbidden, "forbidden_scope", message)

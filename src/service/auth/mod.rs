@@ -19,7 +19,7 @@ mod keyfile;
 mod quota;
 mod secret;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -46,26 +46,26 @@ const MAX_REJECTED: usize = 4096;
 /// A key of the loaded file, with its live quota state.
 #[derive(Debug)]
 pub struct ApiKey {
-    pub name: String,
-    pub hash: SecretHash,
-    pub models: ModelGrant,
-    pub tiers: BTreeSet<Tier>,
-    pub scopes: BTreeSet<Scope>,
-    pub quotas: Quotas,
+    /// What the file says of it.
+    pub entry: KeyEntry,
     pub(crate) usage: Arc<KeyUsage>,
 }
 
 impl ApiKey {
+    pub fn name(&self) -> &str {
+        &self.entry.name
+    }
+
     pub fn may_use_model(&self, model: &str) -> bool {
-        self.models.allows(model)
+        self.entry.models.allows(model)
     }
 
     pub fn may_request(&self, tier: Tier) -> bool {
-        self.tiers.contains(&tier)
+        self.entry.tiers.contains(&tier)
     }
 
     pub fn has_scope(&self, scope: Scope) -> bool {
-        self.scopes.contains(&scope)
+        self.entry.scopes.contains(&scope)
     }
 }
 
@@ -89,24 +89,16 @@ impl KeyRing {
             .entries
             .iter()
             .map(|e| {
-                let before = old.keys.iter().find(|k| k.name == e.name);
+                let before = old.keys.iter().find(|k| k.entry.name == e.name);
                 let usage = match before {
                     Some(k) => KeyUsage::carry_over(&k.usage, e.quotas),
                     None => KeyUsage::new(e.quotas),
                 };
-                let hash = match before {
-                    Some(k) if k.hash == e.hash => k.hash.clone(),
-                    _ => e.hash.clone(),
-                };
-                Arc::new(ApiKey {
-                    name: e.name.clone(),
-                    hash,
-                    models: e.models.clone(),
-                    tiers: e.tiers.clone(),
-                    scopes: e.scopes.clone(),
-                    quotas: e.quotas,
-                    usage,
-                })
+                let mut entry = e.clone();
+                if let Some(k) = before.filter(|k| k.entry.hash == e.hash) {
+                    entry.hash = k.entry.hash.clone();
+                }
+                Arc::new(ApiKey { entry, usage })
             })
             .collect();
         KeyRing { keys }
@@ -119,14 +111,17 @@ impl KeyRing {
     /// The key whose known digest is `digest`, comparing with every key in
     /// constant time ([`find_digest`]).
     pub fn lookup_digest(&self, digest: &Digest) -> Option<Arc<ApiKey>> {
-        find_digest(self.keys.iter().map(|k| k.hash.known_digest()), digest)
-            .map(|i| self.keys[i].clone())
+        find_digest(
+            self.keys.iter().map(|k| k.entry.hash.known_digest()),
+            digest,
+        )
+        .map(|i| self.keys[i].clone())
     }
 
     fn argon2_pending(&self) -> Vec<Arc<ApiKey>> {
         self.keys
             .iter()
-            .filter(|k| k.hash.argon2_pending())
+            .filter(|k| k.entry.hash.argon2_pending())
             .cloned()
             .collect()
     }
@@ -258,7 +253,9 @@ impl Authenticator {
         }
         let secret = secret.to_string();
         let found = tokio::task::spawn_blocking(move || {
-            pending.into_iter().find(|k| k.hash.argon2_verify(&secret))
+            pending
+                .into_iter()
+                .find(|k| k.entry.hash.argon2_verify(&secret))
         })
         .await
         .ok()
@@ -310,7 +307,7 @@ mod tests {
             .authenticate(Some(&header("people pick this")))
             .await
             .unwrap();
-        assert_eq!(key.name, "p");
+        assert_eq!(key.name(), "p");
         // Now a digest comparison, no Argon2; and it survives an unchanged reload.
         assert!(auth
             .ring()
