@@ -73,17 +73,19 @@ struct PkHeader {
     seed_digest: String,
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of `bytes`.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn unhex64(s: &str) -> Option<[u8; 64]> {
-    if s.len() != 128 {
+/// `N` bytes from exactly `2N` hex digits (either case), or `None`.
+pub(crate) fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
+    if s.len() != 2 * N || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
-    let mut out = [0u8; 64];
+    let mut out = [0u8; N];
     for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
     }
     Some(out)
 }
@@ -258,7 +260,7 @@ pub fn vk_from_bytes(path: &Path, bytes: &[u8]) -> Result<VerifyingKey, KeyError
         }
     }
     let seed_digest =
-        unhex64(&header.seed_digest).ok_or_else(|| bad("malformed seed digest".into()))?;
+        unhex::<64>(&header.seed_digest).ok_or_else(|| bad("malformed seed digest".into()))?;
     let mut reader = binary;
     let tag = *reader
         .first()
@@ -358,7 +360,7 @@ pub fn pk_from_bytes(
             KEY_FORMAT_VERSION,
         )));
     }
-    if unhex64(&header.seed_digest) != Some(setup.seed_digest)
+    if unhex::<64>(&header.seed_digest) != Some(setup.seed_digest)
         || header.log_generators != setup.log_generators
     {
         return Err(bad("made with another Dory setup".into()));

@@ -13,6 +13,7 @@ use zkinfer::config::KernelConfig;
 use zkinfer::proof::WeightVisibility;
 
 mod bench_commands;
+mod key_commands;
 mod model_commands;
 
 #[derive(Parser)]
@@ -51,6 +52,12 @@ enum Command {
     Bench(BenchArgs),
     /// Serve models over HTTP: inference or proof per request, verification, metrics.
     Serve(ServeArgs),
+    /// The API key file of `serve --auth-keys`: add a key (its secret printed
+    /// once), remove one, list them.
+    Keys {
+        #[command(subcommand)]
+        command: key_commands::KeysCommand,
+    },
 }
 
 #[derive(Args)]
@@ -94,6 +101,28 @@ struct ServeArgs {
     /// Value of a symbolic batch dimension.
     #[arg(long, default_value_t = 1)]
     batch_size: usize,
+    /// API key file (TOML; `zkinfer keys add` writes it): every route but
+    /// /healthz then needs `Authorization: Bearer <key>`. Re-read on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    auth_keys: Option<PathBuf>,
+    /// Allow a non-loopback --addr without --auth-keys: anyone who can reach
+    /// it may use the service.
+    #[arg(long, conflicts_with = "auth_keys")]
+    insecure_no_auth: bool,
+    /// With --auth-keys, leave GET /metrics open instead of requiring a key
+    /// with the `metrics` scope.
+    #[arg(long, requires = "auth_keys")]
+    public_metrics: bool,
+    /// TLS certificate chain (PEM, leaf first); with --tls-key the service
+    /// speaks only HTTPS. Re-read on SIGHUP.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Write each request's input_data to the audit log (never by default).
+    #[arg(long)]
+    log_inputs: bool,
 }
 
 /// How a model is imported and its keys are built; must match between
@@ -298,12 +327,32 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Prove(args) => model_commands::prove(&args),
         Command::Verify(args) => model_commands::verify(&args),
         Command::Serve(args) => serve(args),
+        Command::Keys { command } => key_commands::run(command),
     }
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     use zkinfer::keys::cache::{KeyLocation, KeyParams, Setups};
-    use zkinfer::service::{self, Service, ServiceConfig};
+    use zkinfer::service::{self, Service, ServiceConfig, TlsFiles};
+    let config = ServiceConfig {
+        workers: args.workers,
+        queue: args.queue,
+        timeout: std::time::Duration::from_secs(args.timeout_s.max(1)),
+        max_body: args.max_body,
+        header_timeout: std::time::Duration::from_secs(args.header_timeout_s.max(1)),
+        auth_keys: args.auth_keys.clone(),
+        public_metrics: args.public_metrics,
+        tls: match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        },
+        log_inputs: args.log_inputs,
+    };
+    // Before any model is loaded: a refused address fails at once.
+    service::check_exposure(args.addr, &config, args.insecure_no_auth)?;
     let device: DeviceChoice = args.device.parse().map_err(anyhow::Error::msg)?;
     zkinfer::quant::check_scale(
         args.scale,
@@ -323,12 +372,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(dir) => KeyLocation::Root(dir),
         None => KeyLocation::default_root(),
     };
-    let config = ServiceConfig {
-        workers: args.workers,
-        queue: args.queue,
-        timeout: std::time::Duration::from_secs(args.timeout_s.max(1)),
-        max_body: args.max_body,
-        header_timeout: std::time::Duration::from_secs(args.header_timeout_s.max(1)),
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
     };
     let service = Service::load(
         &args.models,
@@ -351,7 +398,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {addr}"))?;
         let names: Vec<&str> = service.models().map(|m| m.name.as_str()).collect();
         println!(
-            "listening on http://{} ({} on {}; {} workers, queue {})",
+            "listening on {scheme}://{} ({} on {}; {} workers, queue {})",
             listener.local_addr()?,
             names.join(", "),
             backend.as_dyn().name(),

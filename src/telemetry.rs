@@ -111,11 +111,12 @@ where
 }
 
 /// Installs the process's subscriber: logs on stderr filtered by `RUST_LOG` or the
-/// verbosity (0 warn, 1 info, 2+ debug with each span's duration when it closes),
-/// and the [`PhaseLayer`], which sees the prover's spans whatever the log level.
+/// verbosity (0 warn, 1 info, 2+ debug with each span's duration when it closes;
+/// the service's audit log, target `zkinfer::audit`, at info always), and the
+/// [`PhaseLayer`], which sees the prover's spans whatever the log level.
 pub fn init(verbose: u8) {
     let default = match verbose {
-        0 => "warn",
+        0 => "warn,zkinfer::audit=info",
         1 => "info",
         _ => "debug",
     };

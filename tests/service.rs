@@ -4,197 +4,23 @@
 //! `authorization` proves in about a second, so every test stays short.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
 use zkinfer::backend::registry::SelectedBackend;
 use zkinfer::backend::CpuBackend;
 use zkinfer::keys::cache::{KeyLocation, KeyParams, Setups};
 use zkinfer::onnx::ImportOptions;
-use zkinfer::proof::{self, ModelProof, WeightVisibility};
-use zkinfer::service::{self, Service, ServiceConfig, ServiceError};
+use zkinfer::proof::WeightVisibility;
+use zkinfer::service::{Service, ServiceConfig, ServiceError};
 
 mod common;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn model_path(name: &str) -> PathBuf {
-    root().join("models").join(name).join("network.onnx")
-}
-
-fn input_path(name: &str) -> PathBuf {
-    root().join("models").join(name).join("input.json")
-}
-
-/// Setups and keys shared by these tests and the child `zkinfer` processes.
-fn cache_dir() -> PathBuf {
-    std::env::temp_dir().join("zkinfer-test-cache")
-}
-
-fn input_json(name: &str) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(input_path(name)).unwrap()).unwrap()
-}
-
-struct Server {
-    addr: SocketAddr,
-    service: Arc<Service>,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-impl Server {
-    async fn start(config: ServiceConfig) -> Server {
-        Server::start_with(vec![model_path("authorization")], config).await
-    }
-
-    async fn start_with(models: Vec<PathBuf>, config: ServiceConfig) -> Server {
-        let params = KeyParams {
-            import: ImportOptions::default(),
-            visibility: WeightVisibility::Committed,
-        };
-        let service = tokio::task::spawn_blocking(move || {
-            Service::load(
-                &models,
-                &params,
-                &KeyLocation::Root(cache_dir().join("keys")),
-                &mut Setups::new(cache_dir()),
-                SelectedBackend::Cpu(CpuBackend::global()),
-                config,
-            )
-            .unwrap()
-        })
-        .await
-        .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(service::serve(listener, service.clone(), async move {
-            let _ = stopped.await;
-        }));
-        Server {
-            addr,
-            service,
-            stop: Some(stop),
-            task,
-        }
-    }
-
-    /// Signals shutdown and waits for `serve` to return.
-    async fn shutdown(mut self) {
-        let _ = self.stop.take().unwrap().send(());
-        tokio::time::timeout(Duration::from_secs(60), self.task)
-            .await
-            .expect("serve returns after shutdown")
-            .unwrap()
-            .unwrap();
-    }
-}
-
-struct Answer {
-    status: u16,
-    headers: hyper::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    fn error_code(&self) -> String {
-        self.json()["error"]["code"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no error code: {}", String::from_utf8_lossy(&self.body)))
-            .to_string()
-    }
-}
-
-async fn request(addr: SocketAddr, method: &str, path: &str, body: Vec<u8>) -> Answer {
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    let request = hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", addr.to_string())
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body)))
-        .unwrap();
-    let response = sender.send_request(request).await.unwrap();
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    Answer {
-        status,
-        headers,
-        body: body.to_vec(),
-    }
-}
-
-async fn post(addr: SocketAddr, path: &str, body: &Value) -> Answer {
-    request(addr, "POST", path, serde_json::to_vec(body).unwrap()).await
-}
-
-async fn get(addr: SocketAddr, path: &str) -> Answer {
-    request(addr, "GET", path, Vec::new()).await
-}
-
-const PROVE: &str = "/v1/models/authorization/prove";
-
-fn prove_body(tier: &str) -> Value {
-    json!({"input_data": input_json("authorization")["input_data"], "tier": tier})
-}
-
-/// The model's quantized output on its shipped input, computed here.
-fn expected_output(service: &Service) -> Vec<f32> {
-    let model = &service.models().next().unwrap().pk.model;
-    let values = zkinfer::quant::read_input_json(&input_path("authorization")).unwrap();
-    let input = zkinfer::quant::quantize_input(&values, model.scale_bits);
-    let witness = model.execute(&input).unwrap();
-    zkinfer::quant::dequantize(&witness.values[model.outputs[0]], model.scale_bits)
-}
-
-fn floats(v: &Value) -> Vec<f32> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect()
-}
-
-/// Decodes a proof answer and checks it against the service's verifying key.
-fn check_proof(service: &Service, answer: &Answer, expected: &[f32]) -> Vec<u8> {
-    assert_eq!(
-        answer.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
-    let json = answer.json();
-    assert_eq!(json["tier"], "proof");
-    assert_eq!(floats(&json["output"]), expected);
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(json["proof"].as_str().unwrap())
-        .unwrap();
-    assert_eq!(json["proof_bytes"].as_u64().unwrap() as usize, bytes.len());
-    let proof = ModelProof::from_bytes(&bytes).unwrap();
-    let vk = &service.models().next().unwrap().pk.vk;
-    proof::verify(vk, &proof.input, &proof).unwrap();
-    bytes
-}
+use common::root;
+use common::service::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_tiers_and_the_proof_verifies_with_the_cli_and_the_service() {

@@ -17,7 +17,13 @@ pub enum ErrorCode {
     BadProofEncoding,
     /// 422: the input has the wrong length, a non-number, or a value outside the model's bounds.
     BadInput,
-    /// 404: no model of that name is served.
+    /// 401: no API key, not `Bearer <key>`, or a key that is not valid.
+    Unauthorized,
+    /// 403: the key may not use this model, tier or route.
+    Forbidden,
+    /// 429: the key is over one of its quotas; retry after `Retry-After` seconds.
+    RateLimited,
+    /// 404: no model of that name is served (to this key).
     UnknownModel,
     /// 404: no such route.
     NotFound,
@@ -43,6 +49,9 @@ impl ErrorCode {
             ErrorCode::BadRequest => "bad_request",
             ErrorCode::BadProofEncoding => "bad_proof_encoding",
             ErrorCode::BadInput => "bad_input",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::RateLimited => "rate_limited",
             ErrorCode::UnknownModel => "unknown_model",
             ErrorCode::NotFound => "not_found",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
@@ -61,6 +70,9 @@ impl ErrorCode {
                 StatusCode::BAD_REQUEST
             }
             ErrorCode::BadInput => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::UnknownModel | ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -71,7 +83,8 @@ impl ErrorCode {
     }
 }
 
-/// An error answer: a code, a message for people, and for 503s how long to wait.
+/// An error answer: a code, a message for people, and for 429s and 503s how
+/// long to wait. A 401 also carries `WWW-Authenticate: Bearer`.
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub code: ErrorCode,
@@ -125,6 +138,12 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        if self.code == ErrorCode::Unauthorized {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"zkinfer\""),
+            );
         }
         // The metrics middleware counts errors by code.
         response.extensions_mut().insert(self.code);

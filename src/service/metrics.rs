@@ -12,7 +12,16 @@
 //!   [`crate::telemetry`];
 //! - gauges `zkinfer_queue_depth`, `zkinfer_workers_busy`, `zkinfer_workers`,
 //!   `zkinfer_queue_capacity`, and on Linux `zkinfer_resident_memory_bytes` and
-//!   `zkinfer_peak_resident_memory_bytes` (VmRSS, VmHWM).
+//!   `zkinfer_peak_resident_memory_bytes` (VmRSS, VmHWM);
+//! - with API keys, by key name: `zkinfer_key_requests_total{key,route,status}`,
+//!   `zkinfer_key_proofs_total{key,model}` and
+//!   `zkinfer_key_rejections_total{key,reason}` (an error answer to that key:
+//!   `forbidden_model`, `forbidden_tier`, `forbidden_scope`,
+//!   `requests_per_minute`, `proofs_per_minute`, `concurrent_proofs`,
+//!   `queue_share`, else its error code); requests with no valid key count in
+//!   `zkinfer_errors_total{code="unauthorized"}`;
+//! - `zkinfer_reloads_total{what,result}`: SIGHUP reloads of `keys` and `tls`,
+//!   `ok` or `error`.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -55,6 +64,31 @@ struct TierLabels {
     tier: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KeyRequestLabels {
+    key: String,
+    route: &'static str,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KeyModelLabels {
+    key: String,
+    model: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KeyReasonLabels {
+    key: String,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReloadLabels {
+    what: &'static str,
+    result: &'static str,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// 0.25 ms to ~8 s, doubling.
@@ -76,6 +110,10 @@ pub(crate) struct Metrics {
     workers_busy: Gauge,
     resident: Gauge,
     peak_resident: Gauge,
+    key_requests: Family<KeyRequestLabels, Counter>,
+    key_proofs: Family<KeyModelLabels, Counter>,
+    key_rejections: Family<KeyReasonLabels, Counter>,
+    reloads: Family<ReloadLabels, Counter>,
 }
 
 impl Metrics {
@@ -156,6 +194,30 @@ impl Metrics {
             "peak_resident_memory_bytes",
             "Peak resident memory of the process (VmHWM; Linux)",
         );
+        let key_requests = Family::<KeyRequestLabels, Counter>::default();
+        registry.register(
+            "key_requests",
+            "HTTP requests by API key name, route template and status",
+            key_requests.clone(),
+        );
+        let key_proofs = Family::<KeyModelLabels, Counter>::default();
+        registry.register(
+            "key_proofs",
+            "Proofs answered by API key name and model",
+            key_proofs.clone(),
+        );
+        let key_rejections = Family::<KeyReasonLabels, Counter>::default();
+        registry.register(
+            "key_rejections",
+            "Error answers to an API key by reason (grant, quota, or error code)",
+            key_rejections.clone(),
+        );
+        let reloads = Family::<ReloadLabels, Counter>::default();
+        registry.register(
+            "reloads",
+            "Reloads of the key file and TLS certificate (SIGHUP) by outcome",
+            reloads.clone(),
+        );
         workers_gauge.set(workers as i64);
         queue_capacity.set(queue as i64);
         Metrics {
@@ -171,7 +233,55 @@ impl Metrics {
             workers_busy,
             resident,
             peak_resident,
+            key_requests,
+            key_proofs,
+            key_rejections,
+            reloads,
         }
+    }
+
+    /// A request answered to the key `key`: counted, and counted as a
+    /// rejection for `reason` when it was an error, as a proof when one was made.
+    pub(crate) fn key_request(
+        &self,
+        key: &str,
+        route: &'static str,
+        status: u16,
+        rejection: Option<&'static str>,
+        proved_model: Option<&str>,
+    ) {
+        self.key_requests
+            .get_or_create(&KeyRequestLabels {
+                key: key.to_string(),
+                route,
+                status,
+            })
+            .inc();
+        if let Some(reason) = rejection {
+            self.key_rejections
+                .get_or_create(&KeyReasonLabels {
+                    key: key.to_string(),
+                    reason,
+                })
+                .inc();
+        }
+        if let Some(model) = proved_model {
+            self.key_proofs
+                .get_or_create(&KeyModelLabels {
+                    key: key.to_string(),
+                    model: model.to_string(),
+                })
+                .inc();
+        }
+    }
+
+    pub(crate) fn reload(&self, what: &'static str, ok: bool) {
+        self.reloads
+            .get_or_create(&ReloadLabels {
+                what,
+                result: if ok { "ok" } else { "error" },
+            })
+            .inc();
     }
 
     pub(crate) fn request(&self, route: &'static str, status: u16, seconds: f64) {

@@ -28,30 +28,76 @@
 //! answered, proof requests still queued are answered 503 `shutting_down`, and
 //! [`serve`] returns once every connection is done and every worker has exited.
 //!
+//! Access control ([`ServiceConfig::auth_keys`], [`auth`]): with a key file,
+//! every route but `/healthz` needs `Authorization: Bearer <key>` (401
+//! `unauthorized`), a key may use only its models, tiers and scopes (403
+//! `forbidden`; `/metrics` needs the `metrics` scope unless
+//! [`ServiceConfig::public_metrics`]), and its quotas answer 429 `rate_limited`
+//! with `Retry-After`. [`check_exposure`] refuses a non-loopback address
+//! without keys unless the operator insists. With [`ServiceConfig::tls`] the
+//! listener speaks TLS only (`tls.rs`). [`Service::reload`] re-reads the key
+//! file and the certificate (on SIGHUP, from [`serve`]). Every request is
+//! written to the audit log (`audit.rs`: target `zkinfer::audit`).
+//!
 //! This module owns the HTTP surface, the pool and the metrics; it calls the
 //! prover ([`crate::proof`]) and the model's integer semantics
 //! ([`crate::model::Model::execute`]) and changes neither.
 
+mod audit;
+pub mod auth;
 mod error;
 mod metrics;
 mod pool;
 mod routes;
+mod tls;
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::{ApiError, ErrorCode};
+pub use tls::{TlsError, TlsFiles};
 
 use crate::backend::registry::SelectedBackend;
 use crate::backend::CpuBackend;
 use crate::keys::cache::{self, CacheError, KeyLocation, KeyParams, KeyPolicy, Setups};
 use crate::proof::ProvingKey;
+use auth::{Authenticator, KeyFileError, KeyRing};
 use metrics::Metrics;
 use pool::ProvingPool;
+use tls::Tls;
+
+/// What a prove request asks for.
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    /// The quantized model's output only.
+    Inference,
+    /// The output and a proof.
+    #[default]
+    Proof,
+}
+
+impl Tier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Inference => "inference",
+            Tier::Proof => "proof",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "inference" => Some(Tier::Inference),
+            "proof" => Some(Tier::Proof),
+            _ => None,
+        }
+    }
+}
 
 /// Limits and sizes of a service.
 #[derive(Debug, Clone)]
@@ -65,8 +111,17 @@ pub struct ServiceConfig {
     /// Largest request body in bytes.
     pub max_body: usize,
     /// Time to receive a request head (or, on an idle keep-alive connection,
-    /// the start of the next one) before the connection is closed unanswered.
+    /// the start of the next one, or a TLS handshake) before the connection is
+    /// closed unanswered.
     pub header_timeout: Duration,
+    /// The API key file ([`auth`]); `None` answers every client.
+    pub auth_keys: Option<PathBuf>,
+    /// With keys, leave `GET /metrics` open instead of requiring the `metrics` scope.
+    pub public_metrics: bool,
+    /// Serve TLS with this certificate and key instead of plain HTTP.
+    pub tls: Option<TlsFiles>,
+    /// Write each request's `input_data` to the audit log (off: never).
+    pub log_inputs: bool,
 }
 
 impl Default for ServiceConfig {
@@ -77,6 +132,10 @@ impl Default for ServiceConfig {
             timeout: Duration::from_secs(60),
             max_body: 4 << 20,
             header_timeout: Duration::from_secs(10),
+            auth_keys: None,
+            public_metrics: false,
+            tls: None,
+            log_inputs: false,
         }
     }
 }
@@ -102,6 +161,79 @@ pub enum ServiceError {
     },
     #[error("cannot start the proving workers: {0}")]
     Threads(#[from] std::io::Error),
+    #[error(transparent)]
+    Keys(#[from] KeyFileError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error("refusing to listen on {addr} without API keys: it is not a loopback address, so anyone who can reach it could use the service; give --auth-keys FILE (see `zkinfer keys add`), or --insecure-no-auth to confirm")]
+    OpenToNetwork { addr: SocketAddr },
+}
+
+/// Whether a service configured as `config` may listen on `addr`: without
+/// API keys only a loopback address is allowed, unless `insecure_no_auth`.
+/// Logs a warning for every allowed setup that is weaker than keys over TLS
+/// on a public address would be (no keys at all; keys in clear text off the
+/// machine).
+pub fn check_exposure(
+    addr: SocketAddr,
+    config: &ServiceConfig,
+    insecure_no_auth: bool,
+) -> Result<(), ServiceError> {
+    let loopback = addr.ip().is_loopback();
+    match (&config.auth_keys, loopback) {
+        (None, true) => tracing::warn!(
+            "no --auth-keys: every process on this machine that can connect to {addr} may \
+             use the service"
+        ),
+        (None, false) if insecure_no_auth => tracing::warn!(
+            "--insecure-no-auth: {addr} is not a loopback address and there are no API keys; \
+             anyone who can reach it may use the service"
+        ),
+        (None, false) => return Err(ServiceError::OpenToNetwork { addr }),
+        (Some(_), false) if config.tls.is_none() => tracing::warn!(
+            "API keys will cross the network in clear text to {addr}: add --tls-cert and \
+             --tls-key, or put a TLS proxy in front"
+        ),
+        (Some(_), _) => {}
+    }
+    Ok(())
+}
+
+/// The outcome of [`Service::reload`]: for each file the service reloads,
+/// whether it loaded (the number of keys) or why it did not (the old one
+/// stays in use).
+#[derive(Debug)]
+pub struct ReloadReport {
+    pub keys: Option<Result<usize, KeyFileError>>,
+    pub tls: Option<Result<(), TlsError>>,
+}
+
+impl ReloadReport {
+    /// Whether everything that was reloaded loaded.
+    pub fn ok(&self) -> bool {
+        self.keys.as_ref().is_none_or(Result::is_ok) && self.tls.as_ref().is_none_or(Result::is_ok)
+    }
+}
+
+/// The key file and TLS pair of a service, loaded before any model so that a
+/// bad file is reported at once.
+struct Access {
+    auth: Option<Authenticator>,
+    tls: Option<Tls>,
+}
+
+impl Access {
+    fn load(config: &ServiceConfig) -> Result<Self, ServiceError> {
+        let auth = match &config.auth_keys {
+            Some(path) => Some(Authenticator::load(path)?),
+            None => None,
+        };
+        let tls = match &config.tls {
+            Some(files) => Some(Tls::load(files)?),
+            None => None,
+        };
+        Ok(Access { auth, tls })
+    }
 }
 
 /// A model the service holds: its keys and shapes.
@@ -153,6 +285,8 @@ pub struct Service {
     /// Bounds concurrent inference and verification tasks (one per core).
     fast_lane: tokio::sync::Semaphore,
     shutting_down: AtomicBool,
+    auth: Option<Authenticator>,
+    tls: Option<Tls>,
 }
 
 impl std::fmt::Debug for Service {
@@ -166,8 +300,8 @@ impl std::fmt::Debug for Service {
 
 impl Service {
     /// Imports every model and loads its keys from the cache (building and caching
-    /// any that are missing or unusable), then starts the workers. Names are
-    /// checked before anything is loaded.
+    /// any that are missing or unusable), then starts the workers. Names, the
+    /// API key file and the TLS files are checked before any model is loaded.
     pub fn load(
         paths: &[PathBuf],
         params: &KeyParams,
@@ -187,6 +321,7 @@ impl Service {
                 });
             }
         }
+        let access = Access::load(&config)?;
         let mut models = Vec::with_capacity(paths.len());
         for path in paths {
             let prepared = cache::prepare(
@@ -215,7 +350,7 @@ impl Service {
         if let Some(largest) = setups.largest() {
             largest.prepare_pairing_cache();
         }
-        Self::new(models, backend, config)
+        Self::assemble(models, backend, config, access)
     }
 
     /// A service over models already loaded.
@@ -223,6 +358,16 @@ impl Service {
         models: Vec<ServedModel>,
         backend: SelectedBackend,
         config: ServiceConfig,
+    ) -> Result<Arc<Self>, ServiceError> {
+        let access = Access::load(&config)?;
+        Self::assemble(models, backend, config, access)
+    }
+
+    fn assemble(
+        models: Vec<ServedModel>,
+        backend: SelectedBackend,
+        config: ServiceConfig,
+        access: Access,
     ) -> Result<Arc<Self>, ServiceError> {
         if models.is_empty() {
             return Err(ServiceError::NoModels);
@@ -245,14 +390,84 @@ impl Service {
         let metrics = Arc::new(Metrics::new(config.workers, config.queue));
         let pool = ProvingPool::start(config.workers, config.queue, backend, metrics.clone())?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Ok(Arc::new(Service {
+        let service = Service {
             models: by_name,
             config,
             pool,
             metrics,
             fast_lane: tokio::sync::Semaphore::new(cores),
             shutting_down: AtomicBool::new(false),
-        }))
+            auth: access.auth,
+            tls: access.tls,
+        };
+        if let Some(auth) = &service.auth {
+            service.describe_keys(auth.path(), &auth.ring());
+        }
+        Ok(Arc::new(service))
+    }
+
+    /// Logs how many keys were loaded, and warns of keys naming a model that
+    /// is not served (a typo would otherwise show only as 403s).
+    fn describe_keys(&self, path: &std::path::Path, ring: &KeyRing) {
+        tracing::info!("{} API keys from {}", ring.keys().len(), path.display());
+        if ring.keys().is_empty() {
+            tracing::warn!(
+                "{} has no keys: every request but /healthz is refused",
+                path.display()
+            );
+        }
+        for key in ring.keys() {
+            if let auth::ModelGrant::Only(names) = &key.entry.models {
+                for name in names.iter().filter(|n| !self.models.contains_key(*n)) {
+                    tracing::warn!(
+                        "{}: key `{}` names model `{name}`, which is not served here",
+                        path.display(),
+                        key.name()
+                    );
+                }
+            }
+        }
+    }
+
+    /// The API keys in use, when the service has a key file.
+    pub fn keys(&self) -> Option<Arc<KeyRing>> {
+        self.auth.as_ref().map(Authenticator::ring)
+    }
+
+    /// Whether [`Service::reload`] has anything to re-read.
+    pub fn has_reloadable_files(&self) -> bool {
+        self.auth.is_some() || self.tls.is_some()
+    }
+
+    /// Re-reads the API key file and the TLS certificate and key (what SIGHUP
+    /// does). Each that loads replaces the one in use for new requests and
+    /// connections; each that does not is logged and the old one stays.
+    /// Requests in flight keep the key they were admitted with.
+    pub fn reload(&self) -> ReloadReport {
+        let keys = self.auth.as_ref().map(|auth| {
+            let outcome = auth.reload();
+            match &outcome {
+                Ok(ring) => self.describe_keys(auth.path(), ring),
+                Err(e) => tracing::error!(
+                    "reload: {e}; the {} keys loaded before stay in use",
+                    auth.ring().keys().len()
+                ),
+            }
+            self.metrics.reload("keys", outcome.is_ok());
+            outcome.map(|ring| ring.keys().len())
+        });
+        let tls = self.tls.as_ref().map(|tls| {
+            let outcome = tls.reload();
+            match &outcome {
+                Ok(()) => tracing::info!("reloaded TLS certificate {}", tls.cert_path().display()),
+                Err(e) => {
+                    tracing::error!("reload: {e}; the certificate loaded before stays in use")
+                }
+            }
+            self.metrics.reload("tls", outcome.is_ok());
+            outcome
+        });
+        ReloadReport { keys, tls }
     }
 
     /// The served models by name.
@@ -284,7 +499,9 @@ pub fn router(service: Arc<Service>) -> axum::Router {
 /// gracefully (see the module docs) and returns once every worker has exited.
 ///
 /// Each connection is HTTP/1.1 with a request-head deadline
-/// ([`ServiceConfig::header_timeout`]).
+/// ([`ServiceConfig::header_timeout`]), inside TLS when the service has a
+/// certificate (the handshake has the same deadline). When the service has a
+/// key file or a certificate, SIGHUP calls [`Service::reload`] (Unix).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     service: Arc<Service>,
@@ -296,6 +513,10 @@ pub async fn serve(
     http.timer(TokioTimer::new())
         .header_read_timeout(service.config.header_timeout);
     let connections = hyper_util::server::graceful::GracefulShutdown::new();
+    let tls = service.tls.as_ref().map(Tls::acceptor);
+    // Registered before the first connection is accepted, so a SIGHUP sent
+    // once the service answers is never the default (terminating) one.
+    let reloader = reload_on_sighup(&service)?;
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let stream = tokio::select! {
@@ -314,14 +535,38 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let app = hyper_util::service::TowerToHyperService::new(app.clone());
-        let connection = connections.watch(http.serve_connection(TokioIo::new(stream), app));
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!("connection ended: {e}");
+        match &tls {
+            None => {
+                let connection =
+                    connections.watch(http.serve_connection(TokioIo::new(stream), app));
+                tokio::spawn(async move {
+                    if let Err(e) = connection.await {
+                        tracing::debug!("connection ended: {e}");
+                    }
+                });
             }
-        });
+            Some(acceptor) => {
+                let handshake = acceptor.accept(stream);
+                let (watcher, http) = (connections.watcher(), http.clone());
+                let deadline = service.config.header_timeout;
+                tokio::spawn(async move {
+                    let stream = match tokio::time::timeout(deadline, handshake).await {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(e)) => return tracing::debug!("TLS handshake failed: {e}"),
+                        Err(_) => return tracing::debug!("TLS handshake timed out"),
+                    };
+                    let connection = http.serve_connection(TokioIo::new(stream), app);
+                    if let Err(e) = watcher.watch(connection).await {
+                        tracing::debug!("connection ended: {e}");
+                    }
+                });
+            }
+        }
     }
     tracing::info!("shutting down: finishing running proofs, rejecting queued ones");
+    if let Some(reloader) = reloader {
+        reloader.abort();
+    }
     service.begin_shutdown();
     drop(listener);
     connections.shutdown().await;
@@ -329,6 +574,33 @@ pub async fn serve(
     tokio::task::spawn_blocking(move || joiner.pool.join())
         .await
         .map_err(std::io::Error::other)
+}
+
+/// A task that calls [`Service::reload`] on each SIGHUP, when the service has
+/// files to reload (Unix).
+fn reload_on_sighup(
+    service: &Arc<Service>,
+) -> std::io::Result<Option<tokio::task::JoinHandle<()>>> {
+    if !service.has_reloadable_files() {
+        return Ok(None);
+    }
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut hangups = signal(SignalKind::hangup())?;
+        let service = service.clone();
+        Ok(Some(tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                tracing::info!("SIGHUP: reloading");
+                let s = service.clone();
+                let _ = tokio::task::spawn_blocking(move || s.reload()).await;
+            }
+        })))
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(None)
+    }
 }
 
 fn is_connection_error(e: &std::io::Error) -> bool {

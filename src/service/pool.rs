@@ -17,6 +17,7 @@ use std::time::Instant;
 
 use tokio::sync::oneshot;
 
+use super::auth::ProofTicket;
 use super::metrics::Metrics;
 use super::ServedModel;
 use crate::backend::registry::SelectedBackend;
@@ -30,6 +31,10 @@ pub(crate) struct ProofJob {
     pub input: Vec<i64>,
     pub reply: oneshot::Sender<Result<ProofDone, JobError>>,
     pub enqueued: Instant,
+    /// The API key's slot, when the service has keys: held until the job is
+    /// answered or dropped, so a proof still running for a client that left
+    /// still counts against its key.
+    pub ticket: Option<ProofTicket>,
 }
 
 /// A finished proof.
@@ -144,9 +149,23 @@ impl ProvingPool {
     /// Seconds a refused client should wait: the time to drain a full queue at
     /// the recent mean proof time, at least 1.
     pub(crate) fn retry_after_s(&self) -> u64 {
-        let mean = f64::from_bits(self.shared.mean_prove_s.load(Ordering::Relaxed));
-        let drain = mean * self.capacity as f64 / self.workers.max(1) as f64;
+        let drain = self.mean_prove_s() * self.capacity as f64 / self.workers.max(1) as f64;
         (drain.ceil() as u64).clamp(1, 300)
+    }
+
+    /// Seconds until one proof is likely done (the recent mean proof time, at
+    /// least 1): the wait for a key at its limit of proofs in the service.
+    pub(crate) fn one_proof_s(&self) -> u64 {
+        (self.mean_prove_s().ceil() as u64).clamp(1, 300)
+    }
+
+    fn mean_prove_s(&self) -> f64 {
+        f64::from_bits(self.shared.mean_prove_s.load(Ordering::Relaxed))
+    }
+
+    /// Proof requests the pool admits at once (`workers + queue`).
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
     }
 
     /// Stops admitting; running proofs finish, queued jobs are answered
@@ -228,9 +247,11 @@ fn worker(receiver: &Mutex<mpsc::Receiver<ProofJob>>, shared: &Shared) {
             )),
         };
         shared.busy.fetch_sub(1, Ordering::SeqCst);
-        // Free the slot before answering, so a client that sends its next
-        // request as soon as it has this answer finds room.
+        // Free the slots (the pool's and the key's) before answering, so a
+        // client that sends its next request as soon as it has this answer
+        // finds room.
         shared.admitted.fetch_sub(1, Ordering::SeqCst);
+        drop(job.ticket);
         let _ = job.reply.send(result);
     }
 }

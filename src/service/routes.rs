@@ -1,12 +1,19 @@
 //! HTTP routes: request parsing, the two tiers, verification, listings, health
-//! and metrics, and the middleware that times out and counts every request.
+//! and metrics, and the middleware that authenticates, times out, counts and
+//! audits every request.
+//!
+//! With API keys, the `authorize` middleware identifies the caller before any
+//! body is read (401 `unauthorized`), checks the `metrics` scope (403) and
+//! the key's requests per minute (429); the handlers check the model and tier
+//! against the key's grants (403 `forbidden`) and admit proofs within its
+//! quotas (429 `rate_limited`, before the service's own 503 `queue_full`).
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, Extension, Path, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -16,9 +23,11 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
+use super::audit::{self, Audit};
+use super::auth::{ApiKey, Limited, ProofTicket, Scope};
 use super::error::{ApiError, ErrorCode};
 use super::pool::{JobError, ProofJob, SubmitError};
-use super::{ServedModel, Service};
+use super::{ServedModel, Service, Tier};
 use crate::proof::{self, ModelProof, ProofError};
 use crate::quant;
 
@@ -33,6 +42,7 @@ pub(crate) fn router(service: Arc<Service>) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(service.config.max_body))
+        .layer(middleware::from_fn_with_state(service.clone(), authorize))
         .layer(middleware::from_fn_with_state(service.clone(), observe))
         .with_state(service)
 }
@@ -49,10 +59,18 @@ fn route_of(path: &str) -> &'static str {
     }
 }
 
-/// Times out every request after `--timeout-s` (504 `timeout`) and counts it.
-async fn observe(State(service): State<Arc<Service>>, request: Request, next: Next) -> Response {
+/// Times out every request after `--timeout-s` (504 `timeout`), counts it,
+/// and writes its audit line.
+async fn observe(
+    State(service): State<Arc<Service>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let start = Instant::now();
     let route = route_of(request.uri().path());
+    let method = request.method().clone();
+    let audit = Audit::default();
+    request.extensions_mut().insert(audit.clone());
     let response = match tokio::time::timeout(service.config.timeout, next.run(request)).await {
         Ok(response) => response,
         Err(_) => ApiError::new(
@@ -64,16 +82,159 @@ async fn observe(State(service): State<Arc<Service>>, request: Request, next: Ne
         )
         .into_response(),
     };
+    let seconds = start.elapsed().as_secs_f64();
+    let status = response.status().as_u16();
+    let code = response.extensions().get::<ErrorCode>().copied();
     let metrics = &service.metrics;
-    metrics.request(
-        route,
-        response.status().as_u16(),
-        start.elapsed().as_secs_f64(),
-    );
-    if let Some(code) = response.extensions().get::<ErrorCode>() {
+    metrics.request(route, status, seconds);
+    if let Some(code) = code {
         metrics.error(code.as_str());
     }
+    let record = audit.snapshot();
+    if let Some(key) = &record.key {
+        let rejection = code.map(|c| record.reason.unwrap_or(c.as_str()));
+        let proved = record.proved.then_some(record.model.as_deref()).flatten();
+        metrics.key_request(key, route, status, rejection, proved);
+    }
+    audit::emit(method.as_str(), route, status, code, seconds, &record);
     response
+}
+
+/// Who is calling: the API key (none when the service has no key file, or
+/// on the open routes), and the request's audit record.
+#[derive(Clone)]
+struct Caller {
+    key: Option<Arc<ApiKey>>,
+    audit: Audit,
+}
+
+impl Caller {
+    /// A refusal for `reason`, recorded for the audit line and metrics.
+    fn refuse(&self, code: ErrorCode, reason: &'static str, message: String) -> ApiError {
+        self.audit.record(|r| r.reason = Some(reason));
+        ApiError::new(code, message)
+    }
+
+    fn check_model(&self, model: &str) -> Result<(), ApiError> {
+        match &self.key {
+            Some(key) if !key.may_use_model(model) => Err(self.refuse(
+                ErrorCode::Forbidden,
+                "forbidden_model",
+                format!("key `{}` may not use model `{model}`", key.name()),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_tier(&self, tier: Tier) -> Result<(), ApiError> {
+        match &self.key {
+            Some(key) if !key.may_request(tier) => {
+                let allowed: Vec<&str> = key.entry.tiers.iter().map(|t| t.as_str()).collect();
+                Err(self.refuse(
+                    ErrorCode::Forbidden,
+                    "forbidden_tier",
+                    format!(
+                        "key `{}` may not request the `{}` tier (it may request: {})",
+                        key.name(),
+                        tier.as_str(),
+                        if allowed.is_empty() {
+                            "none".to_string()
+                        } else {
+                            allowed.join(", ")
+                        }
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Within the key's proof quotas: its slot in the service, held until
+    /// the proof is answered.
+    fn admit_proof(&self, service: &Service) -> Result<Option<ProofTicket>, ApiError> {
+        let Some(key) = &self.key else {
+            return Ok(None);
+        };
+        key.usage
+            .admit_proof(service.pool.capacity())
+            .map(Some)
+            .map_err(|l| self.rate_limited(key, &l, service.pool.one_proof_s()))
+    }
+
+    fn rate_limited(&self, key: &ApiKey, limited: &Limited, one_proof_s: u64) -> ApiError {
+        let (message, retry) = match limited.retry_after_s {
+            Some(s) => (
+                format!(
+                    "key `{}` is over its {} quota ({}); retry in {s} s",
+                    key.name(),
+                    limited.reason,
+                    limited.limit
+                ),
+                s,
+            ),
+            None => (
+                format!(
+                    "key `{}` already has {} proof requests in the service, its {} limit; \
+                     retry when one is answered",
+                    key.name(),
+                    limited.limit,
+                    limited.reason
+                ),
+                one_proof_s,
+            ),
+        };
+        self.refuse(ErrorCode::RateLimited, limited.reason, message)
+            .retry_after(retry)
+    }
+}
+
+/// Identifies the caller by its API key when the service has a key file.
+/// `/healthz` is always open, and `/metrics` when the metrics are public;
+/// everything else needs a valid key, and `/metrics` the `metrics` scope.
+async fn authorize(
+    State(service): State<Arc<Service>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let audit = request
+        .extensions()
+        .get::<Audit>()
+        .cloned()
+        .unwrap_or_default();
+    let mut caller = Caller { key: None, audit };
+    let path = request.uri().path();
+    let open = path == "/healthz" || (path == "/metrics" && service.config.public_metrics);
+    if let (Some(auth), false) = (&service.auth, open) {
+        let key = match auth
+            .authenticate(request.headers().get(header::AUTHORIZATION))
+            .await
+        {
+            Ok(key) => key,
+            Err(failure) => {
+                return ApiError::new(ErrorCode::Unauthorized, failure.message()).into_response()
+            }
+        };
+        caller
+            .audit
+            .record(|r| r.key = Some(key.name().to_string()));
+        if path == "/metrics" && !key.has_scope(Scope::Metrics) {
+            let message = format!(
+                "key `{}` lacks the `metrics` scope that GET /metrics needs",
+                key.name()
+            );
+            return caller
+                .refuse(ErrorCode::Forbidden, "forbidden_scope", message)
+                .into_response();
+        }
+        if let Err(limited) = key.usage.request() {
+            return caller
+                .rate_limited(&key, &limited, service.pool.one_proof_s())
+                .into_response();
+        }
+        caller.key = Some(key);
+    }
+    request.extensions_mut().insert(caller);
+    next.run(request).await
 }
 
 async fn not_found() -> ApiError {
@@ -115,14 +276,40 @@ fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
     })
 }
 
-fn model_named(service: &Service, name: &str) -> Result<Arc<ServedModel>, ApiError> {
+/// The served model `name`, once the caller's key may use it (403 before 404,
+/// and the 404 lists only the models the key may use).
+fn model_named(
+    service: &Service,
+    caller: &Caller,
+    name: &str,
+) -> Result<Arc<ServedModel>, ApiError> {
+    caller.audit.model(name);
+    caller.check_model(name)?;
     service.models.get(name).cloned().ok_or_else(|| {
-        let known: Vec<&str> = service.models.keys().map(String::as_str).collect();
+        let known: Vec<&str> = service
+            .models
+            .keys()
+            .filter(|m| caller.key.as_ref().is_none_or(|k| k.may_use_model(m)))
+            .map(String::as_str)
+            .collect();
         ApiError::new(
             ErrorCode::UnknownModel,
             format!("no model `{name}`; served: {}", known.join(", ")),
         )
     })
+}
+
+/// The request's `input_data` for the audit line, when `--log-inputs`.
+fn log_input(service: &Service, caller: &Caller, data: Option<&serde_json::Value>) {
+    if let (true, Some(data)) = (service.config.log_inputs, data) {
+        let text = data.to_string();
+        caller.audit.record(|r| r.input = Some(text));
+    }
+}
+
+/// The proof-digest field of the audit line: SHA-256 of the proof's bytes.
+fn proof_digest(bytes: &[u8]) -> String {
+    crate::keys::hex(&super::auth::sha256(bytes))
 }
 
 /// The lists of `input_data`, as the CLI reads input files: ezkl's
@@ -162,16 +349,6 @@ fn shapes_json(shapes: &[Vec<usize>]) -> serde_json::Value {
         [one] => serde_json::json!(one),
         _ => serde_json::json!(shapes),
     }
-}
-
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-enum Tier {
-    /// The quantized model's output only.
-    Inference,
-    /// The output and a proof.
-    #[default]
-    Proof,
 }
 
 #[derive(Deserialize)]
@@ -229,13 +406,19 @@ fn prove_error(model: &str, scale_bits: u32, e: ProofError) -> ApiError {
 
 async fn prove(
     State(service): State<Arc<Service>>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<ProveResponse>, ApiError> {
     let start = Instant::now();
     let body = body_bytes(body, service.config.max_body)?;
-    let model = model_named(&service, &name)?;
+    let model = model_named(&service, &caller, &name)?;
     let request: ProveRequest = parse_json(&body)?;
+    caller
+        .audit
+        .record(|r| r.tier = Some(request.tier.as_str()));
+    log_input(&service, &caller, Some(&request.input_data));
+    caller.check_tier(request.tier)?;
     let input = quantized_input(&model, &request.input_data)?;
     let scale = model.pk.model.scale_bits;
     let response = match request.tier {
@@ -270,12 +453,14 @@ async fn prove(
             }
         }
         Tier::Proof => {
+            let ticket = caller.admit_proof(&service)?;
             let (reply, answer) = oneshot::channel();
             let job = ProofJob {
                 model: model.clone(),
                 input,
                 reply,
                 enqueued: Instant::now(),
+                ticket,
             };
             service.pool.submit(job).map_err(|e| match e {
                 SubmitError::QueueFull => ApiError::new(
@@ -299,6 +484,11 @@ async fn prove(
                         format!("proving `{}` panicked: {m}", model.name),
                     ),
                 })?;
+            let digest = proof_digest(&done.bytes);
+            caller.audit.record(|r| {
+                r.proof_digest = Some(digest);
+                r.proved = true;
+            });
             ProveResponse {
                 model: model.name.clone(),
                 tier: "proof",
@@ -363,12 +553,14 @@ struct VerifyResponse {
 
 async fn verify(
     State(service): State<Arc<Service>>,
+    Extension(caller): Extension<Caller>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<VerifyResponse>, ApiError> {
     let start = Instant::now();
     let body = body_bytes(body, service.config.max_body)?;
     let request: VerifyRequest = parse_json(&body)?;
-    let model = model_named(&service, &request.model)?;
+    let model = model_named(&service, &caller, &request.model)?;
+    log_input(&service, &caller, request.input_data.as_ref());
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(request.proof.trim())
         .map_err(|e| {
@@ -377,6 +569,8 @@ async fn verify(
                 format!("`proof` is not base64: {e}"),
             )
         })?;
+    let digest = proof_digest(&bytes);
+    caller.audit.record(|r| r.proof_digest = Some(digest));
     let expected_input = match &request.input_data {
         Some(data) => Some(quantized_input(&model, data)?),
         None => None,
@@ -456,10 +650,14 @@ struct ModelInfo {
     vk_digest: String,
 }
 
-async fn models(State(service): State<Arc<Service>>) -> Json<serde_json::Value> {
+async fn models(
+    State(service): State<Arc<Service>>,
+    Extension(caller): Extension<Caller>,
+) -> Json<serde_json::Value> {
     let list: Vec<ModelInfo> = service
         .models
         .values()
+        .filter(|m| caller.key.as_ref().is_none_or(|k| k.may_use_model(&m.name)))
         .map(|m| ModelInfo {
             name: m.name.clone(),
             path: m.path.display().to_string(),

@@ -1,5 +1,6 @@
-//! Helpers shared by the integration tests that build quantized models by
-//! hand: the test Dory setup and tensor/node constructors.
+//! Helpers shared by the integration tests: the test Dory setup and
+//! tensor/node constructors for models built by hand, the CLI runner, and
+//! ([`service`]) the prover service's in-process server and HTTP clients.
 
 #![allow(dead_code, reason = "each test binary uses a subset of the helpers")]
 
@@ -7,6 +8,8 @@ use std::sync::{Arc, OnceLock};
 
 use zkinfer::model::{Model, Node, Op, Tensor, TensorKind};
 use zkinfer::pcs::{self, DorySetup};
+
+pub mod service;
 
 /// The public-seed setup with 2^10 generators, cached under the temporary
 /// directory and loaded once per test binary.
@@ -84,9 +87,10 @@ pub fn every_op_model_with(scale_bits: u32, activation_bits: u32) -> Model {
 }
 
 /// The address from a `zkinfer serve` process's first line
-/// (`listening on http://ADDR ...`).
+/// (`listening on http://ADDR ...`, or `https://` with TLS).
 pub fn listening_addr(line: &str) -> std::net::SocketAddr {
     line.strip_prefix("listening on http://")
+        .or_else(|| line.strip_prefix("listening on https://"))
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_else(|| panic!("unexpected first line `{line}`"))
         .parse()
