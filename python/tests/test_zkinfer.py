@@ -183,15 +183,21 @@ def test_ctrl_c_interrupts_a_proof():
     model, data = model_and_input("cifar_cnn")
     keys = zkinfer.preprocess(model)
     x = as_array(keys, data)
-    started = time.monotonic()
     full = zkinfer.prove(model, x, keys=keys).prove_s
+    # A process started in the background (as by a CI script) inherits SIGINT
+    # ignored, and Python then installs no KeyboardInterrupt handler: install
+    # the interactive default for this test.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
-    timer.start()
-    started = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        zkinfer.prove(model, x, keys=keys)
-    waited = time.monotonic() - started
-    timer.cancel()
+    try:
+        timer.start()
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            zkinfer.prove(model, x, keys=keys)
+        waited = time.monotonic() - started
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert waited < 0.2 + full / 2, f"interrupt took {waited:.2f} s of a {full:.2f} s proof"
 
 
