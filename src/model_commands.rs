@@ -10,7 +10,7 @@ use zkinfer::keys;
 use zkinfer::keys::cache::{
     self, KeyLocation, KeyOrigin, KeyParams, KeyPolicy, PreparedModel, Setups,
 };
-use zkinfer::onnx::{model_name, ImportOptions};
+use zkinfer::onnx::model_name;
 use zkinfer::proof::verdict::{self, ProofSettings};
 use zkinfer::proof::{self, ModelProof};
 use zkinfer::quant;
@@ -39,28 +39,13 @@ impl std::error::Error for Rejected {}
 /// silent, the settings of the keys already in `--keys DIR` (so a folder of
 /// public-weight keys is used as such, not rebuilt), else the defaults.
 fn key_params(options: &ModelOptions) -> anyhow::Result<KeyParams> {
-    let existing = options
-        .keys
-        .as_ref()
-        .map(|dir| dir.join("pk.bin"))
-        .filter(|pk| pk.exists())
-        .and_then(|pk| keys::read_pk_settings(&pk).ok());
-    let import = ImportOptions {
-        scale_bits: options
-            .scale
-            .or(existing.as_ref().map(|k| k.scale_bits))
-            .unwrap_or(zkinfer::model::DEFAULT_SCALE_BITS),
-        batch_size: options.batch_size.unwrap_or(1),
-        ..ImportOptions::default()
-    };
-    quant::check_scale(import.scale_bits, import.activation_bits).map_err(anyhow::Error::msg)?;
-    Ok(KeyParams {
-        import,
-        visibility: options
-            .weights
-            .or(existing.as_ref().map(|k| k.visibility))
-            .unwrap_or_default(),
-    })
+    KeyParams::requested(
+        options.scale,
+        options.weights,
+        options.batch_size,
+        options.keys.as_deref(),
+    )
+    .map_err(anyhow::Error::msg)
 }
 
 /// `--keys DIR` is the key folder itself; without it, a per-model folder under

@@ -15,7 +15,6 @@ use pyo3::types::PyBytes;
 use zkinfer::backend::registry::{self, DeviceChoice};
 use zkinfer::backend::CpuBackend;
 use zkinfer::keys::cache::{self, KeyLocation, KeyParams, KeyPolicy, PreparedModel, Setups};
-use zkinfer::model::DEFAULT_SCALE_BITS;
 use zkinfer::onnx::ImportOptions;
 use zkinfer::proof::verdict::{self, ProofSettings};
 use zkinfer::proof::{self, ModelProof, WeightVisibility};
@@ -151,25 +150,8 @@ fn preprocess(
             )))
         }
     };
-    // Where the caller is silent, the settings of keys already in `keys`.
-    let existing = keys
-        .as_ref()
-        .map(|dir| dir.join("pk.bin"))
-        .filter(|pk| pk.exists())
-        .and_then(|pk| keys::read_pk_settings(&pk).ok());
-    let import = ImportOptions {
-        scale_bits: scale
-            .or(existing.as_ref().map(|k| k.scale_bits))
-            .unwrap_or(DEFAULT_SCALE_BITS),
-        ..ImportOptions::default()
-    };
-    quant::check_scale(import.scale_bits, import.activation_bits).map_err(value_error)?;
-    let params = KeyParams {
-        import,
-        visibility: visibility
-            .or(existing.as_ref().map(|k| k.visibility))
-            .unwrap_or_default(),
-    };
+    let params =
+        KeyParams::requested(scale, visibility, None, keys.as_deref()).map_err(value_error)?;
     let location = match keys {
         Some(dir) => KeyLocation::Dir(dir),
         None => KeyLocation::default_root(),

@@ -48,6 +48,38 @@ pub struct KeyParams {
     pub visibility: WeightVisibility,
 }
 
+impl KeyParams {
+    /// The parameters a caller asks for: what it names; where it is silent,
+    /// the settings of the keys already in `keys_dir` (so a folder of
+    /// public-weight keys is used as such, not rebuilt), else the defaults.
+    /// The reason of an error is written for the user.
+    pub fn requested(
+        scale_bits: Option<u32>,
+        visibility: Option<WeightVisibility>,
+        batch_size: Option<usize>,
+        keys_dir: Option<&Path>,
+    ) -> Result<Self, String> {
+        let existing = keys_dir
+            .map(|dir| dir.join("pk.bin"))
+            .filter(|pk| pk.exists())
+            .and_then(|pk| crate::keys::read_pk_settings(&pk).ok());
+        let import = ImportOptions {
+            scale_bits: scale_bits
+                .or(existing.as_ref().map(|k| k.scale_bits))
+                .unwrap_or(crate::model::DEFAULT_SCALE_BITS),
+            batch_size: batch_size.unwrap_or(1),
+            ..ImportOptions::default()
+        };
+        crate::quant::check_scale(import.scale_bits, import.activation_bits)?;
+        Ok(KeyParams {
+            import,
+            visibility: visibility
+                .or(existing.as_ref().map(|k| k.visibility))
+                .unwrap_or_default(),
+        })
+    }
+}
+
 /// Where to keep a model's keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyLocation {

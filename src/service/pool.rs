@@ -21,7 +21,6 @@ use super::auth::ProofTicket;
 use super::metrics::Metrics;
 use super::ServedModel;
 use crate::backend::registry::SelectedBackend;
-use crate::backend::CpuBackend;
 use crate::proof::{self, ModelProof, ProofError};
 use crate::telemetry::{self, PhaseTiming};
 
@@ -223,7 +222,9 @@ fn worker(receiver: &Mutex<mpsc::Receiver<ProofJob>>, shared: &Shared) {
         let queue_s = job.enqueued.elapsed().as_secs_f64();
         let start = Instant::now();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            telemetry::collect_phases(|| prove(shared.backend, &job.model, &job.input))
+            telemetry::collect_phases(|| {
+                proof::prove_on(&shared.backend, &job.model.pk, &job.input)
+            })
         }));
         let prove_s = start.elapsed().as_secs_f64();
         let result = match outcome {
@@ -253,28 +254,6 @@ fn worker(receiver: &Mutex<mpsc::Receiver<ProofJob>>, shared: &Shared) {
         shared.admitted.fetch_sub(1, Ordering::SeqCst);
         drop(job.ticket);
         let _ = job.reply.send(result);
-    }
-}
-
-fn prove(
-    backend: SelectedBackend,
-    model: &ServedModel,
-    input: &[i64],
-) -> Result<ModelProof, ProofError> {
-    match backend {
-        SelectedBackend::Cpu(_) => proof::prove(CpuBackend::global(), &model.pk, input),
-        #[cfg(feature = "icicle")]
-        SelectedBackend::Icicle(_) => proof::prove(
-            <crate::backend::icicle::IcicleBackend as crate::pcs::GlobalBackend>::global(),
-            &model.pk,
-            input,
-        ),
-        #[cfg(feature = "wgpu")]
-        SelectedBackend::Wgpu(_) => proof::prove(
-            <crate::backend::wgpu::WgpuBackend as crate::pcs::GlobalBackend>::global(),
-            &model.pk,
-            input,
-        ),
     }
 }
 
