@@ -255,6 +255,12 @@ pub enum TableKind {
     Gelu,
     /// `(x, x·(1 + tanh(√(2/π)·(x + 0.044715x³)))/2)` pairs: GELU, tanh form.
     GeluTanh,
+    /// `(x, √max(x, 0))` pairs.
+    Sqrt,
+    /// `(x, 1/√x)` pairs, saturating at the largest activation for x ≤ 0.
+    Rsqrt,
+    /// `(x, 1/x)` pairs, saturating at the activation bounds near 0.
+    Reciprocal,
 }
 
 /// Aligned blocks inside one polynomial.

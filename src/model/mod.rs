@@ -99,6 +99,16 @@ pub enum Op {
     Gelu,
     /// GELU (tanh form) by table.
     GeluTanh,
+    /// `round(a / b · 2^s)` of two activations, b > 0 (broadcast).
+    Div,
+    /// The max over the last axis.
+    ReduceMax,
+    /// `√x` by table (0 for x < 0).
+    Sqrt,
+    /// `1/√x` by table, saturating at the largest activation for x ≤ 0.
+    Rsqrt,
+    /// `1/x` by table, saturating at the activation bounds at 0.
+    Reciprocal,
 }
 
 impl Op {

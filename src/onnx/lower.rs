@@ -20,12 +20,17 @@ pub(crate) enum Operand {
 pub(crate) struct Lowering<'a> {
     pub typed: &'a TypedModel,
     pub scale_bits: u32,
+    pub activation_bits: u32,
     pub tensors: Vec<model::Tensor>,
     pub nodes: Vec<Node>,
     /// IR tensor of each lowered (non-constant) tract outlet.
     pub outlets: HashMap<OutletId, TensorId>,
     /// The outlets of integer model inputs: only a `Cast` to f32 may read them.
     pub integer_outlets: HashSet<OutletId>,
+    /// Outlets of `Recip(b)` nodes whose only readers are `Mul`s: no IR node,
+    /// the `Mul(a, 1/b)` becomes an exact IR `Div(a, b)` (tract rewrites every
+    /// float division into a multiplication by a reciprocal).
+    pub reciprocals: HashMap<OutletId, TensorId>,
 }
 
 /// Drops leading size-1 dimensions while the rank exceeds 2.
@@ -221,6 +226,32 @@ impl<'a> Lowering<'a> {
         });
     }
 
+    /// Adds an intermediate activation `{node}.{suffix}` of `shape` computed
+    /// by an IR node of the same name (ops that lower to several IR nodes).
+    pub fn push_intermediate(
+        &mut self,
+        node: &TypedNode,
+        suffix: &str,
+        op: Op,
+        inputs: Vec<TensorId>,
+        shape: Vec<usize>,
+    ) -> TensorId {
+        let name = format!("{}.{suffix}", node.name);
+        self.tensors.push(model::Tensor {
+            name: name.clone(),
+            shape,
+            kind: TensorKind::Activation,
+        });
+        let output = self.tensors.len() - 1;
+        self.nodes.push(Node {
+            name,
+            op,
+            inputs,
+            output,
+        });
+        output
+    }
+
     /// The IR tensor for operand `b` (input `b_slot`) broadcast against the
     /// lowered tensor `a` (input `a_slot`): a constant becomes a weight of the
     /// aligned shape; a tensor must already have it.
@@ -352,6 +383,8 @@ pub(crate) fn lower(
         nodes: Vec::new(),
         outlets: HashMap::new(),
         integer_outlets: HashSet::new(),
+        reciprocals: HashMap::new(),
+        activation_bits: options.activation_bits,
     };
     let order = typed
         .eval_order()

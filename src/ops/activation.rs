@@ -1,6 +1,8 @@
-//! `Tanh`, `Sigmoid`, `Erf`, `Exp` and GELU (exact and tanh forms):
+//! `Tanh`, `Sigmoid`, `Erf`, `Exp`, GELU (exact and tanh forms), `Sqrt`,
+//! `Rsqrt` (LayerNorm's `1/√(var + ε)`) and `Reciprocal`:
 //! `y = round_half_away(f(x / 2^s)·2^s)`
-//! (Exp saturating at the largest activation, as its output must be one),
+//! (saturating at the activation bounds where f leaves them: Exp for large x,
+//! Rsqrt and Reciprocal near 0; Sqrt and Rsqrt read x < 0 as 0),
 //! proved by
 //! looking every (input, output) pair up in a table of `f` over the whole
 //! activation range (the model prover's LogUp lookup, [`crate::lookup`]). The
@@ -28,6 +30,12 @@ pub struct Exp;
 pub struct Gelu;
 /// GELU, tanh form `x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))/2`.
 pub struct GeluTanh;
+/// `√x`, 0 for x < 0.
+pub struct Sqrt;
+/// `1/√x`, saturating at the largest activation for x ≤ 0 (LayerNorm's).
+pub struct Rsqrt;
+/// `1/x`, saturating at the activation bounds for x near 0.
+pub struct Reciprocal;
 
 fn gelu(x: f64) -> f64 {
     0.5 * x * (1.0 + libm::erf(x / std::f64::consts::SQRT_2))
@@ -47,6 +55,9 @@ pub fn function(kind: TableKind) -> Option<fn(f64) -> f64> {
         TableKind::Exp => Some(f64::exp),
         TableKind::Gelu => Some(gelu),
         TableKind::GeluTanh => Some(gelu_tanh),
+        TableKind::Sqrt => Some(|x| x.max(0.0).sqrt()),
+        TableKind::Rsqrt => Some(|x| 1.0 / x.max(0.0).sqrt()),
+        TableKind::Reciprocal => Some(|x| 1.0 / x),
         TableKind::Byte => None,
     }
 }
@@ -55,8 +66,10 @@ pub fn function(kind: TableKind) -> Option<fn(f64) -> f64> {
 pub fn table_value(kind: TableKind, x: i64, scale_bits: u32, activation_bits: u32) -> i64 {
     let f = function(kind).expect("a function table");
     let y = quantize(f(x as f64 / (1u64 << scale_bits) as f64), scale_bits);
-    // Only Exp leaves the activation range (e^x for large x): saturate.
-    y.min((1i64 << (activation_bits - 1)) - 1)
+    // Exp, Rsqrt and Reciprocal leave the activation range (e^x for large x,
+    // 1/x near 0; ±∞ quantizes to i64's bounds): saturate.
+    let half = 1i64 << (activation_bits - 1);
+    y.clamp(-half, half - 1)
 }
 
 macro_rules! table_protocol {
@@ -130,3 +143,6 @@ table_protocol!(Erf, "Erf", TableKind::Erf);
 table_protocol!(Exp, "Exp", TableKind::Exp);
 table_protocol!(Gelu, "Gelu", TableKind::Gelu);
 table_protocol!(GeluTanh, "GeluTanh", TableKind::GeluTanh);
+table_protocol!(Sqrt, "Sqrt", TableKind::Sqrt);
+table_protocol!(Rsqrt, "Rsqrt", TableKind::Rsqrt);
+table_protocol!(Reciprocal, "Reciprocal", TableKind::Reciprocal);

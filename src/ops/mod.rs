@@ -12,14 +12,18 @@
 //! - [`add_sub`]: `Add`, `Sub`: a random-point identity;
 //! - [`mul`]: `Mul`: a zero-check sumcheck;
 //! - [`relu`]: `Relu`: `Y = b·X` by a zero-check, `b` the sign bit of X's range check;
-//! - [`activation`]: `Tanh`, `Sigmoid`, `Erf`, `Exp`, `Gelu`, `GeluTanh`: (input, output) pairs looked up in a table;
+//! - [`activation`]: `Tanh`, `Sigmoid`, `Erf`, `Exp`, `Gelu`, `GeluTanh`, `Sqrt`, `Rsqrt`, `Reciprocal`: (input, output) pairs looked up in a table;
 //! - [`conv`]: `Conv` (1-D, 2-D, strides, dilations, pads, groups): two
 //!   sumchecks, no im2col;
 //! - [`index_map`]: ops whose outputs are sums of chosen inputs, one file each:
 //!   [`transpose`], [`reshape`], [`slice`], [`concat`], [`pad`],
 //!   [`reduce_sum`], [`sum_pool`];
 //! - [`max_pool`]: `MaxPool`: committed differences to the max, range-checked,
-//!   with a product zero-check.
+//!   with a product zero-check; [`reduce_max`]: the max over the last axis
+//!   (Softmax's), the same idea with one sumcheck;
+//! - [`div`]: `Div` of two activations: quotient, range-checked remainder;
+//! - [`batched_matmul`]: products of two activations batched over heads;
+//! - [`gather`]: rows of a constant table by token ids.
 //!
 //! Rescaling ops relate the accumulator to the committed output Y and remainder
 //! R through `Acc + 2^(s−1)·valid = 2^s·Y + R` on the whole padded hypercube
@@ -30,6 +34,7 @@ pub mod add_sub;
 pub mod batched_matmul;
 pub mod concat;
 pub mod conv;
+pub mod div;
 pub mod gather;
 pub mod index_map;
 pub mod matmul;
@@ -37,6 +42,7 @@ pub mod max_pool;
 pub mod mul;
 pub mod pad;
 pub mod range;
+pub mod reduce_max;
 pub mod reduce_sum;
 pub mod relu;
 pub mod reshape;
@@ -79,6 +85,11 @@ pub fn protocol(op: &Op) -> &dyn OpProtocol {
         Op::MaxPool(op) => op,
         Op::Gather => &gather::Gather,
         Op::BatchedMatMul => &batched_matmul::BatchedMatMul,
+        Op::Div => &div::Div,
+        Op::ReduceMax => &reduce_max::ReduceMax,
+        Op::Sqrt => &activation::Sqrt,
+        Op::Rsqrt => &activation::Rsqrt,
+        Op::Reciprocal => &activation::Reciprocal,
     }
 }
 

@@ -149,7 +149,10 @@ pub fn table_of(kind: TableKind, model: &Model) -> Table {
         | TableKind::Erf
         | TableKind::Exp
         | TableKind::Gelu
-        | TableKind::GeluTanh => {
+        | TableKind::GeluTanh
+        | TableKind::Sqrt
+        | TableKind::Rsqrt
+        | TableKind::Reciprocal => {
             let half = 1i64 << (bits - 1);
             let xs: Vec<i64> = (-half..half).collect();
             let ys = xs

@@ -28,6 +28,8 @@ pub(super) fn lower(cx: &mut Lowering, node: &TypedNode) -> Result<(), ImportErr
         "Sigmoid" => Op::Sigmoid,
         "Erf" => Op::Erf,
         "Exp" => Op::Exp,
+        "Sqrt" => Op::Sqrt,
+        "Rsqrt" => Op::Rsqrt,
         "GeluExact" => Op::Gelu,
         "GeluApproximate" => match op
             .0

@@ -125,13 +125,34 @@ pub(super) fn lower_reduce(cx: &mut Lowering, node: &TypedNode) -> Result<(), Im
     let op = node
         .op_as::<Reduce>()
         .ok_or_else(|| Lowering::unsupported(node, "op type (expected Reduce)"))?;
+    let x = activation_operand(cx, node)?;
+    let input = cx.input_shape(node, 0)?;
+    if op.reducer == Reducer::Max {
+        if op.axes.as_slice() != [input.len() - 1] || cx.tensors[x].shape.last() != input.last() {
+            return Err(Lowering::unsupported(
+                node,
+                format!(
+                    "max over axes {:?} of {input:?} (only the last axis)",
+                    op.axes
+                ),
+            ));
+        }
+        let output = cx.add_output(node)?;
+        let mut rows = cx.tensors[x].shape.clone();
+        *rows.last_mut().expect("rank ≥ 1") = 1;
+        cx.tensors[output].shape = rows;
+        cx.push_node(node, Op::ReduceMax, vec![x], output);
+        return Ok(());
+    }
     if op.reducer != Reducer::Sum {
         return Err(Lowering::unsupported(
             node,
-            format!("reduction {:?} (only sums and means)", op.reducer),
+            format!(
+                "reduction {:?} (only sums, means and the max over the last axis)",
+                op.reducer
+            ),
         ));
     }
-    let x = activation_operand(cx, node)?;
     let reduce = ops::reduce_sum::ReduceSum {
         input: cx.input_shape(node, 0)?,
         axes: op.axes.to_vec(),

@@ -47,6 +47,13 @@ pub(super) fn lower(cx: &mut Lowering, node: &TypedNode) -> Result<(), ImportErr
     if name == "Max" {
         return lower_relu(cx, node, x, y, out_len);
     }
+    if name == "Mul" {
+        for (r, other) in [(1, 0), (0, 1)] {
+            if let Some(&divisor) = cx.reciprocals.get(&node.inputs[r]) {
+                return lower_division(cx, node, other, r, divisor, out_len);
+            }
+        }
+    }
     let ir_op = match name.as_str() {
         "Add" => Op::Add,
         "Mul" => Op::Mul,
@@ -75,6 +82,31 @@ pub(super) fn lower(cx: &mut Lowering, node: &TypedNode) -> Result<(), ImportErr
     let b = cx.broadcast_operand(node, a_slot, a, b_slot, b)?;
     let output = cx.add_output(node)?;
     cx.push_node(node, ir_op, vec![a, b], output);
+    Ok(())
+}
+
+/// `Mul(a, Recip(b))` → `Div(a, b)`: `a` a full-size activation, `b` in the
+/// broadcast layout against it.
+fn lower_division(
+    cx: &mut Lowering,
+    node: &TypedNode,
+    a_slot: usize,
+    b_slot: usize,
+    divisor: TensorId,
+    out_len: usize,
+) -> Result<(), ImportError> {
+    let a = match cx.operand(node, a_slot)? {
+        Operand::Tensor(t) if len(&cx.input_shape(node, a_slot)?) == out_len => t,
+        _ => {
+            return Err(Lowering::unsupported(
+                node,
+                "division of a constant or a broadcast tensor by an activation                  (only a full-size activation divided by an activation)",
+            ))
+        }
+    };
+    let b = cx.broadcast_operand(node, a_slot, a, b_slot, Operand::Tensor(divisor))?;
+    let output = cx.add_output(node)?;
+    cx.push_node(node, Op::Div, vec![a, b], output);
     Ok(())
 }
 

@@ -295,14 +295,25 @@ fn lower_batched(
     size: &HashMap<char, usize>,
 ) -> Result<(), ImportError> {
     let bad = |what: &str| Lowering::unsupported(node, format!("einsum `{expr}`: {what}"));
-    let [b, m, n] = lo[..] else {
-        return Err(bad(
-            "batched product whose output is not [batch, rows, columns]",
-        ));
+    if lo.len() != 3 {
+        return Err(bad("batched product whose output does not have three axes"));
+    }
+    // The batch axis is in all three; rows come from the left operand,
+    // columns from the right (swapped when the einsum lists them the other way).
+    let Some(b) = lo
+        .iter()
+        .copied()
+        .find(|l| la.contains(l) && lb.contains(l))
+    else {
+        return Err(bad("batched product without a batch axis"));
     };
-    let (left, right) = match (la.contains(&m), lb.contains(&n)) {
-        (true, true) => (0, 1),
-        _ if lb.contains(&m) && la.contains(&n) => (1, 0),
+    let only = |from: &[char], other: &[char]| {
+        lo.iter()
+            .copied()
+            .find(|l| *l != b && from.contains(l) && !other.contains(l))
+    };
+    let (m, n, left, right) = match (only(la, lb), only(lb, la)) {
+        (Some(m), Some(n)) => (m, n, 0, 1),
         _ => {
             return Err(bad(
                 "batched product with rows and columns from one operand",
@@ -324,25 +335,56 @@ fn lower_batched(
             }
         };
         let want = [b, row, col];
-        let swapped = [b, col, row];
         let dims = |l: &[char]| l.iter().map(|c| size[c]).collect::<Vec<_>>();
         let ir = cx.tensors[t].shape.clone();
-        if labels[side] == want && ir == dims(&want) {
-            ids.push(t);
-        } else if labels[side] == swapped && ir == dims(&swapped) {
-            ids.push(transpose(cx, node, side, t, ir, vec![0, 2, 1]));
-        } else {
-            return Err(bad(&format!(
-                "operand {side} (IR shape {ir:?}, axes {:?}) is not laid out [batch, rows, inner] or [batch, inner, rows]",
-                labels[side]
-            )));
+        // Any order of the three axes (tract folds the head split's
+        // transposes into the einsum): an IR Transpose into [b, row, col].
+        let perm: Option<Vec<usize>> = want
+            .iter()
+            .map(|w| labels[side].iter().position(|l| l == w))
+            .collect();
+        match perm {
+            Some(perm) if labels[side].len() == 3 && ir == dims(labels[side]) => {
+                if perm == [0, 1, 2] {
+                    ids.push(t);
+                } else {
+                    ids.push(transpose(cx, node, side, t, ir, perm));
+                }
+            }
+            _ => {
+                return Err(bad(&format!(
+                    "operand {side} (IR shape {ir:?}, axes {:?}) is not a permutation of [batch, rows, inner]",
+                    labels[side]
+                )));
+            }
         }
     }
     let output = cx.add_output(node)?;
-    if cx.tensors[output].shape != [size[&b], size[&m], size[&n]] {
+    let product = [b, m, n];
+    let dims: Vec<usize> = product.iter().map(|l| size[l]).collect();
+    if lo == product {
+        if cx.tensors[output].shape != dims {
+            return Err(bad("batched product output with size-1 axes"));
+        }
+        cx.push_node(node, Op::BatchedMatMul, ids, output);
+        return Ok(());
+    }
+    // The output in another order (tract folds the transpose that merges
+    // the heads back into the einsum): the product, then an IR Transpose.
+    let perm: Vec<usize> = lo
+        .iter()
+        .map(|l| product.iter().position(|p| p == l).expect("checked above"))
+        .collect();
+    if cx.tensors[output].shape != lo.iter().map(|l| size[l]).collect::<Vec<_>>() {
         return Err(bad("batched product output with size-1 axes"));
     }
-    cx.push_node(node, Op::BatchedMatMul, ids, output);
+    let heads = cx.push_intermediate(node, "heads", Op::BatchedMatMul, ids, dims.clone());
+    cx.push_node(
+        node,
+        Op::Transpose(crate::ops::transpose::Transpose { input: dims, perm }),
+        vec![heads],
+        output,
+    );
     Ok(())
 }
 

@@ -8,6 +8,7 @@ mod array;
 mod binary;
 mod cnn;
 mod einsum;
+mod nn;
 mod shape;
 
 use tract_onnx::prelude::*;
@@ -46,6 +47,13 @@ const REGISTRY: &[(&str, Handler)] = &[
     ("Concat", array::lower_concat),
     ("Pad", array::lower_pad),
     ("Reduce<Sum>", array::lower_reduce),
+    ("Reduce<Max>", array::lower_reduce),
+    ("Softmax", nn::lower_softmax),
+    ("RmsNorm", nn::lower_rms_norm),
+    ("Iff", nn::lower_iff),
+    ("Recip", nn::lower_recip),
+    ("Sqrt", activation::lower),
+    ("Rsqrt", activation::lower),
 ];
 
 /// The handler for a tract op name, if any.
@@ -67,6 +75,6 @@ mod tests {
             assert!(handler(name).is_some());
         }
         assert!(handler("Cos").is_none());
-        assert!(handler("Softmax").is_none());
+        assert!(handler("LayerNorm").is_none());
     }
 }
