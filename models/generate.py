@@ -45,10 +45,10 @@ def const(name, array):
     return numpy_helper.from_array(np.asarray(array, dtype=np.float32), name)
 
 
-def save(graph, path):
+def save(graph, path, opset=OPSET):
     model = helper.make_model(
         graph,
-        opset_imports=[helper.make_opsetid("", OPSET)],
+        opset_imports=[helper.make_opsetid("", opset)],
         producer_name="zkinfer-models-generate",
     )
     model.ir_version = 8
@@ -195,7 +195,7 @@ def json_list(array):
     return [round(float(v), 5) for v in array]
 
 
-def network(path, nodes, feeds, outputs, inits=()):
+def network(path, nodes, feeds, outputs, inits=(), opset=OPSET):
     """Saves a graph whose inputs are `feeds` (name → array, in graph order)
     and whose outputs are the tensors named `outputs`, with their shapes as
     onnxruntime computes them, and writes input.json with `input_data` and
@@ -215,13 +215,13 @@ def network(path, nodes, feeds, outputs, inits=()):
         return helper.make_graph(nodes, name, inputs, outs, list(inits))
 
     # First pass without output shapes, to learn them from onnxruntime.
-    probe = helper.make_model(build(None), opset_imports=[helper.make_opsetid("", OPSET)])
+    probe = helper.make_model(build(None), opset_imports=[helper.make_opsetid("", opset)])
     probe.ir_version = 8
     session = onnxruntime.InferenceSession(
         probe.SerializeToString(), providers=["CPUExecutionProvider"]
     )
     results = session.run(outputs, feeds)
-    save(build([list(r.shape) for r in results]), os.path.join(path, "network.onnx"))
+    save(build([list(r.shape) for r in results]), os.path.join(path, "network.onnx"), opset)
     with open(os.path.join(path, "input.json"), "w") as f:
         json.dump(
             {
@@ -339,12 +339,13 @@ def cifar_cnn():
     return g.parameters()
 
 
-def one_op(name, shapes, nodes, outputs=("output",), inits=(), seed=0, low=-2.0, high=2.0):
+def one_op(name, shapes, nodes, outputs=("output",), inits=(), seed=0, low=-2.0, high=2.0,
+           opset=OPSET):
     """models/ops/<name>: float inputs named by `shapes` (name → shape, in
     order) drawn uniform in [low, high), the graph `nodes`, outputs `outputs`."""
     rng = np.random.default_rng(seed)
     feeds = {k: rounded(rng.uniform(low, high, shape)) for k, shape in shapes.items()}
-    network(os.path.join(ROOT, "ops", name), nodes, feeds, list(outputs), inits)
+    network(os.path.join(ROOT, "ops", name), nodes, feeds, list(outputs), inits, opset)
 
 
 def node(op_type, inputs, output="output", **attrs):
@@ -444,6 +445,7 @@ def one_op_models():
     attention_scores()
     attention_heads()
     gelu_exp()
+    transformer_ops()
 
 
 def attention_scores():
@@ -497,6 +499,42 @@ def gelu_exp():
                   tensor("half", np.float32(0.5))], seed=32, low=-3.0, high=3.0)
     # Exp of values at most 0 (as inside a Softmax, after the max is taken).
     one_op("exp", {"input": [1, 16]}, [node("Exp", ["input"])], seed=31, low=-6.0, high=0.0)
+
+
+def transformer_ops():
+    rng = np.random.default_rng(40)
+    # Softmax over the last axis of attention-like scores.
+    one_op("softmax", {"input": [2, 4, 8]}, [node("Softmax", ["input"], axis=-1)],
+           seed=41, low=-3.0, high=3.0)
+    # A causal mask: Where(mask, scores, −inf) on a constant lower-triangular
+    # mask, then Softmax (the masked entries get probability 0).
+    mask = np.tril(np.ones((6, 6), dtype=bool))
+    one_op("causal_softmax", {"input": [2, 6, 6]},
+           [node("Where", ["mask", "input", "neg_inf"], "masked"),
+            node("Softmax", ["masked"], axis=-1)],
+           inits=[numpy_helper.from_array(mask, "mask"),
+                  tensor("neg_inf", np.float32(-np.inf))], seed=42, low=-3.0, high=3.0)
+    # LayerNormalization, the op (opset 17), with scale and bias.
+    one_op("layernorm", {"input": [4, 16]},
+           [node("LayerNormalization", ["input", "gamma", "beta"], axis=-1, epsilon=1e-5)],
+           inits=[tensor("gamma", rng.uniform(0.5, 1.5, 16)), tensor("beta", rng.uniform(-0.5, 0.5, 16))],
+           seed=43, low=-2.0, high=2.0, opset=17)
+    # Division of two activations (the divisor positive): x / (x² + 1).
+    one_op("div", {"input": [1, 16]},
+           [node("Mul", ["input", "input"], "square"),
+            node("Add", ["square", "one"], "denominator"),
+            node("Div", ["input", "denominator"])],
+           inits=[tensor("one", np.float32(1.0))], seed=44, low=-2.0, high=2.0)
+    # The max over the last axis, kept as an axis of 1.
+    one_op("reduce_max", {"input": [3, 10]}, [node("ReduceMax", ["input"], axes=[-1], keepdims=1)],
+           seed=45, low=-2.0, high=2.0)
+    # Square root and its reciprocal of a positive activation.
+    one_op("sqrt", {"input": [1, 16]},
+           [node("Mul", ["input", "input"], "square"),
+            node("Add", ["square", "one"], "positive"),
+            node("Sqrt", ["positive"], "root"),
+            node("Reciprocal", ["root"])],
+           inits=[tensor("one", np.float32(1.0))], seed=46, low=-2.0, high=2.0)
 
 
 def two_inputs_two_outputs():

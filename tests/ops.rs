@@ -797,3 +797,140 @@ fn erf_and_exp_tables_round_their_functions_and_prove() {
         prove_and_tamper(model, &input, 0);
     }
 }
+
+/// `Div` of two activations with a broadcast divisor: the quotient rounded
+/// half up at the model's scale, a non-positive divisor refused by execution;
+/// tampering rejected, and a forged quotient whose remainder is moved out of
+/// `[0, 2b)` to keep the identity is refused or rejected.
+#[test]
+fn div_rounds_the_quotient_of_two_activations_and_proves() {
+    let model = Model {
+        name: "div".into(),
+        scale_bits: 7,
+        activation_bits: 16,
+        tensors: vec![
+            tensor("a", &[2, 5], TensorKind::Input),
+            tensor("b", &[2, 1], TensorKind::Input),
+            tensor("q", &[2, 5], TensorKind::Activation),
+        ],
+        nodes: vec![node("q", Op::Div, &[0, 1], 2)],
+        inputs: vec![0, 1],
+        outputs: vec![2],
+    };
+    model.validate().unwrap();
+    let a = [-300i64, -129, 0, 1, 640, 500, -7, 99, 255, -256];
+    let b = [384i64, 3];
+    let input: Vec<i64> = a.iter().chain(&b).copied().collect();
+    let y = run(&model, &input);
+    for (i, (&a, &q)) in a.iter().zip(&y).enumerate() {
+        let divisor = b[i / 5] as f64;
+        let want = (a as f64 * 128.0 / divisor + 0.5).floor() as i64;
+        assert_eq!(q, want, "{a} / {divisor}");
+    }
+    prove_and_tamper(model.clone(), &input, 0);
+
+    // The remainder moved by 2b (the identity still holds, the bound does not).
+    let witness = model.execute(&input).unwrap();
+    let mut forged = witness.clone();
+    forged.values[2][0] += 1;
+    let r = forged.remainders[0].as_mut().unwrap();
+    r[0] -= 2 * b[0];
+    let pk = proof::preprocess(
+        CpuBackend::global(),
+        model.clone(),
+        WeightVisibility::Public,
+        setup(),
+    )
+    .unwrap();
+    if let Ok(p) = proof::prove_witness(CpuBackend::global(), &pk, &input, &forged) {
+        assert!(proof::verify(&pk.vk, &input, &p).is_err());
+    }
+
+    // A zero or negative divisor is an execution error, not a panic.
+    for bad in [0i64, -5] {
+        let mut input = input.clone();
+        input[10] = bad;
+        let err = model.execute(&input).unwrap_err().to_string();
+        assert!(err.contains("positive divisor"), "{err}");
+    }
+    // Only the divisor broadcasts.
+    let mut bad = model;
+    bad.tensors[0].shape = vec![2, 1];
+    bad.tensors[1].shape = vec![2, 5];
+    assert!(bad.validate().is_err());
+}
+
+/// `ReduceMax` over the last axis: the row max (ties and negative rows
+/// included); tampering rejected, and a witness claiming one more than the max
+/// (differences and selector kept consistent) is refused or rejected.
+#[test]
+fn reduce_max_takes_the_row_max_and_proves() {
+    let model = one_node(Op::ReduceMax, &[3, 5], &[], &[3, 1]);
+    model.validate().unwrap();
+    let input = vec![
+        3, -7, 3, 1, 0, // a tie
+        -9, -4, -30, -4, -100, // all negative
+        32767, -32768, 5, 6, 7, // the range's ends
+    ];
+    assert_eq!(run(&model, &input), vec![3, -4, 32767]);
+    prove_and_tamper(model.clone(), &input, 0);
+
+    // Y = max + 1 on row 0 with D = Y − X recomputed: D stays in range, so
+    // only the selector's "Y is the selected entry" check can catch it.
+    let witness = model.execute(&input).unwrap();
+    let mut forged = witness.clone();
+    forged.values[1][0] += 1;
+    let padded_row = 8; // 5 padded to 8
+    for c in 0..5 {
+        forged.aux[0][0][c] += 1;
+    }
+    assert_eq!(forged.aux[0][0].len(), 4 * padded_row);
+    let pk = proof::preprocess(
+        CpuBackend::global(),
+        model.clone(),
+        WeightVisibility::Public,
+        setup(),
+    )
+    .unwrap();
+    let p = proof::prove_witness(CpuBackend::global(), &pk, &input, &forged);
+    if let Ok(p) = p {
+        assert!(proof::verify(&pk.vk, &input, &p).is_err(), "overstated max accepted");
+    }
+
+    // The output must be the input with its last axis reduced to 1.
+    for shape in [vec![3usize], vec![1, 3], vec![3, 2]] {
+        let mut bad = model.clone();
+        bad.tensors[1].shape = shape;
+        assert!(bad.validate().is_err());
+    }
+}
+
+/// The Sqrt, Rsqrt and Reciprocal tables (LayerNorm's 1/√(var + ε), a
+/// model's 1/x): the rounded functions, saturating at the activation bounds
+/// where they leave them (1/√0, 1/0) and reading x < 0 as 0 under a root.
+#[test]
+fn root_and_reciprocal_tables_round_their_functions_and_prove() {
+    let input: Vec<i64> = vec![-300, -1, 0, 1, 2, 64, 128, 129, 512, 4000, 32767, -32768];
+    let max = (1i64 << 15) - 1;
+    let min = -(1i64 << 15);
+    let quantize = |v: f64| ((v * 128.0).round() as i64).clamp(min, max);
+    type Reference = fn(f64) -> f64;
+    let cases: [(Op, Reference); 3] = [
+        (Op::Sqrt, |x| x.max(0.0).sqrt()),
+        (Op::Rsqrt, |x| 1.0 / x.max(0.0).sqrt()),
+        (Op::Reciprocal, |x| 1.0 / x),
+    ];
+    for (op, f) in cases {
+        let model = one_node(op.clone(), &[1, 12], &[], &[1, 12]);
+        let y = run(&model, &input);
+        for (x, y) in input.iter().zip(&y) {
+            assert_eq!(*y, quantize(f(*x as f64 / 128.0)), "{op:?}({x})");
+        }
+        prove_and_tamper(model, &input, 0);
+    }
+    let rsqrt = one_node(Op::Rsqrt, &[1, 1], &[], &[1, 1]);
+    assert_eq!(run(&rsqrt, &[0]), vec![max]);
+    assert_eq!(run(&rsqrt, &[128]), vec![128]);
+    let recip = one_node(Op::Reciprocal, &[1, 3], &[], &[1, 3]);
+    assert_eq!(run(&recip, &[0, 1, -1]), vec![max, 1 << 14, -(1 << 14)]);
+}

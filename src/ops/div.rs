@@ -8,22 +8,25 @@
 //! and an auxiliary column `C = 2B − 1 − R` (zero on padding), both of the
 //! output's shape, and range-checks `R, C ∈ [0, 2^a)` and Q into the
 //! activation range. The proof shows, on the output's padded hypercube,
-//! `A·2^(s+1) + B̃ = 2·Q·B̃ + R` where `B̃` is B laid out over the output
-//! (zero on padding, as in [`super::mul`]):
+//! `A·2^(s+1) + B̃ = 2·Q·B* + R` where `B̃` is B laid out over the output
+//! (zero on padding, as in [`super::mul`]) and `B* = B̃ + (1 − valid)` (1 on
+//! padding):
 //! - at a random point z of the output the prover sends `A(z)`, `B(z_b)` and
-//!   `R(z)`; the zero-check `Σ_x eq(z, x)·Q(x)·B̃(x) = (2^(s+1)·A(z) + B̃(z) − R(z))/2`
+//!   `R(z)`; the zero-check `Σ_x eq(z, x)·Q(x)·B*(x) = (2^(s+1)·A(z) + B̃(z) − R(z))/2`
 //!   (degree 3) ends at ρ with `Q(ρ)` and `B(ρ_b)`;
 //! - the verifier derives `C(z) = 2·B̃(z) − valid(z) − R(z)` and claims it.
 //!
-//! Then `0 ≤ R ≤ 2B − 1` over the integers (every value is far below the field
-//! size), so B ≥ 1 and Q is the rounded quotient. Fixed-point error: at most
+//! Then on real entries `0 ≤ R ≤ 2B − 1` over the integers (every value is far
+//! below the field size), so B ≥ 1 and Q is the rounded quotient; on padding
+//! `0 = 2Q + R` and `C = −R ≥ 0` leave only `Q = R = 0`, so the output is
+//! zero-padded like every committed tensor. Fixed-point error: at most
 //! half a unit of the output scale (2^−(s+1)) against the exact quotient of the
 //! two fixed-point operands.
 //!
 //! Message: values `[A(z), B(z_b), R(z), Q(ρ), B(ρ_b)]`, one sumcheck.
 
 use ark_bn254::Fr;
-use ark_ff::Field;
+use ark_ff::{Field, One};
 
 use super::add_sub::{broadcast_map, check_broadcast};
 use super::range::Bound;
@@ -54,7 +57,7 @@ pub fn divide(a: i64, b: i64, scale_bits: u32) -> Option<(i64, i64)> {
     Some((i64::try_from(q).ok()?, r as i64))
 }
 
-/// The divisor laid out over the output's padded hypercube, zero on padding.
+/// `B*`: the divisor laid out over the output's padded hypercube, 1 on padding.
 fn divisor_expanded(ctx: &ProverContext<'_>, node: &Node) -> Vec<Fr> {
     let model = ctx.model;
     let y = &model.tensors[node.output].shape;
@@ -65,7 +68,7 @@ fn divisor_expanded(ctx: &ProverContext<'_>, node: &Node) -> Vec<Fr> {
     values
         .into_iter()
         .zip(valid)
-        .map(|(v, ok)| small_to_field(v * ok))
+        .map(|(v, ok)| small_to_field(if ok == 1 { v } else { 1 }))
         .collect()
 }
 
@@ -258,7 +261,11 @@ impl OpProtocol for Div {
             &z,
             3,
             &message.sumchecks[0],
-            |rho| vec![v[3], broadcast_point(y, b_shape, rho).1 * v[4]],
+            |rho| {
+                let b_star =
+                    broadcast_point(y, b_shape, rho).1 * v[4] + Fr::one() - valid_mle(y, rho);
+                vec![v[3], b_star]
+            },
             "quotient zero-check final value",
         )?;
         Self::finish(model, n, &z, b_mask, &rho, message, t, claims);

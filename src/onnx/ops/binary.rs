@@ -40,19 +40,19 @@ pub(super) fn lower(cx: &mut Lowering, node: &TypedNode) -> Result<(), ImportErr
     }
     let name = op.0.name().to_string();
     let out_len = len(&cx.output_shape(node)?);
-    let x = cx.operand(node, 0)?;
-    let y = cx.operand(node, 1)?;
-    let x_full = len(&cx.input_shape(node, 0)?) == out_len;
-    let y_full = len(&cx.input_shape(node, 1)?) == out_len;
-    if name == "Max" {
-        return lower_relu(cx, node, x, y, out_len);
-    }
     if name == "Mul" {
         for (r, other) in [(1, 0), (0, 1)] {
             if let Some(&divisor) = cx.reciprocals.get(&node.inputs[r]) {
                 return lower_division(cx, node, other, r, divisor, out_len);
             }
         }
+    }
+    let x = cx.operand(node, 0)?;
+    let y = cx.operand(node, 1)?;
+    let x_full = len(&cx.input_shape(node, 0)?) == out_len;
+    let y_full = len(&cx.input_shape(node, 1)?) == out_len;
+    if name == "Max" {
+        return lower_relu(cx, node, x, y, out_len);
     }
     let ir_op = match name.as_str() {
         "Add" => Op::Add,

@@ -24,7 +24,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::einsum::EinSum;
 
 use crate::model::{matrix_dims, Op, TensorId};
-use crate::onnx::lower::{Lowering, Operand};
+use crate::onnx::lower::{ir_shape, Lowering, Operand};
 use crate::onnx::ImportError;
 
 /// One input of the einsum: its operand, slot, and non-trivial axis labels.
@@ -215,7 +215,15 @@ pub(super) fn lower(cx: &mut Lowering, node: &TypedNode) -> Result<(), ImportErr
         [p, q] => vec![(owner(p), Some(p), owner(q), Some(q))],
         [q] => {
             let o = owner(q);
-            vec![(1 - o, None, o, Some(q)), (o, Some(q), 1 - o, None)]
+            let as_columns = (1 - o, None, o, Some(q));
+            let as_rows = (o, Some(q), 1 - o, None);
+            // The layout whose output is the IR's: `[q, 1]` (a Linear to one
+            // feature per row) puts q on the rows.
+            if ir_shape(&cx.output_shape(node)?) == [size[&q], 1] {
+                vec![as_rows, as_columns]
+            } else {
+                vec![as_columns, as_rows]
+            }
         }
         [] => vec![(0, None, 1, None)],
         _ => return Err(bad("output with more than two axes")),

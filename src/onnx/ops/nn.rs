@@ -14,11 +14,12 @@
 //!   `Rsqrt` saturates at the largest activation for a zero variance.
 //! - `Iff` (ONNX `Where`) with a constant condition: `x·M + F`, where `M` is 1
 //!   where x is selected and F holds the other branch's constant elsewhere.
-//!   Fill values below the activation range (a causal mask's −∞) become
-//!   `−2^(a−2)` (a quarter of the range: `−128` in real terms at the default
-//!   16 bits and scale 7), so that Softmax's `x − max` stays inside the
-//!   activation range while every unmasked score of the row is above it;
-//!   `e^(−2^(a−2−s))` rounds to 0 at any scale.
+//!   Fill values below `−2^(a−2)` (a causal mask's −∞, or a large negative
+//!   constant) become `−2^(a−2)` (half the negative range: `−128` in real
+//!   terms at the default 16 bits and scale 7), so that Softmax's `x − max`
+//!   stays inside the activation range while the row's max is below
+//!   `2^(a−2)`; `e^(−128)` is 0 at any scale. Fills above the range saturate
+//!   at its top.
 //! - `Recip` read only by `Mul`s becomes the exact IR `Div` there; any other
 //!   `Recip` is the `Reciprocal` table.
 
