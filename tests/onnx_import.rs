@@ -39,6 +39,11 @@ const SHIPPED: &[(&str, f32, f32)] = &[
     // (models/quant_sim.py predicts 0.051 / 2.2% and 0.185 / 6.0%).
     ("lenet5", 0.08, 0.05),
     ("cifar_cnn", 0.25, 0.10),
+    // Transformers (PyTorch exports, models/transformers/generate.py):
+    // Softmax, LayerNorm and GELU through tables at scale 2^7.
+    ("nanogpt", 1.5, 0.10),
+    ("encoder", 0.05, 0.10),
+    ("gpt2_block", 0.25, 0.10),
 ];
 
 /// The one-op models of models/ops/ with one input and one output, each
@@ -477,4 +482,68 @@ fn activation_bound_violations_name_the_node() {
     // (x + 3.14)(x − 3.14) at x = 200 is ~40000 > 256: the Mul overflows the bound.
     let err = report(&imported, &[200.0]).unwrap_err();
     assert!(err.to_string().contains("mul"), "{err}");
+}
+
+/// The transformer accuracy the README reports: on held-out 64-token
+/// contexts (models/nanogpt/contexts.json, written by the model's generator),
+/// nanoGPT's quantized next token (the argmax of the last position's logits)
+/// equals tract's f32 one. 20 contexts here (ZKINFER_ACCURACY_CONTEXTS=100 for
+/// the README's figure; ZKINFER_ACCURACY_SCALE picks another scale); at least
+/// 95% must agree.
+#[test]
+fn nanogpt_next_token_matches_the_float_model() {
+    let file: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("models/nanogpt/contexts.json")).unwrap(),
+    )
+    .unwrap();
+    let all_contexts = file["contexts"].as_array().unwrap();
+    let contexts: usize = std::env::var("ZKINFER_ACCURACY_CONTEXTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20)
+        .min(all_contexts.len());
+    let mut options = ImportOptions::default();
+    if let Some(scale) = std::env::var("ZKINFER_ACCURACY_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        options.scale_bits = scale;
+    }
+    let imported = import(&model_path("nanogpt"), &options).unwrap();
+    let vocab = 65usize;
+    let argmax = |row: &[f32]| {
+        row.iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, _)| i)
+            .unwrap()
+    };
+    let (mut next_agree, mut all_agree, mut all) = (0usize, 0usize, 0usize);
+    for context in &all_contexts[..contexts] {
+        let tokens: Vec<f32> = context
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_u64().unwrap() as f32)
+            .collect();
+        let (_, rep) = report(&imported, &tokens).unwrap();
+        let positions = tokens.len();
+        assert_eq!(rep.float_output.len(), positions * vocab);
+        for position in 0..positions {
+            let at = position * vocab..(position + 1) * vocab;
+            let same = argmax(&rep.float_output[at.clone()]) == argmax(&rep.quantized_output[at]);
+            all += 1;
+            all_agree += usize::from(same);
+            if position == positions - 1 {
+                next_agree += usize::from(same);
+            }
+        }
+    }
+    println!(
+        "nanogpt: next token agrees on {next_agree}/{contexts} contexts, argmax on {all_agree}/{all} positions"
+    );
+    assert!(
+        next_agree * 100 >= contexts * 95,
+        "next token agrees on only {next_agree} of {contexts} contexts"
+    );
 }

@@ -894,7 +894,10 @@ fn reduce_max_takes_the_row_max_and_proves() {
     .unwrap();
     let p = proof::prove_witness(CpuBackend::global(), &pk, &input, &forged);
     if let Ok(p) = p {
-        assert!(proof::verify(&pk.vk, &input, &p).is_err(), "overstated max accepted");
+        assert!(
+            proof::verify(&pk.vk, &input, &p).is_err(),
+            "overstated max accepted"
+        );
     }
 
     // The output must be the input with its last axis reduced to 1.
@@ -933,4 +936,34 @@ fn root_and_reciprocal_tables_round_their_functions_and_prove() {
     assert_eq!(run(&rsqrt, &[128]), vec![128]);
     let recip = one_node(Op::Reciprocal, &[1, 3], &[], &[1, 3]);
     assert_eq!(run(&recip, &[0, 1, -1]), vec![max, 1 << 14, -(1 << 14)]);
+}
+
+/// `SumSquares` (a norm's mean square): `rescale(Σ x², s + shift)` per row,
+/// in range even where single squares are not; tampering rejected.
+#[test]
+fn sum_squares_rescales_the_row_sum_once_and_proves() {
+    use zkinfer::ops::sum_squares::SumSquares;
+    let model = one_node(
+        Op::SumSquares(SumSquares { shift: 2 }),
+        &[3, 4],
+        &[],
+        &[3, 1],
+    );
+    model.validate().unwrap();
+    // Row 2's squares (4·10^6 each) are far outside the activation range;
+    // their mean square at the scale is not.
+    let input = vec![128, -128, 64, 0, -5, 7, 1, 300, 2000, -2000, 2000, -2000];
+    let y = run(&model, &input);
+    for (row, &y) in input.chunks(4).zip(&y) {
+        let sum: i128 = row.iter().map(|&v| v as i128 * v as i128).sum();
+        assert_eq!(y as i128, zkinfer::model::rescale(sum, 7 + 2).0, "{row:?}");
+    }
+    assert_eq!(y[2], 4 * 2000 * 2000 / 512);
+    prove_and_tamper(model.clone(), &input, 0);
+    let mut bad = model.clone();
+    bad.tensors[1].shape = vec![3, 4];
+    assert!(bad.validate().is_err());
+    let mut bad = model;
+    bad.nodes[0].op = Op::SumSquares(SumSquares { shift: 99 });
+    assert!(bad.validate().is_err());
 }

@@ -109,6 +109,8 @@ pub enum Op {
     Rsqrt,
     /// `1/x` by table, saturating at the activation bounds at 0.
     Reciprocal,
+    /// The rescaled sum of squares over the last axis (a norm's variance).
+    SumSquares(crate::ops::sum_squares::SumSquares),
 }
 
 impl Op {

@@ -22,6 +22,7 @@
 //!   with a product zero-check; [`reduce_max`]: the max over the last axis
 //!   (Softmax's), the same idea with one sumcheck;
 //! - [`div`]: `Div` of two activations: quotient, range-checked remainder;
+//! - [`sum_squares`]: a norm's mean square over the last axis, rescaled once;
 //! - [`batched_matmul`]: products of two activations batched over heads;
 //! - [`gather`]: rows of a constant table by token ids.
 //!
@@ -48,6 +49,7 @@ pub mod relu;
 pub mod reshape;
 pub mod slice;
 pub mod sum_pool;
+pub mod sum_squares;
 pub mod transpose;
 
 use ark_bn254::Fr;
@@ -90,6 +92,7 @@ pub fn protocol(op: &Op) -> &dyn OpProtocol {
         Op::Sqrt => &activation::Sqrt,
         Op::Rsqrt => &activation::Rsqrt,
         Op::Reciprocal => &activation::Reciprocal,
+        Op::SumSquares(op) => op,
     }
 }
 

@@ -7,9 +7,9 @@
 //!   term, the row sum adds up to N of those, and the division rounds once
 //!   more; the README's accuracy figures measure the end-to-end effect.
 //! - `RmsNorm` (what tract makes of LayerNorm's variance part, and RMSNorm):
-//!   `x·Rsqrt(ReduceSum(x·x/N) + ε)` (each square divided by N before the sum,
-//!   which keeps the sum inside the activation range whenever the mean is,
-//!   at the price of up to half a unit of rounding per term); ε is added only when it is at least
+//!   `x·Rsqrt(SumSquares(x) + ε)`, SumSquares being the mean square rescaled
+//!   once (times `2^⌈log2 N⌉/N` when N is not a power of two), which stays in
+//!   the activation range whenever the mean square does; ε is added only when it is at least
 //!   half a unit at the model's scale (otherwise it quantizes to 0), and
 //!   `Rsqrt` saturates at the largest activation for a zero variance.
 //! - `Iff` (ONNX `Where`) with a constant condition: `x·M + F`, where `M` is 1
@@ -126,31 +126,17 @@ pub(super) fn lower_rms_norm(cx: &mut Lowering, node: &TypedNode) -> Result<(), 
     let shape = cx.tensors[x].shape.clone();
     let rows = row_shape(&shape);
     let n = *shape.last().expect("rank ≥ 1");
-    let squares = cx.push_intermediate(node, "squares", Op::Mul, vec![x, x], shape.clone());
-    // Each square divided by N before the row sum, so the sum is the mean and
-    // cannot leave the activation range when the mean does not. 1/N exactly:
-    // a Mul by 2^−k when N = 2^k ≤ 2^s, else a Div by the constant N.
-    let scaled = if n.is_power_of_two() && n.trailing_zeros() <= cx.scale_bits {
-        let inv_n = cx.add_weight(format!("{}.inv_n", node.name), vec![1], &[1.0 / n as f32]);
-        cx.push_intermediate(
-            node,
-            "squares_n",
-            Op::Mul,
-            vec![squares, inv_n],
-            shape.clone(),
-        )
-    } else {
-        let count = cx.add_weight(format!("{}.n", node.name), vec![1], &[n as f32]);
-        cx.push_intermediate(
-            node,
-            "squares_n",
-            Op::Div,
-            vec![squares, count],
-            shape.clone(),
-        )
-    };
-    let mut variance =
-        cx.push_intermediate(node, "mean", row_sum(&shape), vec![scaled], rows.clone());
+    // Σx² rescaled by 2^(s+k), k = ⌈log2 N⌉, in one op (no tensor of
+    // squares, one rounding), then × 2^k/N ∈ [1, 2) when N is not 2^k.
+    let shift = n.next_power_of_two().trailing_zeros();
+    let op = Op::SumSquares(crate::ops::sum_squares::SumSquares { shift });
+    let mut variance = cx.push_intermediate(node, "mean_square", op, vec![x], rows.clone());
+    if !n.is_power_of_two() {
+        let factor = (1u64 << shift) as f32 / n as f32;
+        let factor = cx.add_weight(format!("{}.n_correction", node.name), vec![1], &[factor]);
+        variance =
+            cx.push_intermediate(node, "mean", Op::Mul, vec![variance, factor], rows.clone());
+    }
     if crate::model::quantize(eps as f64, cx.scale_bits) != 0 {
         let eps = cx.add_weight(format!("{}.eps", node.name), vec![1], &[eps]);
         variance =
