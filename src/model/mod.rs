@@ -10,7 +10,11 @@
 //! | `Add` / `Sub` | `a`, `b` (b broadcast to a's shape) | `a ± b` |
 //! | `Mul` | `a`, `b` (b broadcast to a's shape) | `rescale(a·b)` |
 //! | `Relu` | `x` | `max(x, 0)` |
-//! | `Tanh` / `Sigmoid` / `Erf` / `Exp` / `Gelu` / `GeluTanh` | `x` | `round_half_away(f(x / 2^s) · 2^s)` (a table over the activation range; Exp saturates at the largest activation) |
+//! | `Tanh` / `Sigmoid` / `Erf` / `Exp` / `Gelu` / `GeluTanh` / `Sqrt` / `Rsqrt` / `Reciprocal` | `x` | `round_half_away(f(x / 2^s) · 2^s)` (a table over the activation range, saturating at its bounds: Exp, Rsqrt and Reciprocal leave it; Sqrt and Rsqrt read x < 0 as 0) |
+//! | `Div` | `a`, `b > 0` (b broadcast to a's shape) | `floor((a·2^(s+1) + b) / 2b)` = `round(a/b · 2^s)`, half up |
+//! | `ReduceMax` | `x [.., N]` | `max_n x` per row, shape `[.., 1]` |
+//! | `SumSquares{k}` | `x [.., N]` | `rescale(Σ_n x², s + k)` per row, shape `[.., 1]` |
+//! | `BatchedMatMul` | `a [b,m,k]`, `b [b,k,n]` | `rescale(Σ_k a·b)` per head |
 //!
 //! `rescale(acc) = floor((acc + 2^(s−1)) / 2^s)` (round half up), with remainder
 //! `acc + 2^(s−1) − 2^s·rescale(acc) ∈ [0, 2^s)`; the prover checks that remainder

@@ -18,6 +18,11 @@
 //! | `Const` and anything tract folded to a constant | an IR `Weight` per use, quantized at scale 2^s |
 //! | `Cast` of an integer model input to f32 | none: the output aliases the input's IR tensor |
 //! | `Gather` (axis 0) of a constant table by an integer model input | `Gather` (the ids stay the public input) |
+//! | `Softmax` over the last axis | `ReduceMax`, `Sub`, `Exp`, `ReduceSum`, `Div` |
+//! | `RmsNorm` (tract's form of LayerNorm's variance part and of RMSNorm) | `SumSquares`, (`Add` ε), `Rsqrt`, `Mul` |
+//! | `Iff` (`Where`) on a constant condition | `Mul` by the 0/1 mask, `Add` of the (clamped) fill |
+//! | `Recip` read only by `Mul`s (tract's form of `a / b`) | `Div(a, b)` at each `Mul`; else the `Reciprocal` table |
+//! | `Sqrt`, `Rsqrt`, `Reduce<Max>` over the last axis | `Sqrt`, `Rsqrt`, `ReduceMax` |
 //!
 //! A model may have several inputs and outputs; the IR lists them in the ONNX
 //! graph's order ([`Model::inputs`], [`Model::outputs`]). An integer input
