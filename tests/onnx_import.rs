@@ -547,3 +547,41 @@ fn nanogpt_next_token_matches_the_float_model() {
         "next token agrees on only {next_agree} of {contexts} contexts"
     );
 }
+
+/// The transformer end to end through the library: nanoGPT (token-id Gather,
+/// decomposed LayerNorm, causal Softmax, batched attention, GELU) proves with
+/// public weights, verifies, and a proof whose first logit is changed is
+/// rejected. The one-op models cover each op's tamper tests; this is the one
+/// heavy model in the suite.
+#[test]
+fn nanogpt_proves_and_rejects_a_wrong_logit() {
+    use zkinfer::backend::CpuBackend;
+    use zkinfer::proof::{self, WeightVisibility};
+    let imported = import(&model_path("nanogpt"), &ImportOptions::default()).unwrap();
+    let input = read_input_json(&input_path("nanogpt")).unwrap();
+    let input = quantize_input(&input, imported.model.scale_bits);
+    let log = proof::required_generators(&imported.model).max(10);
+    let setup = std::sync::Arc::new(
+        zkinfer::pcs::DorySetup::load_or_derive(
+            zkinfer::pcs::setup::DEFAULT_SEED,
+            log,
+            &std::env::temp_dir().join("zkinfer-test-cache"),
+        )
+        .unwrap(),
+    );
+    let pk = proof::preprocess(
+        CpuBackend::global(),
+        imported.model.clone(),
+        WeightVisibility::Public,
+        setup,
+    )
+    .unwrap();
+    let p = proof::prove(CpuBackend::global(), &pk, &input).unwrap();
+    proof::verify(&pk.vk, &input, &p).unwrap();
+    let mut bad = p.clone();
+    bad.output[0] += 1;
+    assert!(proof::verify(&pk.vk, &input, &bad).is_err());
+    let mut bad_input = input.clone();
+    bad_input[0] += 128; // another token id
+    assert!(proof::verify(&pk.vk, &bad_input, &p).is_err());
+}
