@@ -292,17 +292,26 @@ pub struct Bound {
 }
 
 impl Bound {
-    /// `slot ∈ [−2^(a−1), 2^(a−1))`: the model's activation range, with the
-    /// sign committed as a bit of its own, so that a ReLU reading this tensor
-    /// proves `Y = b·X` with it instead of range-checking X again
-    /// ([`producer_sign_bit`]).
+    /// `slot ∈ [−2^(a−1), 2^(a−1))`: the model's activation range. When a
+    /// ReLU reads the tensor, its sign is committed as a bit of its own, so that
+    /// the ReLU proves `Y = b·X` with it instead of range-checking X again
+    /// ([`producer_sign_bit`]); otherwise the top limb is an ordinary limb and
+    /// stays virtual (one committed column fewer per bounded tensor: most of
+    /// a transformer's tensors).
     pub fn activation(model: &Model, slot: Slot) -> Self {
         let a = model.activation_bits;
+        let read_by_relu = match slot {
+            Slot::Tensor(t) => model
+                .nodes
+                .iter()
+                .any(|n| n.op == crate::model::Op::Relu && n.inputs.first() == Some(&t)),
+            _ => false,
+        };
         Bound {
             slot,
             offset: 1i64 << (a - 1),
             bits: a,
-            sign_bit: true,
+            sign_bit: read_by_relu,
         }
     }
 
