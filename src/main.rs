@@ -544,6 +544,16 @@ fn bench_primitives(args: PrimitivesArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|| "-".into()),
             m.layout.clone().unwrap_or_default(),
         );
+        if let Some(ratio) = m.speedup_vs_dory_pcs {
+            println!("{:<24} {ratio:.2}x faster than dory_pcs::prove", "");
+        }
+        if let Some(profile) = &m.profile {
+            let parts: Vec<String> = profile
+                .iter()
+                .map(|(name, share)| format!("{name} {:.0}%", share * 100.0))
+                .collect();
+            println!("{:<24} split: {}", "", parts.join(", "));
+        }
     }
     for s in &report.skipped {
         println!("{:<8} not run: {}", s.device, s.reason);

@@ -6,6 +6,9 @@
 //! methods take. It must not hold protocol logic (no transcript, no op semantics):
 //! a backend supplies primitives only.
 //!
+//! Dory's opening adds batched multi-pairings ([`Backend::multi_pairings`]) and
+//! element-wise G1/G2 scalar multiplications; their defaults run on the CPU.
+//!
 //! Implementations:
 //! - [`cpu::CpuBackend`]: always compiled, rayon-parallel, the oracle every other
 //!   backend is compared against;
@@ -36,8 +39,10 @@ pub mod registry;
 #[cfg(feature = "wgpu")]
 pub mod wgpu;
 
-use ark_bn254::{Fr, G1Affine, G1Projective, G2Affine, G2Projective};
+use ark_bn254::{Bn254, Fr, G1Affine, G1Projective, G2Affine, G2Projective};
+use ark_ec::pairing::PairingOutput;
 
+pub use cpu::pairing::{G2Lines, G2Side, PairingProduct};
 pub use cpu::CpuBackend;
 pub use reference::ReferenceBackend;
 
@@ -355,6 +360,32 @@ pub trait Backend: Send + Sync {
         gamma: Fr,
     ) -> BackendResult<[Fr; 2]> {
         cpu::multilinear::fraction_layer_round(e, trees, weights, gamma, 1 << 10)
+    }
+
+    /// Products of pairings `Π_i e(g1[i], g2[i])`, one result per product, each
+    /// with its own final exponentiation (Dory's per-round messages D₁, D₂, C±).
+    /// Invariant: in each product both sides have the same length; identities
+    /// contribute 1. Results equal arkworks' `multi_pairing` of each product.
+    fn multi_pairings(
+        &self,
+        products: &[PairingProduct<'_>],
+    ) -> BackendResult<Vec<PairingOutput<Bn254>>> {
+        for (i, p) in products.iter().enumerate() {
+            let g2 = match p.g2 {
+                G2Side::Lines(l) => l.len(),
+                G2Side::Points(q) => q.len(),
+            };
+            if p.g1.len() != g2 {
+                return Err(BackendError::LengthMismatch {
+                    op: "multi_pairings",
+                    left_name: "g1",
+                    left: p.g1.len(),
+                    right_name: if i == 0 { "g2" } else { "g2 (a later product)" },
+                    right: g2,
+                });
+            }
+        }
+        Ok(cpu::pairing::multi_pairings(products))
     }
 
     /// G2 vector: `[base·s for s in scalars]` (Dory's `v₂ = v·Γ₂,fin`).

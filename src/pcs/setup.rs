@@ -43,6 +43,7 @@
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use ark_bn254::{Fq, Fq2, G1Affine, G1Projective, G2Affine, G2Projective};
 use ark_ec::pairing::Pairing;
@@ -56,6 +57,7 @@ use dory_pcs::setup::{ProverSetup, VerifierSetup};
 use rayon::prelude::*;
 
 use super::PcsError;
+use crate::backend::G2Lines;
 
 /// Domain separator for every hash in the derivation.
 const DOMAIN: &[u8] = b"zkinfer/dory-setup/v1";
@@ -89,6 +91,44 @@ pub struct DorySetup {
     pub verifier: VerifierSetup<BN254>,
     /// Γ₁ in affine coordinates (the bases of every row MSM).
     pub g1_affine: Vec<G1Affine>,
+    /// Γ₂'s Miller-loop line coefficients, computed from `prover.g2_vec` in this
+    /// process on first use and only for the prefix a layout needs (never read
+    /// from disk, so nothing to authenticate).
+    pub(crate) g2_lines: G2LinesCache,
+}
+
+/// Prepared Γ₂ prefixes (about 17 KiB per point: 8.7 MiB for the 2^9 points an
+/// opening with 2^10 columns pairs against). Grows on demand, never shrinks;
+/// clones of a setup share it.
+#[derive(Clone, Default)]
+pub(crate) struct G2LinesCache(Arc<Mutex<Arc<Vec<G2Lines>>>>);
+
+impl std::fmt::Debug for G2LinesCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let len = self.0.lock().map(|l| l.len()).unwrap_or(0);
+        write!(f, "G2LinesCache({len} points prepared)")
+    }
+}
+
+impl DorySetup {
+    /// Line coefficients of Γ₂[..count] (at least; the cache may hold more).
+    /// Panics if `count` exceeds the setup's generators (callers check layouts).
+    pub(crate) fn g2_lines(&self, count: usize) -> Arc<Vec<G2Lines>> {
+        let mut cached = self.g2_lines.0.lock().unwrap_or_else(|e| e.into_inner());
+        if cached.len() < count {
+            let from = cached.len();
+            let points: Vec<G2Projective> = self.prover.g2_vec[from..count]
+                .iter()
+                .map(|p| p.0)
+                .collect();
+            let affine = crate::backend::cpu::group_ops::to_affine(&points);
+            let mut lines = Vec::with_capacity(count);
+            lines.extend(cached.iter().cloned());
+            lines.extend(crate::backend::cpu::pairing::prepare_g2(&affine));
+            *cached = Arc::new(lines);
+        }
+        Arc::clone(&cached)
+    }
 }
 
 fn hash_to_base_field(group: &[u8], seed: &[u8], index: u64, counter: u64, part: u8) -> (Fq, bool) {
@@ -180,6 +220,7 @@ impl DorySetup {
             prover,
             verifier,
             g1_affine: g1,
+            g2_lines: G2LinesCache::default(),
         })
     }
 
@@ -326,6 +367,7 @@ impl DorySetup {
             prover,
             verifier,
             g1_affine,
+            g2_lines: G2LinesCache::default(),
         })
     }
 }
