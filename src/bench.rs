@@ -106,10 +106,17 @@ pub struct Measurement {
     pub runs: usize,
     /// CPU median / this median (1.0 for the CPU itself).
     pub speedup_vs_cpu: Option<f64>,
+    /// Median CPU-seconds of all the process's threads per run (Linux), which
+    /// other processes on the machine inflate far less than wall time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_median_s: Option<f64>,
     /// For `dory_open/square`: the `dory_open/dory_pcs` median of the same size
     /// divided by this median (when both were run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub speedup_vs_dory_pcs: Option<f64>,
+    /// The same ratio of CPU-second medians.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_speedup_vs_dory_pcs: Option<f64>,
     /// For `dory_open/square`: share of the opening's time per kind of work
     /// ([`pcs::OpenProfile`]), over all measured runs.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -187,13 +194,49 @@ impl Inputs {
     }
 }
 
-fn time_runs(repeats: usize, mut f: impl FnMut()) -> Vec<Duration> {
+/// CPU time used so far by every live thread of this process, from Linux's
+/// `/proc/self/task/*/schedstat` (nanoseconds); `None` where that is absent.
+/// Rayon's workers live as long as the process, so a difference of two readings
+/// is the CPU time of the work in between: unlike wall time, it does not grow
+/// when other processes share the cores.
+pub fn process_cpu_time() -> Option<Duration> {
+    let mut total = 0u64;
+    let mut any = false;
+    for entry in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let Ok(text) = std::fs::read_to_string(entry.path().join("schedstat")) else {
+            continue; // a thread that just exited
+        };
+        if let Some(ns) = text
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            total += ns;
+            any = true;
+        }
+    }
+    any.then(|| Duration::from_nanos(total))
+}
+
+/// Wall and CPU time of one measured run.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    wall: Duration,
+    cpu: Option<Duration>,
+}
+
+fn time_runs(repeats: usize, mut f: impl FnMut()) -> Vec<Run> {
     f(); // warm-up (caches, thread pool, lazily built tables)
     (0..repeats.max(1))
         .map(|_| {
+            let cpu_start = process_cpu_time();
             let start = Instant::now();
             f();
-            start.elapsed()
+            let wall = start.elapsed();
+            let cpu = cpu_start
+                .zip(process_cpu_time())
+                .map(|(a, b)| b.saturating_sub(a));
+            Run { wall, cpu }
         })
         .collect()
 }
@@ -205,7 +248,7 @@ fn run_primitive<B: GlobalBackend>(
     log_size: usize,
     setup: &DorySetup,
     repeats: usize,
-) -> anyhow::Result<(Vec<Duration>, Option<Layout>, Option<pcs::OpenProfile>)> {
+) -> anyhow::Result<(Vec<Run>, Option<Layout>, Option<pcs::OpenProfile>)> {
     let n = 1usize << log_size;
     let mut profile = None;
     let bases = &inputs.bases[..n];
@@ -390,7 +433,10 @@ pub fn run(
                         run_primitive(*b, primitive, &inputs, log_size, &setup, options.repeats)?
                     }
                 };
-                let (median, min, max) = summarize(&times);
+                let walls: Vec<Duration> = times.iter().map(|r| r.wall).collect();
+                let (median, min, max) = summarize(&walls);
+                let cpus: Option<Vec<Duration>> = times.iter().map(|r| r.cpu).collect();
+                let cpu_seconds = cpus.map(|c| summarize(&c).0);
                 if name == "cpu" {
                     cpu_median = Some(median);
                 }
@@ -404,7 +450,9 @@ pub fn run(
                     max_s: max,
                     runs: times.len(),
                     speedup_vs_cpu: None,
+                    cpu_median_s: cpu_seconds,
                     speedup_vs_dory_pcs: None,
+                    cpu_speedup_vs_dory_pcs: None,
                     profile: profile.map(|p| {
                         let total = p.total().as_secs_f64().max(f64::MIN_POSITIVE);
                         p.parts()
@@ -428,17 +476,21 @@ pub fn run(
             }
         }
     }
-    let baselines: Vec<(usize, f64)> = measurements
+    let baselines: Vec<(usize, f64, Option<f64>)> = measurements
         .iter()
         .filter(|m| m.op == Primitive::DoryOpenDoryPcs.name())
-        .map(|m| (m.log_size, m.median_s))
+        .map(|m| (m.log_size, m.median_s, m.cpu_median_s))
         .collect();
     for m in measurements
         .iter_mut()
         .filter(|m| m.op == Primitive::DoryOpenSquare.name())
     {
-        if let Some((_, base)) = baselines.iter().find(|(l, _)| *l == m.log_size) {
+        if let Some((_, base, base_cpu)) = baselines.iter().find(|(l, ..)| *l == m.log_size) {
             m.speedup_vs_dory_pcs = Some(base / m.median_s);
+            m.cpu_speedup_vs_dory_pcs = base_cpu
+                .zip(m.cpu_median_s)
+                .filter(|(_, ours)| *ours > 0.0)
+                .map(|(base, ours)| base / ours);
         }
     }
     Ok(Report {

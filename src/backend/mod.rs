@@ -39,9 +39,11 @@ pub mod registry;
 #[cfg(feature = "wgpu")]
 pub mod wgpu;
 
+use ark_bn254::{g1::Config as G1Config, g2::Config as G2Config};
 use ark_bn254::{Bn254, Fr, G1Affine, G1Projective, G2Affine, G2Projective};
 use ark_ec::pairing::PairingOutput;
 
+pub use cpu::fixed_base::FixedBases;
 pub use cpu::pairing::{G2Lines, G2Side, PairingProduct};
 pub use cpu::CpuBackend;
 pub use reference::ReferenceBackend;
@@ -388,6 +390,49 @@ pub trait Backend: Send + Sync {
         Ok(cpu::pairing::multi_pairings(products))
     }
 
+    /// `vs[i] += scalar·bases[i]` for `i < vs.len()` over fixed G1 bases with
+    /// precomputed tables (Dory's `v₁ += β·Γ₁`). Invariant: `vs.len() <= bases.len()`.
+    /// A backend without its own version runs the CPU one.
+    fn g1_scale_fixed_add(
+        &self,
+        bases: &FixedBases<G1Config>,
+        vs: &mut [G1Projective],
+        scalar: &Fr,
+    ) {
+        add_into(vs, bases.mul_same_scalar(vs.len(), scalar));
+    }
+
+    /// [`Backend::g1_scale_fixed_add`] over G2 (Dory's `v₂ += β⁻¹·Γ₂`).
+    fn g2_scale_fixed_add(
+        &self,
+        bases: &FixedBases<G2Config>,
+        vs: &mut [G2Projective],
+        scalar: &Fr,
+    ) {
+        add_into(vs, bases.mul_same_scalar(vs.len(), scalar));
+    }
+
+    /// `Σ_{i < scalars.len()} scalars[i]·bases[i]` over fixed G1 bases with
+    /// precomputed tables. Invariant: `scalars.len() <= bases.len()`.
+    fn msm_g1_fixed(
+        &self,
+        bases: &FixedBases<G1Config>,
+        scalars: &[Fr],
+    ) -> BackendResult<G1Projective> {
+        check_at_most("msm_g1_fixed", scalars.len(), bases.len())?;
+        Ok(bases.msm(scalars))
+    }
+
+    /// [`Backend::msm_g1_fixed`] over G2.
+    fn msm_g2_fixed(
+        &self,
+        bases: &FixedBases<G2Config>,
+        scalars: &[Fr],
+    ) -> BackendResult<G2Projective> {
+        check_at_most("msm_g2_fixed", scalars.len(), bases.len())?;
+        Ok(bases.msm(scalars))
+    }
+
     /// G2 vector: `[base·s for s in scalars]` (Dory's `v₂ = v·Γ₂,fin`).
     fn g2_fixed_base_mul(&self, base: &G2Projective, scalars: &[Fr]) -> Vec<G2Projective> {
         cpu::group_ops::fixed_base_mul(base, scalars)
@@ -421,6 +466,30 @@ pub trait Backend: Send + Sync {
     /// `left[i] = left[i]·scalar + right[i]` over Fr. Invariant: equal lengths.
     fn fr_scale_add(&self, left: &mut [Fr], right: &[Fr], scalar: &Fr) {
         cpu::group_ops::fr_scale_add(left, right, scalar)
+    }
+}
+
+fn add_into<P: ark_ec::short_weierstrass::SWCurveConfig>(
+    vs: &mut [ark_ec::short_weierstrass::Projective<P>],
+    addends: Vec<ark_ec::short_weierstrass::Projective<P>>,
+) {
+    use rayon::prelude::*;
+    vs.par_iter_mut()
+        .zip(addends.par_iter())
+        .for_each(|(v, a)| *v += a);
+}
+
+fn check_at_most(op: &'static str, scalars: usize, bases: usize) -> BackendResult<()> {
+    if scalars <= bases {
+        Ok(())
+    } else {
+        Err(BackendError::LengthMismatch {
+            op,
+            left_name: "scalars",
+            left: scalars,
+            right_name: "bases (at least as many needed)",
+            right: bases,
+        })
     }
 }
 

@@ -14,7 +14,10 @@
 //! - the prover's G1/G2 vectors are normalised to affine once per message (one
 //!   inversion), and those affine points serve the pairings and the MSMs;
 //! - element-wise scalar multiplications go through the backend's one-scalar
-//!   routines (GLV + wNAF, see `backend::cpu::group_ops`).
+//!   routines (GLV + wNAF, see `backend::cpu::group_ops`), and those by the
+//!   fixed generators (v₁ += β·Γ₁, v₂ += β⁻¹·Γ₂) and the MSMs over them (E₁β,
+//!   E₂β, the VMV message) use precomputed fixed-base tables
+//!   ([`DorySetup::fixed_bases`], `backend::cpu::fixed_base`).
 //!
 //! [`OpenProfile`] splits the time of one opening by kind of work; `bench
 //! primitives` and the README report it.
@@ -196,11 +199,7 @@ fn prove_inner<B: Backend + ?Sized, T: Transcript<Curve = BN254>>(
     }
     let n = 1usize << sigma;
     let gamma1 = &setup.g1_affine[..n];
-    let gamma1_projective: Vec<G1Projective> =
-        setup.prover.g1_vec[..n].iter().map(|p| p.0).collect();
-    let gamma2_projective: Vec<G2Projective> =
-        setup.prover.g2_vec[..n].iter().map(|p| p.0).collect();
-    let gamma2 = affine_g2(&gamma2_projective);
+    let (fixed1, fixed2) = setup.fixed_bases(n);
     let lines = setup.g2_lines((n / 2).max(1));
 
     // Evaluation vectors and v = Lᵀ·M.
@@ -219,7 +218,7 @@ fn prove_inner<B: Backend + ?Sized, T: Transcript<Curve = BN254>>(
     let (t_v, gamma_v, e1) = timed(&mut profile.msm_g1, || {
         Ok::<_, PcsError>((
             backend.msm_g1(&rows_affine, &v_vec[..rows_affine.len()])?,
-            backend.msm_g1(gamma1, &v_vec)?,
+            backend.msm_g1_fixed(&fixed1, &v_vec)?,
             backend.msm_g1(&rows_affine, &left)?,
         ))
     })?;
@@ -251,7 +250,7 @@ fn prove_inner<B: Backend + ?Sized, T: Transcript<Curve = BN254>>(
     let mut v1 = rows;
     v1.resize(n, G1Projective::zero());
     let mut v2 = timed(&mut profile.g2_scalar_mul, || {
-        backend.g2_fixed_base_mul(&gamma2_projective[0], &v_vec)
+        backend.g2_fixed_base_mul(&fixed2.points()[0].into(), &v_vec)
     });
     let mut v2_scalars = Some(v_vec);
     let mut s1 = right;
@@ -270,8 +269,8 @@ fn prove_inner<B: Backend + ?Sized, T: Transcript<Curve = BN254>>(
                 // Round one: v₂ = v·Γ₂[0], so D₂ = e(⟨Γ₁', v⟩, Γ₂[0]).
                 let sums = timed(&mut profile.msm_g1, || {
                     Ok::<_, PcsError>([
-                        backend.msm_g1(&gamma1[..half], &scalars[..half])?,
-                        backend.msm_g1(&gamma1[..half], &scalars[half..len])?,
+                        backend.msm_g1_fixed(&fixed1, &scalars[..half])?,
+                        backend.msm_g1_fixed(&fixed1, &scalars[half..len])?,
                     ])
                 })?;
                 (Some(affine_g1(&sums)), None)
@@ -315,8 +314,8 @@ fn prove_inner<B: Backend + ?Sized, T: Transcript<Curve = BN254>>(
             || {
                 both(
                     overlap,
-                    || backend.msm_g1(&gamma1[..len], &s2),
-                    || backend.msm_g2(&gamma2[..len], &s1),
+                    || backend.msm_g1_fixed(&fixed1, &s2),
+                    || backend.msm_g2_fixed(&fixed2, &s1),
                 )
             },
         );
@@ -344,10 +343,10 @@ fn prove_inner<B: Backend + ?Sized, T: Transcript<Curve = BN254>>(
         first_messages.push(first);
         let beta_inv = beta.inverse().ok_or(dory_pcs::DoryError::InvalidProof)?;
         timed(&mut profile.g1_scalar_mul, || {
-            backend.g1_scale_bases_add(&gamma1_projective[..len], &mut v1, &beta)
+            backend.g1_scale_fixed_add(&fixed1, &mut v1, &beta)
         });
         timed(&mut profile.g2_scalar_mul, || {
-            backend.g2_scale_bases_add(&gamma2_projective[..len], &mut v2, &beta_inv)
+            backend.g2_scale_fixed_add(&fixed2, &mut v2, &beta_inv)
         });
         v2_scalars = None;
 

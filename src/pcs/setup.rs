@@ -57,7 +57,8 @@ use dory_pcs::setup::{ProverSetup, VerifierSetup};
 use rayon::prelude::*;
 
 use super::PcsError;
-use crate::backend::G2Lines;
+use crate::backend::{FixedBases, G2Lines};
+use ark_bn254::{g1::Config as G1Config, g2::Config as G2Config};
 
 /// Domain separator for every hash in the derivation.
 const DOMAIN: &[u8] = b"zkinfer/dory-setup/v1";
@@ -95,6 +96,23 @@ pub struct DorySetup {
     /// process on first use and only for the prefix a layout needs (never read
     /// from disk, so nothing to authenticate).
     pub(crate) g2_lines: G2LinesCache,
+    /// Fixed-base tables of Γ₁ and Γ₂ (see `backend::cpu::fixed_base`), built
+    /// like `g2_lines`: in this process, on first use, for the prefix needed.
+    pub(crate) fixed: FixedBasesCache,
+}
+
+/// Γ₁ and Γ₂ with their fixed-base tables, grown on demand; clones share it.
+#[derive(Clone, Default)]
+#[allow(clippy::type_complexity)]
+pub(crate) struct FixedBasesCache(
+    Arc<Mutex<(Arc<FixedBases<G1Config>>, Arc<FixedBases<G2Config>>)>>,
+);
+
+impl std::fmt::Debug for FixedBasesCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let len = self.0.lock().map(|t| t.0.len()).unwrap_or(0);
+        write!(f, "FixedBasesCache({len} bases)")
+    }
 }
 
 /// Prepared Γ₂ prefixes (about 17 KiB per point: 8.7 MiB for the 2^9 points an
@@ -111,6 +129,29 @@ impl std::fmt::Debug for G2LinesCache {
 }
 
 impl DorySetup {
+    /// Γ₁[..count] and Γ₂[..count] (at least) with their fixed-base tables.
+    /// Panics if `count` exceeds the setup's generators (callers check layouts).
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn fixed_bases(
+        &self,
+        count: usize,
+    ) -> (Arc<FixedBases<G1Config>>, Arc<FixedBases<G2Config>>) {
+        let mut cached = self.fixed.0.lock().unwrap_or_else(|e| e.into_inner());
+        if cached.0.len() < count {
+            let from = cached.0.len();
+            let mut g1 = (*cached.0).clone();
+            g1.extend(&self.g1_affine[from..count]);
+            let points: Vec<G2Projective> = self.prover.g2_vec[from..count]
+                .iter()
+                .map(|p| p.0)
+                .collect();
+            let mut g2 = (*cached.1).clone();
+            g2.extend(&crate::backend::cpu::group_ops::to_affine(&points));
+            *cached = (Arc::new(g1), Arc::new(g2));
+        }
+        (Arc::clone(&cached.0), Arc::clone(&cached.1))
+    }
+
     /// Line coefficients of Γ₂[..count] (at least; the cache may hold more).
     /// Panics if `count` exceeds the setup's generators (callers check layouts).
     pub(crate) fn g2_lines(&self, count: usize) -> Arc<Vec<G2Lines>> {
@@ -221,6 +262,7 @@ impl DorySetup {
             verifier,
             g1_affine: g1,
             g2_lines: G2LinesCache::default(),
+            fixed: FixedBasesCache::default(),
         })
     }
 
@@ -368,6 +410,7 @@ impl DorySetup {
             verifier,
             g1_affine,
             g2_lines: G2LinesCache::default(),
+            fixed: FixedBasesCache::default(),
         })
     }
 }

@@ -4,6 +4,7 @@
 //! Tuning (MSM windows, chunk sizes) comes from a [`KernelConfig`], by default the
 //! compiled-in `kernels-config/cpu.toml`.
 
+pub mod fixed_base;
 pub mod group_ops;
 pub mod msm;
 pub mod multilinear;
