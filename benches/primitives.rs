@@ -1,12 +1,14 @@
 //! Criterion benches of Dory through zkinfer's backends, with dory_pcs's own
-//! commit as the baseline: `dory/<backend>/commit/i8/2^L/<layout>`,
-//! `dory/<backend>/open/2^L/square`.
+//! commit and prove as the baselines: `dory/<backend>/commit/i8/2^L/<layout>`,
+//! `dory/<backend>/open/2^L/square` against `dory/ark/open/2^L/square`
+//! (`dory_pcs::prove` with dory-pcs's arkworks routines) at 2^16, 2^18 and 2^20
+//! (`DORY_OPEN_SIZES=16,18` picks others).
 
 use ark_bn254::Fr;
 use ark_std::UniformRand;
 use criterion::{criterion_group, criterion_main, Criterion};
 use dory_pcs::backends::arkworks::{
-    ArkFr, ArkworksPolynomial, Blake2bTranscript, G1Routines, BN254,
+    ArkFr, ArkworksPolynomial, Blake2bTranscript, G1Routines, G2Routines, BN254,
 };
 use dory_pcs::Polynomial;
 use rand_chacha::rand_core::{RngCore, SeedableRng};
@@ -55,17 +57,79 @@ fn dory(c: &mut Criterion) {
                 .expect("commit")
         })
     });
-    let (commitment, hint) = pcs::commit(cpu, &poly, square, &setup).expect("commit");
-    let point: Vec<Fr> = (0..LOG_SIZE).map(|_| Fr::rand(&mut rng)).collect();
-    group.bench_function(format!("cpu/open/2^{LOG_SIZE}/square"), |b| {
-        b.iter(|| {
-            let mut transcript = Blake2bTranscript::<BN254>::new(b"bench");
-            pcs::open::<CpuBackend, _>(&poly, &commitment, &hint, &point, &setup, &mut transcript)
-                .expect("open")
-        })
-    });
     group.finish();
 }
 
-criterion_group!(benches, dory);
+/// Opening sizes: `DORY_OPEN_SIZES` (comma-separated log2 sizes) or 16, 18, 20.
+fn open_sizes() -> Vec<usize> {
+    std::env::var("DORY_OPEN_SIZES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![16, 18, 20])
+}
+
+fn dory_open(c: &mut Criterion) {
+    let sizes = open_sizes();
+    let max_sigma = sizes
+        .iter()
+        .map(|&l| Layout::square(l).sigma)
+        .max()
+        .unwrap_or(1);
+    let setup = DorySetup::load_or_derive(
+        pcs::setup::DEFAULT_SEED,
+        max_sigma,
+        &DorySetup::default_cache_dir(),
+    )
+    .expect("setup");
+    let cpu = CpuBackend::global();
+    let mut group = c.benchmark_group("dory");
+    group.sample_size(10);
+    for log_size in sizes {
+        let mut rng = ChaCha20Rng::seed_from_u64(log_size as u64);
+        let values: Vec<i64> = (0..1usize << log_size)
+            .map(|_| (rng.next_u32() % 256) as i64 - 128)
+            .collect();
+        let poly = MultilinearPoly::from_small(values).expect("power of two");
+        let square = Layout::square(log_size);
+        let (commitment, hint) = pcs::commit(cpu, &poly, square, &setup).expect("commit");
+        let point: Vec<Fr> = (0..log_size).map(|_| Fr::rand(&mut rng)).collect();
+        group.bench_function(format!("cpu/open/2^{log_size}/square"), |b| {
+            b.iter(|| {
+                let mut transcript = Blake2bTranscript::<BN254>::new(b"bench");
+                pcs::open::<CpuBackend, _>(
+                    &poly,
+                    &commitment,
+                    &hint,
+                    &point,
+                    &setup,
+                    &mut transcript,
+                )
+                .expect("open")
+            })
+        });
+        // Baseline: dory_pcs::prove itself on the same statement.
+        setup.prepare_pairing_cache();
+        let reference = ArkworksPolynomial::new(poly.to_field().into_iter().map(ArkFr).collect());
+        let ark_point: Vec<ArkFr> = point.iter().map(|p| ArkFr(*p)).collect();
+        group.bench_function(format!("ark/open/2^{log_size}/square"), |b| {
+            b.iter(|| {
+                let mut transcript = Blake2bTranscript::<BN254>::new(b"bench");
+                dory_pcs::prove::<_, BN254, G1Routines, G2Routines, _, _, dory_pcs::Transparent>(
+                    &reference,
+                    &ark_point,
+                    hint.rows.clone(),
+                    ArkFr(Fr::from(0u64)),
+                    square.nu,
+                    square.sigma,
+                    &setup.prover,
+                    &mut transcript,
+                )
+                .expect("prove")
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, dory, dory_open);
 criterion_main!(benches);

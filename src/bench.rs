@@ -48,11 +48,15 @@ pub enum Primitive {
     DoryCommitSquare,
     DoryCommitWide,
     DoryOpenSquare,
+    /// `dory_pcs::prove` itself (dory-pcs's arkworks routines and polynomial
+    /// type) on the same polynomial, point and layout as `DoryOpenSquare`: the
+    /// baseline zkinfer's opening is compared with. CPU only.
+    DoryOpenDoryPcs,
 }
 
 impl Primitive {
     /// Every primitive, in table order.
-    pub const ALL: [Primitive; 8] = [
+    pub const ALL: [Primitive; 9] = [
         Primitive::MsmFull,
         Primitive::MsmI8,
         Primitive::MsmI16,
@@ -61,6 +65,7 @@ impl Primitive {
         Primitive::DoryCommitSquare,
         Primitive::DoryCommitWide,
         Primitive::DoryOpenSquare,
+        Primitive::DoryOpenDoryPcs,
     ];
 
     /// Stable name used in tables and JSON.
@@ -74,6 +79,7 @@ impl Primitive {
             Primitive::DoryCommitSquare => "dory_commit/i8/square",
             Primitive::DoryCommitWide => "dory_commit/i8/wide",
             Primitive::DoryOpenSquare => "dory_open/square",
+            Primitive::DoryOpenDoryPcs => "dory_open/dory_pcs",
         }
     }
 }
@@ -100,6 +106,21 @@ pub struct Measurement {
     pub runs: usize,
     /// CPU median / this median (1.0 for the CPU itself).
     pub speedup_vs_cpu: Option<f64>,
+    /// Median CPU-seconds of all the process's threads per run (Linux), which
+    /// other processes on the machine inflate far less than wall time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_median_s: Option<f64>,
+    /// For `dory_open/square`: the `dory_open/dory_pcs` median of the same size
+    /// divided by this median (when both were run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speedup_vs_dory_pcs: Option<f64>,
+    /// The same ratio of CPU-second medians.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_speedup_vs_dory_pcs: Option<f64>,
+    /// For `dory_open/square`: share of the opening's time per kind of work
+    /// ([`pcs::OpenProfile`]), over all measured runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Vec<(&'static str, f64)>>,
 }
 
 /// A device that could not be benchmarked, with the reason.
@@ -173,13 +194,49 @@ impl Inputs {
     }
 }
 
-fn time_runs(repeats: usize, mut f: impl FnMut()) -> Vec<Duration> {
+/// CPU time used so far by every live thread of this process, from Linux's
+/// `/proc/self/task/*/schedstat` (nanoseconds); `None` where that is absent.
+/// Rayon's workers live as long as the process, so a difference of two readings
+/// is the CPU time of the work in between: unlike wall time, it does not grow
+/// when other processes share the cores.
+pub fn process_cpu_time() -> Option<Duration> {
+    let mut total = 0u64;
+    let mut any = false;
+    for entry in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let Ok(text) = std::fs::read_to_string(entry.path().join("schedstat")) else {
+            continue; // a thread that just exited
+        };
+        if let Some(ns) = text
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            total += ns;
+            any = true;
+        }
+    }
+    any.then(|| Duration::from_nanos(total))
+}
+
+/// Wall and CPU time of one measured run.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    wall: Duration,
+    cpu: Option<Duration>,
+}
+
+fn time_runs(repeats: usize, mut f: impl FnMut()) -> Vec<Run> {
     f(); // warm-up (caches, thread pool, lazily built tables)
     (0..repeats.max(1))
         .map(|_| {
+            let cpu_start = process_cpu_time();
             let start = Instant::now();
             f();
-            start.elapsed()
+            let wall = start.elapsed();
+            let cpu = cpu_start
+                .zip(process_cpu_time())
+                .map(|(a, b)| b.saturating_sub(a));
+            Run { wall, cpu }
         })
         .collect()
 }
@@ -191,8 +248,9 @@ fn run_primitive<B: GlobalBackend>(
     log_size: usize,
     setup: &DorySetup,
     repeats: usize,
-) -> anyhow::Result<(Vec<Duration>, Option<Layout>)> {
+) -> anyhow::Result<(Vec<Run>, Option<Layout>, Option<pcs::OpenProfile>)> {
     let n = 1usize << log_size;
+    let mut profile = None;
     let bases = &inputs.bases[..n];
     let mut failure = None;
     let mut record = |r: Result<(), String>| {
@@ -250,16 +308,52 @@ fn run_primitive<B: GlobalBackend>(
             let l = Layout::square(log_size);
             layout = Some(l);
             let (commitment, hint) = pcs::commit(backend, &inputs.poly_i8, l, setup)?;
-            time_runs(repeats, || {
+            let open = |split: Option<&mut pcs::OpenProfile>| {
                 let mut transcript =
                     dory_pcs::backends::arkworks::Blake2bTranscript::new(b"zkinfer-bench");
+                pcs::open_profiled::<B, _>(
+                    &inputs.poly_i8,
+                    &commitment,
+                    &hint,
+                    &inputs.point,
+                    setup,
+                    &mut transcript,
+                    split,
+                )
+                .map(drop)
+                .map_err(|e| e.to_string())
+            };
+            let times = time_runs(repeats, || record(open(None)));
+            // One more, profiled run (its parts one after another) for the split.
+            let mut split = pcs::OpenProfile::default();
+            open(Some(&mut split)).map_err(|e| anyhow::anyhow!(e))?;
+            profile = Some(split);
+            times
+        }
+        Primitive::DoryOpenDoryPcs => {
+            use dory_pcs::backends::arkworks::{
+                ArkFr, ArkG1, ArkworksPolynomial, Blake2bTranscript, G1Routines, G2Routines, BN254,
+            };
+            let l = Layout::square(log_size);
+            layout = Some(l);
+            let (_, hint) = pcs::commit(backend, &inputs.poly_i8, l, setup)?;
+            let poly =
+                ArkworksPolynomial::new(inputs.poly_i8.to_field().into_iter().map(ArkFr).collect());
+            let point: Vec<ArkFr> = inputs.point.iter().map(|p| ArkFr(*p)).collect();
+            let rows: Vec<ArkG1> = hint.rows.clone();
+            // dory-pcs's prepared-G2 cache, as its own benches use it.
+            setup.prepare_pairing_cache();
+            time_runs(repeats, || {
+                let mut transcript = Blake2bTranscript::<BN254>::new(b"zkinfer-bench");
                 record(
-                    pcs::open::<B, _>(
-                        &inputs.poly_i8,
-                        &commitment,
-                        &hint,
-                        &inputs.point,
-                        setup,
+                    dory_pcs::prove::<_, BN254, G1Routines, G2Routines, _, _, dory_pcs::Transparent>(
+                        &poly,
+                        &point,
+                        rows.clone(),
+                        ArkFr(Fr::from(0u64)),
+                        l.nu,
+                        l.sigma,
+                        &setup.prover,
                         &mut transcript,
                     )
                     .map(drop)
@@ -270,7 +364,7 @@ fn run_primitive<B: GlobalBackend>(
     };
     match failure {
         Some(e) => Err(anyhow::anyhow!("{} at 2^{log_size}: {e}", primitive.name())),
-        None => Ok((times, layout)),
+        None => Ok((times, layout, profile)),
     }
 }
 
@@ -323,7 +417,10 @@ pub fn run(
         for &primitive in &options.primitives {
             let mut cpu_median = None;
             for (name, backend) in &selected {
-                let (times, layout) = match backend {
+                if primitive == Primitive::DoryOpenDoryPcs && name != "cpu" {
+                    continue; // the baseline does not use the backend
+                }
+                let (times, layout, profile) = match backend {
                     SelectedBackend::Cpu(b) => {
                         run_primitive(*b, primitive, &inputs, log_size, &setup, options.repeats)?
                     }
@@ -336,7 +433,10 @@ pub fn run(
                         run_primitive(*b, primitive, &inputs, log_size, &setup, options.repeats)?
                     }
                 };
-                let (median, min, max) = summarize(&times);
+                let walls: Vec<Duration> = times.iter().map(|r| r.wall).collect();
+                let (median, min, max) = summarize(&walls);
+                let cpus: Option<Vec<Duration>> = times.iter().map(|r| r.cpu).collect();
+                let cpu_seconds = cpus.map(|c| summarize(&c).0);
                 if name == "cpu" {
                     cpu_median = Some(median);
                 }
@@ -350,6 +450,16 @@ pub fn run(
                     max_s: max,
                     runs: times.len(),
                     speedup_vs_cpu: None,
+                    cpu_median_s: cpu_seconds,
+                    speedup_vs_dory_pcs: None,
+                    cpu_speedup_vs_dory_pcs: None,
+                    profile: profile.map(|p| {
+                        let total = p.total().as_secs_f64().max(f64::MIN_POSITIVE);
+                        p.parts()
+                            .iter()
+                            .map(|(name, t)| (*name, t.as_secs_f64() / total))
+                            .collect()
+                    }),
                 });
                 on_step(&format!("{} 2^{log_size} on {name}", primitive.name()));
             }
@@ -364,6 +474,23 @@ pub fn run(
                     m.speedup_vs_cpu = Some(cpu / m.median_s);
                 }
             }
+        }
+    }
+    let baselines: Vec<(usize, f64, Option<f64>)> = measurements
+        .iter()
+        .filter(|m| m.op == Primitive::DoryOpenDoryPcs.name())
+        .map(|m| (m.log_size, m.median_s, m.cpu_median_s))
+        .collect();
+    for m in measurements
+        .iter_mut()
+        .filter(|m| m.op == Primitive::DoryOpenSquare.name())
+    {
+        if let Some((_, base, base_cpu)) = baselines.iter().find(|(l, ..)| *l == m.log_size) {
+            m.speedup_vs_dory_pcs = Some(base / m.median_s);
+            m.cpu_speedup_vs_dory_pcs = base_cpu
+                .zip(m.cpu_median_s)
+                .filter(|(_, ours)| *ours > 0.0)
+                .map(|(base, ours)| base / ours);
         }
     }
     Ok(Report {
@@ -422,6 +549,11 @@ mod tests {
         };
         let report = run(&options, dir.path(), |_| {}).unwrap();
         assert_eq!(report.measurements.len(), 2 * Primitive::ALL.len());
+        assert!(report
+            .measurements
+            .iter()
+            .filter(|m| m.op == "dory_open/square")
+            .all(|m| m.speedup_vs_dory_pcs.is_some() && m.profile.is_some()));
         assert!(report
             .measurements
             .iter()

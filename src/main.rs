@@ -544,6 +544,23 @@ fn bench_primitives(args: PrimitivesArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|| "-".into()),
             m.layout.clone().unwrap_or_default(),
         );
+        if let Some(ratio) = m.speedup_vs_dory_pcs {
+            let cpu = m
+                .cpu_speedup_vs_dory_pcs
+                .map(|r| format!(", {r:.2}x fewer CPU-seconds"))
+                .unwrap_or_default();
+            println!("{:<24} {ratio:.2}x faster than dory_pcs::prove{cpu}", "");
+        }
+        if let Some(cpu) = m.cpu_median_s {
+            println!("{:<24} CPU time {}", "", format_secs(cpu));
+        }
+        if let Some(profile) = &m.profile {
+            let parts: Vec<String> = profile
+                .iter()
+                .map(|(name, share)| format!("{name} {:.0}%", share * 100.0))
+                .collect();
+            println!("{:<24} split: {}", "", parts.join(", "));
+        }
     }
     for s in &report.skipped {
         println!("{:<8} not run: {}", s.device, s.reason);

@@ -317,3 +317,100 @@ fn bad_arguments_are_typed_errors() {
         Err(PcsError::PointLength { .. })
     ));
 }
+
+/// zkinfer's Dory prover makes exactly the proof `dory_pcs::prove` makes (with
+/// dory-pcs's own arkworks routines and polynomial type), for the same statement
+/// and transcript, and dory-pcs's verifier accepts it; square, non-square,
+/// single-row and single-entry layouts, small and field values.
+#[test]
+fn own_prover_matches_dory_pcs_byte_for_byte() {
+    use ark_serialize::CanonicalSerialize;
+    use dory_pcs::backends::arkworks::{ArkG1, ArkworksPolynomial, G1Routines, G2Routines};
+    use dory_pcs::primitives::transcript::Transcript;
+    let setup = setup();
+    let cpu = CpuBackend::global();
+    let mut rng = ChaCha20Rng::seed_from_u64(0xd0e1);
+    let cases = [
+        (0, 0),
+        (0, 1),
+        (1, 1),
+        (0, 3),
+        (2, 3),
+        (3, 3),
+        (3, 7),
+        (5, 6),
+    ];
+    let mut profile = pcs::OpenProfile::default();
+    for (i, &(nu, sigma)) in cases.iter().enumerate() {
+        let layout = Layout { nu, sigma };
+        let poly = if i % 2 == 0 {
+            small_poly(&mut rng, nu + sigma, 8)
+        } else {
+            MultilinearPoly::from_field(
+                (0..1usize << (nu + sigma))
+                    .map(|_| Fr::rand(&mut rng))
+                    .collect(),
+            )
+            .unwrap()
+        };
+        let (commitment, hint) = pcs::commit(cpu, &poly, layout, setup).unwrap();
+        let point = random_point(&mut rng, nu + sigma);
+        let mut ours_transcript = transcript();
+        let ours = pcs::prover::prove(
+            cpu,
+            &poly,
+            &point,
+            &hint,
+            setup,
+            &mut ours_transcript,
+            if i % 3 == 0 { Some(&mut profile) } else { None },
+        )
+        .unwrap();
+        let reference = ArkworksPolynomial::new(poly.to_field().into_iter().map(ArkFr).collect());
+        let ark_point: Vec<ArkFr> = point.iter().map(|p| ArkFr(*p)).collect();
+        let mut theirs_transcript = transcript();
+        let (theirs, _) =
+            dory_pcs::prove::<_, BN254, G1Routines, G2Routines, _, _, dory_pcs::Transparent>(
+                &reference,
+                &ark_point,
+                hint.rows.iter().map(|r| ArkG1(r.0)).collect(),
+                ArkFr(Fr::from(0u64)),
+                nu,
+                sigma,
+                &setup.prover,
+                &mut theirs_transcript,
+            )
+            .unwrap();
+        let bytes = |p: &pcs::EvaluationProof| {
+            let mut out = Vec::new();
+            p.serialize_compressed(&mut out).unwrap();
+            out
+        };
+        assert_eq!(bytes(&ours), bytes(&theirs), "layout {layout:?}");
+        assert_eq!(ours, theirs, "layout {layout:?}");
+        // Both transcripts end in the same state.
+        assert_eq!(
+            ours_transcript.challenge_scalar(b"after"),
+            theirs_transcript.challenge_scalar(b"after")
+        );
+        let value = poly.evaluate(cpu, &point).unwrap();
+        dory_pcs::verify::<_, BN254, G1Routines, G2Routines, _>(
+            commitment.0,
+            ArkFr(value),
+            &ark_point,
+            &ours,
+            setup.verifier.clone(),
+            &mut transcript(),
+        )
+        .unwrap_or_else(|e| panic!("dory-pcs rejects our proof for {layout:?}: {e}"));
+        assert!(dory_pcs::verify::<_, BN254, G1Routines, G2Routines, _>(
+            commitment.0,
+            ArkFr(value + Fr::from(1u64)),
+            &ark_point,
+            &ours,
+            setup.verifier.clone(),
+            &mut transcript(),
+        )
+        .is_err());
+    }
+}

@@ -6,6 +6,9 @@
 //! methods take. It must not hold protocol logic (no transcript, no op semantics):
 //! a backend supplies primitives only.
 //!
+//! Dory's opening adds batched multi-pairings ([`Backend::multi_pairings`]) and
+//! element-wise G1/G2 scalar multiplications; their defaults run on the CPU.
+//!
 //! Implementations:
 //! - [`cpu::CpuBackend`]: always compiled, rayon-parallel, the oracle every other
 //!   backend is compared against;
@@ -36,8 +39,12 @@ pub mod registry;
 #[cfg(feature = "wgpu")]
 pub mod wgpu;
 
-use ark_bn254::{Fr, G1Affine, G1Projective, G2Affine, G2Projective};
+use ark_bn254::{g1::Config as G1Config, g2::Config as G2Config};
+use ark_bn254::{Bn254, Fr, G1Affine, G1Projective, G2Affine, G2Projective};
+use ark_ec::pairing::PairingOutput;
 
+pub use cpu::fixed_base::FixedBases;
+pub use cpu::pairing::{G2Lines, G2Side, PairingProduct};
 pub use cpu::CpuBackend;
 pub use reference::ReferenceBackend;
 
@@ -357,6 +364,75 @@ pub trait Backend: Send + Sync {
         cpu::multilinear::fraction_layer_round(e, trees, weights, gamma, 1 << 10)
     }
 
+    /// Products of pairings `Π_i e(g1[i], g2[i])`, one result per product, each
+    /// with its own final exponentiation (Dory's per-round messages D₁, D₂, C±).
+    /// Invariant: in each product both sides have the same length; identities
+    /// contribute 1. Results equal arkworks' `multi_pairing` of each product.
+    fn multi_pairings(
+        &self,
+        products: &[PairingProduct<'_>],
+    ) -> BackendResult<Vec<PairingOutput<Bn254>>> {
+        for (i, p) in products.iter().enumerate() {
+            let g2 = match p.g2 {
+                G2Side::Lines(l) => l.len(),
+                G2Side::Points(q) => q.len(),
+            };
+            if p.g1.len() != g2 {
+                return Err(BackendError::LengthMismatch {
+                    op: "multi_pairings",
+                    left_name: "g1",
+                    left: p.g1.len(),
+                    right_name: if i == 0 { "g2" } else { "g2 (a later product)" },
+                    right: g2,
+                });
+            }
+        }
+        Ok(cpu::pairing::multi_pairings(products))
+    }
+
+    /// `vs[i] += scalar·bases[i]` for `i < vs.len()` over fixed G1 bases with
+    /// precomputed tables (Dory's `v₁ += β·Γ₁`). Invariant: `vs.len() <= bases.len()`.
+    /// A backend without its own version runs the CPU one.
+    fn g1_scale_fixed_add(
+        &self,
+        bases: &FixedBases<G1Config>,
+        vs: &mut [G1Projective],
+        scalar: &Fr,
+    ) {
+        add_into(vs, bases.mul_same_scalar(vs.len(), scalar));
+    }
+
+    /// [`Backend::g1_scale_fixed_add`] over G2 (Dory's `v₂ += β⁻¹·Γ₂`).
+    fn g2_scale_fixed_add(
+        &self,
+        bases: &FixedBases<G2Config>,
+        vs: &mut [G2Projective],
+        scalar: &Fr,
+    ) {
+        add_into(vs, bases.mul_same_scalar(vs.len(), scalar));
+    }
+
+    /// `Σ_{i < scalars.len()} scalars[i]·bases[i]` over fixed G1 bases with
+    /// precomputed tables. Invariant: `scalars.len() <= bases.len()`.
+    fn msm_g1_fixed(
+        &self,
+        bases: &FixedBases<G1Config>,
+        scalars: &[Fr],
+    ) -> BackendResult<G1Projective> {
+        check_at_most("msm_g1_fixed", scalars.len(), bases.len())?;
+        Ok(bases.msm(scalars))
+    }
+
+    /// [`Backend::msm_g1_fixed`] over G2.
+    fn msm_g2_fixed(
+        &self,
+        bases: &FixedBases<G2Config>,
+        scalars: &[Fr],
+    ) -> BackendResult<G2Projective> {
+        check_at_most("msm_g2_fixed", scalars.len(), bases.len())?;
+        Ok(bases.msm(scalars))
+    }
+
     /// G2 vector: `[base·s for s in scalars]` (Dory's `v₂ = v·Γ₂,fin`).
     fn g2_fixed_base_mul(&self, base: &G2Projective, scalars: &[Fr]) -> Vec<G2Projective> {
         cpu::group_ops::fixed_base_mul(base, scalars)
@@ -390,6 +466,30 @@ pub trait Backend: Send + Sync {
     /// `left[i] = left[i]·scalar + right[i]` over Fr. Invariant: equal lengths.
     fn fr_scale_add(&self, left: &mut [Fr], right: &[Fr], scalar: &Fr) {
         cpu::group_ops::fr_scale_add(left, right, scalar)
+    }
+}
+
+fn add_into<P: ark_ec::short_weierstrass::SWCurveConfig>(
+    vs: &mut [ark_ec::short_weierstrass::Projective<P>],
+    addends: Vec<ark_ec::short_weierstrass::Projective<P>>,
+) {
+    use rayon::prelude::*;
+    vs.par_iter_mut()
+        .zip(addends.par_iter())
+        .for_each(|(v, a)| *v += a);
+}
+
+fn check_at_most(op: &'static str, scalars: usize, bases: usize) -> BackendResult<()> {
+    if scalars <= bases {
+        Ok(())
+    } else {
+        Err(BackendError::LengthMismatch {
+            op,
+            left_name: "scalars",
+            left: scalars,
+            right_name: "bases (at least as many needed)",
+            right: bases,
+        })
     }
 }
 

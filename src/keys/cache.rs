@@ -232,6 +232,11 @@ impl Setups {
         Ok(setup)
     }
 
+    /// Every setup loaded so far.
+    pub fn all(&self) -> Vec<Arc<DorySetup>> {
+        self.loaded.values().cloned().collect()
+    }
+
     /// The largest setup loaded so far. Every setup is derived from the same
     /// seed, so its generators extend each smaller one's: preparing its
     /// pairing cache serves every model.

@@ -19,18 +19,19 @@
 //! figures).
 
 pub mod poly;
+pub mod prover;
 pub mod reduction;
 pub mod routines;
 pub mod setup;
 
 use ark_bn254::{Fr, G1Affine, G1Projective};
 use dory_pcs::backends::arkworks::{ArkFr, ArkG1, ArkGT, BN254};
-use dory_pcs::primitives::arithmetic::PairingCurve;
 use dory_pcs::primitives::transcript::Transcript;
-use dory_pcs::{DoryProof, Transparent};
+use dory_pcs::DoryProof;
 
-use crate::backend::{Backend, BackendError};
+use crate::backend::{Backend, BackendError, G2Side, PairingProduct};
 pub use poly::{Coefficients, MultilinearPoly, OnBackend};
+pub use prover::OpenProfile;
 pub use routines::{G1Via, G2Via, GlobalBackend};
 pub use setup::DorySetup;
 
@@ -188,9 +189,16 @@ pub fn commit<B: Backend + ?Sized>(
         .into_iter()
         .map(ArkG1)
         .collect();
-    setup.prepare_pairing_cache();
-    let tier_2 = BN254::multi_pair_g2_setup(&rows, &setup.prover.g2_vec[..1 << layout.nu]);
-    Ok((Commitment(tier_2), CommitmentHint { layout, rows }))
+    let lines = setup.g2_lines(1 << layout.nu);
+    let rows_affine = to_affine_g1(&rows);
+    let tier_2 = backend.multi_pairings(&[PairingProduct {
+        g1: &rows_affine,
+        g2: G2Side::Lines(&lines[..1 << layout.nu]),
+    }])?;
+    Ok((
+        Commitment(ArkGT(tier_2[0])),
+        CommitmentHint { layout, rows },
+    ))
 }
 
 /// Absorbs the statement of an opening: commitment, layout, point, value.
@@ -211,7 +219,8 @@ fn absorb_statement<T: Transcript<Curve = BN254>>(
 }
 
 /// Proves `poly(point) = value`, returning the value and the proof. The Dory
-/// routines run on backend type `B` (its global instance).
+/// prover ([`prover`]: dory-pcs's protocol, zkinfer's scheduling) runs on
+/// backend type `B` (its global instance).
 pub fn open<B: GlobalBackend, T: Transcript<Curve = BN254>>(
     poly: &MultilinearPoly,
     commitment: &Commitment,
@@ -219,6 +228,21 @@ pub fn open<B: GlobalBackend, T: Transcript<Curve = BN254>>(
     point: &[Fr],
     setup: &DorySetup,
     transcript: &mut T,
+) -> Result<(Fr, EvaluationProof), PcsError> {
+    open_profiled::<B, T>(poly, commitment, hint, point, setup, transcript, None)
+}
+
+/// [`open`], adding where the time went to `profile` when one is given. A
+/// profiled opening runs its parts one after another (so the split is exact)
+/// and is therefore slower than an unprofiled one; the proof is the same.
+pub fn open_profiled<B: GlobalBackend, T: Transcript<Curve = BN254>>(
+    poly: &MultilinearPoly,
+    commitment: &Commitment,
+    hint: &CommitmentHint,
+    point: &[Fr],
+    setup: &DorySetup,
+    transcript: &mut T,
+    profile: Option<&mut OpenProfile>,
 ) -> Result<(Fr, EvaluationProof), PcsError> {
     let layout = hint.layout;
     let _span = tracing::debug_span!("dory_open", nu = layout.nu, sigma = layout.sigma).entered();
@@ -244,19 +268,7 @@ pub fn open<B: GlobalBackend, T: Transcript<Curve = BN254>>(
     let backend = B::global();
     let value = poly.evaluate(backend, point)?;
     absorb_statement(transcript, commitment, layout, point, &value);
-    setup.prepare_pairing_cache();
-    let point: Vec<ArkFr> = point.iter().map(|p| ArkFr(*p)).collect();
-    let view = OnBackend { poly, backend };
-    let (proof, _) = dory_pcs::prove::<_, BN254, G1Via<B>, G2Via<B>, _, _, Transparent>(
-        &view,
-        &point,
-        hint.rows.clone(),
-        ArkFr(Fr::from(0u64)),
-        layout.nu,
-        layout.sigma,
-        &setup.prover,
-        transcript,
-    )?;
+    let proof = prover::prove(backend, poly, point, hint, setup, transcript, profile)?;
     Ok((value, proof))
 }
 

@@ -43,6 +43,7 @@
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use ark_bn254::{Fq, Fq2, G1Affine, G1Projective, G2Affine, G2Projective};
 use ark_ec::pairing::Pairing;
@@ -56,6 +57,8 @@ use dory_pcs::setup::{ProverSetup, VerifierSetup};
 use rayon::prelude::*;
 
 use super::PcsError;
+use crate::backend::{FixedBases, G2Lines};
+use ark_bn254::{g1::Config as G1Config, g2::Config as G2Config};
 
 /// Domain separator for every hash in the derivation.
 const DOMAIN: &[u8] = b"zkinfer/dory-setup/v1";
@@ -89,6 +92,94 @@ pub struct DorySetup {
     pub verifier: VerifierSetup<BN254>,
     /// Γ₁ in affine coordinates (the bases of every row MSM).
     pub g1_affine: Vec<G1Affine>,
+    /// Γ₂'s Miller-loop line coefficients, computed from `prover.g2_vec` in this
+    /// process on first use and only for the prefix a layout needs (never read
+    /// from disk, so nothing to authenticate).
+    pub(crate) g2_lines: G2LinesCache,
+    /// Fixed-base tables of Γ₁ and Γ₂ (see `backend::cpu::fixed_base`), built
+    /// like `g2_lines`: in this process, on first use, for the prefix needed.
+    pub(crate) fixed: FixedBasesCache,
+}
+
+/// Γ₁ and Γ₂ with their fixed-base tables, grown on demand; clones share it.
+#[derive(Clone, Default)]
+#[allow(clippy::type_complexity)]
+pub(crate) struct FixedBasesCache(
+    Arc<Mutex<(Arc<FixedBases<G1Config>>, Arc<FixedBases<G2Config>>)>>,
+);
+
+impl std::fmt::Debug for FixedBasesCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let len = self.0.lock().map(|t| t.0.len()).unwrap_or(0);
+        write!(f, "FixedBasesCache({len} bases)")
+    }
+}
+
+/// Prepared Γ₂ prefixes (about 17 KiB per point: 8.7 MiB for the 2^9 points an
+/// opening with 2^10 columns pairs against). Grows on demand, never shrinks;
+/// clones of a setup share it.
+#[derive(Clone, Default)]
+pub(crate) struct G2LinesCache(Arc<Mutex<Arc<Vec<G2Lines>>>>);
+
+impl std::fmt::Debug for G2LinesCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let len = self.0.lock().map(|l| l.len()).unwrap_or(0);
+        write!(f, "G2LinesCache({len} points prepared)")
+    }
+}
+
+impl DorySetup {
+    /// Builds now, rather than at the first commitment or opening, the Γ₂ line
+    /// coefficients and the Γ₁/Γ₂ fixed-base tables for every generator of this
+    /// setup: about 17 KiB + 6 KiB per generator (23 MiB for 2^10). A
+    /// long-running service calls it at start.
+    pub fn warm_caches(&self) {
+        let n = self.g1_affine.len();
+        self.g2_lines(n);
+        self.fixed_bases(n);
+    }
+
+    /// Γ₁[..count] and Γ₂[..count] (at least) with their fixed-base tables.
+    /// Panics if `count` exceeds the setup's generators (callers check layouts).
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn fixed_bases(
+        &self,
+        count: usize,
+    ) -> (Arc<FixedBases<G1Config>>, Arc<FixedBases<G2Config>>) {
+        let mut cached = self.fixed.0.lock().unwrap_or_else(|e| e.into_inner());
+        if cached.0.len() < count {
+            let from = cached.0.len();
+            let mut g1 = (*cached.0).clone();
+            g1.extend(&self.g1_affine[from..count]);
+            let points: Vec<G2Projective> = self.prover.g2_vec[from..count]
+                .iter()
+                .map(|p| p.0)
+                .collect();
+            let mut g2 = (*cached.1).clone();
+            g2.extend(&crate::backend::cpu::group_ops::to_affine(&points));
+            *cached = (Arc::new(g1), Arc::new(g2));
+        }
+        (Arc::clone(&cached.0), Arc::clone(&cached.1))
+    }
+
+    /// Line coefficients of Γ₂[..count] (at least; the cache may hold more).
+    /// Panics if `count` exceeds the setup's generators (callers check layouts).
+    pub(crate) fn g2_lines(&self, count: usize) -> Arc<Vec<G2Lines>> {
+        let mut cached = self.g2_lines.0.lock().unwrap_or_else(|e| e.into_inner());
+        if cached.len() < count {
+            let from = cached.len();
+            let points: Vec<G2Projective> = self.prover.g2_vec[from..count]
+                .iter()
+                .map(|p| p.0)
+                .collect();
+            let affine = crate::backend::cpu::group_ops::to_affine(&points);
+            let mut lines = Vec::with_capacity(count);
+            lines.extend(cached.iter().cloned());
+            lines.extend(crate::backend::cpu::pairing::prepare_g2(&affine));
+            *cached = Arc::new(lines);
+        }
+        Arc::clone(&cached)
+    }
 }
 
 fn hash_to_base_field(group: &[u8], seed: &[u8], index: u64, counter: u64, part: u8) -> (Fq, bool) {
@@ -180,11 +271,14 @@ impl DorySetup {
             prover,
             verifier,
             g1_affine: g1,
+            g2_lines: G2LinesCache::default(),
+            fixed: FixedBasesCache::default(),
         })
     }
 
-    /// Makes dory's prepared-point cache cover these generators, so tier-2
-    /// commitments and openings pair against precomputed G2 lines.
+    /// Makes dory-pcs's own prepared-point cache cover these generators. Only
+    /// `dory_pcs`'s routines read it (zkinfer's commit and open use
+    /// [`DorySetup::warm_caches`]'s tables); the benches' baselines call it.
     pub fn prepare_pairing_cache(&self) {
         dory_pcs::backends::arkworks::init_cache(&self.prover.g1_vec, &self.prover.g2_vec);
     }
@@ -326,6 +420,8 @@ impl DorySetup {
             prover,
             verifier,
             g1_affine,
+            g2_lines: G2LinesCache::default(),
+            fixed: FixedBasesCache::default(),
         })
     }
 }

@@ -345,10 +345,10 @@ impl Service {
             );
             models.push(ServedModel::from_prepared(prepared));
         }
-        // Every setup extends the smaller ones (one seed), so preparing the
-        // largest one's pairing cache once serves every model's proofs.
-        if let Some(largest) = setups.largest() {
-            largest.prepare_pairing_cache();
+        // Γ₂'s Miller-loop lines and the generators' fixed-base tables are
+        // built per setup on first use; build them before the first request.
+        for setup in setups.all() {
+            setup.warm_caches();
         }
         Self::assemble(models, backend, config, access)
     }

@@ -4,10 +4,12 @@
 //! Tuning (MSM windows, chunk sizes) comes from a [`KernelConfig`], by default the
 //! compiled-in `kernels-config/cpu.toml`.
 
+pub mod fixed_base;
 pub mod group_ops;
 pub mod msm;
 pub mod multilinear;
 pub mod ntt;
+pub mod pairing;
 
 use std::sync::OnceLock;
 
@@ -129,6 +131,9 @@ impl Backend for CpuBackend {
 
     fn msm_g1(&self, bases: &[G1Affine], scalars: &[Fr]) -> BackendResult<G1Projective> {
         check_equal_len("msm_g1", "bases", bases.len(), "scalars", scalars.len())?;
+        if bases.len() <= group_ops::STRAUS_MAX_LEN {
+            return Ok(group_ops::msm_straus_glv(bases, scalars));
+        }
         let window = self.config.full_window(bases.len());
         Ok(msm::msm(bases, scalars, &self.config.msm, window))
     }
@@ -144,6 +149,9 @@ impl Backend for CpuBackend {
 
     fn msm_g2(&self, bases: &[G2Affine], scalars: &[Fr]) -> BackendResult<G2Projective> {
         check_equal_len("msm_g2", "bases", bases.len(), "scalars", scalars.len())?;
+        if bases.len() <= group_ops::STRAUS_MAX_LEN {
+            return Ok(group_ops::msm_straus_glv(bases, scalars));
+        }
         let window = self.config.full_window(bases.len());
         Ok(msm::msm(bases, scalars, &self.config.msm, window))
     }
