@@ -419,7 +419,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .build()?;
     let (addr, workers, queue) = (args.addr, args.workers, args.queue);
     runtime.block_on(async move {
-        #[allow(unused_mut)]
+        #[cfg_attr(
+            not(feature = "fleet"),
+            expect(unused_mut, reason = "changed only with a fleet")
+        )]
         let mut proving = format!("{} workers, queue {}", workers, queue);
         #[cfg(feature = "fleet")]
         if args.nats.nats.is_some() {

@@ -304,16 +304,30 @@ async fn a_nats_restart_mid_run_loses_no_job() {
         &[],
     );
     let mut ids = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..6 {
         ids.push(submit(server.addr).await);
     }
-    // Restart once the first proof is underway.
+    // Restart once the first proof is underway, while most jobs wait.
     let deadline = Instant::now() + Duration::from_secs(30);
     while !matches!(job(server.addr, &ids[0]).await, Some(v) if v["state"] != "queued") {
         assert!(Instant::now() < deadline, "no job started");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     tokio::task::block_in_place(|| nats.restart());
+    let mut waiting = 0;
+    for id in &ids {
+        let state = loop {
+            if let Some(v) = job(server.addr, id).await {
+                break v["state"].as_str().unwrap().to_string();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        waiting += usize::from(state == "queued" || state == "proving");
+    }
+    assert!(
+        waiting >= 2,
+        "the restart came too late to matter ({waiting} jobs left)"
+    );
     let views = wait_all(server.addr, &ids, Duration::from_secs(90)).await;
     for v in &views {
         check_done(&server.service, v);
@@ -416,5 +430,59 @@ async fn a_job_no_worker_can_prove_ends_failed_with_the_reason() {
         "{}",
         answer.json()
     );
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_every_worker_dies_ends_failed() {
+    let Some(nats) = nats::start() else { return };
+    let server = fleet_server(&nats, 16).await;
+    // One delivery allowed: when the only worker dies mid-proof, JetStream
+    // gives the job up and the service records why (max-deliveries advisory).
+    let mut w = Worker::start(
+        &nats.url(),
+        "wd",
+        &model_path("authorization"),
+        &cache_dir().join("keys"),
+        1.0,
+        &["--max-deliver", "1"],
+    );
+    let id = submit(server.addr).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !matches!(job(server.addr, &id).await, Some(v) if v["state"] == "proving") {
+        assert!(Instant::now() < deadline, "the job never started");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    w.kill();
+    // JetStream notices the exhausted job when a live worker next asks for
+    // work: another one starts, and must not get it.
+    let other = Worker::start(
+        &nats.url(),
+        "wl",
+        &model_path("authorization"),
+        &cache_dir().join("keys"),
+        1.0,
+        &["--max-deliver", "1"],
+    );
+    let views = wait_all(
+        server.addr,
+        std::slice::from_ref(&id),
+        Duration::from_secs(30),
+    )
+    .await;
+    let v = &views[0];
+    assert_eq!(v["state"], "failed", "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("without an outcome"),
+        "{v}"
+    );
+    let store = Store::connect(&nats).await;
+    assert_eq!(
+        store.stream_messages().await,
+        0,
+        "the abandoned job left the stream"
+    );
+    let m = worker_metrics(&other).await;
+    assert_eq!(metric(&m, DONE), 0.0, "{m}");
     server.shutdown().await;
 }

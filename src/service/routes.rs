@@ -702,7 +702,10 @@ async fn healthz(State(service): State<Arc<Service>>) -> Response {
     }
     let (queued, busy) = service.pool.load();
     let (jobs_open, jobs_finished) = service.jobs.counts();
-    #[allow(unused_mut)]
+    #[cfg_attr(
+        not(feature = "fleet"),
+        expect(unused_mut, reason = "changed only with a fleet")
+    )]
     let mut health = serde_json::json!({
         "status": "ok",
         "models": service.models.len(),

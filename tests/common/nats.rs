@@ -186,8 +186,9 @@ impl Worker {
         }
     }
 
+    /// SIGKILL (sent directly, no `kill` process: the tests race a proof).
     pub fn kill(&mut self) {
-        signal(self.child.id(), "KILL");
+        self.child.kill().unwrap();
         let _ = self.child.wait();
     }
 }
