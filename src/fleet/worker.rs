@@ -363,6 +363,12 @@ async fn pull(
     consumer: consumer::PullConsumer,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    // The consumer's own limit (another worker may have created it with
+    // another one, and an older server keeps it).
+    let max_deliver = match consumer.cached_info().config.max_deliver {
+        n if n > 0 => n,
+        _ => i64::MAX,
+    };
     let mut running = tokio::task::JoinSet::new();
     loop {
         if *stop.borrow() {
@@ -383,7 +389,7 @@ async fn pull(
             Ok(Some(message)) => {
                 let (shared, model) = (shared.clone(), model.clone());
                 running.spawn(async move {
-                    handle(&shared, &model, message).await;
+                    handle(&shared, &model, max_deliver, message).await;
                     drop(permit);
                 });
             }
@@ -418,7 +424,12 @@ async fn next_message(
     }
 }
 
-async fn handle(shared: &Shared, model: &WorkerModel, message: jetstream::Message) {
+async fn handle(
+    shared: &Shared,
+    model: &WorkerModel,
+    max_deliver: i64,
+    message: jetstream::Message,
+) {
     let metrics = &shared.metrics;
     let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
     if delivered > 1 {
@@ -487,7 +498,7 @@ async fn handle(shared: &Shared, model: &WorkerModel, message: jetstream::Messag
              no worker that received it has this version of the model (or these key settings)",
             model.name, model.vk, job.vk
         );
-        let last = delivered >= shared.config.max_deliver;
+        let last = delivered >= max_deliver;
         let result = layout
             .update_record(id, |r| {
                 r.attempts = delivered.max(0) as u32;
@@ -511,7 +522,7 @@ async fn handle(shared: &Shared, model: &WorkerModel, message: jetstream::Messag
         return;
     }
     let started = now_ms();
-    if let Err(e) = layout
+    match layout
         .update_record(id, |r| {
             r.state = JobState::Proving;
             r.started_ms = Some(started);
@@ -520,7 +531,14 @@ async fn handle(shared: &Shared, model: &WorkerModel, message: jetstream::Messag
         })
         .await
     {
-        tracing::warn!("job {id}: cannot record `proving` ({e}); proving anyway");
+        Ok(Some((r, false))) if r.state.is_final() => {
+            // Finished by another worker meanwhile.
+            metrics.job(&model.name, "duplicate");
+            let _ = message.ack().await;
+            return;
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!("job {id}: cannot record `proving` ({e}); proving anyway"),
     }
     metrics
         .queue_wait

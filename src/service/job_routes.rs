@@ -219,10 +219,21 @@ pub(super) async fn submit(
                     tokio::spawn(async move {
                         let final_record = fleet.wait_final(&id).await;
                         drop(ticket);
-                        if let (Some(url), Ok(Some(record))) = (callback, final_record) {
+                        if let (Some(url), Ok(Some(mut record))) = (callback, final_record) {
                             let proof = match record.state {
                                 JobState::Done => {
-                                    fleet_proof(&service, &fleet, &model, &record).await.ok()
+                                    match fleet_proof(&service, &fleet, &model, &record).await {
+                                        Ok((bytes, output)) => {
+                                            record.output = output_json(&model, &output);
+                                            Some(bytes)
+                                        }
+                                        Err(e) => {
+                                            // Never sent: the callback gets the failure.
+                                            record.state = JobState::Failed;
+                                            record.error = Some(e.message);
+                                            None
+                                        }
+                                    }
                                 }
                                 _ => None,
                             };
@@ -367,9 +378,15 @@ pub(super) async fn status(
             .map_err(|e| fleet_unavailable(&e))?
             .filter(|r| r.owner == owner)
             .ok_or_else(unknown)?;
+        let mut record = record;
         let model = model_named(&service, &caller, &record.model)?;
         let proof = match record.state {
-            JobState::Done => Some(fleet_proof(&service, fleet, &model, &record).await?),
+            JobState::Done => {
+                let (bytes, output) = fleet_proof(&service, fleet, &model, &record).await?;
+                // The output the verified proof states, not the stored one.
+                record.output = output_json(&model, &output);
+                Some(bytes)
+            }
             _ => None,
         };
         return Ok(Json(view(&model, &record, proof.as_deref())));
@@ -427,14 +444,14 @@ fn fleet_unavailable(e: &crate::fleet::FleetError) -> ApiError {
     .retry_after(1)
 }
 
-/// The verified proof of a `done` fleet job.
+/// The verified proof of a `done` fleet job, and the output it proves.
 #[cfg(feature = "fleet")]
 async fn fleet_proof(
     service: &Service,
     fleet: &crate::fleet::client::Fleet,
     model: &Arc<ServedModel>,
     record: &JobRecord,
-) -> Result<Vec<u8>, ApiError> {
+) -> Result<(Vec<u8>, Vec<i64>), ApiError> {
     let bytes = fleet
         .proof(&record.id)
         .await
@@ -450,7 +467,6 @@ async fn fleet_proof(
         })?;
     check_untrusted_proof(service, model, record, bytes)
         .await
-        .map(|(bytes, _)| bytes)
         .map_err(|reason| {
             tracing::error!("job {}: the stored proof was rejected: {reason}", record.id);
             ApiError::new(

@@ -1,8 +1,10 @@
-//! The deferred tier on the embedded pool (no NATS): `POST
+//! Deferred proofs. Here, on the embedded pool (no NATS): `POST
 //! /v1/models/{name}/jobs` answers the output at once, `GET /v1/jobs/{id}`
 //! follows the job to a proof that verifies, `Idempotency-Key` makes one
 //! job of retries, `callback_url` receives the result, and the in-memory
-//! history is bounded.
+//! history is bounded. In [`fleet`] (feature `fleet`), the same through a
+//! real `nats-server` and `zkinfer worker` processes. One test binary for
+//! both: each binary costs CI a link.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -15,6 +17,10 @@ use zkinfer::proof::{self, ModelProof};
 use zkinfer::service::{Service, ServiceConfig};
 
 mod common;
+
+#[cfg(feature = "fleet")]
+#[path = "jobs/fleet.rs"]
+mod fleet;
 
 use common::service::*;
 

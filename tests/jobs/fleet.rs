@@ -6,26 +6,20 @@
 //! Needs `nats-server` on PATH (fails saying so; `ZKINFER_SKIP_NATS=1`
 //! skips). Leases are 2 s so that redelivery tests stay short.
 
-#![cfg(feature = "fleet")]
-
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use futures_util::StreamExt;
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use zkinfer::fleet::client::attach;
 use zkinfer::fleet::{FleetConfig, JobRecord, JobState, NatsOptions};
 use zkinfer::proof::{self, ModelProof};
 use zkinfer::service::{Service, ServiceConfig};
 
-mod common;
-
-use common::nats::{self, empty_keys, NatsServer, Worker};
-use common::service::*;
-
-const JOBS: &str = "/v1/models/authorization/jobs";
+use super::{post_with, JOBS};
+use crate::common::nats::{self, empty_keys, NatsServer, Worker};
+use crate::common::service::*;
 
 /// The in-process service on the fleet at `nats`, with a queue of `queue`.
 async fn fleet_server(nats: &NatsServer, queue: usize) -> Server {
@@ -41,20 +35,6 @@ async fn fleet_server(nats: &NatsServer, queue: usize) -> Server {
     };
     attach(&server.service, &options, config).await.unwrap();
     server
-}
-
-async fn post_with(addr: SocketAddr, path: &str, body: &Value, headers: &[(&str, &str)]) -> Answer {
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    exchange(
-        TokioIo::new(stream),
-        &addr.to_string(),
-        "POST",
-        path,
-        serde_json::to_vec(body).unwrap(),
-        headers,
-    )
-    .await
-    .unwrap()
 }
 
 async fn submit(addr: SocketAddr) -> String {
