@@ -181,6 +181,91 @@ async fn one_idempotency_key_is_one_job_and_another_request_is_a_conflict() {
     server.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_belongs_to_the_api_key_that_made_it() {
+    use zkinfer::service::auth::SecretHash;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.toml");
+    let entry = |name: &str, secret: &str, tiers: &str| {
+        format!(
+            "[[key]]\nname = \"{name}\"\nhash = \"{}\"\nmodels = [\"*\"]\ntiers = [{tiers}]\n\n",
+            SecretHash::sha256_of(secret)
+        )
+    };
+    let text = [
+        entry("alice", "alice-secret", "\"proof\""),
+        entry("bob", "bob-secret", "\"proof\""),
+        entry("carol", "carol-secret", "\"inference\""),
+    ]
+    .concat();
+    std::fs::write(&keys, text).unwrap();
+    let server = Server::start(ServiceConfig {
+        auth_keys: Some(keys),
+        ..ServiceConfig::default()
+    })
+    .await;
+    let as_key = |secret: &'static str| {
+        [
+            ("authorization", format!("Bearer {secret}")),
+            ("idempotency-key", "same-key".to_string()),
+        ]
+    };
+    let send = |secret: &'static str| {
+        let headers = as_key(secret);
+        async move {
+            let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post_with(server.addr, JOBS, &prove_body("proof"), &h).await
+        }
+    };
+    let alice = send("alice-secret").await;
+    assert_eq!(
+        alice.status,
+        202,
+        "{}",
+        String::from_utf8_lossy(&alice.body)
+    );
+    let bob = send("bob-secret").await;
+    assert_eq!(bob.status, 202);
+    let (a, b) = (alice.json()["id"].clone(), bob.json()["id"].clone());
+    assert_ne!(a, b, "one idempotency key, two API keys: two jobs");
+    assert_eq!(bob.json()["replayed"], false);
+    let path = format!("/v1/jobs/{}", a.as_str().unwrap());
+    let as_bob = request_as(server.addr, Some("bob-secret"), "GET", &path, Vec::new()).await;
+    assert_eq!(
+        (as_bob.status, as_bob.error_code()),
+        (404, "unknown_job".into())
+    );
+    let as_alice = request_as(server.addr, Some("alice-secret"), "GET", &path, Vec::new()).await;
+    assert_eq!(as_alice.status, 200);
+    // A key without the proof tier may not make jobs.
+    let carol = send("carol-secret").await;
+    assert_eq!(
+        (carol.status, carol.error_code()),
+        (403, "forbidden".into())
+    );
+    for id in [a, b] {
+        let path = format!("/v1/jobs/{}", id.as_str().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let secret = if id == alice.json()["id"] {
+            "alice-secret"
+        } else {
+            "bob-secret"
+        };
+        loop {
+            let v = request_as(server.addr, Some(secret), "GET", &path, Vec::new())
+                .await
+                .json();
+            if v["state"] == "done" {
+                check_job_proof(&server.service, &v);
+                break;
+            }
+            assert!(Instant::now() < deadline, "{v}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    server.shutdown().await;
+}
+
 /// Three concurrent submissions with one key.
 async fn futures_join(addr: SocketAddr, headers: &[(&str, &str)]) -> Vec<Value> {
     let body = prove_body("proof");

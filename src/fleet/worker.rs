@@ -369,6 +369,17 @@ async fn pull(
         n if n > 0 => n,
         _ => i64::MAX,
     };
+    // Likewise its lease: renewals follow the shorter of the two.
+    let lease = match consumer.cached_info().config.ack_wait {
+        d if d.is_zero() => shared.config.ack_wait,
+        d => d.min(shared.config.ack_wait),
+    };
+    tracing::info!(
+        "`{}`: lease {:?}, at most {} deliveries",
+        model.name,
+        lease,
+        max_deliver
+    );
     let mut running = tokio::task::JoinSet::new();
     loop {
         if *stop.borrow() {
@@ -389,7 +400,7 @@ async fn pull(
             Ok(Some(message)) => {
                 let (shared, model) = (shared.clone(), model.clone());
                 running.spawn(async move {
-                    handle(&shared, &model, max_deliver, message).await;
+                    handle(&shared, &model, Limits { max_deliver, lease }, message).await;
                     drop(permit);
                 });
             }
@@ -424,12 +435,14 @@ async fn next_message(
     }
 }
 
-async fn handle(
-    shared: &Shared,
-    model: &WorkerModel,
+/// A consumer's delivery limits, as the server holds them.
+#[derive(Clone, Copy)]
+struct Limits {
     max_deliver: i64,
-    message: jetstream::Message,
-) {
+    lease: Duration,
+}
+
+async fn handle(shared: &Shared, model: &WorkerModel, limits: Limits, message: jetstream::Message) {
     let metrics = &shared.metrics;
     let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
     if delivered > 1 {
@@ -498,7 +511,7 @@ async fn handle(
              no worker that received it has this version of the model (or these key settings)",
             model.name, model.vk, job.vk
         );
-        let last = delivered >= max_deliver;
+        let last = delivered >= limits.max_deliver;
         let result = layout
             .update_record(id, |r| {
                 r.attempts = delivered.max(0) as u32;
@@ -545,7 +558,7 @@ async fn handle(
         .observe(started.saturating_sub(job.created_ms) as f64 / 1e3);
     metrics.busy.inc();
     metrics.busy_now.fetch_add(1, Ordering::Relaxed);
-    let outcome = prove_with_lease(shared, model, &job, &message).await;
+    let outcome = prove_with_lease(shared, model, limits.lease, &job, &message).await;
     metrics.busy.dec();
     metrics.busy_now.fetch_sub(1, Ordering::Relaxed);
     match outcome {
@@ -609,6 +622,7 @@ async fn handle(
 async fn prove_with_lease(
     shared: &Shared,
     model: &WorkerModel,
+    lease: Duration,
     job: &JobMessage,
     message: &jetstream::Message,
 ) -> Result<(Vec<u8>, f64), String> {
@@ -632,7 +646,7 @@ async fn prove_with_lease(
             )),
         }
     });
-    let renew = (shared.config.ack_wait / 3).max(Duration::from_millis(100));
+    let renew = (lease / 3).max(Duration::from_millis(100));
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + renew, renew);
     loop {
         tokio::select! {
