@@ -160,8 +160,19 @@ pub fn worker(args: WorkerArgs) -> anyhow::Result<()> {
     if args.max_deliver < 1 {
         anyhow::bail!("--max-deliver must be at least 1");
     }
+    let mut names = std::collections::BTreeMap::new();
     for path in &args.models {
-        zkinfer::fleet::model_token(&zkinfer::keys::cache::model_name(path))?;
+        std::fs::metadata(path)
+            .with_context(|| format!("cannot read model file `{}`", path.display()))?;
+        let name = zkinfer::keys::cache::model_name(path);
+        zkinfer::fleet::model_token(&name)?;
+        if let Some(first) = names.insert(name.clone(), path) {
+            anyhow::bail!(
+                "two models are named `{name}`: {} and {}",
+                first.display(),
+                path.display()
+            );
+        }
     }
     let id = args.id.clone().unwrap_or_else(worker::default_id);
     if id.is_empty()

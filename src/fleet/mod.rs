@@ -371,6 +371,12 @@ impl Layout {
             },
         )
         .await?;
+        if own_stream {
+            // Whoever created them first set their TTL: the service's wins.
+            for name in [format!("KV_{JOBS_BUCKET}"), format!("OBJ_{PROOFS_BUCKET}")] {
+                set_max_age(&js, &name, config.job_ttl).await?;
+            }
+        }
         Ok(Layout {
             js,
             jobs,
@@ -482,6 +488,31 @@ async fn open_objects(
                 .map_err(|_| FleetError::layout(format!("object store {bucket}"), e)),
         },
     }
+}
+
+/// Sets a stream's `max_age` when it differs.
+async fn set_max_age(
+    js: &jetstream::Context,
+    name: &str,
+    max_age: Duration,
+) -> Result<(), FleetError> {
+    let mut stream = js
+        .get_stream(name)
+        .await
+        .map_err(|e| FleetError::layout(format!("stream {name}"), e))?;
+    let info = stream
+        .info()
+        .await
+        .map_err(|e| FleetError::layout(format!("stream {name}"), e))?;
+    if info.config.max_age == max_age {
+        return Ok(());
+    }
+    let mut config = info.config.clone();
+    config.max_age = max_age;
+    js.update_stream(config)
+        .await
+        .map_err(|e| FleetError::layout(format!("setting the TTL of {name}"), e))?;
+    Ok(())
 }
 
 /// Reads a whole object from a store, at most `limit` bytes.

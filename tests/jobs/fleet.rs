@@ -466,3 +466,40 @@ async fn a_job_whose_every_worker_dies_ends_failed() {
     assert_eq!(metric(&m, DONE), 0.0, "{m}");
     server.shutdown().await;
 }
+
+#[test]
+fn worker_arguments_are_checked_before_it_connects() {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_zkinfer"))
+            .arg("worker")
+            .args(args)
+            .env("ZKINFER_CACHE_DIR", cache_dir())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let model = model_path("authorization");
+    let model = model.to_str().unwrap();
+    // Port 1 refuses connections: none of these may get that far.
+    let nats = ["--nats", "nats://127.0.0.1:1"];
+    let e = run(&[&nats[..], &["--models", "/nonexistent/m.onnx"]].concat());
+    assert!(
+        e.contains("cannot read model file `/nonexistent/m.onnx`"),
+        "{e}"
+    );
+    let e = run(&[&nats[..], &["--models", model, model]].concat());
+    assert!(e.contains("two models are named `authorization`"), "{e}");
+    let e = run(&[&nats[..], &["--models", model, "--workers", "0"]].concat());
+    assert!(e.contains("--workers must be at least 1"), "{e}");
+    let e = run(&[&nats[..], &["--models", model, "--max-deliver", "0"]].concat());
+    assert!(e.contains("--max-deliver must be at least 1"), "{e}");
+    let e = run(&[&nats[..], &["--models", model, "--ack-wait-s", "0"]].concat());
+    assert!(e.contains("--ack-wait-s must be a positive number"), "{e}");
+    let e = run(&[&nats[..], &["--models", model, "--id", "a.b"]].concat());
+    assert!(e.contains("--id `a.b`"), "{e}");
+    let e = run(&["--models", model]);
+    assert!(e.contains("--nats URL is required"), "{e}");
+    let e = run(&["--nats", "not a url", "--models", model]);
+    assert!(e.contains("not a NATS URL"), "{e}");
+}
