@@ -122,6 +122,7 @@ pub fn nats_options(args: &NatsArgs, name: &str) -> anyhow::Result<zkinfer::flee
         tls_key: args.nats_tls_key.clone(),
         require_tls: args.nats_require_tls,
         name: name.to_string(),
+        ..zkinfer::fleet::NatsOptions::default()
     })
 }
 

@@ -104,7 +104,7 @@ impl FleetError {
 /// How to reach and authenticate to NATS: `nats://` or `tls://` URLs
 /// (several, comma-separated, for a cluster), and at most one of a
 /// credentials file (NKey + JWT, `.creds`), a user and password, or a token.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct NatsOptions {
     pub url: String,
     pub creds: Option<PathBuf>,
@@ -120,11 +120,32 @@ pub struct NatsOptions {
     pub require_tls: bool,
     /// The connection's name, shown by the server (`zkinfer-serve`, the worker id).
     pub name: String,
+    /// How long the first connection is retried (a server that is starting).
+    pub connect_retry: Duration,
+}
+
+impl Default for NatsOptions {
+    fn default() -> Self {
+        NatsOptions {
+            url: String::new(),
+            creds: None,
+            user: None,
+            password: None,
+            token: None,
+            tls_ca: None,
+            tls_cert: None,
+            tls_key: None,
+            require_tls: false,
+            name: "zkinfer".into(),
+            connect_retry: Duration::from_secs(10),
+        }
+    }
 }
 
 impl NatsOptions {
     /// Connects, retrying the first connection (a server that is starting)
-    /// for up to 10 s; later disconnections reconnect without limit.
+    /// for up to [`NatsOptions::connect_retry`]; later disconnections
+    /// reconnect without limit.
     pub async fn connect(&self) -> Result<async_nats::Client, FleetError> {
         let connect_error = |reason: String| FleetError::Connect {
             url: self.url.clone(),
@@ -205,7 +226,7 @@ impl NatsOptions {
         if urls.is_empty() {
             return Err(connect_error("no URL".into()));
         }
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let deadline = tokio::time::Instant::now() + self.connect_retry;
         loop {
             match options.clone().connect(urls.clone()).await {
                 Ok(client) => return Ok(client),

@@ -16,11 +16,18 @@ pub struct NatsServer {
     child: Option<Child>,
     pub port: u16,
     pub dir: tempfile::TempDir,
+    /// Extra server arguments (authentication, TLS).
+    args: Vec<String>,
 }
 
 /// `Some(server)`, or `None` when `ZKINFER_SKIP_NATS=1` and there is no
 /// `nats-server`; panics with the reason otherwise.
 pub fn start() -> Option<NatsServer> {
+    start_with(&[])
+}
+
+/// [`start`] with extra `nats-server` arguments.
+pub fn start_with(args: &[&str]) -> Option<NatsServer> {
     let found = Command::new("nats-server")
         .arg("--version")
         .stdout(Stdio::null())
@@ -46,6 +53,7 @@ pub fn start() -> Option<NatsServer> {
         child: None,
         port,
         dir: tempfile::tempdir().unwrap(),
+        args: args.iter().map(|a| a.to_string()).collect(),
     };
     server.launch();
     Some(server)
@@ -67,6 +75,7 @@ impl NatsServer {
                 "-sd",
             ])
             .arg(self.dir.path())
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

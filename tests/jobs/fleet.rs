@@ -503,3 +503,66 @@ fn worker_arguments_are_checked_before_it_connects() {
     let e = run(&["--nats", "not a url", "--models", model]);
     assert!(e.contains("not a NATS URL"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_user_password_token_and_tls_are_used() {
+    let connect = |url: String, f: &dyn Fn(&mut NatsOptions)| {
+        let mut o = NatsOptions {
+            url,
+            name: "auth-test".into(),
+            // Refusals are final: no retrying them.
+            connect_retry: Duration::ZERO,
+            ..NatsOptions::default()
+        };
+        f(&mut o);
+        async move { o.connect().await.map(|_| ()).map_err(|e| e.to_string()) }
+    };
+    // User and password.
+    let Some(nats) = nats::start_with(&["--user", "zk", "--pass", "s3cret"]) else {
+        return;
+    };
+    let ok = connect(nats.url(), &|o| {
+        o.user = Some("zk".into());
+        o.password = Some("s3cret".into());
+    });
+    ok.await.unwrap();
+    let wrong = connect(nats.url(), &|o| {
+        o.user = Some("zk".into());
+        o.password = Some("guess".into());
+    });
+    let e = wrong.await.unwrap_err();
+    assert!(e.contains("cannot connect to NATS"), "{e}");
+    let e = connect(nats.url(), &|o| o.user = Some("zk".into()))
+        .await
+        .unwrap_err();
+    assert!(e.contains("needs a password"), "{e}");
+    drop(nats);
+    // A token.
+    let nats = nats::start_with(&["--auth", "t0ken"]).unwrap();
+    connect(nats.url(), &|o| o.token = Some("t0ken".into()))
+        .await
+        .unwrap();
+    assert!(connect(nats.url(), &|_| {}).await.is_err());
+    drop(nats);
+    // TLS with a CA of our own: tls:// and --nats-tls-ca.
+    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    let nats = nats::start_with(&[
+        "--tls",
+        "--tlscert",
+        cert.to_str().unwrap(),
+        "--tlskey",
+        key.to_str().unwrap(),
+    ])
+    .unwrap();
+    let tls_url = format!("tls://127.0.0.1:{}", nats.port);
+    let ca = cert.clone();
+    connect(tls_url.clone(), &|o| o.tls_ca = Some(ca.clone()))
+        .await
+        .unwrap();
+    // Without our CA the server's certificate is not trusted.
+    assert!(connect(tls_url, &|_| {}).await.is_err());
+}
