@@ -14,6 +14,8 @@ pub mod backend;
 pub mod bench;
 pub mod config;
 pub mod encoding;
+#[cfg(feature = "fleet")]
+pub mod fleet;
 pub mod keys;
 pub mod layout;
 pub mod lookup;

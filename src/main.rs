@@ -13,6 +13,7 @@ use zkinfer::config::KernelConfig;
 use zkinfer::proof::WeightVisibility;
 
 mod bench_commands;
+mod fleet_commands;
 mod key_commands;
 mod model_commands;
 
@@ -50,8 +51,11 @@ enum Command {
     Verify(VerifyArgs),
     /// Benchmarks; with no subcommand, the shipped models on every device present.
     Bench(BenchArgs),
-    /// Serve models over HTTP: inference or proof per request, verification, metrics.
+    /// Serve models over HTTP: inference or proof per request, deferred proof
+    /// jobs, verification, metrics.
     Serve(ServeArgs),
+    /// Prove jobs from a fleet's NATS JetStream queue (`serve --nats`).
+    Worker(fleet_commands::WorkerArgs),
     /// The API key file of `serve --auth-keys`: add a key (its secret printed
     /// once), remove one, list them.
     Keys {
@@ -123,6 +127,19 @@ struct ServeArgs {
     /// Write each request's input_data to the audit log (never by default).
     #[arg(long)]
     log_inputs: bool,
+    /// Finished deferred jobs kept in memory for GET /v1/jobs/{id} (without
+    /// --nats; the oldest are forgotten first).
+    #[arg(long, default_value_t = 1024)]
+    job_history: usize,
+    #[command(flatten)]
+    nats: fleet_commands::NatsArgs,
+    /// With --nats: seconds job records and proofs are kept in NATS.
+    #[arg(long, default_value_t = 86_400, requires = "nats")]
+    job_ttl_s: u64,
+    /// With --nats: replicas of the fleet's streams and stores (3 on a
+    /// NATS cluster; 1 for a single server).
+    #[arg(long, default_value_t = 1, requires = "nats")]
+    nats_replicas: usize,
 }
 
 /// How a model is imported and its keys are built; must match between
@@ -327,6 +344,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Prove(args) => model_commands::prove(&args),
         Command::Verify(args) => model_commands::verify(&args),
         Command::Serve(args) => serve(args),
+        Command::Worker(args) => fleet_commands::worker(args),
         Command::Keys { command } => key_commands::run(command),
     }
 }
@@ -350,7 +368,15 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             _ => None,
         },
         log_inputs: args.log_inputs,
+        job_history: args.job_history,
     };
+    #[cfg(not(feature = "fleet"))]
+    if args.nats.nats.is_some() {
+        anyhow::bail!(
+            "--nats: this zkinfer was built without the `fleet` feature (NATS); rebuild with \
+             default features or `--features fleet`"
+        );
+    }
     // Before any model is loaded: a refused address fails at once.
     service::check_exposure(args.addr, &config, args.insecure_no_auth)?;
     let device: DeviceChoice = args.device.parse().map_err(anyhow::Error::msg)?;
@@ -393,17 +419,32 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .build()?;
     let (addr, workers, queue) = (args.addr, args.workers, args.queue);
     runtime.block_on(async move {
+        #[cfg_attr(
+            not(feature = "fleet"),
+            expect(unused_mut, reason = "changed only with a fleet")
+        )]
+        let mut proving = format!("{} workers, queue {}", workers, queue);
+        #[cfg(feature = "fleet")]
+        if args.nats.nats.is_some() {
+            let url = fleet_commands::attach_fleet(
+                &service,
+                &args.nats,
+                queue,
+                args.job_ttl_s,
+                args.nats_replicas,
+            )
+            .await?;
+            proving = format!("proofs by the fleet at {url}, queue {queue}");
+        }
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
         let names: Vec<&str> = service.models().map(|m| m.name.as_str()).collect();
         println!(
-            "listening on {scheme}://{} ({} on {}; {} workers, queue {})",
+            "listening on {scheme}://{} ({} on {}; {proving})",
             listener.local_addr()?,
             names.join(", "),
             backend.as_dyn().name(),
-            workers,
-            queue
         );
         service::serve(listener, service, service::shutdown_signal()).await?;
         eprintln!("stopped");

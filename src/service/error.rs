@@ -27,6 +27,10 @@ pub enum ErrorCode {
     UnknownModel,
     /// 404: no such route.
     NotFound,
+    /// 404: no job of that id (or not this key's, or forgotten).
+    UnknownJob,
+    /// 409: the `Idempotency-Key` was used for another request.
+    IdempotencyConflict,
     /// 405: the route exists for another method.
     MethodNotAllowed,
     /// 413: the body is larger than `--max-body`.
@@ -35,6 +39,8 @@ pub enum ErrorCode {
     QueueFull,
     /// 503: the service is shutting down; queued work is rejected with this code.
     ShuttingDown,
+    /// 503: the proving fleet (NATS) cannot be reached; retry after `Retry-After` seconds.
+    FleetUnavailable,
     /// 504: the request took longer than `--timeout-s`.
     Timeout,
     /// 500: the prover failed (a bug); the message says where.
@@ -54,10 +60,13 @@ impl ErrorCode {
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::UnknownModel => "unknown_model",
             ErrorCode::NotFound => "not_found",
+            ErrorCode::UnknownJob => "unknown_job",
+            ErrorCode::IdempotencyConflict => "idempotency_conflict",
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::QueueFull => "queue_full",
             ErrorCode::ShuttingDown => "shutting_down",
+            ErrorCode::FleetUnavailable => "fleet_unavailable",
             ErrorCode::Timeout => "timeout",
             ErrorCode::Internal => "internal",
         }
@@ -73,10 +82,15 @@ impl ErrorCode {
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
             ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::UnknownModel | ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::UnknownModel | ErrorCode::NotFound | ErrorCode::UnknownJob => {
+                StatusCode::NOT_FOUND
+            }
+            ErrorCode::IdempotencyConflict => StatusCode::CONFLICT,
             ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorCode::QueueFull | ErrorCode::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::QueueFull | ErrorCode::ShuttingDown | ErrorCode::FleetUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ErrorCode::Timeout => StatusCode::GATEWAY_TIMEOUT,
             ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }

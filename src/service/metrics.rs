@@ -21,7 +21,14 @@
 //!   `queue_share`, else its error code); requests with no valid key count in
 //!   `zkinfer_errors_total{code="unauthorized"}`;
 //! - `zkinfer_reloads_total{what,result}`: SIGHUP reloads of `keys` and `tls`,
-//!   `ok` or `error`.
+//!   `ok` or `error`;
+//! - `zkinfer_jobs_submitted_total{model}`: deferred jobs accepted (new, not
+//!   replays; `tier="deferred"` in `zkinfer_tier_requests_total` too), and
+//!   `zkinfer_callbacks_total{result}`: job callbacks `delivered` or `failed`
+//!   (after every retry);
+//! - with a fleet, `zkinfer_fleet_queue_depth` (jobs in the JetStream stream)
+//!   and `zkinfer_fleet_workers` (workers with a recent heartbeat), read at
+//!   each `/healthz` and `/metrics`.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -84,6 +91,11 @@ struct KeyReasonLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReloadLabels {
     what: &'static str,
     result: &'static str,
@@ -114,6 +126,10 @@ pub(crate) struct Metrics {
     key_proofs: Family<KeyModelLabels, Counter>,
     key_rejections: Family<KeyReasonLabels, Counter>,
     reloads: Family<ReloadLabels, Counter>,
+    jobs_submitted: Family<ModelLabels, Counter>,
+    callbacks: Family<ResultLabels, Counter>,
+    fleet_queue_depth: Gauge,
+    fleet_workers: Gauge,
 }
 
 impl Metrics {
@@ -218,6 +234,28 @@ impl Metrics {
             "Reloads of the key file and TLS certificate (SIGHUP) by outcome",
             reloads.clone(),
         );
+        let jobs_submitted = Family::<ModelLabels, Counter>::default();
+        registry.register(
+            "jobs_submitted",
+            "Deferred proof jobs accepted, by model",
+            jobs_submitted.clone(),
+        );
+        let callbacks = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "callbacks",
+            "Job callbacks by result (delivered, failed after every retry)",
+            callbacks.clone(),
+        );
+        let fleet_queue_depth = gauge(
+            &mut registry,
+            "fleet_queue_depth",
+            "Jobs in the fleet's JetStream stream (waiting or being proved)",
+        );
+        let fleet_workers = gauge(
+            &mut registry,
+            "fleet_workers",
+            "Fleet workers with a recent heartbeat",
+        );
         workers_gauge.set(workers as i64);
         queue_capacity.set(queue as i64);
         Metrics {
@@ -237,7 +275,29 @@ impl Metrics {
             key_proofs,
             key_rejections,
             reloads,
+            jobs_submitted,
+            callbacks,
+            fleet_queue_depth,
+            fleet_workers,
         }
+    }
+
+    pub(crate) fn job_submitted(&self, model: &str) {
+        self.jobs_submitted
+            .get_or_create(&ModelLabels {
+                model: model.to_string(),
+            })
+            .inc();
+    }
+
+    pub(crate) fn callback(&self, result: &'static str) {
+        self.callbacks.get_or_create(&ResultLabels { result }).inc();
+    }
+
+    #[cfg_attr(not(feature = "fleet"), expect(dead_code, reason = "fleet only"))]
+    pub(crate) fn fleet(&self, queue_depth: u64, workers: usize) {
+        self.fleet_queue_depth.set(queue_depth as i64);
+        self.fleet_workers.set(workers as i64);
     }
 
     /// A request answered to the key `key`: counted, and counted as a

@@ -12,8 +12,22 @@
 //!   file's bytes in base64 — only this tier pays for proving.
 //! - `POST /v1/verify` with `{"model": name, "proof": base64, "input_data"?: …}`:
 //!   `accepted`, or the failed `check` and its `reason`.
+//! - `POST /v1/models/{name}/jobs` with the body of `prove` (and an optional
+//!   `callback_url`): a deferred proof. Answers 202 at once with the output
+//!   and a job id (`Idempotency-Key` makes retries find the same job); `GET
+//!   /v1/jobs/{id}` gives `queued|proving|done|failed`, timings and, when
+//!   done, the proof; the `callback_url` is POSTed the same when it is final
+//!   ([`jobs`], `callback.rs`, `job_routes.rs`).
 //! - `GET /v1/models`, `GET /healthz`, `GET /metrics` (OpenMetrics text, see
 //!   [`metrics`]).
+//!
+//! With a fleet ([`Service::attach_fleet`], `serve --nats`, feature `fleet`)
+//! proofs are not made here: `prove` and jobs are enqueued on NATS JetStream
+//! for `zkinfer worker`s ([`crate::fleet`]), `prove` waits for its job within
+//! the request's deadline, and every proof read back from NATS is verified
+//! against the served model's verifying key and the request's input before it
+//! is answered. Without one, jobs run on the local pool and live in memory
+//! (the last [`ServiceConfig::job_history`] finished ones are kept).
 //!
 //! Proofs run on a fixed pool of OS threads ([`pool`]); a proof request is admitted
 //! only while fewer than `workers + queue` are unanswered, else it gets 503
@@ -45,7 +59,10 @@
 
 mod audit;
 pub mod auth;
+mod callback;
 mod error;
+mod job_routes;
+pub mod jobs;
 mod metrics;
 mod pool;
 mod routes;
@@ -122,6 +139,9 @@ pub struct ServiceConfig {
     pub tls: Option<TlsFiles>,
     /// Write each request's `input_data` to the audit log (off: never).
     pub log_inputs: bool,
+    /// Finished deferred jobs remembered in memory (embedded mode; a fleet
+    /// keeps them in NATS for its job TTL).
+    pub job_history: usize,
 }
 
 impl Default for ServiceConfig {
@@ -136,6 +156,7 @@ impl Default for ServiceConfig {
             public_metrics: false,
             tls: None,
             log_inputs: false,
+            job_history: 1024,
         }
     }
 }
@@ -250,6 +271,9 @@ pub struct ServedModel {
     pub output_shapes: Vec<Vec<usize>>,
     /// How its keys were obtained at start (`loaded`, `built`, `rebuilt`).
     pub keys_origin: &'static str,
+    /// `<name>-<cache digest>`: the key cache folder's name under a cache
+    /// root, and the name a fleet shares the keys under (`None` when unknown).
+    pub key_folder: Option<String>,
 }
 
 impl ServedModel {
@@ -272,6 +296,7 @@ impl ServedModel {
             output_shapes: prepared.imported.output_shapes.clone(),
             keys_origin: prepared.keys.origin.as_str(),
             pk: prepared.keys.pk,
+            key_folder: None,
         }
     }
 }
@@ -287,6 +312,10 @@ pub struct Service {
     shutting_down: AtomicBool,
     auth: Option<Authenticator>,
     tls: Option<Tls>,
+    /// Deferred jobs of the embedded mode.
+    jobs: jobs::LocalJobs,
+    #[cfg(feature = "fleet")]
+    fleet: std::sync::OnceLock<Arc<crate::fleet::client::Fleet>>,
 }
 
 impl std::fmt::Debug for Service {
@@ -343,7 +372,11 @@ impl Service {
                 prepared.keys.seconds,
                 prepared.keys.dir.display()
             );
-            models.push(ServedModel::from_prepared(prepared));
+            let mut served = ServedModel::from_prepared(prepared);
+            served.key_folder = cache::key_dir(path, params, &KeyLocation::Root(PathBuf::new()))
+                .ok()
+                .and_then(|d| d.file_name().map(|f| f.to_string_lossy().into_owned()));
+            models.push(served);
         }
         // Γ₂'s Miller-loop lines and the generators' fixed-base tables are
         // built per setup on first use; build them before the first request.
@@ -388,6 +421,7 @@ impl Service {
             by_name.insert(m.name.clone(), Arc::new(m));
         }
         let metrics = Arc::new(Metrics::new(config.workers, config.queue));
+        let config_history = config.job_history;
         let pool = ProvingPool::start(config.workers, config.queue, backend, metrics.clone())?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let service = Service {
@@ -399,6 +433,9 @@ impl Service {
             shutting_down: AtomicBool::new(false),
             auth: access.auth,
             tls: access.tls,
+            jobs: jobs::LocalJobs::new(config_history),
+            #[cfg(feature = "fleet")]
+            fleet: std::sync::OnceLock::new(),
         };
         if let Some(auth) = &service.auth {
             service.describe_keys(auth.path(), &auth.ring());
@@ -468,6 +505,23 @@ impl Service {
             outcome
         });
         ReloadReport { keys, tls }
+    }
+
+    /// Sends proofs to a fleet from now on (`serve --nats`): `prove` and
+    /// jobs are enqueued for `zkinfer worker`s instead of the local pool.
+    /// A service has at most one fleet; a second is refused (returned).
+    #[cfg(feature = "fleet")]
+    pub fn attach_fleet(
+        &self,
+        fleet: Arc<crate::fleet::client::Fleet>,
+    ) -> Result<(), Arc<crate::fleet::client::Fleet>> {
+        self.fleet.set(fleet)
+    }
+
+    /// The fleet proofs go to, if any.
+    #[cfg(feature = "fleet")]
+    pub fn fleet(&self) -> Option<&Arc<crate::fleet::client::Fleet>> {
+        self.fleet.get()
     }
 
     /// The served models by name.

@@ -34,6 +34,9 @@ pub(crate) struct ProofJob {
     /// answered or dropped, so a proof still running for a client that left
     /// still counts against its key.
     pub ticket: Option<ProofTicket>,
+    /// Called on the worker thread when proving starts (a deferred job's
+    /// `proving` state).
+    pub on_start: Option<Box<dyn FnOnce() + Send>>,
 }
 
 /// A finished proof.
@@ -219,6 +222,10 @@ fn worker(receiver: &Mutex<mpsc::Receiver<ProofJob>>, shared: &Shared) {
             continue;
         }
         shared.busy.fetch_add(1, Ordering::SeqCst);
+        let mut job = job;
+        if let Some(on_start) = job.on_start.take() {
+            on_start();
+        }
         let queue_s = job.enqueued.elapsed().as_secs_f64();
         let start = Instant::now();
         let outcome = catch_unwind(AssertUnwindSafe(|| {

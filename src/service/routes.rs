@@ -27,7 +27,7 @@ use super::audit::{self, Audit};
 use super::auth::{ApiKey, Limited, ProofTicket, Scope};
 use super::error::{ApiError, ErrorCode};
 use super::pool::{JobError, ProofJob, SubmitError};
-use super::{ServedModel, Service, Tier};
+use super::{job_routes, ServedModel, Service, Tier};
 use crate::proof::{self, ModelProof, ProofError};
 use crate::quant;
 
@@ -35,6 +35,8 @@ use crate::quant;
 pub(crate) fn router(service: Arc<Service>) -> Router {
     Router::new()
         .route("/v1/models/{name}/prove", post(prove))
+        .route("/v1/models/{name}/jobs", post(job_routes::submit))
+        .route("/v1/jobs/{id}", get(job_routes::status))
         .route("/v1/verify", post(verify))
         .route("/v1/models", get(models))
         .route("/healthz", get(healthz))
@@ -55,6 +57,8 @@ fn route_of(path: &str) -> &'static str {
         "/healthz" => "/healthz",
         "/metrics" => "/metrics",
         p if p.starts_with("/v1/models/") && p.ends_with("/prove") => "/v1/models/{name}/prove",
+        p if p.starts_with("/v1/models/") && p.ends_with("/jobs") => "/v1/models/{name}/jobs",
+        p if p.starts_with("/v1/jobs/") => "/v1/jobs/{id}",
         _ => "other",
     }
 }
@@ -103,9 +107,9 @@ async fn observe(
 /// Who is calling: the API key (none when the service has no key file, or
 /// on the open routes), and the request's audit record.
 #[derive(Clone)]
-struct Caller {
-    key: Option<Arc<ApiKey>>,
-    audit: Audit,
+pub(super) struct Caller {
+    pub(super) key: Option<Arc<ApiKey>>,
+    pub(super) audit: Audit,
 }
 
 impl Caller {
@@ -115,7 +119,7 @@ impl Caller {
         ApiError::new(code, message)
     }
 
-    fn check_model(&self, model: &str) -> Result<(), ApiError> {
+    pub(super) fn check_model(&self, model: &str) -> Result<(), ApiError> {
         match &self.key {
             Some(key) if !key.may_use_model(model) => Err(self.refuse(
                 ErrorCode::Forbidden,
@@ -126,7 +130,7 @@ impl Caller {
         }
     }
 
-    fn check_tier(&self, tier: Tier) -> Result<(), ApiError> {
+    pub(super) fn check_tier(&self, tier: Tier) -> Result<(), ApiError> {
         match &self.key {
             Some(key) if !key.may_request(tier) => {
                 let allowed: Vec<&str> = key.entry.tiers.iter().map(|t| t.as_str()).collect();
@@ -151,7 +155,7 @@ impl Caller {
 
     /// Within the key's proof quotas: its slot in the service, held until
     /// the proof is answered.
-    fn admit_proof(&self, service: &Service) -> Result<Option<ProofTicket>, ApiError> {
+    pub(super) fn admit_proof(&self, service: &Service) -> Result<Option<ProofTicket>, ApiError> {
         let Some(key) = &self.key else {
             return Ok(None);
         };
@@ -240,7 +244,7 @@ async fn authorize(
 async fn not_found() -> ApiError {
     ApiError::new(
         ErrorCode::NotFound,
-        "no such route; see GET /v1/models, POST /v1/models/{name}/prove, POST /v1/verify, GET /healthz, GET /metrics",
+        "no such route; see GET /v1/models, POST /v1/models/{name}/prove, POST /v1/models/{name}/jobs, GET /v1/jobs/{id}, POST /v1/verify, GET /healthz, GET /metrics",
     )
 }
 
@@ -252,7 +256,10 @@ async fn method_not_allowed() -> ApiError {
 }
 
 /// The body's bytes, or `payload_too_large` / `bad_request`.
-fn body_bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ApiError> {
+pub(super) fn body_bytes(
+    body: Result<Bytes, BytesRejection>,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     body.map_err(|rejection| {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
@@ -266,7 +273,7 @@ fn body_bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes
 }
 
 /// Parses a JSON body: syntax errors are `bad_json`, shape errors `bad_request`.
-fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub(super) fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| {
         let code = match e.classify() {
             serde_json::error::Category::Data => ErrorCode::BadRequest,
@@ -278,7 +285,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
 
 /// The served model `name`, once the caller's key may use it (403 before 404,
 /// and the 404 lists only the models the key may use).
-fn model_named(
+pub(super) fn model_named(
     service: &Service,
     caller: &Caller,
     name: &str,
@@ -300,7 +307,7 @@ fn model_named(
 }
 
 /// The request's `input_data` for the audit line, when `--log-inputs`.
-fn log_input(service: &Service, caller: &Caller, data: Option<&serde_json::Value>) {
+pub(super) fn log_input(service: &Service, caller: &Caller, data: Option<&serde_json::Value>) {
     if let (true, Some(data)) = (service.config.log_inputs, data) {
         let text = data.to_string();
         caller.audit.record(|r| r.input = Some(text));
@@ -308,7 +315,7 @@ fn log_input(service: &Service, caller: &Caller, data: Option<&serde_json::Value
 }
 
 /// The proof-digest field of the audit line: SHA-256 of the proof's bytes.
-fn proof_digest(bytes: &[u8]) -> String {
+pub(super) fn proof_digest(bytes: &[u8]) -> String {
     crate::keys::hex(&super::auth::sha256(bytes))
 }
 
@@ -331,7 +338,10 @@ fn input_lists(data: &serde_json::Value) -> Result<Vec<Vec<f32>>, ApiError> {
 
 /// The quantized input of a request (every input's values, concatenated in
 /// the model's order), checked against the model's inputs.
-fn quantized_input(model: &ServedModel, data: &serde_json::Value) -> Result<Vec<i64>, ApiError> {
+pub(super) fn quantized_input(
+    model: &ServedModel,
+    data: &serde_json::Value,
+) -> Result<Vec<i64>, ApiError> {
     let lists = input_lists(data)?;
     let m = &model.pk.model;
     let bad = |e: String| ApiError::new(ErrorCode::BadInput, e);
@@ -344,7 +354,7 @@ fn quantized_input(model: &ServedModel, data: &serde_json::Value) -> Result<Vec<
 }
 
 /// A shape as JSON, or one shape per tensor when there are several.
-fn shapes_json(shapes: &[Vec<usize>]) -> serde_json::Value {
+pub(super) fn shapes_json(shapes: &[Vec<usize>]) -> serde_json::Value {
     match shapes {
         [one] => serde_json::json!(one),
         _ => serde_json::json!(shapes),
@@ -360,31 +370,31 @@ struct ProveRequest {
 }
 
 #[derive(Serialize)]
-struct Timing {
-    total_ms: f64,
+pub(super) struct Timing {
+    pub(super) total_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    queue_ms: Option<f64>,
+    pub(super) queue_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    prove_ms: Option<f64>,
+    pub(super) prove_ms: Option<f64>,
 }
 
 #[derive(Serialize)]
-struct ProveResponse {
-    model: String,
-    tier: &'static str,
+pub(super) struct ProveResponse {
+    pub(super) model: String,
+    pub(super) tier: &'static str,
     /// The output, or one list per output when the model has several.
-    output: serde_json::Value,
+    pub(super) output: serde_json::Value,
     /// Its shape, or one shape per output.
-    output_shape: serde_json::Value,
+    pub(super) output_shape: serde_json::Value,
     #[serde(skip_serializing_if = "Option::is_none")]
-    proof: Option<String>,
+    pub(super) proof: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    proof_bytes: Option<usize>,
-    timing: Timing,
+    pub(super) proof_bytes: Option<usize>,
+    pub(super) timing: Timing,
 }
 
 /// An input the model refuses, in the client's units where it is a bound.
-fn model_error(e: &crate::model::ModelError, scale_bits: u32) -> ApiError {
+pub(super) fn model_error(e: &crate::model::ModelError, scale_bits: u32) -> ApiError {
     let message = match quant::explain_model_error(e, scale_bits) {
         Some(r) => r.to_string(),
         None => e.to_string(),
@@ -394,7 +404,7 @@ fn model_error(e: &crate::model::ModelError, scale_bits: u32) -> ApiError {
 
 /// An input the model refuses (activation bounds) is the client's; anything
 /// else from the prover is ours.
-fn prove_error(model: &str, scale_bits: u32, e: ProofError) -> ApiError {
+pub(super) fn prove_error(model: &str, scale_bits: u32, e: ProofError) -> ApiError {
     match e {
         ProofError::Model(m) => model_error(&m, scale_bits),
         other => ApiError::new(
@@ -423,21 +433,7 @@ async fn prove(
     let scale = model.pk.model.scale_bits;
     let response = match request.tier {
         Tier::Inference => {
-            // The fast path: integer inference only, never queued behind proofs.
-            let _permit = service
-                .fast_lane
-                .acquire()
-                .await
-                .map_err(|_| ApiError::new(ErrorCode::ShuttingDown, "shutting down"))?;
-            let m = model.clone();
-            let output = tokio::task::spawn_blocking(move || {
-                m.pk.model
-                    .execute(&input)
-                    .map(|w| m.pk.model.output_values(&w))
-            })
-            .await
-            .map_err(|e| ApiError::new(ErrorCode::Internal, format!("inference task: {e}")))?
-            .map_err(|e| model_error(&e, scale))?;
+            let output = infer(&service, &model, input).await?;
             ProveResponse {
                 model: model.name.clone(),
                 tier: "inference",
@@ -452,6 +448,10 @@ async fn prove(
                 },
             }
         }
+        #[cfg(feature = "fleet")]
+        Tier::Proof if service.fleet().is_some() => {
+            job_routes::prove_in_fleet(&service, &caller, &model, input, start).await?
+        }
         Tier::Proof => {
             let ticket = caller.admit_proof(&service)?;
             let (reply, answer) = oneshot::channel();
@@ -461,6 +461,7 @@ async fn prove(
                 reply,
                 enqueued: Instant::now(),
                 ticket,
+                on_start: None,
             };
             service.pool.submit(job).map_err(|e| match e {
                 SubmitError::QueueFull => ApiError::new(
@@ -508,13 +509,36 @@ async fn prove(
     Ok(Json(response))
 }
 
+/// The fast path: integer inference only, never queued behind proofs.
+pub(super) async fn infer(
+    service: &Service,
+    model: &Arc<ServedModel>,
+    input: Vec<i64>,
+) -> Result<Vec<i64>, ApiError> {
+    let _permit = service
+        .fast_lane
+        .acquire()
+        .await
+        .map_err(|_| ApiError::new(ErrorCode::ShuttingDown, "shutting down"))?;
+    let m = model.clone();
+    let scale = model.pk.model.scale_bits;
+    tokio::task::spawn_blocking(move || {
+        m.pk.model
+            .execute(&input)
+            .map(|w| m.pk.model.output_values(&w))
+    })
+    .await
+    .map_err(|e| ApiError::new(ErrorCode::Internal, format!("inference task: {e}")))?
+    .map_err(|e| model_error(&e, scale))
+}
+
 /// A quantized output as the client's values: a list, or one per output.
-fn output_json(model: &ServedModel, output: &[i64]) -> serde_json::Value {
+pub(super) fn output_json(model: &ServedModel, output: &[i64]) -> serde_json::Value {
     let m = &model.pk.model;
     quant::lists_json(&quant::dequantize(output, m.scale_bits), m, &m.outputs)
 }
 
-fn shutting_down() -> ApiError {
+pub(super) fn shutting_down() -> ApiError {
     ApiError::new(
         ErrorCode::ShuttingDown,
         "the service is shutting down; queued work is not proved",
@@ -677,18 +701,36 @@ async fn healthz(State(service): State<Arc<Service>>) -> Response {
         return shutting_down().into_response();
     }
     let (queued, busy) = service.pool.load();
-    Json(serde_json::json!({
+    let (jobs_open, jobs_finished) = service.jobs.counts();
+    #[cfg_attr(
+        not(feature = "fleet"),
+        expect(unused_mut, reason = "changed only with a fleet")
+    )]
+    let mut health = serde_json::json!({
         "status": "ok",
         "models": service.models.len(),
         "workers": service.config.workers,
         "workers_busy": busy,
         "queue_depth": queued,
         "queue_capacity": service.config.queue,
-    }))
-    .into_response()
+        "jobs": {"open": jobs_open, "finished_kept": jobs_finished},
+    });
+    #[cfg(feature = "fleet")]
+    if let Some(fleet) = service.fleet() {
+        health["fleet"] = job_routes::fleet_health(&service, fleet).await;
+        if health["fleet"]["status"] != "ok" {
+            health["status"] = "degraded".into();
+        }
+    }
+    Json(health).into_response()
 }
 
 async fn metrics(State(service): State<Arc<Service>>) -> Response {
+    #[cfg(feature = "fleet")]
+    if let Some(fleet) = service.fleet() {
+        // Refreshes the fleet gauges.
+        let _ = job_routes::fleet_health(&service, fleet).await;
+    }
     let (queued, busy) = service.pool.load();
     (
         [(

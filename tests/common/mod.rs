@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 use zkinfer::model::{Model, Node, Op, Tensor, TensorKind};
 use zkinfer::pcs::{self, DorySetup};
 
+pub mod nats;
 pub mod service;
 
 /// The public-seed setup with 2^10 generators, cached under the temporary
