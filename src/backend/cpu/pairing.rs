@@ -10,8 +10,7 @@
 //!   parallel;
 //! - each task accumulates as many pairs as its share of the work into one Fq12
 //!   value, so the 63 squarings of the Miller loop are paid once per task rather
-//!   than once per 4 pairs (arkworks' fixed chunk), which is most of the saving
-//!   for large products;
+//!   than once per 4 pairs (arkworks' fixed chunk);
 //! - G2 arguments that are fixed (Dory's Γ₂) come with their line coefficients
 //!   precomputed ([`G2Lines`]) and are borrowed, not copied.
 //!
