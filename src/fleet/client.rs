@@ -175,9 +175,11 @@ impl Fleet {
     }
 
     /// Waits until a job is final (or its record disappears: `None`).
-    /// Watches the record, and re-reads it every second in case a watch
-    /// misses an update across a reconnection.
+    /// Follows the record with one watch, and re-reads it every second in
+    /// case the watch misses an update across a reconnection (a watch that
+    /// ends is opened again).
     pub async fn wait_final(&self, id: &str) -> Result<Option<JobRecord>, FleetError> {
+        let mut watch = None;
         loop {
             match self.layout.record(id).await {
                 Ok(Some((r, _))) if r.state.is_final() => return Ok(Some(r)),
@@ -186,19 +188,34 @@ impl Fleet {
                 Err(e @ FleetError::BadRecord { .. }) => return Err(e),
                 Err(e) => tracing::debug!("waiting for job {id}: {e}"),
             }
-            let watch = self.layout.jobs.watch(id).await;
-            let Ok(mut watch) = watch else {
+            if watch.is_none() {
+                watch = self.layout.jobs.watch(id).await.ok();
+            }
+            let Some(w) = watch.as_mut() else {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 continue;
             };
             let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
-            while let Ok(Some(entry)) = tokio::time::timeout_at(deadline, watch.next()).await {
-                let Ok(entry) = entry else { break };
-                if let Ok(r) = serde_json::from_slice::<JobRecord>(&entry.value) {
-                    if r.id == id && r.state.is_final() {
-                        return Ok(Some(r));
+            let mut ended = false;
+            loop {
+                match tokio::time::timeout_at(deadline, w.next()).await {
+                    Ok(Some(Ok(entry))) => {
+                        if let Ok(r) = serde_json::from_slice::<JobRecord>(&entry.value) {
+                            if r.id == id && r.state.is_final() {
+                                return Ok(Some(r));
+                            }
+                        }
                     }
+                    Ok(Some(Err(_)) | None) => {
+                        ended = true;
+                        break;
+                    }
+                    // A second without news: read the record again.
+                    Err(_) => break,
                 }
+            }
+            if ended {
+                watch = None;
             }
         }
     }
