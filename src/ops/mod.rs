@@ -373,6 +373,32 @@ pub fn verify_inner_product(
     Ok(rho)
 }
 
+/// `E_r(x) = eq(r, row(x))` over the padded hypercube of `x_shape` (rows are
+/// every axis but the last; `r` a point of the rows), times `[n(x) < N]` when
+/// `real_only`: the weights of a per-row reduction over the last axis
+/// ([`reduce_max`], [`sum_squares`]).
+pub(crate) fn row_weights(
+    ctx: &ProverContext<'_>,
+    r: &[Fr],
+    x_shape: &[usize],
+    real_only: bool,
+) -> Result<Vec<Fr>, OpError> {
+    let len = *x_shape.last().expect("a reduction's input has an axis");
+    let padded_len = *layout::padded_dims(x_shape).last().expect("as above");
+    let eq_rows = ctx.backend.eq_table(r)?;
+    let mut e = Vec::with_capacity(eq_rows.len() * padded_len);
+    for &w in &eq_rows {
+        e.extend((0..padded_len).map(|k| {
+            if real_only && k >= len {
+                Fr::from(0u64)
+            } else {
+                w
+            }
+        }));
+    }
+    Ok(e)
+}
+
 /// `2^bits` as a field element.
 pub(crate) fn pow2(bits: u32) -> Fr {
     crate::poly::pow2(bits as usize)

@@ -26,7 +26,7 @@ use super::range::Bound;
 use super::{
     claim, ExecError, Executed, OpError, OpMessage, OpProtocol, ProverContext, PublicInput,
 };
-use crate::layout::{broadcast_point, num_vars, pad, padded_dims, valid_mle, Slot, SlotClaim};
+use crate::layout::{broadcast_point, num_vars, pad, valid_mle, Slot, SlotClaim};
 use crate::model::{Model, Node};
 use crate::pcs::poly::small_to_field;
 use crate::sumcheck::{self, eq_eval, Expression};
@@ -168,14 +168,7 @@ impl OpProtocol for ReduceMax {
         let y_r = ctx.evaluate(Slot::Tensor(node.output), &r)?;
         t.append_scalar(b"reducemax/max", &y_r);
         let beta = t.challenge(b"reducemax/beta");
-        // E_r over X's padded hypercube: the row's eq weight on real positions.
-        let len = *x_shape.last().expect("checked");
-        let padded_len = *padded_dims(x_shape).last().expect("checked");
-        let eq_rows = ctx.backend.eq_table(&r)?;
-        let mut e = Vec::with_capacity(eq_rows.len() * padded_len);
-        for &w in &eq_rows {
-            e.extend((0..padded_len).map(|k| if k < len { w } else { Fr::from(0u64) }));
-        }
+        let e = super::row_weights(ctx, &r, x_shape, true)?;
         let selector: Vec<Fr> = ctx
             .padded_values(Slot::Aux(n, 1))
             .into_iter()

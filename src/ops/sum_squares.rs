@@ -20,7 +20,7 @@ use super::range::Bound;
 use super::{
     claim, pow2, ExecError, Executed, OpError, OpMessage, OpProtocol, ProverContext, PublicInput,
 };
-use crate::layout::{broadcast_point, num_vars, padded_dims, valid_mle, Slot, SlotClaim};
+use crate::layout::{broadcast_point, num_vars, valid_mle, Slot, SlotClaim};
 use crate::model::{Model, Node};
 use crate::sumcheck::{self, eq_eval, Expression};
 use crate::transcript::ProofTranscript;
@@ -129,12 +129,7 @@ impl OpProtocol for SumSquares {
         t.append_scalar(b"sumsquares/output", &y);
         t.append_scalar(b"sumsquares/remainder", &rem);
         let acc = self.accumulator(model, y_shape, &r, y, rem);
-        let padded_len = *padded_dims(x_shape).last().expect("checked");
-        let eq_rows = ctx.backend.eq_table(&r)?;
-        let e: Vec<Fr> = eq_rows
-            .iter()
-            .flat_map(|&w| std::iter::repeat_n(w, padded_len))
-            .collect();
+        let e = super::row_weights(ctx, &r, x_shape, false)?;
         let x = ctx.padded_field(Slot::Tensor(node.inputs[0]));
         let out = sumcheck::prove(
             ctx.backend,
