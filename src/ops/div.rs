@@ -34,11 +34,8 @@ use super::{
     claim, pow2, prove_eq_product, verify_eq_product, ExecError, Executed, OpError, OpMessage,
     OpProtocol, ProverContext, PublicInput,
 };
-use crate::layout::{
-    broadcast_point, expand_broadcast, num_vars, pad, padded_dims, valid_mle, Slot, SlotClaim,
-};
+use crate::layout::{broadcast_point, num_vars, pad, valid_mle, Slot, SlotClaim};
 use crate::model::{Model, Node};
-use crate::pcs::poly::small_to_field;
 use crate::transcript::ProofTranscript;
 
 /// `round(a / b · 2^s)` for `b > 0`.
@@ -55,21 +52,6 @@ pub fn divide(a: i64, b: i64, scale_bits: u32) -> Option<(i64, i64)> {
     let q = numerator.div_euclid(denominator);
     let r = numerator - q * denominator;
     Some((i64::try_from(q).ok()?, r as i64))
-}
-
-/// `B*`: the divisor laid out over the output's padded hypercube, 1 on padding.
-fn divisor_expanded(ctx: &ProverContext<'_>, node: &Node) -> Vec<Fr> {
-    let model = ctx.model;
-    let y = &model.tensors[node.output].shape;
-    let b_shape = &model.tensors[node.inputs[1]].shape;
-    let valid = pad(&vec![1; y.iter().product()], y);
-    let values = expand_broadcast(&ctx.padded_values(Slot::Tensor(node.inputs[1])), y, b_shape);
-    debug_assert_eq!(values.len(), padded_dims(y).iter().product::<usize>());
-    values
-        .into_iter()
-        .zip(valid)
-        .map(|(v, ok)| small_to_field(if ok == 1 { v } else { 1 }))
-        .collect()
 }
 
 impl Div {
@@ -217,7 +199,8 @@ impl OpProtocol for Div {
         let target = Self::product_claim(model, a, b_mask * b, r);
         let factors = vec![
             ctx.padded_field(Slot::Tensor(node.output)),
-            divisor_expanded(ctx, node),
+            // B*: the divisor over the output, 1 on padding.
+            super::mul::expanded(ctx, node, 1, 1),
         ];
         let (sumcheck, rho, _) = prove_eq_product(ctx, t, target, &z, factors)?;
         let q = ctx.evaluate(Slot::Tensor(node.output), &rho)?;

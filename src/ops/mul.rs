@@ -28,8 +28,10 @@ use crate::transcript::ProofTranscript;
 /// `rescale(a·b)`.
 pub struct Mul;
 
-/// Operand `i` laid out over the output's padded hypercube, zero on padding.
-fn expanded(ctx: &ProverContext<'_>, node: &Node, i: usize) -> Vec<Fr> {
+/// Operand `i` laid out over the output's padded hypercube (numpy
+/// broadcasting), `padding` on the output's padded entries (0 for a product,
+/// 1 for [`super::div`]'s divisor).
+pub(crate) fn expanded(ctx: &ProverContext<'_>, node: &Node, i: usize, padding: i64) -> Vec<Fr> {
     let model = ctx.model;
     let y = &model.tensors[node.output].shape;
     let a_shape = &model.tensors[node.inputs[i]].shape;
@@ -39,7 +41,7 @@ fn expanded(ctx: &ProverContext<'_>, node: &Node, i: usize) -> Vec<Fr> {
     values
         .into_iter()
         .zip(valid)
-        .map(|(v, ok)| small_to_field(v * ok))
+        .map(|(v, ok)| small_to_field(if ok == 1 { v } else { padding }))
         .collect()
 }
 
@@ -94,7 +96,7 @@ impl OpProtocol for Mul {
         t.append_scalar(b"mul/output", &output);
         t.append_scalar(b"mul/remainder", &remainder);
         let acc = accumulator(model, y, &point, output, remainder);
-        let factors = vec![expanded(ctx, node, 0), expanded(ctx, node, 1)];
+        let factors = vec![expanded(ctx, node, 0, 0), expanded(ctx, node, 1, 0)];
         let (sumcheck, rho, _) = prove_eq_product(ctx, t, acc, &point, factors)?;
         let mut values = vec![output, remainder];
         for &operand in &node.inputs[..2] {
