@@ -30,3 +30,4 @@ pub mod service;
 pub mod sumcheck;
 pub mod telemetry;
 pub mod transcript;
+pub mod zk;

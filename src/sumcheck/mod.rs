@@ -238,10 +238,48 @@ pub fn prove_with(
 }
 
 /// [`RoundProver`] for an [`Expression`] over MLEs, on a backend.
-struct ExpressionProver<'a, B: Backend + ?Sized> {
+pub(crate) struct ExpressionProver<'a, B: Backend + ?Sized> {
     backend: &'a B,
     mles: Vec<Vec<Fr>>,
     expr: &'a Expression,
+}
+
+impl<'a, B: Backend + ?Sized> ExpressionProver<'a, B> {
+    /// Checks that the MLEs fit `expr` and share one power-of-two length;
+    /// returns the prover and the number of variables.
+    pub(crate) fn new(
+        backend: &'a B,
+        mles: Vec<Vec<Fr>>,
+        expr: &'a Expression,
+    ) -> Result<(Self, usize), SumcheckError> {
+        if mles.len() != expr.num_mles {
+            return Err(SumcheckError::BadInput(format!(
+                "{} MLEs given, the expression reads {}",
+                mles.len(),
+                expr.num_mles
+            )));
+        }
+        let len = mles.first().map_or(0, Vec::len);
+        if len == 0 || !len.is_power_of_two() || mles.iter().any(|m| m.len() != len) {
+            return Err(SumcheckError::BadInput(
+                "MLEs must share one power-of-two length".into(),
+            ));
+        }
+        let num_vars = len.trailing_zeros() as usize;
+        Ok((
+            ExpressionProver {
+                backend,
+                mles,
+                expr,
+            },
+            num_vars,
+        ))
+    }
+
+    /// Each MLE's value once every variable is bound.
+    pub(crate) fn finals(&self) -> Vec<Fr> {
+        self.mles.iter().map(|m| m[0]).collect()
+    }
 }
 
 impl<B: Backend + ?Sized> RoundProver for ExpressionProver<'_, B> {
@@ -269,28 +307,10 @@ pub fn prove<B: Backend + ?Sized>(
     mles: Vec<Vec<Fr>>,
     expr: &Expression,
 ) -> Result<ProverOutput, SumcheckError> {
-    if mles.len() != expr.num_mles {
-        return Err(SumcheckError::BadInput(format!(
-            "{} MLEs given, the expression reads {}",
-            mles.len(),
-            expr.num_mles
-        )));
-    }
-    let len = mles.first().map_or(0, Vec::len);
-    if len == 0 || !len.is_power_of_two() || mles.iter().any(|m| m.len() != len) {
-        return Err(SumcheckError::BadInput(
-            "MLEs must share one power-of-two length".into(),
-        ));
-    }
-    let num_vars = len.trailing_zeros() as usize;
-    let mut prover = ExpressionProver {
-        backend,
-        mles,
-        expr,
-    };
+    let (mut prover, num_vars) = ExpressionProver::new(backend, mles, expr)?;
     let (proof, point, running) =
         prove_with(transcript, claim, num_vars, expr.degree, &mut prover)?;
-    let final_evals: Vec<Fr> = prover.mles.iter().map(|m| m[0]).collect();
+    let final_evals = prover.finals();
     if expr.evaluate(&final_evals) != running {
         return Err(SumcheckError::ProverClaimMismatch { round: num_vars });
     }
