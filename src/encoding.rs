@@ -37,18 +37,24 @@
 //! (`c`, `d2`: GT; `e1`: G1), the first reduce messages (count = `sigma`; each
 //! `d1_left`, `d1_right`, `d2_left`, `d2_right`: GT, `e1_beta`: G1, `e2_beta`:
 //! G2), the second reduce messages (count = `sigma`; each `c_plus`, `c_minus`:
-//! GT, `e1_plus`, `e1_minus`: G1, `e2_plus`, `e2_minus`: G2), then the optional
-//! final message (`e1`: G1, `e2`: G2).
+//! GT, `e1_plus`, `e1_minus`: G1, `e2_plus`, `e2_minus`: G2), then a tag: `1`
+//! and the transparent final message (`e1`: G1, `e2`: G2); or `2` and the
+//! hiding mode's fields (`e2`: G2, `y_com`: G1; Σ₁ `a1`: G2, `a2`: G1, `z1..z3`;
+//! Σ₂ `a`: GT, `z1`, `z2`; the scalar-product proof `p1`, `p2`, `q`, `r`: GT,
+//! `e1`: G1, `e2`: G2, `r1..r3`); or `0` and nothing (rejected by verifiers).
 
 use ark_bn254::{Bn254, Fq12, Fr, G1Affine, G2Affine};
 use ark_ec::pairing::PairingOutput;
 use ark_ec::CurveGroup;
 use ark_ff::{BigInt, CyclotomicMultSubgroup, Field, PrimeField, Zero};
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
+use dory_pcs::backends::arkworks::ArkFr;
 use dory_pcs::backends::arkworks::{ArkG1, ArkG2, ArkGT};
 use dory_pcs::messages::{
-    FirstReduceMessage, ScalarProductMessage, SecondReduceMessage, VMVMessage,
+    FirstReduceMessage, ScalarProductMessage, ScalarProductProof, SecondReduceMessage, Sigma1Proof,
+    Sigma2Proof, VMVMessage,
 };
+use dory_pcs::ProofMode;
 
 use crate::lookup::{LayerProof, LookupProof};
 use crate::pcs::{Commitment, EvaluationProof};
@@ -691,6 +697,9 @@ const VMV_LEN: usize = 2 * GT_LEN + G1_LEN;
 const FIRST_REDUCE_LEN: usize = 4 * GT_LEN + G1_LEN + G2_LEN;
 const SECOND_REDUCE_LEN: usize = 2 * GT_LEN + 2 * G1_LEN + 2 * G2_LEN;
 const FINAL_LEN: usize = G1_LEN + G2_LEN;
+/// The hiding mode's fields: e2, y_com, Σ₁ (a1, a2, 3 scalars), Σ₂ (a, 2
+/// scalars), the scalar-product proof (4 GT, e1, e2, 3 scalars).
+const HIDING_LEN: usize = 3 * G2_LEN + 3 * G1_LEN + 5 * GT_LEN + 8 * FR_LEN;
 
 fn encode_vmv(writer: &mut Writer, m: &VMVMessage<ArkG1, ArkGT>) {
     writer.write_gt(&m.c.0);
@@ -785,15 +794,89 @@ impl Encode for EvaluationProof {
         for m in &self.second_messages {
             encode_second(writer, m);
         }
-        match &self.final_message {
-            None => writer.write_u8(0),
-            Some(m) => {
+        match (&self.final_message, self.mode()) {
+            (Some(m), _) => {
                 writer.write_u8(1);
                 write_ark_g1(writer, &m.e1);
                 write_ark_g2(writer, &m.e2);
             }
+            (
+                None,
+                Ok(ProofMode::Zk {
+                    e2,
+                    y_com,
+                    sigma1,
+                    sigma2,
+                    scalar_product: sp,
+                }),
+            ) => {
+                writer.write_u8(2);
+                write_ark_g2(writer, e2);
+                write_ark_g1(writer, y_com);
+                write_ark_g2(writer, &sigma1.a1);
+                write_ark_g1(writer, &sigma1.a2);
+                for z in [&sigma1.z1, &sigma1.z2, &sigma1.z3] {
+                    writer.write_fr(&z.0);
+                }
+                writer.write_gt(&sigma2.a.0);
+                writer.write_fr(&sigma2.z1.0);
+                writer.write_fr(&sigma2.z2.0);
+                for gt in [&sp.p1, &sp.p2, &sp.q, &sp.r] {
+                    writer.write_gt(&gt.0);
+                }
+                write_ark_g1(writer, &sp.e1);
+                write_ark_g2(writer, &sp.e2);
+                for z in [&sp.r1, &sp.r2, &sp.r3] {
+                    writer.write_fr(&z.0);
+                }
+            }
+            (None, _) => writer.write_u8(0),
         }
     }
+}
+
+/// The hiding mode's fields (after tag 2), in encoding order.
+struct HidingFields {
+    e2: ArkG2,
+    y_com: ArkG1,
+    sigma1: Sigma1Proof<ArkG1, ArkG2, ArkFr>,
+    sigma2: Sigma2Proof<ArkFr, ArkGT>,
+    scalar_product: ScalarProductProof<ArkG1, ArkG2, ArkFr, ArkGT>,
+}
+
+fn read_ark_fr(reader: &mut Reader<'_>, what: &'static str) -> Result<ArkFr, DecodeError> {
+    Ok(ArkFr(reader.read_fr(what)?))
+}
+
+fn decode_hiding(reader: &mut Reader<'_>) -> Result<HidingFields, DecodeError> {
+    reader.require("Dory hiding-mode fields", HIDING_LEN)?;
+    Ok(HidingFields {
+        e2: read_ark_g2(reader, "Dory hiding e2")?,
+        y_com: read_ark_g1(reader, "Dory hiding y_com")?,
+        sigma1: Sigma1Proof {
+            a1: read_ark_g2(reader, "Dory sigma1 a1")?,
+            a2: read_ark_g1(reader, "Dory sigma1 a2")?,
+            z1: read_ark_fr(reader, "Dory sigma1 z1")?,
+            z2: read_ark_fr(reader, "Dory sigma1 z2")?,
+            z3: read_ark_fr(reader, "Dory sigma1 z3")?,
+        },
+        sigma2: Sigma2Proof {
+            a: read_ark_gt(reader, "Dory sigma2 a")?,
+            z1: read_ark_fr(reader, "Dory sigma2 z1")?,
+            z2: read_ark_fr(reader, "Dory sigma2 z2")?,
+        },
+        scalar_product: ScalarProductProof {
+            p1: read_ark_gt(reader, "Dory scalar product p1")?,
+            p2: read_ark_gt(reader, "Dory scalar product p2")?,
+            q: read_ark_gt(reader, "Dory scalar product q")?,
+            r: read_ark_gt(reader, "Dory scalar product r")?,
+            e1: read_ark_g1(reader, "Dory scalar product e1")?,
+            e2: read_ark_g2(reader, "Dory scalar product e2")?,
+            r1: read_ark_fr(reader, "Dory scalar product r1")?,
+            r2: read_ark_fr(reader, "Dory scalar product r2")?,
+            r3: read_ark_fr(reader, "Dory scalar product r3")?,
+        },
+    })
 }
 
 impl Decode for EvaluationProof {
@@ -848,6 +931,7 @@ impl Decode for EvaluationProof {
             second_messages.push(decode_second(reader)?);
         }
         let tag_offset = reader.offset();
+        let mut hiding = None;
         let final_message = match reader.read_u8("Dory final message tag")? {
             0 => None,
             1 => {
@@ -856,6 +940,10 @@ impl Decode for EvaluationProof {
                     e1: read_ark_g1(reader, "Dory final e1")?,
                     e2: read_ark_g2(reader, "Dory final e2")?,
                 })
+            }
+            2 => {
+                hiding = Some(decode_hiding(reader)?);
+                None
             }
             tag => {
                 return Err(DecodeError::BadTag {
@@ -872,6 +960,11 @@ impl Decode for EvaluationProof {
             final_message,
             nu,
             sigma,
+            e2: hiding.as_ref().map(|h| h.e2),
+            y_com: hiding.as_ref().map(|h| h.y_com),
+            sigma1_proof: hiding.as_ref().map(|h| h.sigma1.clone()),
+            sigma2_proof: hiding.as_ref().map(|h| h.sigma2.clone()),
+            scalar_product_proof: hiding.map(|h| h.scalar_product),
         })
     }
 }

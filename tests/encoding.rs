@@ -680,18 +680,22 @@ fn dory_shape_fields_are_checked() {
     let mut b = bytes.clone();
     b[1] = 3;
     assert!(matches!(decode(&b), DecodeError::Truncated { .. }));
-    // Final message tag must be 0 or 1.
+    // Final message tag must be 0, 1 or 2 (the hiding mode's fields, which
+    // these bytes are too short for).
     let tag_at = bytes.len() - (G1_LEN + G2_LEN) - 1;
     let mut b = bytes.clone();
-    b[tag_at] = 2;
+    b[tag_at] = 3;
     assert_eq!(
         decode(&b),
         DecodeError::BadTag {
             what: "Dory final message tag",
             offset: tag_at,
-            tag: 2
+            tag: 3
         }
     );
+    let mut b = bytes.clone();
+    b[tag_at] = 2;
+    assert!(matches!(decode(&b), DecodeError::Truncated { .. }));
     // Tag 0 with the final message's bytes left over is trailing data.
     let mut b = bytes.clone();
     b[tag_at] = 0;

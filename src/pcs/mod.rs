@@ -18,6 +18,7 @@
 //! opened; [`Layout::with_rows`] picks another split (see the README for measured
 //! figures).
 
+pub mod hiding;
 pub mod poly;
 pub mod prover;
 pub mod reduction;
@@ -68,6 +69,10 @@ pub enum PcsError {
     },
     #[error("Dory: {0}")]
     Dory(#[from] dory_pcs::DoryError),
+    #[error("a transparent Dory opening was expected, the proof is in the hiding mode's shape")]
+    NotTransparent,
+    #[error("a hiding Dory opening was expected, the proof is not in the hiding mode's shape")]
+    NotHiding,
     #[error(transparent)]
     Backend(#[from] BackendError),
     #[error("cannot access Dory setup file {path}: {source}")]
@@ -296,6 +301,12 @@ pub fn verify<T: Transcript<Curve = BN254>>(
             expected: layout.num_vars(),
             actual: point.len(),
         });
+    }
+    // dory-pcs's verifier ignores `value` for a zero-knowledge-shaped proof
+    // (it reads the blinded E₂ instead), so only transparent proofs may reach it
+    // here; hiding proofs go through [`hiding::verify`].
+    if !matches!(proof.mode(), Ok(dory_pcs::ProofMode::Transparent(..))) {
+        return Err(PcsError::NotTransparent);
     }
     absorb_statement(transcript, commitment, layout, point, value);
     let point: Vec<ArkFr> = point.iter().map(|p| ArkFr(*p)).collect();

@@ -462,5 +462,11 @@ fn prove_inner<B: Backend + ?Sized, T: Transcript<Curve = BN254>>(
         final_message: Some(final_message),
         nu,
         sigma,
+        // Transparent: dory-pcs's zero-knowledge fields are absent.
+        e2: None,
+        y_com: None,
+        sigma1_proof: None,
+        sigma2_proof: None,
+        scalar_product_proof: None,
     })
 }

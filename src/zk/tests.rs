@@ -542,3 +542,178 @@ fn the_statistical_test_detects_unmasked_proofs() {
         "χ² {stat:.1}: the test cannot tell witnesses apart without masking"
     );
 }
+
+mod hiding_dory {
+    use super::*;
+    use crate::pcs::setup::{DorySetup, DEFAULT_SEED};
+    use crate::pcs::{self, hiding, Layout, MultilinearPoly, PcsError};
+
+    fn setup() -> DorySetup {
+        DorySetup::derive(DEFAULT_SEED, 3).unwrap()
+    }
+
+    fn poly(rng: &mut ChaCha20Rng, vars: usize) -> MultilinearPoly {
+        MultilinearPoly::from_field(random_vec(rng, 1 << vars)).unwrap()
+    }
+
+    /// A zero-knowledge sumcheck leaves a committed claim on a hidden
+    /// polynomial; the hiding opening's `y_com` is linked to it by a proof of
+    /// zero. This is the commit-and-prove pattern `--zk` model proofs will use.
+    #[test]
+    fn a_committed_claim_is_discharged_by_a_hiding_opening() {
+        let setup = setup();
+        let gens = PedersenGens::dory();
+        let mut rng = ChaCha20Rng::seed_from_u64(21);
+        let mut blinds = SeededBlinds::new(22);
+        let layout = Layout { nu: 2, sigma: 3 };
+        let w = poly(&mut rng, 5);
+        let public = random_vec(&mut rng, 32);
+        let (commitment, hint) =
+            hiding::commit(CpuBackend::global(), &w, layout, &setup, &mut blinds).unwrap();
+        // Σ_x W(x)·P(x) = H, with P public and H committed.
+        let expr = Expression::product(2).unwrap();
+        let sum: Fr = w.to_field().iter().zip(&public).map(|(a, b)| *a * b).sum();
+        let claim = Opening::new(sum, blinds.blind());
+
+        let mut t = transcript();
+        let out = sumcheck::prove(
+            CpuBackend::global(),
+            &mut t,
+            gens,
+            claim,
+            vec![w.to_field(), public.clone()],
+            &expr,
+            &[false, true],
+            &mut blinds,
+        )
+        .unwrap();
+        let (opening, proof) =
+            hiding::open(&w, &commitment, &hint, &out.point, &setup, &mut t).unwrap();
+        assert_eq!(opening.value, out.private_evals[0].value);
+        let y_com = commit(opening);
+        let link = out.private_evals[0] - opening;
+        let link_c = (commit(out.private_evals[0]).into_group() - y_com).into_affine();
+        let link_proof = ZeroProof::prove(&mut t, gens, &link_c, link, &mut blinds);
+        let bytes = to_bytes(&proof);
+        let proof: pcs::EvaluationProof = from_bytes(&bytes).unwrap();
+
+        let verify = |claim_c: &G1Affine, zk: &ZkSumcheckProof, dory: &pcs::EvaluationProof| {
+            let mut t = transcript();
+            let (rho, evals) = sumcheck::verify(&mut t, gens, claim_c, 5, &expr, zk, |rho| {
+                let eq = CpuBackend::global().eq_table(rho).unwrap();
+                vec![
+                    None,
+                    Some(CpuBackend::global().inner_product(&eq, &public).unwrap()),
+                ]
+            })
+            .map_err(|e| e.to_string())?;
+            let y_com = hiding::verify(&commitment, layout, &rho, dory, &setup.verifier, &mut t)
+                .map_err(|e| e.to_string())?;
+            let link_c = (evals[0].into_group() - y_com).into_affine();
+            link_proof
+                .verify(&mut t, gens, &link_c)
+                .map_err(|e| e.to_string())
+        };
+        let claim_c = commit(claim);
+        verify(&claim_c, &out.proof, &proof).unwrap();
+        // Another claim is rejected.
+        let other = commit(Opening::new(sum + Fr::one(), claim.blind));
+        assert!(verify(&other, &out.proof, &proof).is_err());
+        // A different committed value at ρ breaks the link.
+        let mut forged = out.proof.clone();
+        forged.last.evals[0] = (forged.last.evals[0].into_group() + gens.g).into_affine();
+        assert!(verify(&claim_c, &forged, &proof).is_err());
+        // A y_com for another value is rejected by Dory's own Σ-proofs.
+        let mut bad = proof.clone();
+        bad.y_com = bad
+            .y_com
+            .map(|y| dory_pcs::backends::arkworks::ArkG1(y.0 + gens.g));
+        assert!(verify(&claim_c, &out.proof, &bad).is_err());
+    }
+
+    #[test]
+    fn hiding_and_transparent_openings_are_never_confused() {
+        let setup = setup();
+        let mut rng = ChaCha20Rng::seed_from_u64(23);
+        let mut blinds = SeededBlinds::new(24);
+        let layout = Layout { nu: 1, sigma: 2 };
+        let w = poly(&mut rng, 3);
+        let point = random_vec(&mut rng, 3);
+        let (c1, hint) =
+            hiding::commit(CpuBackend::global(), &w, layout, &setup, &mut blinds).unwrap();
+        let (c2, _) =
+            hiding::commit(CpuBackend::global(), &w, layout, &setup, &mut blinds).unwrap();
+        let (clear, clear_hint) = pcs::commit(CpuBackend::global(), &w, layout, &setup).unwrap();
+        assert_ne!(c1, c2, "two hiding commitments to one polynomial differ");
+        assert_ne!(c1, clear);
+
+        let (_, hiding_proof) =
+            hiding::open(&w, &c1, &hint, &point, &setup, &mut transcript()).unwrap();
+        let (value, clear_proof) =
+            pcs::open::<CpuBackend, _>(&w, &clear, &clear_hint, &point, &setup, &mut transcript())
+                .unwrap();
+        let y_com = hiding::verify(
+            &c1,
+            layout,
+            &point,
+            &hiding_proof,
+            &setup.verifier,
+            &mut transcript(),
+        )
+        .unwrap();
+        assert_ne!(y_com, commit(Opening::constant(value)), "y_com is blinded");
+        // The transparent verifier must not read a hiding proof (it would
+        // ignore the value), nor the hiding verifier a transparent one.
+        assert!(matches!(
+            pcs::verify(
+                &c1,
+                layout,
+                &point,
+                &value,
+                &hiding_proof,
+                &setup.verifier,
+                &mut transcript()
+            ),
+            Err(PcsError::NotTransparent)
+        ));
+        assert!(matches!(
+            hiding::verify(
+                &clear,
+                layout,
+                &point,
+                &clear_proof,
+                &setup.verifier,
+                &mut transcript()
+            ),
+            Err(PcsError::NotHiding)
+        ));
+        // Wrong commitment, wrong point.
+        assert!(hiding::verify(
+            &c2,
+            layout,
+            &point,
+            &hiding_proof,
+            &setup.verifier,
+            &mut transcript()
+        )
+        .is_err());
+        let mut moved = point.clone();
+        moved[0] += Fr::one();
+        assert!(hiding::verify(
+            &c1,
+            layout,
+            &moved,
+            &hiding_proof,
+            &setup.verifier,
+            &mut transcript()
+        )
+        .is_err());
+        // The hiding encoding round-trips and no truncation decodes.
+        let bytes = to_bytes(&hiding_proof);
+        let back: pcs::EvaluationProof = from_bytes(&bytes).unwrap();
+        assert_eq!(to_bytes(&back), bytes);
+        for cut in (0..bytes.len()).step_by(7) {
+            assert!(from_bytes::<pcs::EvaluationProof>(&bytes[..cut]).is_err());
+        }
+    }
+}
