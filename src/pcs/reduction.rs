@@ -35,10 +35,7 @@ use super::{
 };
 use crate::backend::{BindSide, ProductTerm};
 use crate::poly::pow2;
-use crate::sumcheck::{
-    self, eq_eval, evaluate_coeffs, interpolate_coeffs, CompressedRound, SumcheckError,
-    SumcheckProof,
-};
+use crate::sumcheck::{self, eq_eval, SumcheckError, SumcheckProof};
 use crate::transcript::ProofTranscript;
 
 /// An evaluation claim: polynomial `poly` (an index into the committed list)
@@ -109,40 +106,55 @@ pub enum ReductionError {
         sigma: usize,
         source: PcsError,
     },
+    #[error("reduction check failed: the committed value of group {group} is not the one its hiding opening proves")]
+    HidingLink { group: usize },
     #[error(transparent)]
     Pcs(#[from] PcsError),
 }
 
 /// The claimed polynomials (sorted, deduplicated) and the layout groups over them.
-struct Plan {
+pub(crate) struct Plan {
     /// Indices of claimed polynomials, increasing.
-    polys: Vec<usize>,
+    pub(crate) polys: Vec<usize>,
     /// For each group: its layout (the members' σ, their largest ν) and its
     /// member polynomial indices.
-    groups: Vec<(Layout, Vec<usize>)>,
-    num_vars: usize,
+    pub(crate) groups: Vec<(Layout, Vec<usize>)>,
+    pub(crate) num_vars: usize,
 }
 
 fn plan(claims: &[Claim], layouts: &[Layout]) -> Result<Plan, ReductionError> {
+    let targets: Vec<(usize, &[Fr])> = claims
+        .iter()
+        .map(|c| (c.poly, c.point.as_slice()))
+        .collect();
+    plan_of(&targets, layouts)
+}
+
+/// The plan for claims given as `(polynomial, point)` pairs (shared with the
+/// zero-knowledge reduction, whose claimed values are commitments).
+pub(crate) fn plan_of(
+    claims: &[(usize, &[Fr])],
+    layouts: &[Layout],
+) -> Result<Plan, ReductionError> {
     if claims.is_empty() {
         return Err(ReductionError::NoClaims);
     }
-    for (i, claim) in claims.iter().enumerate() {
-        let layout = layouts.get(claim.poly).ok_or(ReductionError::UnknownPoly {
+    for (i, &(poly, point)) in claims.iter().enumerate() {
+        let layout = layouts.get(poly).ok_or(ReductionError::UnknownPoly {
             claim: i,
-            poly: claim.poly,
+            poly,
             count: layouts.len(),
         })?;
-        if claim.point.len() != layout.num_vars() {
+        if point.len() != layout.num_vars() {
             return Err(ReductionError::PointLength {
                 claim: i,
-                poly: claim.poly,
+                poly,
                 expected: layout.num_vars(),
-                actual: claim.point.len(),
+                actual: point.len(),
             });
         }
     }
-    let mut polys: Vec<usize> = claims.iter().map(|c| c.poly).collect();
+    let mut polys: Vec<usize> = claims.iter().map(|c| c.0).collect();
     polys.sort_unstable();
     polys.dedup();
     let mut groups: Vec<(Layout, Vec<usize>)> = Vec::new();
@@ -204,7 +216,7 @@ fn batching(gamma: Fr, claims: &[Claim], layouts: &[Layout], num_vars: usize) ->
 /// The number of leading coordinates before a run of boolean (0 or 1) trailing
 /// coordinates, and the offset those booleans select: eq(point, ·) is zero outside
 /// `offset .. offset + 2^free`.
-fn block_of(point: &[Fr]) -> (usize, usize) {
+pub(crate) fn block_of(point: &[Fr]) -> (usize, usize) {
     let mut free = point.len();
     let mut offset = 0usize;
     while free > 0 {
@@ -219,6 +231,102 @@ fn block_of(point: &[Fr]) -> (usize, usize) {
         }
     }
     (free, offset)
+}
+
+/// The batched sumcheck's rounds: `Σ_P W_P·f_P` over N variables, where a
+/// polynomial of `n_P < N` variables counts `2^(N−n_P)` times (it does not
+/// depend on the high variables) and, once bound to a single value, adds a
+/// constant to each remaining round.
+pub(crate) struct BatchedRounds<'a, B: ?Sized> {
+    pub(crate) backend: &'a B,
+    /// Each claimed polynomial's values, bound in place.
+    pub(crate) values: Vec<Vec<Fr>>,
+    /// Each claimed polynomial's weight `W_P`, bound in place.
+    pub(crate) weights: Vec<Vec<Fr>>,
+    /// Each claimed polynomial's number of variables `n_P`.
+    pub(crate) scales_vars: Vec<usize>,
+    pub(crate) num_vars: usize,
+}
+
+impl<'a, B: crate::backend::Backend + ?Sized> BatchedRounds<'a, B> {
+    /// Builds every claimed polynomial's values and weight
+    /// `W_P = Σ_{i: claim i on P} γ^i·eq(r_i, ·)` from `(poly, point, value)`
+    /// claims, checking each claim's value on the way.
+    pub(crate) fn new<'p>(
+        backend: &'a B,
+        plan: &Plan,
+        layouts: &[Layout],
+        poly: impl Fn(usize) -> &'p MultilinearPoly,
+        claims: &[(usize, &[Fr], Fr)],
+        powers: &[Fr],
+    ) -> Result<Self, ReductionError> {
+        let mut values: Vec<Vec<Fr>> = Vec::with_capacity(plan.polys.len());
+        let mut weights: Vec<Vec<Fr>> = Vec::with_capacity(plan.polys.len());
+        for &p in &plan.polys {
+            let f = poly(p).to_field();
+            let mut w = vec![Fr::zero(); f.len()];
+            for (i, &(_, point, claimed)) in claims.iter().enumerate().filter(|(_, c)| c.0 == p) {
+                // A claim on an aligned block has boolean high coordinates: eq
+                // vanishes outside the block, so only the block's 2^free entries
+                // are touched.
+                let (free, offset) = block_of(point);
+                let eq = backend.eq_table(&point[..free]).map_err(PcsError::from)?;
+                let block = &f[offset..offset + eq.len()];
+                let value: Fr = backend.inner_product(&eq, block).map_err(PcsError::from)?;
+                if value != claimed {
+                    return Err(ReductionError::FalseClaim { claim: i });
+                }
+                w[offset..offset + eq.len()]
+                    .iter_mut()
+                    .zip(&eq)
+                    .for_each(|(a, e)| *a += powers[i] * e);
+            }
+            values.push(f);
+            weights.push(w);
+        }
+        Ok(BatchedRounds {
+            backend,
+            values,
+            weights,
+            scales_vars: plan.polys.iter().map(|&p| layouts[p].num_vars()).collect(),
+            num_vars: plan.num_vars,
+        })
+    }
+}
+
+impl<B: crate::backend::Backend + ?Sized> sumcheck::RoundProver for BatchedRounds<'_, B> {
+    fn round_evals(&mut self, round: usize, _running: Fr) -> Result<Vec<Fr>, SumcheckError> {
+        let product = [ProductTerm::product(vec![0, 1])];
+        let n = self.num_vars;
+        let mut evals = vec![Fr::zero(); 3];
+        for ((f, w), &vars) in self.values.iter().zip(&self.weights).zip(&self.scales_vars) {
+            if f.len() > 1 {
+                // Variables above this polynomial's own double its sum each.
+                let scale = pow2(n - vars);
+                let s = self
+                    .backend
+                    .sumcheck_round(&[w.as_slice(), f.as_slice()], &product, 2)?;
+                for (e, v) in evals.iter_mut().zip(s) {
+                    *e += scale * v;
+                }
+            } else {
+                let scale = pow2(n - round - 1);
+                let constant = scale * w[0] * f[0];
+                evals.iter_mut().for_each(|e| *e += constant);
+            }
+        }
+        Ok(evals)
+    }
+
+    fn bind(&mut self, r: Fr) -> Result<(), SumcheckError> {
+        for (f, w) in self.values.iter_mut().zip(self.weights.iter_mut()) {
+            if f.len() > 1 {
+                self.backend.bind(f, r, BindSide::Low)?;
+                self.backend.bind(w, r, BindSide::Low)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Proves all `claims` on `polys` (index i of `polys` is polynomial i).
@@ -242,75 +350,20 @@ pub fn prove<B: GlobalBackend>(
     let (powers, total) = batching(gamma, claims, &layouts, plan.num_vars);
     let n = plan.num_vars;
 
-    // Per claimed polynomial: its values and its weight W_P = Σ γ^i eq(r_i, ·).
-    let mut values: Vec<Vec<Fr>> = Vec::with_capacity(plan.polys.len());
-    let mut weights: Vec<Vec<Fr>> = Vec::with_capacity(plan.polys.len());
-    for &p in &plan.polys {
-        let f = polys[p].poly.to_field();
-        let mut w = vec![Fr::zero(); f.len()];
-        for (i, claim) in claims.iter().enumerate().filter(|(_, c)| c.poly == p) {
-            // A claim on an aligned block has boolean high coordinates: eq vanishes
-            // outside the block, so only the block's 2^free entries are touched.
-            let (free, offset) = block_of(&claim.point);
-            let eq = backend
-                .eq_table(&claim.point[..free])
-                .map_err(PcsError::from)?;
-            let block = &f[offset..offset + eq.len()];
-            let value: Fr = backend.inner_product(&eq, block).map_err(PcsError::from)?;
-            if value != claim.value {
-                return Err(ReductionError::FalseClaim { claim: i });
-            }
-            w[offset..offset + eq.len()]
-                .iter_mut()
-                .zip(&eq)
-                .for_each(|(a, e)| *a += powers[i] * e);
-        }
-        values.push(f);
-        weights.push(w);
-    }
-
-    let mut running = total;
-    let mut point = Vec::with_capacity(n);
-    let mut rounds = Vec::with_capacity(n);
-    let product = [ProductTerm::product(vec![0, 1])];
-    sumcheck::absorb_header(transcript, &total, n, 2);
-    for round in 0..n {
-        let mut evals = [Fr::zero(); 3];
-        for ((f, w), &p) in values.iter().zip(&weights).zip(&plan.polys) {
-            if f.len() > 1 {
-                // Variables above this polynomial's own double its sum each.
-                let scale = pow2(n - layouts[p].num_vars());
-                let s = backend
-                    .sumcheck_round(&[w.as_slice(), f.as_slice()], &product, 2)
-                    .map_err(PcsError::from)?;
-                for (e, v) in evals.iter_mut().zip(s) {
-                    *e += scale * v;
-                }
-            } else {
-                let scale = pow2(n - round - 1);
-                let constant = scale * w[0] * f[0];
-                evals.iter_mut().for_each(|e| *e += constant);
-            }
-        }
-        if evals[0] + evals[1] != running {
-            return Err(ReductionError::Sumcheck(
-                SumcheckError::ProverClaimMismatch { round },
-            ));
-        }
-        let coeffs = interpolate_coeffs(&evals);
-        let compressed = vec![coeffs[0], coeffs[2]];
-        transcript.append_scalars(b"sumcheck/round", &compressed);
-        let r = transcript.challenge(b"sumcheck/challenge");
-        running = evaluate_coeffs(&coeffs, r);
-        for (f, w) in values.iter_mut().zip(weights.iter_mut()) {
-            if f.len() > 1 {
-                backend.bind(f, r, BindSide::Low).map_err(PcsError::from)?;
-                backend.bind(w, r, BindSide::Low).map_err(PcsError::from)?;
-            }
-        }
-        point.push(r);
-        rounds.push(CompressedRound(compressed));
-    }
+    let targets: Vec<(usize, &[Fr], Fr)> = claims
+        .iter()
+        .map(|c| (c.poly, c.point.as_slice(), c.value))
+        .collect();
+    let mut rounds_prover = BatchedRounds::new(
+        backend,
+        &plan,
+        &layouts,
+        |p| polys[p].poly,
+        &targets,
+        &powers,
+    )?;
+    let (sumcheck, point, _) = sumcheck::prove_with(transcript, total, n, 2, &mut rounds_prover)?;
+    let values = rounds_prover.values;
     let final_values: Vec<Fr> = values.iter().map(|f| f[0]).collect();
     transcript.append_scalars(b"reduction/values", &final_values);
     drop(reduction_span);
@@ -324,7 +377,7 @@ pub fn prove<B: GlobalBackend>(
         openings.push(proof);
     }
     Ok(ReductionProof {
-        sumcheck: SumcheckProof { rounds },
+        sumcheck,
         values: final_values,
         openings,
     })
@@ -332,7 +385,7 @@ pub fn prove<B: GlobalBackend>(
 
 /// `Π_{j ∈ [n_P, n_G)} (1 − ρ_j)`: the factor from a member's value at its own
 /// prefix to its zero extension's value at the group's prefix.
-fn extension_factor(point: &[Fr], member_vars: usize, group_vars: usize) -> Fr {
+pub(crate) fn extension_factor(point: &[Fr], member_vars: usize, group_vars: usize) -> Fr {
     point[member_vars..group_vars]
         .iter()
         .map(|r| Fr::one() - r)
@@ -341,7 +394,7 @@ fn extension_factor(point: &[Fr], member_vars: usize, group_vars: usize) -> Fr {
 
 /// Σ δ^k over the group's polynomials (zero-extended to the group's size),
 /// commitments and row commitments.
-fn combine_prover(
+pub(crate) fn combine_prover(
     polys: &[ProverPoly<'_>],
     members: &[usize],
     delta: Fr,

@@ -9,6 +9,8 @@
 //! - [`sumcheck`]: the sumcheck with committed rounds and a committed final
 //!   check, over the same [`crate::sumcheck::RoundProver`] kernels as the clear
 //!   one (so op sumchecks and the LogUp-GKR layers can use it unchanged).
+//! - [`reduction`]: the opening reduction with committed claims, ending in
+//!   hiding Dory openings ([`crate::pcs::hiding`]) linked to the claims.
 //!
 //! The construction, the argument for why every message is simulatable and what
 //! remains (op verifiers over committed values, hiding Dory, private and hashed
@@ -20,6 +22,7 @@
 //! interactive protocol (programming a hash is not possible).
 
 pub mod pedersen;
+pub mod reduction;
 pub mod sigma;
 pub mod sumcheck;
 

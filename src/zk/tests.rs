@@ -717,3 +717,133 @@ mod hiding_dory {
         }
     }
 }
+
+mod zk_reduction {
+    use super::*;
+    use crate::pcs::reduction::{ReductionError, VerifierPoly};
+    use crate::pcs::setup::{DorySetup, DEFAULT_SEED};
+    use crate::pcs::{hiding, Layout, MultilinearPoly};
+    use crate::zk::reduction::{self, CommittedClaim, HiddenPoly, OpenedClaim};
+
+    /// Three hidden polynomials in two layout groups (two share σ = 2 with
+    /// different ν), several claims each, one on an aligned block (boolean
+    /// high coordinates).
+    #[test]
+    fn committed_claims_reduce_to_hiding_openings_and_tampering_is_rejected() {
+        let setup = DorySetup::derive(DEFAULT_SEED, 3).unwrap();
+        let gens = PedersenGens::dory();
+        let mut rng = ChaCha20Rng::seed_from_u64(31);
+        let mut blinds = SeededBlinds::new(32);
+        let layouts = [
+            Layout { nu: 1, sigma: 2 },
+            Layout { nu: 2, sigma: 2 },
+            Layout { nu: 1, sigma: 1 },
+        ];
+        let polys: Vec<MultilinearPoly> = layouts
+            .iter()
+            .map(|l| MultilinearPoly::from_field(random_vec(&mut rng, l.len())).unwrap())
+            .collect();
+        let committed: Vec<_> = polys
+            .iter()
+            .zip(&layouts)
+            .map(|(p, l)| hiding::commit(CpuBackend::global(), p, *l, &setup, &mut blinds).unwrap())
+            .collect();
+        let mut claims = Vec::new();
+        for (k, p) in polys.iter().enumerate() {
+            for _ in 0..2 {
+                let mut point = random_vec(&mut rng, layouts[k].num_vars());
+                if k == 1 && claims.len() % 2 == 0 {
+                    // An aligned block: the top coordinate is boolean.
+                    *point.last_mut().unwrap() = Fr::one();
+                }
+                let value = p.evaluate(CpuBackend::global(), &point).unwrap();
+                claims.push(OpenedClaim {
+                    poly: k,
+                    point,
+                    value: Opening::new(value, blinds.blind()),
+                });
+            }
+        }
+        let hidden: Vec<HiddenPoly<'_>> = polys
+            .iter()
+            .zip(&committed)
+            .map(|(poly, (commitment, hint))| HiddenPoly {
+                poly,
+                commitment,
+                hint,
+            })
+            .collect();
+        let proof =
+            reduction::prove(&mut transcript(), &hidden, &claims, &setup, &mut blinds).unwrap();
+        let verifier_polys: Vec<VerifierPoly> = committed
+            .iter()
+            .zip(&layouts)
+            .map(|((commitment, _), layout)| VerifierPoly {
+                commitment: *commitment,
+                layout: *layout,
+            })
+            .collect();
+        let public_claims: Vec<CommittedClaim> = claims
+            .iter()
+            .map(|c| CommittedClaim {
+                poly: c.poly,
+                point: c.point.clone(),
+                value: commit(c.value),
+            })
+            .collect();
+        let verify = |claims: &[CommittedClaim], proof: &reduction::ZkReductionProof| {
+            reduction::verify(
+                &mut transcript(),
+                &verifier_polys,
+                claims,
+                proof,
+                &setup.verifier,
+            )
+        };
+        verify(&public_claims, &proof).unwrap();
+        assert_eq!(proof.openings.len(), 2);
+
+        // A claim committed to another value.
+        for i in 0..public_claims.len() {
+            let mut bad = public_claims.clone();
+            bad[i].value = (bad[i].value.into_group() + gens.g).into_affine();
+            assert!(verify(&bad, &proof).is_err(), "claim {i} changed");
+        }
+        // Every committed value, the final check and each link.
+        for k in 0..proof.values.len() {
+            let mut bad = proof.clone();
+            bad.values[k] = (bad.values[k].into_group() + gens.g).into_affine();
+            assert!(verify(&public_claims, &bad).is_err(), "value {k} changed");
+        }
+        let mut bad = proof.clone();
+        bad.final_check.z += Fr::one();
+        assert!(matches!(
+            verify(&public_claims, &bad),
+            Err(ReductionError::FinalMismatch)
+        ));
+        for g in 0..proof.openings.len() {
+            let mut bad = proof.clone();
+            bad.openings[g].1.z += Fr::one();
+            assert!(matches!(
+                verify(&public_claims, &bad),
+                Err(ReductionError::HidingLink { group }) if group == g
+            ));
+            let mut bad = proof.clone();
+            bad.openings.swap(0, 1);
+            assert!(verify(&public_claims, &bad).is_err());
+        }
+        // The prover refuses a false claim.
+        let mut false_claims = claims.clone();
+        false_claims[3].value.value += Fr::one();
+        assert!(matches!(
+            reduction::prove(
+                &mut transcript(),
+                &hidden,
+                &false_claims,
+                &setup,
+                &mut blinds
+            ),
+            Err(ReductionError::FalseClaim { claim: 3 })
+        ));
+    }
+}
