@@ -15,37 +15,59 @@
 use std::ops::{Add, Mul, Neg, Sub};
 use std::sync::OnceLock;
 
-use ark_bn254::{Fr, G1Affine, G1Projective};
-use ark_ec::{CurveGroup, VariableBaseMSM};
+use ark_bn254::{g1::Config as G1Config, Fr, G1Affine, G1Projective};
+use ark_ec::CurveGroup;
 use ark_ff::Zero;
 use ark_std::UniformRand;
 use rand_chacha::rand_core::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
+use crate::backend::FixedBases;
 use crate::pcs::setup::{hash_to_g1, DEFAULT_SEED};
 
-/// The two bases of a scalar Pedersen commitment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The two bases of a scalar Pedersen commitment, with fixed-base tables
+/// (GLV + wNAF, [`FixedBases`]) for the prover's many commitments.
 pub struct PedersenGens {
     /// The value's base, `Γ₁[0]` of the Dory setup.
     pub g: G1Affine,
     /// The blinding base, `h₁` of the Dory setup.
     pub h: G1Affine,
+    table: FixedBases<G1Config>,
+}
+
+impl std::fmt::Debug for PedersenGens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PedersenGens")
+            .field("g", &self.g)
+            .field("h", &self.h)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PedersenGens {
+    /// Bases `g`, `h` (their discrete-log relation must be unknown).
+    pub fn new(g: G1Affine, h: G1Affine) -> Self {
+        PedersenGens {
+            g,
+            h,
+            table: FixedBases::new(&[g, h]),
+        }
+    }
+
     /// The bases of zkinfer's public Dory setup (derived once per process).
     pub fn dory() -> &'static PedersenGens {
         static GENS: OnceLock<PedersenGens> = OnceLock::new();
-        GENS.get_or_init(|| PedersenGens {
-            g: hash_to_g1(b"G1/gamma", DEFAULT_SEED, 0),
-            h: hash_to_g1(b"G1/h", DEFAULT_SEED, 0),
+        GENS.get_or_init(|| {
+            PedersenGens::new(
+                hash_to_g1(b"G1/gamma", DEFAULT_SEED, 0),
+                hash_to_g1(b"G1/h", DEFAULT_SEED, 0),
+            )
         })
     }
 
     /// `value·g + blind·h`.
     pub fn commit(&self, value: Fr, blind: Fr) -> G1Projective {
-        G1Projective::msm_unchecked(&[self.g, self.h], &[value, blind])
+        self.table.msm(&[value, blind])
     }
 
     /// The commitment of an [`Opening`].
@@ -172,6 +194,7 @@ pub fn commit_all(gens: &PedersenGens, openings: &[Opening]) -> Vec<G1Affine> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ark_ff::Field;
 
     #[test]
     fn commitments_are_homomorphic_and_bases_are_dorys() {
@@ -183,6 +206,15 @@ mod tests {
         let lhs = gens.commit_opening(a * k - b);
         let rhs = gens.commit_opening(a) * k - gens.commit_opening(b);
         assert_eq!(lhs.into_affine(), rhs.into_affine());
+        // The fixed-base tables agree with plain scalar multiplication.
+        let (v, r) = (
+            Fr::from(123456789u64) * k.inverse().unwrap(),
+            -Fr::from(99u64),
+        );
+        assert_eq!(
+            gens.commit(v, r).into_affine(),
+            (gens.g * v + gens.h * r).into_affine()
+        );
         // The same points Dory's setup derives for Γ₁[0] and h₁.
         let setup = crate::pcs::setup::DorySetup::derive(DEFAULT_SEED, 1).unwrap();
         assert_eq!(setup.prover.g1_vec[0].0.into_affine(), gens.g);

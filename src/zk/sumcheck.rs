@@ -192,8 +192,11 @@ pub fn verify_rounds(
         return Err(ZkSumcheckError::Shape("degree 0".into()));
     }
     absorb_header(ch, claim, num_vars, degree);
-    let mut running = *claim;
+    // C_n is linear in the claim and every round commitment:
+    // C_{j+1} = w_0·C_0 + r_j·C_j + Σ w_i·C_i, so the claim's coefficient is
+    // Π r_j and round j's are its weights times Π_{k>j} r_k. One MSM at the end.
     let mut point = Vec::with_capacity(num_vars);
+    let mut weights = Vec::with_capacity(num_vars);
     for (round, committed) in proof.rounds.iter().enumerate() {
         if committed.0.len() != degree {
             return Err(SumcheckError::RoundDegree {
@@ -205,9 +208,24 @@ pub fn verify_rounds(
         }
         ch.absorb_points(b"zk-sumcheck/round", &committed.0);
         let r = ch.challenge(b"zk-sumcheck/challenge");
-        running = next_claim(&running, committed, r).into_affine();
+        weights.push(next_claim_weights(r, degree));
         point.push(r);
     }
+    let mut bases = Vec::with_capacity(num_vars * degree + 1);
+    let mut scalars = Vec::with_capacity(num_vars * degree + 1);
+    let mut suffix = Fr::one();
+    for (committed, w) in proof.rounds.iter().zip(&weights).rev() {
+        bases.push(committed.0[0]);
+        scalars.push(w[0] * suffix);
+        for (c, wi) in committed.0[1..].iter().zip(&w[2..]) {
+            bases.push(*c);
+            scalars.push(*wi * suffix);
+        }
+        suffix *= w[1];
+    }
+    bases.push(*claim);
+    scalars.push(suffix);
+    let running = G1Projective::msm_unchecked(&bases, &scalars).into_affine();
     Ok((point, running))
 }
 
