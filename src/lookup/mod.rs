@@ -118,7 +118,7 @@ pub struct LookupClaims {
 }
 
 /// Layers of a fraction tree, leaves first: `layers[k+1][i] = layers[k][2i] ⊕ layers[k][2i+1]`.
-fn build_tree(p: Vec<Fr>, q: Vec<Fr>) -> Vec<(Vec<Fr>, Vec<Fr>)> {
+pub(crate) fn build_tree(p: Vec<Fr>, q: Vec<Fr>) -> Vec<(Vec<Fr>, Vec<Fr>)> {
     let mut layers = vec![(p, q)];
     while layers.last().expect("non-empty").0.len() > 1 {
         let (p, q) = layers.last().expect("non-empty");
@@ -133,7 +133,7 @@ fn build_tree(p: Vec<Fr>, q: Vec<Fr>) -> Vec<(Vec<Fr>, Vec<Fr>)> {
 }
 
 /// `γ^{2j}` for the `trees` active trees: tree j's weight in a batched layer.
-fn layer_weights(gamma: Fr, trees: usize) -> Vec<Fr> {
+pub(crate) fn layer_weights(gamma: Fr, trees: usize) -> Vec<Fr> {
     let step = gamma * gamma;
     std::iter::successors(Some(Fr::one()), |w| Some(*w * step))
         .take(trees)
@@ -147,16 +147,16 @@ fn layer_weights(gamma: Fr, trees: usize) -> Vec<Fr> {
 /// already bound and S of degree 2, so the backend evaluates S at 0 and 2 only
 /// and S(1) follows from the running claim. Same transcript and proof as the
 /// generic degree-3 sumcheck of that expression.
-struct LayerProver<'a, B: Backend + ?Sized> {
-    backend: &'a B,
-    point: &'a [Fr],
+pub(crate) struct LayerProver<'a, B: Backend + ?Sized> {
+    pub(crate) backend: &'a B,
+    pub(crate) point: &'a [Fr],
     /// Per active tree: `[p0, p1, q0, q1]` of its child layer.
-    trees: Vec<[Vec<Fr>; 4]>,
-    weights: Vec<Fr>,
-    gamma: Fr,
+    pub(crate) trees: Vec<[Vec<Fr>; 4]>,
+    pub(crate) weights: Vec<Fr>,
+    pub(crate) gamma: Fr,
     /// `Π eq(point_k, ρ_k)` over the `bound` variables bound so far.
-    prefix: Fr,
-    bound: usize,
+    pub(crate) prefix: Fr,
+    pub(crate) bound: usize,
 }
 
 impl<B: Backend + ?Sized> LayerProver<'_, B> {
@@ -224,7 +224,7 @@ fn batched_claim(gamma: Fr, claims: &[(Fr, Fr)]) -> Fr {
     sum
 }
 
-fn split_even_odd(v: &[Fr]) -> (Vec<Fr>, Vec<Fr>) {
+pub(crate) fn split_even_odd(v: &[Fr]) -> (Vec<Fr>, Vec<Fr>) {
     v.par_chunks(2).map(|c| (c[0], c[1])).unzip()
 }
 
@@ -381,7 +381,7 @@ fn verify_trees(
     Ok(leaves)
 }
 
-fn absorb_instance(
+pub(crate) fn absorb_instance(
     transcript: &mut ProofTranscript,
     table: &Table,
     query_vars: &[usize],
@@ -397,18 +397,18 @@ fn absorb_instance(
     (alpha, beta)
 }
 
-/// Proves that every query of every query set is a row of `table`: query set k
-/// has columns `query_sets[k][c]` (column c of query j is `query_sets[k][c][j]`),
-/// one power-of-two length per set (pad with a row of the table and count it).
-/// `multiplicities` (from [`Table::multiplicities`] over all sets) count how often
-/// each row is queried in total: one multiplicity vector per table.
-pub fn prove<B: Backend + ?Sized>(
-    backend: &B,
+/// A fraction tree's layers, leaves first ([`build_tree`]).
+pub(crate) type Tree = Vec<(Vec<Fr>, Vec<Fr>)>;
+
+/// Checks the instance, absorbs it, draws β and α and builds the trees: the
+/// table's (multiplicities over `α − t_i`) then one per query set (`−1` over
+/// `α − q_j`). Shared by the clear and the zero-knowledge prover.
+pub(crate) fn prepare(
     transcript: &mut ProofTranscript,
     table: &Table,
     query_sets: &[Vec<Vec<Fr>>],
     multiplicities: &[u64],
-) -> Result<(LookupProof, LookupClaims), LookupError> {
+) -> Result<(Vec<Tree>, (Fr, Fr)), LookupError> {
     table.validate()?;
     if query_sets.is_empty() {
         return Err(LookupError::BadQueries("no query sets".into()));
@@ -466,6 +466,22 @@ pub fn prove<B: Backend + ?Sized>(
     let mut trees = Vec::with_capacity(1 + query_layers.len());
     trees.push(table_layers);
     trees.extend(query_layers);
+    Ok((trees, (alpha, beta)))
+}
+
+/// Proves that every query of every query set is a row of `table`: query set k
+/// has columns `query_sets[k][c]` (column c of query j is `query_sets[k][c][j]`),
+/// one power-of-two length per set (pad with a row of the table and count it).
+/// `multiplicities` (from [`Table::multiplicities`] over all sets) count how often
+/// each row is queried in total: one multiplicity vector per table.
+pub fn prove<B: Backend + ?Sized>(
+    backend: &B,
+    transcript: &mut ProofTranscript,
+    table: &Table,
+    query_sets: &[Vec<Vec<Fr>>],
+    multiplicities: &[u64],
+) -> Result<(LookupProof, LookupClaims), LookupError> {
+    let (trees, _) = prepare(transcript, table, query_sets, multiplicities)?;
     let mut query_values = vec![Vec::new(); query_sets.len()];
     let (roots, layers, mut leaf_points) =
         prove_trees(backend, transcript, &trees, |i, point, t| {

@@ -11,6 +11,8 @@
 //!   one (so op sumchecks and the LogUp-GKR layers can use it unchanged).
 //! - [`reduction`]: the opening reduction with committed claims, ending in
 //!   hiding Dory openings ([`crate::pcs::hiding`]) linked to the claims.
+//! - [`lookup`]: LogUp-GKR with committed roots, layers and leaves (root
+//!   denominators shown invertible by a committed inverse).
 //!
 //! The construction, the argument for why every message is simulatable and what
 //! remains (op verifiers over committed values, hiding Dory, private and hashed
@@ -21,6 +23,7 @@
 //! challenges in advance, which is how the simulator is checked on the
 //! interactive protocol (programming a hash is not possible).
 
+pub mod lookup;
 pub mod pedersen;
 pub mod reduction;
 pub mod sigma;

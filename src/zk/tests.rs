@@ -436,18 +436,22 @@ fn bucket(bytes: &[u8]) -> usize {
 }
 
 /// Every element of a proof, encoded, in a fixed order.
+fn point_bytes(p: &G1Affine) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.write_g1(p);
+    w.into_bytes()
+}
+
+fn scalar_bytes(z: &Fr) -> Vec<u8> {
+    let mut w = Writer::new();
+    w.write_fr(z);
+    w.into_bytes()
+}
+
 fn fields(proof: &ZkSumcheckProof) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
-    let point = |p: &G1Affine| {
-        let mut w = Writer::new();
-        w.write_g1(p);
-        w.into_bytes()
-    };
-    let scalar = |z: &Fr| {
-        let mut w = Writer::new();
-        w.write_fr(z);
-        w.into_bytes()
-    };
+    let point = point_bytes;
+    let scalar = scalar_bytes;
     for r in &proof.rounds.rounds {
         out.extend(r.0.iter().map(point));
     }
@@ -488,21 +492,32 @@ fn witness_independence_statistic(mut blinds: impl FnMut(u64) -> Box<dyn BlindSo
     assert_ne!(a.mles[1], b.mles[1]);
     let claim_blind = Fr::from(12345u64);
     let claim = Opening::new(a.sum(), claim_blind);
-    let mut counts: Vec<[[u32; 16]; 2]> = Vec::new();
+    let mut counts = Counts::new();
     for (w, inst) in [&a, &b].into_iter().enumerate() {
         for s in 0..SAMPLES {
             let mut source = blinds(s * 2 + w as u64);
             let out = inst.prove(&mut transcript(), claim, source.as_mut());
-            let f = fields(&out.proof);
-            if counts.is_empty() {
-                counts = vec![[[0; 16]; 2]; f.len()];
-            }
-            assert_eq!(f.len(), counts.len());
-            for (k, bytes) in f.iter().enumerate() {
-                counts[k][w][bucket(bytes)] += 1;
-            }
+            add_sample(&mut counts, w, &fields(&out.proof));
         }
     }
+    max_chi2(&counts)
+}
+
+/// Per-element bucket counts of two samples: `counts[k][w][bucket]`.
+type Counts = Vec<[[u32; 16]; 2]>;
+
+fn add_sample(counts: &mut Counts, w: usize, fields: &[Vec<u8>]) {
+    if counts.is_empty() {
+        *counts = vec![[[0; 16]; 2]; fields.len()];
+    }
+    assert_eq!(fields.len(), counts.len(), "proofs of one shape");
+    for (k, bytes) in fields.iter().enumerate() {
+        counts[k][w][bucket(bytes)] += 1;
+    }
+}
+
+/// The largest two-sample χ² over the elements.
+fn max_chi2(counts: &Counts) -> f64 {
     counts
         .iter()
         .map(|[ca, cb]| {
@@ -846,4 +861,237 @@ mod zk_reduction {
             Err(ReductionError::FalseClaim { claim: 3 })
         ));
     }
+}
+
+mod zk_lookup {
+    use super::*;
+    use crate::lookup::{LookupError, Table};
+    use crate::pcs::poly::small_to_field;
+    use crate::zk::lookup::{self, ZkLookupProof};
+
+    fn columns(queries: &[Vec<i64>]) -> Vec<Vec<Fr>> {
+        queries
+            .iter()
+            .map(|c| c.iter().map(|&v| small_to_field(v)).collect())
+            .collect()
+    }
+
+    fn mle(values: &[Fr], point: &[Fr]) -> Fr {
+        let eq = CpuBackend::global().eq_table(point).unwrap();
+        eq.iter().zip(values).map(|(e, v)| *e * v).sum()
+    }
+
+    /// Two query sets of different depths (one shallower, one deeper than the
+    /// table) into an 8-bit range table, and a pair table of arity 2.
+    fn instances() -> Vec<(Table, Vec<Vec<Vec<i64>>>)> {
+        let mut rng = ChaCha20Rng::seed_from_u64(41);
+        let mut draw = |n: usize, modulus: u32| -> Vec<i64> {
+            (0..n).map(|_| (rng.next_u32() % modulus) as i64).collect()
+        };
+        let byte = Table::UnsignedRange { bits: 8 };
+        let sets = vec![vec![draw(16, 256)], vec![draw(512, 256)]];
+        let relu = Table::Relu { bits: 4 };
+        let xs: Vec<i64> = draw(32, 16).into_iter().map(|x| x - 8).collect();
+        let ys: Vec<i64> = xs.iter().map(|&x| x.max(0)).collect();
+        vec![(byte, sets), (relu, vec![vec![xs, ys]])]
+    }
+    use rand_chacha::rand_core::RngCore;
+
+    fn prove(
+        table: &Table,
+        sets: &[Vec<Vec<i64>>],
+        multiplicities: &[u64],
+        blinds: &mut dyn BlindSource,
+    ) -> Result<(ZkLookupProof, lookup::OpenedLookupClaims), LookupError> {
+        let field_sets: Vec<Vec<Vec<Fr>>> = sets.iter().map(|s| columns(s)).collect();
+        lookup::prove(
+            CpuBackend::global(),
+            &mut transcript(),
+            table,
+            &field_sets,
+            multiplicities,
+            blinds,
+        )
+    }
+
+    #[test]
+    fn committed_lookups_verify_leave_true_claims_and_reject_tampering() {
+        let gens = PedersenGens::dory();
+        let mut blinds = SeededBlinds::new(42);
+        for (table, sets) in instances() {
+            let m = table.multiplicities_of_sets(&sets).unwrap();
+            let (proof, opened) = prove(&table, &sets, &m, &mut blinds).unwrap();
+            let vars: Vec<usize> = sets
+                .iter()
+                .map(|s| s[0].len().trailing_zeros() as usize)
+                .collect();
+            let claims = lookup::verify(&mut transcript(), &table, &vars, &proof).unwrap();
+            // The committed claims open to the true MLE values.
+            let m_field: Vec<Fr> = m.iter().map(|&x| Fr::from(x)).collect();
+            assert_eq!(claims.multiplicity_point, opened.multiplicity_point);
+            assert_eq!(
+                opened.multiplicity_value.value,
+                mle(&m_field, &claims.multiplicity_point)
+            );
+            assert_eq!(commit(opened.multiplicity_value), claims.multiplicity_value);
+            for (k, set) in sets.iter().enumerate() {
+                for (c, column) in columns(set).iter().enumerate() {
+                    let o = opened.query_values[k][c];
+                    assert_eq!(o.value, mle(column, &claims.query_points[k]));
+                    assert_eq!(commit(o), claims.query_values[k][c]);
+                }
+            }
+            // Tampering: each root, fraction, sumcheck element, child, query
+            // value and leaf check.
+            let bump = |p: &mut G1Affine| *p = (p.into_group() + gens.g).into_affine();
+            let rejects = |bad: &ZkLookupProof, what: &str| {
+                assert!(
+                    lookup::verify(&mut transcript(), &table, &vars, bad).is_err(),
+                    "tampered {what} accepted"
+                );
+            };
+            for k in 0..proof.roots.len() {
+                for side in 0..2 {
+                    let mut bad = proof.clone();
+                    bump(&mut bad.roots[k][side]);
+                    rejects(&bad, "root");
+                }
+                let mut bad = proof.clone();
+                bump(&mut bad.fractions[k].inverse);
+                rejects(&bad, "root inverse");
+                let mut bad = proof.clone();
+                bump(&mut bad.fractions[k].fraction);
+                rejects(&bad, "root fraction");
+            }
+            let mut bad = proof.clone();
+            bad.root_sum.z += Fr::one();
+            rejects(&bad, "root sum");
+            for l in 0..proof.layers.len() {
+                for r in 0..proof.layers[l].rounds.rounds.len() {
+                    let mut bad = proof.clone();
+                    bump(&mut bad.layers[l].rounds.rounds[r].0[0]);
+                    rejects(&bad, "layer round");
+                }
+                for e in 0..proof.layers[l].last.evals.len() {
+                    let mut bad = proof.clone();
+                    bump(&mut bad.layers[l].last.evals[e]);
+                    rejects(&bad, "layer child");
+                }
+            }
+            for k in 0..proof.query_values.len() {
+                let mut bad = proof.clone();
+                bump(&mut bad.query_values[k][0]);
+                rejects(&bad, "query value");
+            }
+            for k in 0..proof.leaf_checks.len() {
+                let mut bad = proof.clone();
+                bad.leaf_checks[k].z += Fr::one();
+                rejects(&bad, "leaf check");
+            }
+            let mut bad = proof.clone();
+            bad.layers.pop();
+            rejects(&bad, "missing layer");
+        }
+    }
+
+    /// A query outside the table: with honest multiplicities the prover
+    /// refuses; with multiplicities that make the roots cancel nothing does,
+    /// so the forged root sum is rejected.
+    #[test]
+    fn a_query_outside_the_table_cannot_be_proven() {
+        let mut blinds = SeededBlinds::new(43);
+        let table = Table::UnsignedRange { bits: 4 };
+        let sets = vec![vec![vec![1, 2, 3, 16]]];
+        assert!(table.multiplicities_of_sets(&sets).is_err());
+        // Pretend 16 was a 15.
+        let m = table
+            .multiplicities_of_sets(&[vec![vec![1, 2, 3, 15]]])
+            .unwrap();
+        assert!(matches!(
+            prove(&table, &sets, &m, &mut blinds),
+            Err(LookupError::RootSum)
+        ));
+    }
+}
+
+/// The lookup's proofs for two different query multisets of one shape (same
+/// table, same sizes) are indistinguishable element by element, and the same
+/// statistic flags them when masking is off.
+#[test]
+fn lookup_proofs_of_two_query_sets_are_indistinguishable() {
+    use crate::lookup::Table;
+    use crate::pcs::poly::small_to_field;
+    use crate::zk::lookup::{self, ZkLookupProof};
+    const SAMPLES: u64 = 128;
+    let table = Table::UnsignedRange { bits: 3 };
+    let sets_a = vec![vec![(0..16).map(|i| i % 8).collect::<Vec<i64>>()]];
+    let sets_b = vec![vec![(0..16).map(|i| (i * 3 + 1) % 5).collect::<Vec<i64>>()]];
+    let lookup_fields = |p: &ZkLookupProof| -> Vec<Vec<u8>> {
+        let mut out: Vec<Vec<u8>> = p.roots.as_flattened().iter().map(point_bytes).collect();
+        for f in &p.fractions {
+            out.push(point_bytes(&f.inverse));
+            out.push(point_bytes(&f.fraction));
+            for proof in [&f.inverse_proof, &f.fraction_proof] {
+                out.extend([&proof.alpha, &proof.beta, &proof.delta].map(point_bytes));
+                out.extend(proof.z.iter().map(scalar_bytes));
+            }
+        }
+        for layer in &p.layers {
+            let as_sumcheck = ZkSumcheckProof {
+                rounds: layer.rounds.clone(),
+                last: layer.last.clone(),
+            };
+            out.extend(fields(&as_sumcheck));
+        }
+        out.extend(p.query_values.iter().flatten().map(point_bytes));
+        for z in &p.leaf_checks {
+            out.push(point_bytes(&z.a));
+            out.push(scalar_bytes(&z.z));
+        }
+        out
+    };
+    let run = |masked: bool| -> f64 {
+        let mut counts = Counts::new();
+        for (w, sets) in [&sets_a, &sets_b].into_iter().enumerate() {
+            let m = table.multiplicities_of_sets(sets).unwrap();
+            let field_sets: Vec<Vec<Vec<Fr>>> = sets
+                .iter()
+                .map(|s| {
+                    s.iter()
+                        .map(|c| c.iter().map(|&v| small_to_field(v)).collect())
+                        .collect()
+                })
+                .collect();
+            for s in 0..SAMPLES {
+                let mut source: Box<dyn BlindSource> = if masked {
+                    Box::new(SeededBlinds::new(5000 + 2 * s + w as u64))
+                } else {
+                    Box::new(NoBlinds)
+                };
+                let (proof, _) = lookup::prove(
+                    CpuBackend::global(),
+                    &mut transcript(),
+                    &table,
+                    &field_sets,
+                    &m,
+                    source.as_mut(),
+                )
+                .unwrap();
+                add_sample(&mut counts, w, &lookup_fields(&proof));
+            }
+        }
+        max_chi2(&counts)
+    };
+    let masked = run(true);
+    let unmasked = run(false);
+    eprintln!("lookup: largest χ² masked {masked:.1}, unmasked {unmasked:.1}");
+    // Over ~200 elements the Bonferroni bound needs p = 1e-6 per element: 56.0.
+    assert!(
+        masked < 56.0,
+        "χ² {masked:.1}: lookup proofs depend on the queries"
+    );
+    assert!(
+        unmasked > 56.0,
+        "χ² {unmasked:.1}: unmasked proofs not detected"
+    );
 }
