@@ -815,6 +815,12 @@ mod zk_reduction {
                 &setup.verifier,
             )
         };
+        let bytes = to_bytes(&proof);
+        let proof: reduction::ZkReductionProof = from_bytes(&bytes).unwrap();
+        assert_eq!(to_bytes(&proof), bytes);
+        for cut in (0..bytes.len()).step_by(1009) {
+            assert!(from_bytes::<reduction::ZkReductionProof>(&bytes[..cut]).is_err());
+        }
         verify(&public_claims, &proof).unwrap();
         assert_eq!(proof.openings.len(), 2);
 
@@ -925,6 +931,12 @@ mod zk_lookup {
                 .iter()
                 .map(|s| s[0].len().trailing_zeros() as usize)
                 .collect();
+            let bytes = to_bytes(&proof);
+            let proof: ZkLookupProof = from_bytes(&bytes).unwrap();
+            assert_eq!(to_bytes(&proof), bytes);
+            for cut in (0..bytes.len()).step_by(101) {
+                assert!(from_bytes::<ZkLookupProof>(&bytes[..cut]).is_err());
+            }
             let claims = lookup::verify(&mut transcript(), &table, &vars, &proof).unwrap();
             // The committed claims open to the true MLE values.
             let m_field: Vec<Fr> = m.iter().map(|&x| Fr::from(x)).collect();
