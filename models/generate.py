@@ -446,6 +446,7 @@ def one_op_models():
     attention_heads()
     gelu_exp()
     transformer_ops()
+    masks()
 
 
 def attention_scores():
@@ -535,6 +536,21 @@ def transformer_ops():
             node("Sqrt", ["positive"], "root"),
             node("Reciprocal", ["root"])],
            inits=[tensor("one", np.float32(1.0))], seed=46, low=-2.0, high=2.0)
+
+
+def masks():
+    rng = np.random.default_rng(47)
+    # Where on a constant condition with a finite fill (no Softmax after it),
+    # the condition broadcast over the leading axis: the masked copy `Select`.
+    cond = rng.uniform(0, 1, (4, 6)) < 0.5
+    one_op("where_mask", {"input": [2, 4, 6]},
+           [node("Where", ["cond", "input", "fill"])],
+           inits=[numpy_helper.from_array(cond, "cond"), tensor("fill", np.float32(-5.0))],
+           seed=48, low=-3.0, high=3.0)
+    # Multiplication by a constant 0/1 mask: the same masked copy, fill 0.
+    one_op("mul_mask", {"input": [3, 8]}, [node("Mul", ["input", "mask"])],
+           inits=[tensor("mask", (rng.uniform(0, 1, (1, 8)) < 0.5).astype(np.float32))],
+           seed=49, low=-3.0, high=3.0)
 
 
 def two_inputs_two_outputs():

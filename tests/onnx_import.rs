@@ -70,6 +70,7 @@ const ONE_OP: &[&str] = &[
     "matmul_heads",
     "matmul_qk",
     "maxpool",
+    "mul_mask",
     "pad",
     "pow3",
     "reduce_max",
@@ -82,7 +83,33 @@ const ONE_OP: &[&str] = &[
     "square",
     "squeeze_unsqueeze",
     "transpose",
+    "where_mask",
 ];
+
+/// `Where` on a constant condition and `Mul` by a constant 0/1 mask lower to
+/// the masked copy `Select` (no product, remainder or range check), as does
+/// the causal mask before a Softmax.
+#[test]
+fn constant_masks_lower_to_a_masked_copy() {
+    for (name, want) in [
+        ("where_mask", vec!["Where"]),
+        ("mul_mask", vec!["Where"]),
+        (
+            "causal_softmax",
+            vec!["Where", "ReduceMax", "Sub", "Exp", "ReduceSum", "Div"],
+        ),
+    ] {
+        let dir = root().join("models/ops").join(name);
+        let imported = import(&dir.join("network.onnx"), &ImportOptions::default()).unwrap();
+        let ops: Vec<&str> = imported.model.nodes.iter().map(|n| n.op.name()).collect();
+        assert_eq!(ops, want, "{name}");
+        assert!(!imported
+            .model
+            .tensors
+            .iter()
+            .any(|t| matches!(t.kind, TensorKind::Weight { .. })));
+    }
+}
 
 #[test]
 fn one_op_models_match_the_f32_reference_and_prove() {
