@@ -25,6 +25,7 @@ stay O(1): far inside the importer's default activation bound
 """
 
 import json
+import math
 import os
 
 import numpy as np
@@ -447,6 +448,7 @@ def one_op_models():
     gelu_exp()
     transformer_ops()
     masks()
+    attention_scale()
 
 
 def attention_scores():
@@ -551,6 +553,29 @@ def masks():
     one_op("mul_mask", {"input": [3, 8]}, [node("Mul", ["input", "mask"])],
            inits=[tensor("mask", (rng.uniform(0, 1, (1, 8)) < 0.5).astype(np.float32))],
            seed=49, low=-3.0, high=3.0)
+
+
+def attention_scale():
+    # Two heads' scaled scores (Q·Kᵀ)·(1/√3) with Q, K projections of the
+    # input (Q with a bias) split into heads by Reshape and Transpose, as
+    # exported attention has them: the scale folds into Q's projection.
+    rng = np.random.default_rng(50)
+    one_op("attention_scale", {"input": [1, 4, 8]},
+           [node("MatMul", ["input", "wq"], "q_proj"),
+            node("Add", ["q_proj", "bq"], "q"),
+            node("Reshape", ["q", "heads"], "q_heads"),
+            node("Transpose", ["q_heads"], "q_t", perm=[0, 2, 1, 3]),
+            node("MatMul", ["input", "wk"], "k"),
+            node("Reshape", ["k", "heads"], "k_heads"),
+            node("Transpose", ["k_heads"], "k_t", perm=[0, 2, 3, 1]),
+            node("MatMul", ["q_t", "k_t"], "scores"),
+            node("Mul", ["scores", "scale"])],
+           inits=[tensor("wq", rng.uniform(-0.5, 0.5, (8, 8))),
+                  tensor("bq", rng.uniform(-0.5, 0.5, (8,))),
+                  tensor("wk", rng.uniform(-0.5, 0.5, (8, 8))),
+                  ints("heads", [1, 4, 2, 4]),
+                  tensor("scale", np.float32(1.0 / math.sqrt(3.0)))],
+           seed=51, low=-1.0, high=1.0)
 
 
 def two_inputs_two_outputs():

@@ -49,6 +49,7 @@ const SHIPPED: &[(&str, f32, f32)] = &[
 /// The one-op models of models/ops/ with one input and one output, each
 /// within 0.05 of tract's f32 output (measured ≤ 0.039).
 const ONE_OP: &[&str] = &[
+    "attention_scale",
     "averagepool",
     "batchnorm",
     "broadcast_both_computed",
@@ -85,6 +86,17 @@ const ONE_OP: &[&str] = &[
     "transpose",
     "where_mask",
 ];
+
+/// A constant scale of attention scores folds into the projection that makes
+/// Q: no `Mul` is left after the batched product.
+#[test]
+fn a_score_scale_folds_into_the_q_projection() {
+    let dir = root().join("models/ops/attention_scale");
+    let imported = import(&dir.join("network.onnx"), &ImportOptions::default()).unwrap();
+    let ops: Vec<&str> = imported.model.nodes.iter().map(|n| n.op.name()).collect();
+    assert!(!ops.contains(&"Mul"), "{ops:?}");
+    assert_eq!(ops.last(), Some(&"BatchedMatMul"), "{ops:?}");
+}
 
 /// `Where` on a constant condition and `Mul` by a constant 0/1 mask lower to
 /// the masked copy `Select` (no product, remainder or range check), as does

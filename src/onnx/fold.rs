@@ -1,13 +1,12 @@
 //! IR passes after lowering: fold "MatMul then Add of a constant `[n]` bias"
-//! into the MatMul's bias input, and drop tensors no node uses.
+//! into the MatMul's bias input, fold a constant scale of attention scores
+//! into the projection that makes Q (or K), and drop tensors no node uses.
 
-use crate::model::{matrix_dims, Model, Op, TensorKind};
-use crate::onnx::lower::trim_leading_ones;
+use crate::model::{matrix_dims, Model, Op, TensorId, TensorKind};
+use crate::onnx::lower::{trim_leading_ones, WeightFloats};
 
-/// Folds `Add(MatMul(a, w), bias)` into `MatMul(a, w, bias)` when the bias is
-/// a weight of `n` values (one per output column, broadcast over rows) and the
-/// MatMul's output feeds only that Add.
-pub(crate) fn fold_biases(model: &mut Model) {
+/// How many times each tensor is read (by nodes, or as a model output).
+fn uses(model: &Model) -> Vec<usize> {
     let mut uses = vec![0usize; model.tensors.len()];
     for node in &model.nodes {
         for &t in &node.inputs {
@@ -17,10 +16,24 @@ pub(crate) fn fold_biases(model: &mut Model) {
     for &t in &model.outputs {
         uses[t] += 1;
     }
+    uses
+}
+
+/// The node producing each tensor, if any.
+fn producers(model: &Model) -> Vec<Option<usize>> {
     let mut producer = vec![None; model.tensors.len()];
     for (i, node) in model.nodes.iter().enumerate() {
         producer[node.output] = Some(i);
     }
+    producer
+}
+
+/// Folds `Add(MatMul(a, w), bias)` into `MatMul(a, w, bias)` when the bias is
+/// a weight of `n` values (one per output column, broadcast over rows) and the
+/// MatMul's output feeds only that Add.
+pub(crate) fn fold_biases(model: &mut Model) {
+    let uses = uses(model);
+    let mut producer = producers(model);
     let mut removed = vec![false; model.nodes.len()];
     #[allow(clippy::needless_range_loop)] // j indexes nodes, producer and removed.
     for j in 0..model.nodes.len() {
@@ -51,6 +64,78 @@ pub(crate) fn fold_biases(model: &mut Model) {
         mm.inputs.push(bias);
         mm.output = out;
         producer[out] = Some(i);
+        removed[j] = true;
+    }
+    let mut keep = removed.iter().map(|r| !r);
+    model.nodes.retain(|_| keep.next().unwrap_or(true));
+}
+
+/// Folds `Mul(BatchedMatMul(a, b), c)`, `c` a constant scalar with
+/// `|c| ≤ 1` (attention's `1/√d` on Q·Kᵀ), into the constant-weight `MatMul`
+/// (and bias) that makes `a` (else `b`) through rearrangements only
+/// (`Reshape`, `Transpose`): `(c·Q)·Kᵀ = c·(Q·Kᵀ)`, and `c·Q` is the MatMul with
+/// weights and bias times c, requantized from their float values (one
+/// rounding, as any weight). Every tensor on that path, the weights and the
+/// scores included, must be read only there. The rescaling Mul (its output,
+/// remainder and range check) disappears; `|c| ≤ 1` keeps the scaled
+/// projection inside the activation range whenever the original was.
+pub(crate) fn fold_score_scales(model: &mut Model, floats: &WeightFloats) {
+    let uses = uses(model);
+    let producer = producers(model);
+    let weight = |t: TensorId| {
+        matches!(model.tensors[t].kind, TensorKind::Weight { .. })
+            && uses[t] == 1
+            && floats.contains_key(&t)
+    };
+    // The MatMul reached from `t` through single-use rearrangements.
+    let projection = |mut t: TensorId| -> Option<usize> {
+        loop {
+            if uses[t] != 1 {
+                return None;
+            }
+            let p = producer[t]?;
+            let node = &model.nodes[p];
+            match &node.op {
+                Op::Reshape(_) | Op::Transpose(_) => t = node.inputs[0],
+                Op::MatMul if node.inputs[1..].iter().all(|&w| weight(w)) => return Some(p),
+                _ => return None,
+            }
+        }
+    };
+    let mut folds = Vec::new();
+    for (j, node) in model.nodes.iter().enumerate() {
+        if node.op != Op::Mul {
+            continue;
+        }
+        let (scores, c) = (node.inputs[0], node.inputs[1]);
+        let Some(scale) = floats.get(&c).filter(|v| v.len() == 1).map(|v| v[0]) else {
+            continue;
+        };
+        if !weight(c) || scale.abs() > 1.0 || uses[scores] != 1 {
+            continue;
+        }
+        let Some(b) = producer[scores] else { continue };
+        let bmm = &model.nodes[b];
+        if bmm.op != Op::BatchedMatMul
+            || model.tensors[scores].shape != model.tensors[node.output].shape
+        {
+            continue;
+        }
+        let Some(mm) = bmm.inputs.iter().find_map(|&operand| projection(operand)) else {
+            continue;
+        };
+        folds.push((j, b, mm, scale));
+    }
+    let mut removed = vec![false; model.nodes.len()];
+    for (j, b, mm, scale) in folds {
+        for &w in &model.nodes[mm].inputs[1..] {
+            let values = floats[&w]
+                .iter()
+                .map(|&v| crate::model::quantize(v as f64 * scale as f64, model.scale_bits))
+                .collect();
+            model.tensors[w].kind = TensorKind::Weight { values };
+        }
+        model.nodes[b].output = model.nodes[j].output;
         removed[j] = true;
     }
     let mut keep = removed.iter().map(|r| !r);
@@ -193,5 +278,99 @@ mod tests {
         column.tensors[4].shape = vec![2, 2];
         fold_biases(&mut column);
         assert_eq!(column.nodes.len(), 2);
+    }
+
+    /// `y = (Q·Kᵀ)·c` per head: `Q = x·wq + bq` split into 2 heads by a
+    /// Reshape and a Transpose, K the input itself, rearranged; `extra` makes
+    /// Q's projection a model output as well (read twice).
+    fn scaled_scores(scale: f32, extra: bool) -> (Model, WeightFloats) {
+        let wq: Vec<f32> = (0..16).map(|i| (i as f32 - 7.5) / 10.0).collect();
+        let bq = vec![0.25f32, -0.5, 0.125, 0.0];
+        let quantize = |v: &[f32]| TensorKind::Weight {
+            values: v
+                .iter()
+                .map(|&f| crate::model::quantize(f as f64, 7))
+                .collect(),
+        };
+        let act = TensorKind::Activation;
+        let tensors = vec![
+            tensor("x", &[2, 4], TensorKind::Input),
+            tensor("wq", &[4, 4], quantize(&wq)),
+            tensor("bq", &[4], quantize(&bq)),
+            tensor("q", &[2, 4], act.clone()),
+            tensor("q_heads", &[2, 2, 2], act.clone()),
+            tensor("q_t", &[2, 2, 2], act.clone()),
+            tensor("k_heads", &[2, 2, 2], act.clone()),
+            tensor("k_t", &[2, 2, 2], act.clone()),
+            tensor("scores", &[2, 2, 2], act.clone()),
+            tensor("c", &[1], quantize(&[scale])),
+            tensor("y", &[2, 2, 2], act),
+        ];
+        let node = |name: &str, op: Op, inputs: Vec<usize>, output: usize| Node {
+            name: name.into(),
+            op,
+            inputs,
+            output,
+        };
+        let transpose = |perm: Vec<usize>| {
+            Op::Transpose(crate::ops::transpose::Transpose {
+                input: vec![2, 2, 2],
+                perm,
+            })
+        };
+        let reshape = Op::Reshape(crate::ops::reshape::Reshape);
+        let nodes = vec![
+            node("q", Op::MatMul, vec![0, 1, 2], 3),
+            node("q_heads", reshape.clone(), vec![3], 4),
+            node("q_t", transpose(vec![1, 0, 2]), vec![4], 5),
+            node("k_heads", reshape, vec![0], 6),
+            node("k_t", transpose(vec![1, 2, 0]), vec![6], 7),
+            node("scores", Op::BatchedMatMul, vec![5, 7], 8),
+            node("scale", Op::Mul, vec![8, 9], 10),
+        ];
+        let floats = [(1, wq), (2, bq), (9, vec![scale])].into_iter().collect();
+        let model = Model {
+            name: "scores".into(),
+            scale_bits: 7,
+            activation_bits: 16,
+            outputs: if extra { vec![10, 3] } else { vec![10] },
+            tensors,
+            nodes,
+            inputs: vec![0],
+        };
+        model.validate().unwrap();
+        (model, floats)
+    }
+
+    #[test]
+    fn folds_a_score_scale_into_the_projection_that_makes_q() {
+        let (original, floats) = scaled_scores(1.0 / 3f32.sqrt(), false);
+        let mut folded = original.clone();
+        fold_score_scales(&mut folded, &floats);
+        compact(&mut folded);
+        folded.validate().unwrap();
+        assert_eq!(folded.nodes.len(), original.nodes.len() - 1);
+        assert!(folded.nodes.iter().all(|n| n.op != Op::Mul));
+        // The projection's weights are the float ones times c, rounded once.
+        let TensorKind::Weight { values } = &folded.tensors[1].kind else {
+            panic!("wq is a weight")
+        };
+        assert_eq!(values[0], crate::model::quantize(-0.75 / 3f64.sqrt(), 7));
+        let x = [100, -60, 30, 128, -128, 7, 64, -20];
+        let want = original.output_values(&original.execute(&x).unwrap());
+        let got = folded.output_values(&folded.execute(&x).unwrap());
+        for (w, g) in want.iter().zip(&got) {
+            assert!((w - g).abs() <= 2, "{want:?} vs {got:?}");
+        }
+    }
+
+    #[test]
+    fn does_not_fold_a_shared_projection_or_a_scale_above_one() {
+        for (scale, extra) in [(0.5, true), (2.0, false)] {
+            let (original, floats) = scaled_scores(scale, extra);
+            let mut folded = original.clone();
+            fold_score_scales(&mut folded, &floats);
+            assert_eq!(folded, original, "scale {scale}, shared {extra}");
+        }
     }
 }
