@@ -449,6 +449,7 @@ def one_op_models():
     transformer_ops()
     masks()
     attention_scale()
+    layernorm_dense()
 
 
 def attention_scores():
@@ -576,6 +577,20 @@ def attention_scale():
                   ints("heads", [1, 4, 2, 4]),
                   tensor("scale", np.float32(1.0 / math.sqrt(3.0)))],
            seed=51, low=-1.0, high=1.0)
+
+
+def layernorm_dense():
+    # LayerNormalization (scale and bias) read only by a dense layer without
+    # a bias: the norm's affine part folds into the layer's weights and bias.
+    rng = np.random.default_rng(52)
+    one_op("layernorm_dense", {"input": [4, 16]},
+           [node("LayerNormalization", ["input", "gamma", "beta"], "normed", axis=-1,
+                 epsilon=1e-5),
+            node("MatMul", ["normed", "w"])],
+           inits=[tensor("gamma", rng.uniform(0.5, 1.5, 16)),
+                  tensor("beta", rng.uniform(-0.5, 0.5, 16)),
+                  tensor("w", rng.uniform(-0.5, 0.5, (16, 8)))],
+           seed=53, low=-2.0, high=2.0, opset=17)
 
 
 def two_inputs_two_outputs():

@@ -68,6 +68,7 @@ const ONE_OP: &[&str] = &[
     "identity",
     "int_gather",
     "layernorm",
+    "layernorm_dense",
     "matmul_heads",
     "matmul_qk",
     "maxpool",
@@ -96,6 +97,19 @@ fn a_score_scale_folds_into_the_q_projection() {
     let ops: Vec<&str> = imported.model.nodes.iter().map(|n| n.op.name()).collect();
     assert!(!ops.contains(&"Mul"), "{ops:?}");
     assert_eq!(ops.last(), Some(&"BatchedMatMul"), "{ops:?}");
+}
+
+/// A norm's scale and shift fold into the dense layer that alone reads the
+/// norm: the last ops are the normalization's `Mul` by 1/√var and the
+/// MatMul, now with a bias (β·W).
+#[test]
+fn a_norm_affine_folds_into_the_dense_layer_after_it() {
+    let dir = root().join("models/ops/layernorm_dense");
+    let imported = import(&dir.join("network.onnx"), &ImportOptions::default()).unwrap();
+    let m = &imported.model;
+    let ops: Vec<&str> = m.nodes.iter().map(|n| n.op.name()).collect();
+    assert_eq!(ops[ops.len() - 3..], ["Rsqrt", "Mul", "MatMul"], "{ops:?}");
+    assert_eq!(m.nodes.last().unwrap().inputs.len(), 3, "{ops:?}");
 }
 
 /// `Where` on a constant condition and `Mul` by a constant 0/1 mask lower to

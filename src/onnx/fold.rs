@@ -72,10 +72,12 @@ pub(crate) fn fold_biases(model: &mut Model) {
 
 /// Folds `Mul(BatchedMatMul(a, b), c)`, `c` a constant scalar with
 /// `|c| ≤ 1` (attention's `1/√d` on Q·Kᵀ), into the constant-weight `MatMul`
-/// (and bias) that makes `a` (else `b`) through rearrangements only
+/// (and bias) that makes `a`, or `b`, through rearrangements only
 /// (`Reshape`, `Transpose`): `(c·Q)·Kᵀ = c·(Q·Kᵀ)`, and `c·Q` is the MatMul with
 /// weights and bias times c, requantized from their float values (one
-/// rounding, as any weight). Every tensor on that path, the weights and the
+/// rounding, as any weight). When both operands come from such projections,
+/// each takes `√|c|` (Q the sign): scaling one projection down by c costs it
+/// `log2(1/c)` bits of resolution, splitting halves that loss. Every tensor on that path, the weights and the
 /// scores included, must be read only there. The rescaling Mul (its output,
 /// remainder and range check) disappears; `|c| ≤ 1` keeps the scaled
 /// projection inside the activation range whenever the original was.
@@ -121,22 +123,183 @@ pub(crate) fn fold_score_scales(model: &mut Model, floats: &WeightFloats) {
         {
             continue;
         }
-        let Some(mm) = bmm.inputs.iter().find_map(|&operand| projection(operand)) else {
+        let mms: Vec<usize> = bmm.inputs.iter().filter_map(|&o| projection(o)).collect();
+        if mms.is_empty() {
             continue;
-        };
-        folds.push((j, b, mm, scale));
+        }
+        folds.push((j, b, mms, scale));
     }
     let mut removed = vec![false; model.nodes.len()];
-    for (j, b, mm, scale) in folds {
-        for &w in &model.nodes[mm].inputs[1..] {
-            let values = floats[&w]
-                .iter()
-                .map(|&v| crate::model::quantize(v as f64 * scale as f64, model.scale_bits))
-                .collect();
-            model.tensors[w].kind = TensorKind::Weight { values };
+    for (j, b, mms, scale) in folds {
+        // Both operands' projections share the scale (√c each) when both
+        // can: each loses half the resolution one alone would.
+        let share = (scale as f64).abs().powf(1.0 / mms.len() as f64);
+        for (i, &mm) in mms.iter().enumerate() {
+            let factor = if i == 0 {
+                share * (scale as f64).signum()
+            } else {
+                share
+            };
+            for &w in &model.nodes[mm].inputs[1..] {
+                let values = floats[&w]
+                    .iter()
+                    .map(|&v| crate::model::quantize(v as f64 * factor, model.scale_bits))
+                    .collect();
+                model.tensors[w].kind = TensorKind::Weight { values };
+            }
         }
         model.nodes[b].output = model.nodes[j].output;
         removed[j] = true;
+    }
+    let mut keep = removed.iter().map(|r| !r);
+    model.nodes.retain(|_| keep.next().unwrap_or(true));
+}
+
+/// The float values of weight `t` as one per column of `cols` (a `[cols]`
+/// row or a scalar, leading 1s aside), when `t` is a weight read once.
+fn per_column(
+    model: &Model,
+    floats: &WeightFloats,
+    uses: &[usize],
+    t: TensorId,
+    cols: usize,
+) -> Option<Vec<f32>> {
+    if !matches!(model.tensors[t].kind, TensorKind::Weight { .. }) || uses[t] != 1 {
+        return None;
+    }
+    let values = floats.get(&t)?;
+    match trim_leading_ones(&model.tensors[t].shape) {
+        [n] if *n == cols => Some(values.clone()),
+        [] | [1] => Some(vec![values[0]; cols]),
+        _ => None,
+    }
+}
+
+/// Folds a norm's affine part, `z = x·γ + β` (γ, β constant per column;
+/// `+ β` optional), into the constant-weight `MatMul`s that read z, when
+/// they are z's only readers: `z·W + b = x·(diag(γ)·W) + (β·W + b)`, the new
+/// weights and bias computed from the float values and quantized once (a
+/// MatMul without a bias gets one). The `Mul` and `Add` disappear, with
+/// their outputs, remainder and range checks.
+pub(crate) fn fold_norm_affines(model: &mut Model, floats: &mut WeightFloats) {
+    let uses = uses(model);
+    let mut readers: Vec<Vec<usize>> = vec![Vec::new(); model.tensors.len()];
+    for (i, node) in model.nodes.iter().enumerate() {
+        for &t in &node.inputs {
+            readers[t].push(i);
+        }
+    }
+    let is_output = |t: TensorId| model.outputs.contains(&t);
+    // (mul, add, gamma, beta, matmuls)
+    let mut folds = Vec::new();
+    for (j, node) in model.nodes.iter().enumerate() {
+        if node.op != Op::Mul {
+            continue;
+        }
+        let (x, g) = (node.inputs[0], node.inputs[1]);
+        let shape = &model.tensors[x].shape;
+        let Some(&cols) = shape.last() else { continue };
+        if model.tensors[node.output].shape != *shape
+            || !matches!(
+                model.tensors[x].kind,
+                TensorKind::Activation | TensorKind::Input
+            )
+        {
+            continue;
+        }
+        let Some(gamma) = per_column(model, floats, &uses, g, cols) else {
+            continue;
+        };
+        let mut z = node.output;
+        let mut add = None;
+        let mut beta = vec![0f32; cols];
+        if let [a] = readers[z][..] {
+            let next = &model.nodes[a];
+            if next.op == Op::Add && next.inputs[0] == z && !is_output(z) {
+                if let Some(b) = per_column(model, floats, &uses, next.inputs[1], cols) {
+                    add = Some(a);
+                    beta = b;
+                    z = next.output;
+                }
+            }
+        }
+        let matmuls = &readers[z];
+        let foldable = |&m: &usize| {
+            let mm = &model.nodes[m];
+            mm.op == Op::MatMul
+                && mm.inputs.len() >= 2
+                && mm.inputs[0] == z
+                && model.tensors[mm.inputs[1]].shape.len() == 2
+                && model.tensors[mm.inputs[1]].shape[0] == cols
+                && mm.inputs[1..].iter().all(|&t| {
+                    matches!(model.tensors[t].kind, TensorKind::Weight { .. })
+                        && uses[t] == 1
+                        && floats.contains_key(&t)
+                })
+        };
+        if is_output(z)
+            || matmuls.is_empty()
+            || uses[z] != matmuls.len()
+            || !matmuls.iter().all(foldable)
+        {
+            continue;
+        }
+        folds.push((j, add, gamma, beta, matmuls.clone()));
+    }
+    let bits = model.scale_bits;
+    let quantize = |v: &[f32]| -> Vec<i64> {
+        v.iter()
+            .map(|&f| crate::model::quantize(f as f64, bits))
+            .collect()
+    };
+    let mut removed = vec![false; model.nodes.len()];
+    for (j, add, gamma, beta, matmuls) in folds {
+        let x = model.nodes[j].inputs[0];
+        for m in matmuls {
+            let w = model.nodes[m].inputs[1];
+            let n = model.tensors[w].shape[1];
+            let old = &floats[&w];
+            let scaled: Vec<f32> = (0..gamma.len() * n)
+                .map(|at| gamma[at / n] * old[at])
+                .collect();
+            let shift: Vec<f32> = (0..n)
+                .map(|c| {
+                    (0..gamma.len())
+                        .map(|i| beta[i] as f64 * old[i * n + c] as f64)
+                        .sum::<f64>() as f32
+                })
+                .collect();
+            model.tensors[w].kind = TensorKind::Weight {
+                values: quantize(&scaled),
+            };
+            floats.insert(w, scaled);
+            let bias: Vec<f32> = match model.nodes[m].inputs.get(2) {
+                Some(&b) => floats[&b].iter().zip(&shift).map(|(b, s)| b + s).collect(),
+                None => shift,
+            };
+            let b = match model.nodes[m].inputs.get(2) {
+                Some(&b) => b,
+                None => {
+                    model.tensors.push(crate::model::Tensor {
+                        name: format!("{}.bias", model.nodes[m].name),
+                        shape: vec![n],
+                        kind: TensorKind::Weight { values: Vec::new() },
+                    });
+                    let b = model.tensors.len() - 1;
+                    model.nodes[m].inputs.push(b);
+                    b
+                }
+            };
+            model.tensors[b].kind = TensorKind::Weight {
+                values: quantize(&bias),
+            };
+            floats.insert(b, bias);
+            model.nodes[m].inputs[0] = x;
+        }
+        removed[j] = true;
+        if let Some(a) = add {
+            removed[a] = true;
+        }
     }
     let mut keep = removed.iter().map(|r| !r);
     model.nodes.retain(|_| keep.next().unwrap_or(true));
@@ -372,5 +535,95 @@ mod tests {
             fold_score_scales(&mut folded, &floats);
             assert_eq!(folded, original, "scale {scale}, shared {extra}");
         }
+    }
+
+    /// `z = x·γ + β` read by two dense layers (one with a bias, one
+    /// without); `relu` adds a third reader of z that is not a MatMul.
+    fn affine_then_dense(relu: bool) -> (Model, WeightFloats) {
+        let f = |v: &[f32]| TensorKind::Weight {
+            values: v
+                .iter()
+                .map(|&x| crate::model::quantize(x as f64, 7))
+                .collect(),
+        };
+        let gamma = vec![0.5f32, 1.25, -0.75, 2.0];
+        let beta = vec![0.1f32, -0.2, 0.3, 0.05];
+        let w1: Vec<f32> = (0..12).map(|i| (i as f32 - 6.0) / 8.0).collect();
+        let b1 = vec![0.5f32, -0.25, 0.0];
+        let w2: Vec<f32> = (0..8).map(|i| (3.0 - i as f32) / 5.0).collect();
+        let act = TensorKind::Activation;
+        let mut tensors = vec![
+            tensor("x", &[2, 4], TensorKind::Input),
+            tensor("gamma", &[4], f(&gamma)),
+            tensor("h", &[2, 4], act.clone()),
+            tensor("beta", &[4], f(&beta)),
+            tensor("z", &[2, 4], act.clone()),
+            tensor("w1", &[4, 3], f(&w1)),
+            tensor("b1", &[3], f(&b1)),
+            tensor("y1", &[2, 3], act.clone()),
+            tensor("w2", &[4, 2], f(&w2)),
+            tensor("y2", &[2, 2], act.clone()),
+        ];
+        let node = |name: &str, op: Op, inputs: Vec<usize>, output: usize| Node {
+            name: name.into(),
+            op,
+            inputs,
+            output,
+        };
+        let mut nodes = vec![
+            node("scale", Op::Mul, vec![0, 1], 2),
+            node("shift", Op::Add, vec![2, 3], 4),
+            node("dense1", Op::MatMul, vec![4, 5, 6], 7),
+            node("dense2", Op::MatMul, vec![4, 8], 9),
+        ];
+        let mut outputs = vec![7, 9];
+        if relu {
+            tensors.push(tensor("r", &[2, 4], act));
+            nodes.push(node("relu", Op::Relu, vec![4], 10));
+            outputs.push(10);
+        }
+        let floats = [(1, gamma), (3, beta), (5, w1), (6, b1), (8, w2)]
+            .into_iter()
+            .collect();
+        let model = Model {
+            name: "affine".into(),
+            scale_bits: 7,
+            activation_bits: 16,
+            tensors,
+            nodes,
+            inputs: vec![0],
+            outputs,
+        };
+        model.validate().unwrap();
+        (model, floats)
+    }
+
+    #[test]
+    fn folds_a_norm_affine_into_the_dense_layers_that_read_it() {
+        let (original, mut floats) = affine_then_dense(false);
+        let mut folded = original.clone();
+        fold_norm_affines(&mut folded, &mut floats);
+        compact(&mut folded);
+        folded.validate().unwrap();
+        let ops: Vec<&Op> = folded.nodes.iter().map(|n| &n.op).collect();
+        assert_eq!(ops, [&Op::MatMul, &Op::MatMul]);
+        assert!(folded
+            .nodes
+            .iter()
+            .all(|n| n.inputs[0] == 0 && n.inputs.len() == 3));
+        let x = [100, -60, 30, 128, -128, 7, 64, -20];
+        let want = original.output_values(&original.execute(&x).unwrap());
+        let got = folded.output_values(&folded.execute(&x).unwrap());
+        for (w, g) in want.iter().zip(&got) {
+            assert!((w - g).abs() <= 3, "{want:?} vs {got:?}");
+        }
+    }
+
+    #[test]
+    fn does_not_fold_an_affine_read_by_another_op() {
+        let (original, mut floats) = affine_then_dense(true);
+        let mut folded = original.clone();
+        fold_norm_affines(&mut folded, &mut floats);
+        assert_eq!(folded, original);
     }
 }
