@@ -305,6 +305,40 @@ pub(crate) fn fold_norm_affines(model: &mut Model, floats: &mut WeightFloats) {
     model.nodes.retain(|_| keep.next().unwrap_or(true));
 }
 
+/// Drops a `Reshape` whose output only a `Transpose` or another `Reshape`
+/// reads: both read their input by row-major index (a Transpose under the
+/// logical shape it carries), which a reshape does not change, so the reader
+/// takes the reshape's input directly and the copy (a committed tensor)
+/// disappears.
+pub(crate) fn fold_reshapes(model: &mut Model) {
+    let uses = uses(model);
+    let mut readers = vec![None; model.tensors.len()];
+    for (i, node) in model.nodes.iter().enumerate() {
+        for &t in &node.inputs {
+            readers[t] = Some(i);
+        }
+    }
+    let mut removed = vec![false; model.nodes.len()];
+    #[allow(clippy::needless_range_loop)] // r indexes nodes (mutated below) and removed.
+    for r in 0..model.nodes.len() {
+        let node = &model.nodes[r];
+        if !matches!(node.op, Op::Reshape(_)) || uses[node.output] != 1 {
+            continue;
+        }
+        let (x, y) = (node.inputs[0], node.output);
+        let Some(reader) = readers[y] else { continue };
+        if !matches!(model.nodes[reader].op, Op::Transpose(_) | Op::Reshape(_))
+            || model.tensors[x].len() != model.tensors[y].len()
+        {
+            continue;
+        }
+        model.nodes[reader].inputs[0] = x;
+        removed[r] = true;
+    }
+    let mut keep = removed.iter().map(|r| !r);
+    model.nodes.retain(|_| keep.next().unwrap_or(true));
+}
+
 /// Removes tensors that are neither an input, an output, nor used or
 /// produced by a node, renumbering the rest in order.
 pub(crate) fn compact(model: &mut Model) {
@@ -625,5 +659,60 @@ mod tests {
         let mut folded = original.clone();
         fold_norm_affines(&mut folded, &mut floats);
         assert_eq!(folded, original);
+    }
+
+    #[test]
+    fn a_transpose_reads_through_a_reshape_only_it_reads() {
+        let node = |name: &str, op: Op, inputs: Vec<usize>, output: usize| Node {
+            name: name.into(),
+            op,
+            inputs,
+            output,
+        };
+        let act = TensorKind::Activation;
+        let model = |shared: bool| Model {
+            name: "heads".into(),
+            scale_bits: 7,
+            activation_bits: 16,
+            tensors: vec![
+                tensor("x", &[2, 4], TensorKind::Input),
+                tensor("heads", &[2, 2, 2], act.clone()),
+                tensor("y", &[2, 2, 2], act.clone()),
+            ],
+            nodes: vec![
+                node(
+                    "heads",
+                    Op::Reshape(crate::ops::reshape::Reshape),
+                    vec![0],
+                    1,
+                ),
+                node(
+                    "swap",
+                    Op::Transpose(crate::ops::transpose::Transpose {
+                        input: vec![2, 2, 2],
+                        perm: vec![1, 0, 2],
+                    }),
+                    vec![1],
+                    2,
+                ),
+            ],
+            inputs: vec![0],
+            outputs: if shared { vec![2, 1] } else { vec![2] },
+        };
+        let original = model(false);
+        let mut folded = original.clone();
+        fold_reshapes(&mut folded);
+        compact(&mut folded);
+        folded.validate().unwrap();
+        assert_eq!(folded.nodes.len(), 1);
+        let x = [1, 2, 3, 4, 5, 6, 7, 8];
+        assert_eq!(
+            original.output_values(&original.execute(&x).unwrap()),
+            folded.output_values(&folded.execute(&x).unwrap())
+        );
+        let shared = model(true);
+        let mut kept = shared.clone();
+        fold_reshapes(&mut kept);
+        assert_eq!(kept, shared);
     }
 }

@@ -319,6 +319,7 @@ pub fn import(path: &Path, options: &ImportOptions) -> Result<ImportedModel, Imp
     fold::fold_biases(&mut ir);
     fold::fold_norm_affines(&mut ir, &mut floats);
     fold::fold_score_scales(&mut ir, &floats);
+    fold::fold_reshapes(&mut ir);
     fold::compact(&mut ir);
     // What handles an IR model relies on (keys, the prover) holds for every
     // import: one that would not is an error, not a later panic (`fuzz/` found
