@@ -25,6 +25,7 @@ stay O(1): far inside the importer's default activation bound
 """
 
 import json
+import math
 import os
 
 import numpy as np
@@ -446,6 +447,9 @@ def one_op_models():
     attention_heads()
     gelu_exp()
     transformer_ops()
+    masks()
+    attention_scale()
+    layernorm_dense()
 
 
 def attention_scores():
@@ -535,6 +539,58 @@ def transformer_ops():
             node("Sqrt", ["positive"], "root"),
             node("Reciprocal", ["root"])],
            inits=[tensor("one", np.float32(1.0))], seed=46, low=-2.0, high=2.0)
+
+
+def masks():
+    rng = np.random.default_rng(47)
+    # Where on a constant condition with a finite fill (no Softmax after it),
+    # the condition broadcast over the leading axis: the masked copy `Select`.
+    cond = rng.uniform(0, 1, (4, 6)) < 0.5
+    one_op("where_mask", {"input": [2, 4, 6]},
+           [node("Where", ["cond", "input", "fill"])],
+           inits=[numpy_helper.from_array(cond, "cond"), tensor("fill", np.float32(-5.0))],
+           seed=48, low=-3.0, high=3.0)
+    # Multiplication by a constant 0/1 mask: the same masked copy, fill 0.
+    one_op("mul_mask", {"input": [3, 8]}, [node("Mul", ["input", "mask"])],
+           inits=[tensor("mask", (rng.uniform(0, 1, (1, 8)) < 0.5).astype(np.float32))],
+           seed=49, low=-3.0, high=3.0)
+
+
+def attention_scale():
+    # Two heads' scaled scores (Q·Kᵀ)·(1/√3) with Q, K projections of the
+    # input (Q with a bias) split into heads by Reshape and Transpose, as
+    # exported attention has them: the scale folds into Q's projection.
+    rng = np.random.default_rng(50)
+    one_op("attention_scale", {"input": [1, 4, 8]},
+           [node("MatMul", ["input", "wq"], "q_proj"),
+            node("Add", ["q_proj", "bq"], "q"),
+            node("Reshape", ["q", "heads"], "q_heads"),
+            node("Transpose", ["q_heads"], "q_t", perm=[0, 2, 1, 3]),
+            node("MatMul", ["input", "wk"], "k"),
+            node("Reshape", ["k", "heads"], "k_heads"),
+            node("Transpose", ["k_heads"], "k_t", perm=[0, 2, 3, 1]),
+            node("MatMul", ["q_t", "k_t"], "scores"),
+            node("Mul", ["scores", "scale"])],
+           inits=[tensor("wq", rng.uniform(-0.5, 0.5, (8, 8))),
+                  tensor("bq", rng.uniform(-0.5, 0.5, (8,))),
+                  tensor("wk", rng.uniform(-0.5, 0.5, (8, 8))),
+                  ints("heads", [1, 4, 2, 4]),
+                  tensor("scale", np.float32(1.0 / math.sqrt(3.0)))],
+           seed=51, low=-1.0, high=1.0)
+
+
+def layernorm_dense():
+    # LayerNormalization (scale and bias) read only by a dense layer without
+    # a bias: the norm's affine part folds into the layer's weights and bias.
+    rng = np.random.default_rng(52)
+    one_op("layernorm_dense", {"input": [4, 16]},
+           [node("LayerNormalization", ["input", "gamma", "beta"], "normed", axis=-1,
+                 epsilon=1e-5),
+            node("MatMul", ["normed", "w"])],
+           inits=[tensor("gamma", rng.uniform(0.5, 1.5, 16)),
+                  tensor("beta", rng.uniform(-0.5, 0.5, 16)),
+                  tensor("w", rng.uniform(-0.5, 0.5, (16, 8)))],
+           seed=53, low=-2.0, high=2.0, opset=17)
 
 
 def two_inputs_two_outputs():

@@ -49,6 +49,7 @@ const SHIPPED: &[(&str, f32, f32)] = &[
 /// The one-op models of models/ops/ with one input and one output, each
 /// within 0.05 of tract's f32 output (measured ≤ 0.039).
 const ONE_OP: &[&str] = &[
+    "attention_scale",
     "averagepool",
     "batchnorm",
     "broadcast_both_computed",
@@ -67,9 +68,11 @@ const ONE_OP: &[&str] = &[
     "identity",
     "int_gather",
     "layernorm",
+    "layernorm_dense",
     "matmul_heads",
     "matmul_qk",
     "maxpool",
+    "mul_mask",
     "pad",
     "pow3",
     "reduce_max",
@@ -82,7 +85,57 @@ const ONE_OP: &[&str] = &[
     "square",
     "squeeze_unsqueeze",
     "transpose",
+    "where_mask",
 ];
+
+/// A constant scale of attention scores folds into the projection that makes
+/// Q: no `Mul` is left after the batched product.
+#[test]
+fn a_score_scale_folds_into_the_q_projection() {
+    let dir = root().join("models/ops/attention_scale");
+    let imported = import(&dir.join("network.onnx"), &ImportOptions::default()).unwrap();
+    let ops: Vec<&str> = imported.model.nodes.iter().map(|n| n.op.name()).collect();
+    assert!(!ops.contains(&"Mul"), "{ops:?}");
+    assert_eq!(ops.last(), Some(&"BatchedMatMul"), "{ops:?}");
+}
+
+/// A norm's scale and shift fold into the dense layer that alone reads the
+/// norm: the last ops are the normalization's `Mul` by 1/√var and the
+/// MatMul, now with a bias (β·W).
+#[test]
+fn a_norm_affine_folds_into_the_dense_layer_after_it() {
+    let dir = root().join("models/ops/layernorm_dense");
+    let imported = import(&dir.join("network.onnx"), &ImportOptions::default()).unwrap();
+    let m = &imported.model;
+    let ops: Vec<&str> = m.nodes.iter().map(|n| n.op.name()).collect();
+    assert_eq!(ops[ops.len() - 3..], ["Rsqrt", "Mul", "MatMul"], "{ops:?}");
+    assert_eq!(m.nodes.last().unwrap().inputs.len(), 3, "{ops:?}");
+}
+
+/// `Where` on a constant condition and `Mul` by a constant 0/1 mask lower to
+/// the masked copy `Select` (no product, remainder or range check), as does
+/// the causal mask before a Softmax.
+#[test]
+fn constant_masks_lower_to_a_masked_copy() {
+    for (name, want) in [
+        ("where_mask", vec!["Where"]),
+        ("mul_mask", vec!["Where"]),
+        (
+            "causal_softmax",
+            vec!["Where", "ReduceMax", "Sub", "Exp", "ReduceSum", "Div"],
+        ),
+    ] {
+        let dir = root().join("models/ops").join(name);
+        let imported = import(&dir.join("network.onnx"), &ImportOptions::default()).unwrap();
+        let ops: Vec<&str> = imported.model.nodes.iter().map(|n| n.op.name()).collect();
+        assert_eq!(ops, want, "{name}");
+        assert!(!imported
+            .model
+            .tensors
+            .iter()
+            .any(|t| matches!(t.kind, TensorKind::Weight { .. })));
+    }
+}
 
 #[test]
 fn one_op_models_match_the_f32_reference_and_prove() {

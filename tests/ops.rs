@@ -967,3 +967,91 @@ fn sum_squares_rescales_the_row_sum_once_and_proves() {
     bad.nodes[0].op = Op::SumSquares(SumSquares { shift: 99 });
     assert!(bad.validate().is_err());
 }
+
+/// `Select` (`Where` with a constant condition, and `Mul` by a 0/1 mask): x
+/// where the broadcast mask keeps it, the constant fill elsewhere; tampering
+/// rejected, a forged entry (kept or filled) rejected, and masks that do not
+/// fit, or fills outside the activation range, refused.
+#[test]
+fn select_copies_kept_entries_and_fills_the_rest_and_proves() {
+    use zkinfer::ops::select::Select;
+    let x: Vec<i64> = small_input(24, 3);
+    // A [3,4] mask broadcast over [2,3,4]: a causal-like pattern, fills of
+    // 0, the range's ends and a plain constant.
+    let fill: Vec<Option<i64>> = (0..12)
+        .map(|i| {
+            let (r, c) = (i / 4, i % 4);
+            match (c <= r, i % 3) {
+                (true, _) => None,
+                (false, 0) => Some(-16384),
+                (false, 1) => Some(0),
+                (false, _) => Some(if c == 3 { 32767 } else { -32768 }),
+            }
+        })
+        .collect();
+    let select = Select {
+        shape: vec![3, 4],
+        fill: fill.clone(),
+    };
+    let model = one_node(Op::Select(select.clone()), &[2, 3, 4], &[], &[2, 3, 4]);
+    let want: Vec<i64> = (0..24).map(|o| fill[o % 12].unwrap_or(x[o])).collect();
+    assert_eq!(run(&model, &x), want);
+    prove_and_tamper(model.clone(), &x, 0);
+
+    // Forge one filled entry (index 1: row 0, column 1) and one kept entry
+    // (index 12): each is rejected.
+    let witness = model.execute(&x).unwrap();
+    let pk = proof::preprocess(
+        CpuBackend::global(),
+        model.clone(),
+        WeightVisibility::Public,
+        setup(),
+    )
+    .unwrap();
+    for at in [1, 12] {
+        let mut forged = witness.clone();
+        forged.values[1][at] += 5;
+        if let Ok(p) = proof::prove_witness(CpuBackend::global(), &pk, &x, &forged) {
+            assert!(
+                proof::verify(&pk.vk, &x, &p).is_err(),
+                "forged entry {at} accepted"
+            );
+        }
+    }
+
+    // A mask with a broadcast axis in the middle, all kept or all zero.
+    let m = one_node(
+        Op::Select(Select {
+            shape: vec![2, 1, 4],
+            fill: vec![None, Some(0), None, Some(0), Some(0), Some(0), None, None],
+        }),
+        &[2, 3, 4],
+        &[],
+        &[2, 3, 4],
+    );
+    let keep = [1, 0, 1, 0, 0, 0, 1, 1];
+    let want: Vec<i64> = (0..24).map(|o| x[o] * keep[(o / 12) * 4 + o % 4]).collect();
+    assert_eq!(run(&m, &x), want);
+    prove_and_tamper(m, &x, 0);
+
+    // Refused: a fill outside the range, a mask of the wrong length or one
+    // that does not broadcast, an output of another shape.
+    let mut out_of_range = select.clone();
+    out_of_range.fill[1] = Some(32768);
+    let mut short = select.clone();
+    short.fill.pop();
+    let wide = Select {
+        shape: vec![3, 8],
+        fill: vec![None; 24],
+    };
+    let deep = Select {
+        shape: vec![1, 2, 3, 4],
+        fill: vec![None; 24],
+    };
+    for bad in [out_of_range, short, wide, deep] {
+        let m = one_node(Op::Select(bad), &[2, 3, 4], &[], &[2, 3, 4]);
+        assert!(m.validate().is_err());
+    }
+    let m = one_node(Op::Select(select), &[2, 3, 4], &[], &[6, 4]);
+    assert!(m.validate().is_err());
+}

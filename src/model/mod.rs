@@ -15,6 +15,7 @@
 //! | `ReduceMax` | `x [.., N]` | `max_n x` per row, shape `[.., 1]` |
 //! | `SumSquares{k}` | `x [.., N]` | `rescale(Σ_n x², s + k)` per row, shape `[.., 1]` |
 //! | `BatchedMatMul` | `a [b,m,k]`, `b [b,k,n]` | `rescale(Σ_k a·b)` per head |
+//! | `Select` (`Where`) | `x` | `x` where a constant mask keeps it, a constant fill elsewhere |
 //!
 //! `rescale(acc) = floor((acc + 2^(s−1)) / 2^s)` (round half up), with remainder
 //! `acc + 2^(s−1) − 2^s·rescale(acc) ∈ [0, 2^s)`; the prover checks that remainder
@@ -115,6 +116,8 @@ pub enum Op {
     Reciprocal,
     /// The rescaled sum of squares over the last axis (a norm's variance).
     SumSquares(crate::ops::sum_squares::SumSquares),
+    /// `Where` with a constant condition: x's entry or a constant fill.
+    Select(crate::ops::select::Select),
 }
 
 impl Op {

@@ -31,7 +31,13 @@ pub(crate) struct Lowering<'a> {
     /// the `Mul(a, 1/b)` becomes an exact IR `Div(a, b)` (tract rewrites every
     /// float division into a multiplication by a reciprocal).
     pub reciprocals: HashMap<OutletId, TensorId>,
+    /// The float values of every weight, for IR passes that requantize
+    /// ([`crate::onnx::fold::fold_score_scales`]).
+    pub floats: WeightFloats,
 }
+
+/// The float values of each weight tensor, by IR tensor id.
+pub(crate) type WeightFloats = HashMap<TensorId, Vec<f32>>;
 
 /// Drops leading size-1 dimensions while the rank exceeds 2.
 pub(crate) fn ir_shape(shape: &[usize]) -> Vec<usize> {
@@ -183,8 +189,8 @@ impl<'a> Lowering<'a> {
     }
 
     /// Adds a quantized weight tensor.
-    pub fn add_weight(&mut self, name: String, shape: Vec<usize>, values: &[f32]) -> TensorId {
-        let values = values
+    pub fn add_weight(&mut self, name: String, shape: Vec<usize>, floats: &[f32]) -> TensorId {
+        let values = floats
             .iter()
             .map(|&v| model::quantize(v as f64, self.scale_bits))
             .collect();
@@ -193,7 +199,9 @@ impl<'a> Lowering<'a> {
             shape,
             kind: TensorKind::Weight { values },
         });
-        self.tensors.len() - 1
+        let id = self.tensors.len() - 1;
+        self.floats.insert(id, floats.to_vec());
+        id
     }
 
     /// Adds the activation tensor of `node`'s first output (IR shape of its
@@ -375,7 +383,7 @@ pub(crate) fn lower(
     typed: &TypedModel,
     name: String,
     options: &ImportOptions,
-) -> Result<Model, ImportError> {
+) -> Result<(Model, WeightFloats), ImportError> {
     let mut cx = Lowering {
         typed,
         scale_bits: options.scale_bits,
@@ -385,6 +393,7 @@ pub(crate) fn lower(
         integer_outlets: HashSet::new(),
         reciprocals: HashMap::new(),
         activation_bits: options.activation_bits,
+        floats: HashMap::new(),
     };
     let order = typed
         .eval_order()
@@ -471,7 +480,7 @@ pub(crate) fn lower(
         };
         outputs.push(output);
     }
-    Ok(Model {
+    let model = Model {
         name,
         scale_bits: options.scale_bits,
         activation_bits: options.activation_bits,
@@ -479,7 +488,8 @@ pub(crate) fn lower(
         nodes: cx.nodes,
         inputs,
         outputs,
-    })
+    };
+    Ok((model, cx.floats))
 }
 
 #[cfg(test)]

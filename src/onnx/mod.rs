@@ -315,8 +315,11 @@ pub fn import(path: &Path, options: &ImportOptions) -> Result<ImportedModel, Imp
     }
     drop(import_span);
     let quantize_span = tracing::info_span!("quantize").entered();
-    let mut ir = lower::lower(&typed, model_name(path), options)?;
+    let (mut ir, mut floats) = lower::lower(&typed, model_name(path), options)?;
     fold::fold_biases(&mut ir);
+    fold::fold_norm_affines(&mut ir, &mut floats);
+    fold::fold_score_scales(&mut ir, &floats);
+    fold::fold_reshapes(&mut ir);
     fold::compact(&mut ir);
     // What handles an IR model relies on (keys, the prover) holds for every
     // import: one that would not is an error, not a later panic (`fuzz/` found

@@ -13,6 +13,9 @@
 //! `O(terms · rank)`. Padding stays zero: terms only touch real entries.
 //! Maps that add several entries (reductions, pooling) range-check their
 //! output into the activation range; pure rearrangements copy bounded values.
+//! A map may also add constants the model fixes (`Y[o] += c`, a masked
+//! fill): the verifier evaluates their MLE `C(r)` itself, in `O(entries · rank)`,
+//! and claims `Y(r) = Σ_k c_k + C(r)`.
 //!
 //! Message: values `[c_1 … c_K, X_1(ρ_1) … X_K(ρ_K)]`, K sumchecks.
 
@@ -26,6 +29,7 @@ use super::{
 };
 use crate::layout::{num_vars, padded_dims, padded_index, EqWeights, Slot, SlotClaim};
 use crate::model::{Model, Node};
+use crate::pcs::poly::small_to_field;
 use crate::transcript::ProofTranscript;
 
 /// Most entries of any operand or output of an index-map op: the verifier's
@@ -54,6 +58,10 @@ pub trait IndexMap: Send + Sync {
     fn sums(&self) -> bool {
         false
     }
+
+    /// Calls `constant(o, c)` for every constant `Y[o] += c` the model fixes
+    /// (row-major, unpadded `o`; each entry at most once). None by default.
+    fn constants(&self, _model: &Model, _node: &Node, _constant: &mut dyn FnMut(usize, i64)) {}
 }
 
 /// Row-major coordinates of index `i` of `shape`.
@@ -129,6 +137,18 @@ fn m_values(model: &Model, node: &Node, map: &dyn IndexMap, r: &[Fr], rhos: &[Ve
     values
 }
 
+/// `C(r)`: the MLE of the map's constants at the output point r (zero when
+/// it has none).
+fn constants_at(model: &Model, node: &Node, map: &dyn IndexMap, r: &[Fr]) -> Fr {
+    let mut y: Option<EqWeights> = None;
+    let mut value = Fr::zero();
+    map.constants(model, node, &mut |o, c| {
+        let y = y.get_or_insert_with(|| EqWeights::new(shape(model, node.output), r));
+        value += y.at(o) * small_to_field(c);
+    });
+    value
+}
+
 impl<T: IndexMap> OpProtocol for T {
     fn name(&self) -> &'static str {
         IndexMap::name(self)
@@ -170,6 +190,10 @@ impl<T: IndexMap> OpProtocol for T {
                 None => overflow = true,
             },
         );
+        self.constants(model, node, &mut |o, c| match output[o].checked_add(c) {
+            Some(v) => output[o] = v,
+            None => overflow = true,
+        });
         if overflow {
             return Err(ExecError::Overflow);
         }
@@ -226,7 +250,8 @@ impl<T: IndexMap> OpProtocol for T {
             points.push(rho);
         }
         let message = OpMessage { values, sumchecks };
-        push_claims(node, &r, &points, &message, claims);
+        let constant = constants_at(model, node, self, &r);
+        push_claims(node, &r, constant, &points, &message, claims);
         Ok(message)
     }
 
@@ -263,7 +288,8 @@ impl<T: IndexMap> OpProtocol for T {
                 return Err(OpError::Check("index-map sumcheck final value"));
             }
         }
-        push_claims(node, &r, &rhos, message, claims);
+        let constant = constants_at(model, node, self, &r);
+        push_claims(node, &r, constant, &rhos, message, claims);
         Ok(())
     }
 }
@@ -271,6 +297,7 @@ impl<T: IndexMap> OpProtocol for T {
 fn push_claims(
     node: &Node,
     r: &[Fr],
+    constant: Fr,
     points: &[Vec<Fr>],
     message: &OpMessage,
     claims: &mut Vec<SlotClaim>,
@@ -281,7 +308,7 @@ fn push_claims(
         claims,
         Slot::Tensor(node.output),
         r,
-        shares.iter().copied().sum(),
+        shares.iter().copied().sum::<Fr>() + constant,
     );
     for ((&t, rho), &x) in node.inputs.iter().zip(points).zip(inputs) {
         claim(claims, Slot::Tensor(t), rho, x);

@@ -17,7 +17,8 @@
 //!   sumchecks, no im2col;
 //! - [`index_map`]: ops whose outputs are sums of chosen inputs, one file each:
 //!   [`transpose`], [`reshape`], [`slice`], [`concat`], [`pad`],
-//!   [`reduce_sum`], [`sum_pool`];
+//!   [`reduce_sum`], [`sum_pool`], and [`select`] (`Where` with a constant
+//!   condition: a masked copy plus constant fills);
 //! - [`max_pool`]: `MaxPool`: committed differences to the max, range-checked,
 //!   with a product zero-check; [`reduce_max`]: the max over the last axis
 //!   (Softmax's), the same idea with one sumcheck;
@@ -47,6 +48,7 @@ pub mod reduce_max;
 pub mod reduce_sum;
 pub mod relu;
 pub mod reshape;
+pub mod select;
 pub mod slice;
 pub mod sum_pool;
 pub mod sum_squares;
@@ -93,6 +95,7 @@ pub fn protocol(op: &Op) -> &dyn OpProtocol {
         Op::Rsqrt => &activation::Rsqrt,
         Op::Reciprocal => &activation::Reciprocal,
         Op::SumSquares(op) => op,
+        Op::Select(op) => op,
     }
 }
 

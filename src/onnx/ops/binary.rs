@@ -3,7 +3,8 @@
 //!
 //! The IR broadcasts both operands numpy-style. When one operand is a
 //! full-size activation it goes first and the other is laid out against it
-//! (`Add`/`Mul` operands are swapped when that helps); otherwise (both
+//! (`Add`/`Mul` operands are swapped when that helps; a `Mul` by a constant
+//! 0/1 mask is the masked copy `Select`); otherwise (both
 //! broadcast, or `c − x`) each operand gets its tract shape (leading 1s
 //! dropped) in the IR, an activation whose IR layout differs being copied
 //! into that shape first (an IR `Reshape`).
@@ -12,9 +13,12 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::binary::TypedBinOp;
 
 use crate::model::{self, Op, TensorId, TensorKind};
-use crate::onnx::lower::{ir_shape, non_unit, trim_leading_ones, Lowering, Operand};
+use crate::onnx::lower::{
+    aligned_broadcast_shape, ir_shape, non_unit, trim_leading_ones, Lowering, Operand,
+};
 use crate::onnx::ImportError;
 use crate::ops::reshape::Reshape;
+use crate::ops::select::Select;
 
 fn len(shape: &[usize]) -> usize {
     shape.iter().product()
@@ -79,9 +83,47 @@ pub(super) fn lower(cx: &mut Lowering, node: &TypedNode) -> Result<(), ImportErr
         Operand::Tensor(t) if len(&cx.input_shape(node, a_slot)?) == out_len => t,
         _ => return lower_general(cx, node, ir_op, [(a, a_slot), (b, b_slot)]),
     };
+    if ir_op == Op::Mul {
+        if let Operand::Const(k) = &b {
+            let values = Lowering::const_values(node, k)?;
+            if values.iter().all(|&v| v == 0.0 || v == 1.0) {
+                return lower_mask(cx, node, (a, a_slot), b_slot, &values);
+            }
+        }
+    }
     let b = cx.broadcast_operand(node, a_slot, a, b_slot, b)?;
     let output = cx.add_output(node)?;
     cx.push_node(node, ir_op, vec![a, b], output);
+    Ok(())
+}
+
+/// `Mul(a, m)` by a constant 0/1 mask → `Select`: a masked copy of the
+/// full-size activation `a` (zero where m is 0), with no product to rescale.
+fn lower_mask(
+    cx: &mut Lowering,
+    node: &TypedNode,
+    (a, a_slot): (TensorId, usize),
+    m_slot: usize,
+    mask: &[f32],
+) -> Result<(), ImportError> {
+    let shape = aligned_broadcast_shape(
+        &cx.input_shape(node, a_slot)?,
+        &cx.tensors[a].shape,
+        &cx.input_shape(node, m_slot)?,
+    )
+    .map_err(|e| Lowering::unsupported(node, e))?;
+    let fill = mask.iter().map(|&v| (v == 0.0).then_some(0)).collect();
+    let output = cx.add_output(node)?;
+    if cx.tensors[output].shape != cx.tensors[a].shape {
+        return Err(Lowering::unsupported(
+            node,
+            format!(
+                "a mask on an activation of IR shape {:?} for the output {:?}",
+                cx.tensors[a].shape, cx.tensors[output].shape
+            ),
+        ));
+    }
+    cx.push_node(node, Op::Select(Select { shape, fill }), vec![a], output);
     Ok(())
 }
 

@@ -12,8 +12,9 @@
 //!   the activation range whenever the mean square does; ε is added only when it is at least
 //!   half a unit at the model's scale (otherwise it quantizes to 0), and
 //!   `Rsqrt` saturates at the largest activation for a zero variance.
-//! - `Iff` (ONNX `Where`) with a constant condition: `x·M + F`, where `M` is 1
-//!   where x is selected and F holds the other branch's constant elsewhere.
+//! - `Iff` (ONNX `Where`) with a constant condition: the IR `Select`, x's
+//!   entry where the condition selects x, the other branch's constant elsewhere
+//!   (a masked copy: no product, rescale or range check).
 //!   Fill values below `−2^(a−2)` (a causal mask's −∞, or a large negative
 //!   constant) become `−2^(a−2)` (half the negative range: `−128` in real
 //!   terms at the default 16 bits and scale 7), so that Softmax's `x − max`
@@ -31,6 +32,7 @@ use crate::model::Op;
 use crate::onnx::lower::{aligned_broadcast_shape, ir_shape, Lowering, Operand};
 use crate::onnx::ImportError;
 use crate::ops::reduce_sum::ReduceSum;
+use crate::ops::select::Select;
 
 /// The activation input of a one-input op, in the IR layout of its tract shape.
 fn full_operand(cx: &Lowering, node: &TypedNode, slot: usize) -> Result<usize, ImportError> {
@@ -210,20 +212,23 @@ pub(super) fn lower_iff(cx: &mut Lowering, node: &TypedNode) -> Result<(), Impor
     let real = |bits: u32| (1u64 << bits) as f32 / (1u64 << cx.scale_bits) as f32;
     let low = -real(cx.activation_bits - 2);
     let high = real(cx.activation_bits - 1) - real(0);
-    let keep: Vec<f32> = cond_values
-        .iter()
-        .map(|&c| if c == x_when { 1.0 } else { 0.0 })
-        .collect();
-    let add: Vec<f32> = cond_values
+    let fill: Vec<Option<i64>> = cond_values
         .iter()
         .zip(&fill_values)
-        .map(|(&c, &f)| if c == x_when { 0.0 } else { f.clamp(low, high) })
+        .map(|(&c, &f)| {
+            (c != x_when).then(|| crate::model::quantize(f.clamp(low, high) as f64, cx.scale_bits))
+        })
         .collect();
-    let keep = cx.add_weight(format!("{}.keep", node.name), joint_ir.clone(), &keep);
-    let add = cx.add_weight(format!("{}.fill", node.name), joint_ir, &add);
-    let kept = cx.push_intermediate(node, "kept", Op::Mul, vec![x, keep], out_ir);
     let output = cx.add_output(node)?;
-    cx.push_node(node, Op::Add, vec![kept, add], output);
+    cx.push_node(
+        node,
+        Op::Select(Select {
+            shape: joint_ir,
+            fill,
+        }),
+        vec![x],
+        output,
+    );
     Ok(())
 }
 
