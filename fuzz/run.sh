@@ -7,8 +7,10 @@
 # Installs what is missing: cargo-afl from crates.io (its install builds the
 # AFL++ it bundles, so nothing comes from GitHub), then builds the targets once
 # with `cargo afl build --release` (instrumented, debug assertions and overflow
-# checks on). AFL's output is under fuzz/out/<target>/ (crashes in
-# default/crashes/, reproduce one with `fuzz/target/release/<target> < FILE`).
+# checks on). Runs $ZKINFER_FUZZ_JOBS fuzzers at a time (default: one per CPU),
+# each on one core for SECONDS_PER_TARGET. AFL's output is under
+# fuzz/out/<target>/ (crashes in default/crashes/, reproduce one with
+# `fuzz/target/release/<target> < FILE`).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -27,23 +29,28 @@ fi
 if ! cargo afl fuzz -h 2>&1 | grep -q 'afl-fuzz'; then
     cargo afl config --build --force
 fi
-echo "== cargo afl build --release"
+echo "== cargo afl build --release (${TARGETS[*]})"
 # Not --locked: fuzz/Cargo.lock starts as a copy of the main crate's, and a
 # dependency the main crate gains later must not break this build.
-cargo afl build --release
+# Only the targets to fuzz (not gen_corpus, which proves and links the prover).
+cargo afl build --release $(printf -- '--bin %s ' "${TARGETS[@]}")
 echo "install + build: $(( $(date +%s) - start )) s"
 
 # A container's kernel settings are not ours to change: accept them.
 export AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1
 export AFL_NO_AFFINITY=1 AFL_FAST_CAL=1
-# One fuzzer at a time, one core each: no thread pools fighting over it.
+# One core per fuzzer: no thread pools fighting over it.
 export RAYON_NUM_THREADS=1
 export ZKINFER_FUZZ_DIR="$PWD/out/work"
 mkdir -p out "$ZKINFER_FUZZ_DIR"
 
-failed=()
-for target in "${TARGETS[@]}"; do
-    echo "== $target: ${SECONDS_PER_TARGET} s"
+# Fuzzers are independent processes on one core each: run one per CPU at a
+# time. They share only the keys and setups cached under $ZKINFER_FUZZ_DIR,
+# which are written atomically.
+JOBS=${ZKINFER_FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}
+[ "$JOBS" -ge 1 ] || JOBS=1
+fuzz_one() {
+    local target=$1 rc=0
     rm -rf "out/$target"
     # -V bounds the fuzzing time; the outer timeout also bounds start-up.
     # -t: a 5 s per-input limit (inputs that take longer are hangs, not
@@ -52,12 +59,33 @@ for target in "${TARGETS[@]}"; do
     timeout --kill-after=10 $((SECONDS_PER_TARGET + 120)) \
         cargo afl fuzz -V "$SECONDS_PER_TARGET" -t 5000 -m 4096 \
         -i "corpus/$target" -o "out/$target" "target/release/$target" \
-        > "out/$target.log" 2>&1 || {
-            echo "afl-fuzz failed for $target (exit $?); its log:"
-            tail -n 30 "out/$target.log"
-            failed+=("$target")
-            continue
-        }
+        > "out/$target.log" 2>&1 || rc=$?
+    echo "$rc" > "out/$target.rc"
+}
+# JOBS lanes, each fuzzing every JOBS-th target in turn (the targets take
+# about the same time).
+lane() {
+    local i
+    for ((i = $1; i < ${#TARGETS[@]}; i += JOBS)); do
+        echo "== ${TARGETS[i]}: ${SECONDS_PER_TARGET} s"
+        fuzz_one "${TARGETS[i]}"
+    done
+}
+rm -f out/*.rc
+for ((lane_index = 0; lane_index < JOBS; lane_index++)); do
+    lane "$lane_index" &
+done
+wait
+
+failed=()
+for target in "${TARGETS[@]}"; do
+    rc=$(cat "out/$target.rc" 2>/dev/null || echo "none")
+    if [ "$rc" != 0 ]; then
+        echo "afl-fuzz failed for $target (exit $rc); its log:"
+        tail -n 30 "out/$target.log"
+        failed+=("$target")
+        continue
+    fi
     stats="out/$target/default/fuzzer_stats"
     execs=$(awk -F': ' '/^execs_done/ {print $2}' "$stats")
     speed=$(awk -F': ' '/^execs_per_sec/ {print $2}' "$stats")

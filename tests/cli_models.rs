@@ -4,8 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-mod common;
-use common::{root, text, zkinfer};
+use crate::common::{root, text, zkinfer};
 
 const MODELS: [&str; 6] = [
     "addsubmul0",

@@ -6,8 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-mod common;
-use common::{root, text, zkinfer};
+use crate::common::{root, text, zkinfer};
 
 use serde_json::Value;
 use zkinfer::proof::ModelProof;

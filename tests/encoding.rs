@@ -4,8 +4,6 @@
 //! that turns any panic into a failure naming the input. Mutated Dory proofs
 //! that still decode must then fail `pcs::verify` without panicking.
 
-use std::alloc::{GlobalAlloc, Layout as AllocLayout, System};
-use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
@@ -26,54 +24,7 @@ use zkinfer::pcs::{self, Commitment, DorySetup, EvaluationProof, Layout, Multili
 use zkinfer::sumcheck::{self, Expression, SumcheckProof};
 use zkinfer::transcript::ProofTranscript;
 
-// ---------------------------------------------------------------------------
-// Per-thread record of the largest allocation, to show that hostile length
-// prefixes allocate nothing.
-
-struct TrackingAllocator;
-
-thread_local! {
-    static LARGEST_ALLOCATION: Cell<usize> = const { Cell::new(0) };
-}
-
-fn record(size: usize) {
-    let _ = LARGEST_ALLOCATION.try_with(|c| {
-        if size > c.get() {
-            c.set(size)
-        }
-    });
-}
-
-unsafe impl GlobalAlloc for TrackingAllocator {
-    unsafe fn alloc(&self, layout: AllocLayout) -> *mut u8 {
-        record(layout.size());
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: AllocLayout) -> *mut u8 {
-        record(layout.size());
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: AllocLayout, new_size: usize) -> *mut u8 {
-        record(new_size);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: AllocLayout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: TrackingAllocator = TrackingAllocator;
-
-/// Runs `f` and returns its result with the largest allocation it made on this thread.
-fn largest_allocation<R>(f: impl FnOnce() -> R) -> (R, usize) {
-    LARGEST_ALLOCATION.with(|c| c.set(0));
-    let result = f();
-    (result, LARGEST_ALLOCATION.with(Cell::get))
-}
+use crate::common::alloc::largest_allocation;
 
 // ---------------------------------------------------------------------------
 // Fixtures: real proofs.

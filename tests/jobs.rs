@@ -3,8 +3,7 @@
 //! follows the job to a proof that verifies, `Idempotency-Key` makes one
 //! job of retries, `callback_url` receives the result, and the in-memory
 //! history is bounded. In [`fleet`] (feature `fleet`), the same through a
-//! real `nats-server` and `zkinfer worker` processes. One test binary for
-//! both: each binary costs CI a link.
+//! real `nats-server` and `zkinfer worker` processes.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -16,13 +15,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use zkinfer::proof::{self, ModelProof};
 use zkinfer::service::{Service, ServiceConfig};
 
-mod common;
-
 #[cfg(feature = "fleet")]
-#[path = "jobs/fleet.rs"]
 mod fleet;
 
-use common::service::*;
+use crate::common::service::*;
 
 const JOBS: &str = "/v1/models/authorization/jobs";
 

@@ -6,8 +6,7 @@ use zkinfer::backend::CpuBackend;
 use zkinfer::model::{Model, Op, TensorKind};
 use zkinfer::proof::{self, ProofError, ProvingKey, WeightVisibility};
 
-mod common;
-use common::{every_op_model_with, node, setup, tensor, weight};
+use crate::common::{every_op_model_with, node, setup, tensor, weight};
 
 fn every_op_model() -> Model {
     every_op_model_with(7, 16)

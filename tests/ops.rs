@@ -4,10 +4,8 @@
 //! every sumcheck round of its message changed alone, a wrong public output,
 //! and a proof of a witness whose op output is off by one, all rejected.
 
-mod common;
-
+use crate::common::{node, setup, tensor, weight};
 use ark_bn254::Fr;
-use common::{node, setup, tensor, weight};
 use zkinfer::backend::CpuBackend;
 use zkinfer::model::{Model, Op, TensorKind};
 use zkinfer::ops::conv::Conv;

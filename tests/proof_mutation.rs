@@ -72,8 +72,7 @@ use zkinfer::proof::verdict::{self, ProofSettings, SETTINGS_LEN};
 use zkinfer::proof::{self, ModelProof, ProofError, ProvingKey, VerifyingKey, WeightVisibility};
 use zkinfer::sumcheck::SumcheckProof;
 
-mod common;
-use common::every_op_model_with;
+use crate::common::every_op_model_with;
 
 // ---------------------------------------------------------------------------
 // Fixtures.

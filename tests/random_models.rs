@@ -18,8 +18,7 @@ use zkinfer::backend::CpuBackend;
 use zkinfer::model::{Model, ModelError, Node, Op, Tensor, TensorKind};
 use zkinfer::proof::{self, ModelProof, WeightVisibility};
 
-mod common;
-use common::setup;
+use crate::common::setup;
 
 /// The second operand of an element-wise op, relative to the running tensor's
 /// shape `[rows, cols]`.

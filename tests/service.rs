@@ -17,10 +17,10 @@ use zkinfer::onnx::ImportOptions;
 use zkinfer::proof::WeightVisibility;
 use zkinfer::service::{Service, ServiceConfig, ServiceError};
 
-mod common;
+use crate::common;
 
-use common::root;
-use common::service::*;
+use crate::common::root;
+use crate::common::service::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_tiers_and_the_proof_verifies_with_the_cli_and_the_service() {

@@ -24,9 +24,9 @@ use zkinfer::proof::WeightVisibility;
 use zkinfer::service::auth::{sha256, KeyFile, KeyRing, SecretHash};
 use zkinfer::service::{check_exposure, Service, ServiceConfig, ServiceError, TlsFiles};
 
-mod common;
+use crate::common;
 
-use common::service::*;
+use crate::common::service::*;
 
 /// A `[[key]]` entry for `secret` (stored as its SHA-256) with `grants`
 /// (TOML lines: models, tiers, scopes, quotas).

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-mod common;
+use crate::common;
 
 /// Peak resident memory (VmHWM) the short soak may reach. The server holds
 /// the keys of one small model, proves on one worker and takes bodies of at

@@ -9,33 +9,14 @@
 //! - cyclic and otherwise malformed graphs in a verifying key (hole 4);
 //! - shapes that would make the verifier allocate by the padded size (hole 5).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use ark_bn254::Fr;
 use zkinfer::backend::CpuBackend;
 use zkinfer::keys::{self, cache, mac};
 use zkinfer::model::{rescale, Model, Op, TensorKind, Witness};
 use zkinfer::proof::{self, ProofError, WeightVisibility};
 
-mod common;
-use common::{node, setup, tensor};
-
-/// Tracks the largest single allocation, to show the verifier never sizes a
-/// buffer by a shape's padded size.
-struct Largest;
-static LARGEST: AtomicUsize = AtomicUsize::new(0);
-unsafe impl GlobalAlloc for Largest {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-#[global_allocator]
-static ALLOCATOR: Largest = Largest;
+use crate::common::alloc::largest_allocation;
+use crate::common::{node, setup, tensor};
 
 /// x[1,4] → Gemm(W[4,3], b[3]) → ReLU, weights from `seed`.
 fn gemm_relu(seed: i64) -> Model {
@@ -438,9 +419,7 @@ fn public_evaluation_never_allocates_by_the_padded_size() {
     let vars = zkinfer::layout::num_vars(&shape);
     assert_eq!(vars, 24);
     let point: Vec<Fr> = (0..vars as u64).map(|i| Fr::from(i * 7 + 3)).collect();
-    LARGEST.store(0, Ordering::Relaxed);
-    let value = proof::public_mle(&values, &shape, &point);
-    let largest = LARGEST.load(Ordering::Relaxed);
+    let (value, largest) = largest_allocation(|| proof::public_mle(&values, &shape, &point));
     assert!(largest < 1 << 16, "largest allocation {largest} bytes");
     // The streaming evaluation equals the padded one on a small shape.
     let small = [3usize, 5, 2];

@@ -327,14 +327,18 @@ impl DorySetup {
     }
 
     /// Writes the setup to `path` atomically (temporary file, then rename).
+    /// Concurrent writers (threads or processes) do not share a temporary
+    /// file, and a failed write leaves none behind.
     pub fn write_file(&self, path: &Path) -> Result<(), PcsError> {
         let io = |source| PcsError::SetupIo {
             path: path.to_path_buf(),
             source,
         };
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(io)?;
-        }
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        std::fs::create_dir_all(parent).map_err(io)?;
         let mut payload = Vec::new();
         write_prover_setup(&self.prover, &mut payload);
         write_verifier_setup(&self.verifier, &mut payload);
@@ -345,13 +349,22 @@ impl DorySetup {
         bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
         bytes.extend_from_slice(&Blake2b512::digest(&payload));
         bytes.extend_from_slice(&payload);
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        // A temporary name per writer, not per process: two threads deriving
+        // the same setup must not truncate each other's file.
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".zkinfer-setup-").suffix(".tmp");
+        // Temporary files are private (0600); the setup is public, so give it
+        // the mode `File::create` would (0644 less the umask).
+        #[cfg(unix)]
         {
-            let mut file = std::fs::File::create(&tmp).map_err(io)?;
-            file.write_all(&bytes).map_err(io)?;
-            file.sync_all().map_err(io)?;
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o644));
         }
-        std::fs::rename(&tmp, path).map_err(io)
+        let mut tmp = builder.tempfile_in(parent).map_err(io)?;
+        tmp.write_all(&bytes).map_err(io)?;
+        tmp.as_file().sync_all().map_err(io)?;
+        tmp.persist(path).map_err(|e| io(e.error))?;
+        Ok(())
     }
 
     /// Reads a setup file, checking magic, size, seed and checksum, and that its

@@ -1,19 +1,21 @@
 //! Helpers shared by the integration tests: the test Dory setup and
-//! tensor/node constructors for models built by hand, the CLI runner, and
-//! ([`service`]) the prover service's in-process server and HTTP clients.
-
-#![allow(dead_code, reason = "each test binary uses a subset of the helpers")]
+//! tensor/node constructors for models built by hand, the CLI runner,
+//! ([`service`]) the prover service's in-process server and HTTP clients,
+//! ([`nats`]) a real NATS server for the fleet tests, and ([`alloc`]) the
+//! allocation-tracking global allocator.
 
 use std::sync::{Arc, OnceLock};
 
 use zkinfer::model::{Model, Node, Op, Tensor, TensorKind};
 use zkinfer::pcs::{self, DorySetup};
 
+pub mod alloc;
+#[cfg(feature = "fleet")]
 pub mod nats;
 pub mod service;
 
 /// The public-seed setup with 2^10 generators, cached under the temporary
-/// directory and loaded once per test binary.
+/// directory and loaded once per test run.
 pub fn setup() -> Arc<DorySetup> {
     static SETUP: OnceLock<Arc<DorySetup>> = OnceLock::new();
     SETUP

@@ -134,7 +134,6 @@ pub fn signal(pid: u32, name: &str) {
 /// A `zkinfer worker` process.
 pub struct Worker {
     pub child: Child,
-    pub id: String,
     pub metrics: SocketAddr,
     /// Its first line (`worker ID ready: ...`).
     pub ready: String,
@@ -189,7 +188,6 @@ impl Worker {
             .unwrap();
         Worker {
             child,
-            id: id.to_string(),
             metrics,
             ready: line,
         }
