@@ -82,25 +82,7 @@ pub fn open<T: Transcript<Curve = BN254>>(
     let layout = hint.rows.layout;
     let _span =
         tracing::debug_span!("dory_open_hiding", nu = layout.nu, sigma = layout.sigma).entered();
-    layout.check_len(poly.len())?;
-    if point.len() != layout.num_vars() {
-        return Err(PcsError::PointLength {
-            expected: layout.num_vars(),
-            actual: point.len(),
-        });
-    }
-    if hint.rows.rows.len() != 1 << layout.nu {
-        return Err(PcsError::RowCount {
-            expected: 1 << layout.nu,
-            actual: hint.rows.rows.len(),
-        });
-    }
-    if layout.sigma > setup.log_generators {
-        return Err(PcsError::SetupTooSmall {
-            needed_log: layout.sigma,
-            have: setup.g1_affine.len(),
-        });
-    }
+    super::check_opening(poly, &hint.rows, point, setup)?;
     let backend = CpuBackend::global();
     absorb_statement(transcript, commitment, layout, point);
     let ark_point: Vec<ArkFr> = point.iter().map(|p| ArkFr(*p)).collect();
@@ -131,20 +113,7 @@ pub fn verify<T: Transcript<Curve = BN254>>(
     setup: &dory_pcs::setup::VerifierSetup<BN254>,
     transcript: &mut T,
 ) -> Result<G1Affine, PcsError> {
-    if proof.nu != layout.nu || proof.sigma != layout.sigma {
-        return Err(PcsError::ProofLayout {
-            nu: layout.nu,
-            sigma: layout.sigma,
-            proof_nu: proof.nu,
-            proof_sigma: proof.sigma,
-        });
-    }
-    if point.len() != layout.num_vars() {
-        return Err(PcsError::PointLength {
-            expected: layout.num_vars(),
-            actual: point.len(),
-        });
-    }
+    super::check_proof_shape(layout, point, proof)?;
     let Ok(ProofMode::Zk { y_com, .. }) = proof.mode() else {
         return Err(PcsError::NotHiding);
     };

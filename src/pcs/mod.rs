@@ -223,6 +223,59 @@ fn absorb_statement<T: Transcript<Curve = BN254>>(
     transcript.append_field(b"dory/value", &ArkFr(*value));
 }
 
+/// Checks an opening's inputs against its hint's layout and the setup.
+pub(crate) fn check_opening(
+    poly: &MultilinearPoly,
+    hint: &CommitmentHint,
+    point: &[Fr],
+    setup: &DorySetup,
+) -> Result<(), PcsError> {
+    let layout = hint.layout;
+    layout.check_len(poly.len())?;
+    if point.len() != layout.num_vars() {
+        return Err(PcsError::PointLength {
+            expected: layout.num_vars(),
+            actual: point.len(),
+        });
+    }
+    if hint.rows.len() != 1 << layout.nu {
+        return Err(PcsError::RowCount {
+            expected: 1 << layout.nu,
+            actual: hint.rows.len(),
+        });
+    }
+    if layout.sigma > setup.log_generators {
+        return Err(PcsError::SetupTooSmall {
+            needed_log: layout.sigma,
+            have: setup.g1_affine.len(),
+        });
+    }
+    Ok(())
+}
+
+/// Checks a proof's layout and the point's length against `layout`.
+pub(crate) fn check_proof_shape(
+    layout: Layout,
+    point: &[Fr],
+    proof: &EvaluationProof,
+) -> Result<(), PcsError> {
+    if proof.nu != layout.nu || proof.sigma != layout.sigma {
+        return Err(PcsError::ProofLayout {
+            nu: layout.nu,
+            sigma: layout.sigma,
+            proof_nu: proof.nu,
+            proof_sigma: proof.sigma,
+        });
+    }
+    if point.len() != layout.num_vars() {
+        return Err(PcsError::PointLength {
+            expected: layout.num_vars(),
+            actual: point.len(),
+        });
+    }
+    Ok(())
+}
+
 /// Proves `poly(point) = value`, returning the value and the proof. The Dory
 /// prover ([`prover`]: dory-pcs's protocol, zkinfer's scheduling) runs on
 /// backend type `B` (its global instance).
@@ -251,25 +304,7 @@ pub fn open_profiled<B: GlobalBackend, T: Transcript<Curve = BN254>>(
 ) -> Result<(Fr, EvaluationProof), PcsError> {
     let layout = hint.layout;
     let _span = tracing::debug_span!("dory_open", nu = layout.nu, sigma = layout.sigma).entered();
-    layout.check_len(poly.len())?;
-    if point.len() != layout.num_vars() {
-        return Err(PcsError::PointLength {
-            expected: layout.num_vars(),
-            actual: point.len(),
-        });
-    }
-    if hint.rows.len() != 1 << layout.nu {
-        return Err(PcsError::RowCount {
-            expected: 1 << layout.nu,
-            actual: hint.rows.len(),
-        });
-    }
-    if layout.sigma > setup.log_generators {
-        return Err(PcsError::SetupTooSmall {
-            needed_log: layout.sigma,
-            have: setup.g1_affine.len(),
-        });
-    }
+    check_opening(poly, hint, point, setup)?;
     let backend = B::global();
     let value = poly.evaluate(backend, point)?;
     absorb_statement(transcript, commitment, layout, point, &value);
@@ -288,20 +323,7 @@ pub fn verify<T: Transcript<Curve = BN254>>(
     setup: &dory_pcs::setup::VerifierSetup<BN254>,
     transcript: &mut T,
 ) -> Result<(), PcsError> {
-    if proof.nu != layout.nu || proof.sigma != layout.sigma {
-        return Err(PcsError::ProofLayout {
-            nu: layout.nu,
-            sigma: layout.sigma,
-            proof_nu: proof.nu,
-            proof_sigma: proof.sigma,
-        });
-    }
-    if point.len() != layout.num_vars() {
-        return Err(PcsError::PointLength {
-            expected: layout.num_vars(),
-            actual: point.len(),
-        });
-    }
+    check_proof_shape(layout, point, proof)?;
     // dory-pcs's verifier ignores `value` for a zero-knowledge-shaped proof
     // (it reads the blinded E₂ instead), so only transparent proofs may reach it
     // here; hiding proofs go through [`hiding::verify`].
