@@ -247,7 +247,7 @@ pub fn vk_from_bytes(path: &Path, bytes: &[u8]) -> Result<VerifyingKey, KeyError
         if let crate::model::TensorKind::Weight { values } = &t.kind {
             let expected = match header.visibility {
                 WeightVisibility::Public => t.len(),
-                WeightVisibility::Committed => 0,
+                WeightVisibility::Committed | WeightVisibility::Hidden => 0,
             };
             if values.len() != expected {
                 return Err(bad(format!(
@@ -290,7 +290,7 @@ pub fn vk_from_bytes(path: &Path, bytes: &[u8]) -> Result<VerifyingKey, KeyError
     {
         return Err(bad("layouts do not match the model".into()));
     }
-    if (header.visibility == WeightVisibility::Committed) != model_commitment.is_some()
+    if header.visibility.commits() != model_commitment.is_some()
         && !header.model_layout.blocks.is_empty()
     {
         return Err(bad(
@@ -331,6 +331,11 @@ pub fn pk_to_bytes(pk: &ProvingKey) -> Vec<u8> {
             let rows: Vec<ark_bn254::G1Affine> = hint.rows.iter().map(|r| r.0.into()).collect();
             rows.serialize_uncompressed(&mut binary)
                 .expect("serializing into a Vec cannot fail");
+            if pk.vk.visibility.is_zk() {
+                pk.model_blind
+                    .serialize_compressed(&mut binary)
+                    .expect("serializing into a Vec cannot fail");
+            }
         }
         None => binary.push(0),
     }
@@ -376,8 +381,8 @@ pub fn pk_from_bytes(
         .first()
         .ok_or_else(|| bad("missing commitment tag".into()))?;
     reader = &reader[1..];
-    let committed =
-        header.visibility == WeightVisibility::Committed && !model_layout.blocks.is_empty();
+    let committed = header.visibility.commits() && !model_layout.blocks.is_empty();
+    let mut model_blind = ark_bn254::Fr::from(0u64);
     let model_poly = match tag {
         0 if !committed => None,
         1 if committed => {
@@ -389,6 +394,10 @@ pub fn pk_from_bytes(
             .map_err(|e| bad(format!("invalid weight commitment: {e}")))?;
             let layout = proof::dory_layouts(&witness_layout, &model_layout, header.visibility).1;
             let rows = read_rows(&mut reader, 1 << layout.nu).map_err(bad)?;
+            if header.visibility.is_zk() {
+                model_blind = CanonicalDeserialize::deserialize_compressed(&mut reader)
+                    .map_err(|e| bad(format!("invalid weight commitment blind: {e}")))?;
+            }
             let values = proof::model_poly_values(&model, &model_layout);
             let poly = MultilinearPoly::from_small(values)?;
             Some((
@@ -415,6 +424,7 @@ pub fn pk_from_bytes(
         header.visibility,
         setup,
         model_poly,
+        model_blind,
     ))
 }
 

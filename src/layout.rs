@@ -210,11 +210,13 @@ pub fn expand_broadcast<T: Copy>(b_padded: &[T], a_shape: &[usize], b_shape: &[u
 
 /// A claim `slot(point) = value` on a committed tensor, remainder, limb or
 /// multiplicity column, before the model prover routes it to a polynomial.
+/// The value is a field element in a transparent proof; in a zero-knowledge
+/// proof it is a Pedersen commitment (verifier) or its opening (prover).
 #[derive(Debug, Clone)]
-pub struct SlotClaim {
+pub struct SlotClaim<V = Fr> {
     pub slot: Slot,
     pub point: Vec<Fr>,
-    pub value: Fr,
+    pub value: V,
 }
 
 /// What a block of the witness polynomial holds.

@@ -221,7 +221,8 @@ fn parse_visibility(s: &str) -> Result<WeightVisibility, String> {
     match s {
         "committed" => Ok(WeightVisibility::Committed),
         "public" => Ok(WeightVisibility::Public),
-        _ => Err(format!("`{s}`: expected `committed` or `public`")),
+        "hidden" => Ok(WeightVisibility::Hidden),
+        _ => Err(format!("`{s}`: expected `committed`, `public` or `hidden`")),
     }
 }
 

@@ -84,6 +84,7 @@ fn a_key_folder_with_another_models_commitment_is_refused() {
         visibility,
         setup(),
         Some((poly_a, commitment_b, hint_b)),
+        ark_bn254::Fr::from(0u64),
     );
     // It really is the attack: B's proof verifies against the forged key.
     let proof_b = proof::prove(CpuBackend::global(), &pk_b, &INPUT).unwrap();

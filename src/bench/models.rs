@@ -632,10 +632,7 @@ mod peak_rss {
 pub const CSV_HEADER: &str = "model,device,phase,status,median_s,min_s,max_s,runs,warmup,speedup_vs_cpu,proof_bytes,peak_mem_bytes,weights,reason";
 
 fn weights_name(w: WeightVisibility) -> &'static str {
-    match w {
-        WeightVisibility::Committed => "committed",
-        WeightVisibility::Public => "public",
-    }
+    w.name()
 }
 
 fn csv_field(text: &str) -> String {

@@ -168,10 +168,7 @@ pub fn cache_digest(model_bytes: &[u8], params: &KeyParams) -> String {
     h.update(params.import.scale_bits.to_le_bytes());
     h.update(params.import.activation_bits.to_le_bytes());
     h.update((params.import.batch_size as u64).to_le_bytes());
-    h.update(match params.visibility {
-        WeightVisibility::Committed => b"committed".as_slice(),
-        WeightVisibility::Public => b"public".as_slice(),
-    });
+    h.update(params.visibility.name().as_bytes());
     h.finalize()[..8]
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -495,10 +492,7 @@ fn settings_differences(pk_path: &Path, model: &Model, params: &KeyParams) -> Op
 
 /// The command-line spelling of a visibility.
 pub fn visibility_name(v: WeightVisibility) -> &'static str {
-    match v {
-        WeightVisibility::Committed => "committed",
-        WeightVisibility::Public => "public",
-    }
+    v.name()
 }
 
 /// Whether [`prepare`] may use cached keys.

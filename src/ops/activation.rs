@@ -112,6 +112,10 @@ macro_rules! table_protocol {
                 Some($kind)
             }
 
+            fn zk(&self) -> Option<&dyn crate::zk::ops::ZkOpProtocol> {
+                Some(&crate::zk::ops::NothingToSend)
+            }
+
             fn prove(
                 &self,
                 _: &ProverContext<'_>,

@@ -7,7 +7,8 @@
 //! The output is range-checked into the activation range: the sum of two
 //! bounded values may leave it, and integer execution refuses that.
 //!
-//! Message: values `[A(r_a), B(r_b)]`.
+//! Message: values `[A(r_a), B(r_b)]`; with zero knowledge
+//! ([`crate::zk::ops`]), commitments to them.
 
 use ark_bn254::Fr;
 
@@ -18,6 +19,10 @@ use crate::layout::{broadcast_point, num_vars, Slot, SlotClaim};
 use crate::model::{broadcast_index, broadcast_shape, Model, Node};
 use crate::ops::range::Bound;
 use crate::transcript::ProofTranscript;
+use crate::zk::ops::{
+    affine, CommittedSlotClaim, OpenedSlotClaim, ZkOpMessage, ZkOpProtocol, ZkProver,
+};
+use crate::zk::{Challenger, PedersenGens};
 
 /// `a + b`.
 pub struct Add;
@@ -110,21 +115,86 @@ fn finish(
     claims: &mut Vec<SlotClaim>,
 ) -> Result<(), OpError> {
     let node = &model.nodes[n];
-    let y = &model.tensors[node.output].shape;
-    let mut terms = [Fr::from(0u64); 2];
     for (k, &operand) in node.inputs[..2].iter().enumerate() {
         let value = message.values[k];
         t.append_scalar(b"addsub/operand", &value);
-        let (at, mask) = broadcast_point(y, &model.tensors[operand].shape, point);
-        terms[k] = mask * value;
+        let (at, _) = operand_point(model, node, k, point);
         claim(claims, Slot::Tensor(operand), &at, value);
     }
-    let output = if sub {
-        terms[0] - terms[1]
-    } else {
-        terms[0] + terms[1]
-    };
+    let output = output_at(model, node, sub, point, &message.values);
     claim(claims, Slot::Tensor(node.output), point, output);
+    Ok(())
+}
+
+/// Operand `k`'s point and broadcast mask at a point of the output.
+fn operand_point(model: &Model, node: &Node, k: usize, point: &[Fr]) -> (Vec<Fr>, Fr) {
+    broadcast_point(
+        &model.tensors[node.output].shape,
+        &model.tensors[node.inputs[k]].shape,
+        point,
+    )
+}
+
+/// `Z(r) = m_a(r)·A(r_a) ± m_b(r)·B(r_b)` from the operands' values.
+fn output_at(model: &Model, node: &Node, sub: bool, point: &[Fr], values: &[Fr]) -> Fr {
+    let term = |k: usize| operand_point(model, node, k, point).1 * values[k];
+    if sub {
+        term(0) - term(1)
+    } else {
+        term(0) + term(1)
+    }
+}
+
+/// With zero knowledge: the operands' values are sent committed, and the
+/// output's claim is their (affine) combination.
+fn prove_add_sub_zk(
+    ctx: &ProverContext<'_>,
+    zk: &mut ZkProver<'_>,
+    n: usize,
+    sub: bool,
+    t: &mut ProofTranscript,
+    claims: &mut Vec<OpenedSlotClaim>,
+) -> Result<ZkOpMessage, OpError> {
+    let model = ctx.model;
+    let node = &model.nodes[n];
+    let point = t.challenges(b"addsub/point", num_vars(&model.tensors[node.output].shape));
+    let mut values = Vec::with_capacity(2);
+    for k in 0..2 {
+        let (at, _) = operand_point(model, node, k, &point);
+        values.push(ctx.evaluate(Slot::Tensor(node.inputs[k]), &at)?);
+    }
+    let (openings, commitments) = zk.send(t, b"addsub/zk-operands", &values);
+    for k in 0..2 {
+        let (at, _) = operand_point(model, node, k, &point);
+        claim(claims, Slot::Tensor(node.inputs[k]), &at, openings[k]);
+    }
+    let output = affine(2, |v| output_at(model, node, sub, &point, v)).open(&openings);
+    claim(claims, Slot::Tensor(node.output), &point, output);
+    Ok(ZkOpMessage {
+        values: commitments,
+        sumchecks: Vec::new(),
+    })
+}
+
+fn verify_add_sub_zk(
+    model: &Model,
+    n: usize,
+    sub: bool,
+    message: &ZkOpMessage,
+    t: &mut ProofTranscript,
+    claims: &mut Vec<CommittedSlotClaim>,
+) -> Result<(), OpError> {
+    message.expect(2, 0)?;
+    let node = &model.nodes[n];
+    let point = t.challenges(b"addsub/point", num_vars(&model.tensors[node.output].shape));
+    t.absorb_points(b"addsub/zk-operands", &message.values);
+    for k in 0..2 {
+        let (at, _) = operand_point(model, node, k, &point);
+        claim(claims, Slot::Tensor(node.inputs[k]), &at, message.values[k]);
+    }
+    let output = affine(2, |v| output_at(model, node, sub, &point, v))
+        .commit(PedersenGens::dory(), &message.values);
+    claim(claims, Slot::Tensor(node.output), &point, output);
     Ok(())
 }
 
@@ -186,6 +256,35 @@ macro_rules! add_sub_protocol {
                 claims: &mut Vec<SlotClaim>,
             ) -> Result<(), OpError> {
                 verify_add_sub(model, n, $sub, message, t, claims)
+            }
+
+            fn zk(&self) -> Option<&dyn ZkOpProtocol> {
+                Some(self)
+            }
+        }
+
+        impl ZkOpProtocol for $ty {
+            fn prove_zk(
+                &self,
+                ctx: &ProverContext<'_>,
+                zk: &mut ZkProver<'_>,
+                n: usize,
+                t: &mut ProofTranscript,
+                claims: &mut Vec<OpenedSlotClaim>,
+            ) -> Result<ZkOpMessage, OpError> {
+                prove_add_sub_zk(ctx, zk, n, $sub, t, claims)
+            }
+
+            fn verify_zk(
+                &self,
+                model: &Model,
+                _public: PublicInput<'_>,
+                n: usize,
+                message: &ZkOpMessage,
+                t: &mut ProofTranscript,
+                claims: &mut Vec<CommittedSlotClaim>,
+            ) -> Result<(), OpError> {
+                verify_add_sub_zk(model, n, $sub, message, t, claims)
             }
         }
     };

@@ -11,6 +11,9 @@
 //!
 //! Message: values `[Y(r), R(r), bias(r_j) (with a bias), X(ρ‖r_i), W(r_j‖ρ)]`,
 //! one sumcheck.
+//!
+//! With zero knowledge ([`crate::zk::ops`]) the same relation is proved on
+//! commitments to these values.
 
 use ark_bn254::Fr;
 use ark_ff::Zero;
@@ -22,7 +25,13 @@ use super::{
 use crate::layout::{less_than_mle, num_vars, Slot, SlotClaim};
 use crate::model::{matrix_dims, Model, Node};
 use crate::ops::range::Bound;
+use crate::sumcheck::Expression;
 use crate::transcript::ProofTranscript;
+use crate::zk::ops::{
+    affine, Affine, CommittedSlotClaim, OpenedSlotClaim, ZkOpMessage, ZkOpProtocol, ZkProver,
+};
+use crate::zk::sumcheck as zk_sumcheck;
+use crate::zk::{Challenger, PedersenGens};
 
 /// `MatMul` with an optional bias.
 pub struct MatMul;
@@ -111,17 +120,17 @@ fn inner_claim(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn push_claims(
+fn push_claims<V: Copy>(
     node: &Node,
     n: usize,
     log_n: usize,
     point: &[Fr],
     rho: &[Fr],
-    output: Fr,
-    remainder: Fr,
-    bias: Option<Fr>,
-    [left, right]: [Fr; 2],
-    claims: &mut Vec<SlotClaim>,
+    output: V,
+    remainder: V,
+    bias: Option<V>,
+    [left, right]: [V; 2],
+    claims: &mut Vec<SlotClaim<V>>,
 ) {
     let (r_j, r_i) = point.split_at(log_n);
     claim(claims, Slot::Tensor(node.output), point, output);
@@ -133,6 +142,149 @@ fn push_claims(
     let w_point: Vec<Fr> = r_j.iter().chain(rho).copied().collect();
     claim(claims, Slot::Tensor(node.inputs[0]), &x_point, left);
     claim(claims, Slot::Tensor(node.inputs[1]), &w_point, right);
+}
+
+/// `X(·, r_i)` and `W(r_j, ·)` as vectors over the inner dimension.
+fn inner_vectors(
+    ctx: &ProverContext<'_>,
+    node: &Node,
+    d: &Dims,
+    r_i: &[Fr],
+    r_j: &[Fr],
+) -> Result<(Vec<Fr>, Vec<Fr>), OpError> {
+    let backend = ctx.backend;
+    let x = ctx.padded_field(Slot::Tensor(node.inputs[0]));
+    let w = ctx.padded_field(Slot::Tensor(node.inputs[1]));
+    let eq_i = backend.eq_table(r_i)?;
+    let eq_j = backend.eq_table(r_j)?;
+    let (k_len, n_len) = (1usize << d.log_k, 1usize << d.log_n);
+    let mut x_row = vec![Fr::zero(); k_len];
+    for (i, e) in eq_i.iter().enumerate() {
+        for (k, acc) in x_row.iter_mut().enumerate() {
+            *acc += *e * x[i * k_len + k];
+        }
+    }
+    let w_col: Vec<Fr> = (0..k_len)
+        .map(|k| {
+            w[k * n_len..(k + 1) * n_len]
+                .iter()
+                .zip(&eq_j)
+                .map(|(a, b)| *a * b)
+                .sum()
+        })
+        .collect();
+    Ok((x_row, w_col))
+}
+
+/// With zero knowledge: the same sumcheck on committed values. The message
+/// commits `[Y(r), R(r), bias(r_j)]`; the committed sumcheck's final values
+/// are `X(ρ‖r_i)` and `W(r_j‖ρ)`, closed by one proof of product.
+impl ZkOpProtocol for MatMul {
+    fn prove_zk(
+        &self,
+        ctx: &ProverContext<'_>,
+        zk: &mut ZkProver<'_>,
+        n: usize,
+        t: &mut ProofTranscript,
+        claims: &mut Vec<OpenedSlotClaim>,
+    ) -> Result<ZkOpMessage, OpError> {
+        let node = &ctx.model.nodes[n];
+        let d = dims(ctx.model, node).map_err(OpError::Shape)?;
+        let point = t.challenges(b"matmul/point", d.log_m + d.log_n);
+        let (r_j, r_i) = point.split_at(d.log_n);
+        let mut values = vec![
+            ctx.evaluate(Slot::Tensor(node.output), &point)?,
+            ctx.evaluate(Slot::Remainder(n), &point)?,
+        ];
+        if let Some(&b) = node.inputs.get(2) {
+            values.push(ctx.evaluate(Slot::Tensor(b), r_j)?);
+        }
+        let (openings, commitments) = zk.send(t, b"matmul/zk-values", &values);
+        let claim_value = zk_inner_claim(ctx.model, n, &d, &point).open(&openings);
+        let (x_row, w_col) = inner_vectors(ctx, node, &d, r_i, r_j)?;
+        let out = zk_sumcheck::prove(
+            ctx.backend,
+            t,
+            zk.gens,
+            claim_value,
+            vec![x_row, w_col],
+            &Expression::product(2)?,
+            &[false, false],
+            zk.blinds,
+        )?;
+        let finals = [out.private_evals[0], out.private_evals[1]];
+        push_claims(
+            node,
+            n,
+            d.log_n,
+            &point,
+            &out.point,
+            openings[0],
+            openings[1],
+            openings.get(2).copied(),
+            finals,
+            claims,
+        );
+        Ok(ZkOpMessage {
+            values: commitments,
+            sumchecks: vec![out.proof],
+        })
+    }
+
+    fn verify_zk(
+        &self,
+        model: &Model,
+        _public: PublicInput<'_>,
+        n: usize,
+        message: &ZkOpMessage,
+        t: &mut ProofTranscript,
+        claims: &mut Vec<CommittedSlotClaim>,
+    ) -> Result<(), OpError> {
+        let node = &model.nodes[n];
+        let d = dims(model, node).map_err(OpError::Shape)?;
+        if num_vars(&model.tensors[node.output].shape) != d.log_m + d.log_n {
+            return Err(OpError::Shape(
+                "output shape does not match the operands".into(),
+            ));
+        }
+        let has_bias = node.inputs.len() == 3;
+        message.expect(2 + has_bias as usize, 1)?;
+        let point = t.challenges(b"matmul/point", d.log_m + d.log_n);
+        let v = &message.values;
+        t.absorb_points(b"matmul/zk-values", v);
+        let gens = PedersenGens::dory();
+        let claim_value = zk_inner_claim(model, n, &d, &point).commit(gens, v);
+        let (rho, finals) = zk_sumcheck::verify(
+            t,
+            gens,
+            &claim_value,
+            d.log_k,
+            &Expression::product(2)?,
+            &message.sumchecks[0],
+            |_| vec![None, None],
+        )?;
+        push_claims(
+            node,
+            n,
+            d.log_n,
+            &point,
+            &rho,
+            v[0],
+            v[1],
+            v.get(2).copied(),
+            [finals[0], finals[1]],
+            claims,
+        );
+        Ok(())
+    }
+}
+
+/// [`inner_claim`] as an affine map of the sent `[Y(r), R(r), bias(r_j)]`.
+fn zk_inner_claim(model: &Model, n: usize, d: &Dims, point: &[Fr]) -> Affine {
+    let has_bias = model.nodes[n].inputs.len() == 3;
+    affine(2 + has_bias as usize, |v| {
+        inner_claim(model, n, d, point, v[0], v[1], has_bias.then(|| v[2]))
+    })
 }
 
 impl OpProtocol for MatMul {
@@ -198,6 +350,10 @@ impl OpProtocol for MatMul {
         Bound::rescale(model, n)
     }
 
+    fn zk(&self) -> Option<&dyn ZkOpProtocol> {
+        Some(self)
+    }
+
     fn prove(
         &self,
         ctx: &ProverContext<'_>,
@@ -218,28 +374,7 @@ impl OpProtocol for MatMul {
         absorb(t, &output, &remainder, bias.as_ref());
         let claim_value = inner_claim(ctx.model, n, &d, &point, output, remainder, bias);
 
-        // X(·, r_i) and W(r_j, ·) as vectors over the inner dimension.
-        let backend = ctx.backend;
-        let x = ctx.padded_field(Slot::Tensor(node.inputs[0]));
-        let w = ctx.padded_field(Slot::Tensor(node.inputs[1]));
-        let eq_i = backend.eq_table(r_i)?;
-        let eq_j = backend.eq_table(r_j)?;
-        let (k_len, n_len) = (1usize << d.log_k, 1usize << d.log_n);
-        let mut x_row = vec![Fr::zero(); k_len];
-        for (i, e) in eq_i.iter().enumerate() {
-            for (k, acc) in x_row.iter_mut().enumerate() {
-                *acc += *e * x[i * k_len + k];
-            }
-        }
-        let w_col: Vec<Fr> = (0..k_len)
-            .map(|k| {
-                w[k * n_len..(k + 1) * n_len]
-                    .iter()
-                    .zip(&eq_j)
-                    .map(|(a, b)| *a * b)
-                    .sum()
-            })
-            .collect();
+        let (x_row, w_col) = inner_vectors(ctx, node, &d, r_i, r_j)?;
         let (sumcheck, rho, finals) = prove_inner_product(ctx, t, claim_value, x_row, w_col)?;
         absorb_finals(t, &finals);
         push_claims(

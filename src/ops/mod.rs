@@ -139,6 +139,9 @@ pub enum OpError {
     Witness(String),
     #[error("backend: {0}")]
     Backend(String),
+    /// A zero-knowledge check failed (a Σ-proof, a committed final check).
+    #[error("zero-knowledge check failed: {0}")]
+    Zk(String),
 }
 
 impl From<crate::backend::BackendError> for OpError {
@@ -219,6 +222,11 @@ pub trait OpProtocol: Send + Sync {
         claims: &mut Vec<SlotClaim>,
     ) -> Result<OpMessage, OpError>;
 
+    /// The op's zero-knowledge proof, if it has one ([`crate::zk::ops`]).
+    fn zk(&self) -> Option<&dyn crate::zk::ops::ZkOpProtocol> {
+        None
+    }
+
     /// Verifies node `n`'s message, appending the claims it leaves. `public`
     /// is the statement's input, for ops whose structure depends on it.
     fn verify(
@@ -296,7 +304,7 @@ impl ProverContext<'_> {
 }
 
 /// Appends `slot(point) = value` to the claims.
-pub fn claim(claims: &mut Vec<SlotClaim>, slot: Slot, point: &[Fr], value: Fr) {
+pub fn claim<V>(claims: &mut Vec<SlotClaim<V>>, slot: Slot, point: &[Fr], value: V) {
     claims.push(SlotClaim {
         slot,
         point: point.to_vec(),

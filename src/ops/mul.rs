@@ -9,6 +9,10 @@
 //! on A and B at their parts of the final point ρ.
 //!
 //! Message: values `[Y(r), R(r), A(ρ_a), B(ρ_b)]`, one sumcheck.
+//!
+//! With zero knowledge ([`crate::zk::ops`]): commitments to `[Y(r), R(r)]` and
+//! the committed sumcheck, whose final values are `Ã(ρ)` and `B̃(ρ)`; the
+//! claims on A and B are those commitments scaled by `1/m_a(ρ)`, `1/m_b(ρ)`.
 
 use ark_bn254::Fr;
 
@@ -24,6 +28,11 @@ use crate::model::{Model, Node};
 use crate::ops::range::Bound;
 use crate::pcs::poly::small_to_field;
 use crate::transcript::ProofTranscript;
+use crate::zk::ops::{
+    affine, Affine, CommittedSlotClaim, OpenedSlotClaim, ZkOpMessage, ZkOpProtocol, ZkProver,
+};
+use crate::zk::sumcheck as zk_sumcheck;
+use crate::zk::{Challenger, PedersenGens};
 
 /// `rescale(a·b)`.
 pub struct Mul;
@@ -78,6 +87,10 @@ impl OpProtocol for Mul {
 
     fn bounds(&self, model: &Model, n: usize) -> Vec<Bound> {
         Bound::rescale(model, n)
+    }
+
+    fn zk(&self) -> Option<&dyn ZkOpProtocol> {
+        Some(self)
     }
 
     fn prove(
@@ -169,5 +182,121 @@ fn finish(
         t.append_scalar(b"mul/operand", &v[2 + k]);
         let (at, _) = broadcast_point(y, &model.tensors[operand].shape, rho);
         claim(claims, Slot::Tensor(operand), &at, v[2 + k]);
+    }
+}
+
+/// `eq(r, ·)·Ã·B̃` over `[eq, Ã, B̃]`, eq public.
+fn zero_check() -> Result<crate::sumcheck::Expression, OpError> {
+    Ok(crate::sumcheck::Expression::new(
+        3,
+        vec![crate::backend::ProductTerm::product(vec![0, 1, 2])],
+    )?)
+}
+
+/// The accumulator `Acc(r)` as an affine map of the sent `[Y(r), R(r)]`.
+fn zk_accumulator(model: &Model, y: &[usize], point: &[Fr]) -> Affine {
+    affine(2, |v| accumulator(model, y, point, v[0], v[1]))
+}
+
+/// `1/m_k(ρ)`: what turns `Ã_k(ρ)` into operand k's value at its point.
+fn inverse_mask(y: &[usize], operand: &[usize], rho: &[Fr]) -> Result<(Vec<Fr>, Fr), OpError> {
+    use ark_ff::Field;
+    let (at, mask) = broadcast_point(y, operand, rho);
+    let inverse = mask
+        .inverse()
+        .ok_or(OpError::Check("broadcast mask vanishes at the final point"))?;
+    Ok((at, inverse))
+}
+
+impl ZkOpProtocol for Mul {
+    fn prove_zk(
+        &self,
+        ctx: &ProverContext<'_>,
+        zk: &mut ZkProver<'_>,
+        n: usize,
+        t: &mut ProofTranscript,
+        claims: &mut Vec<OpenedSlotClaim>,
+    ) -> Result<ZkOpMessage, OpError> {
+        let model = ctx.model;
+        let node = &model.nodes[n];
+        let y = &model.tensors[node.output].shape;
+        let point = t.challenges(b"mul/point", num_vars(y));
+        let values = [
+            ctx.evaluate(Slot::Tensor(node.output), &point)?,
+            ctx.evaluate(Slot::Remainder(n), &point)?,
+        ];
+        let (openings, commitments) = zk.send(t, b"mul/zk-values", &values);
+        let acc = zk_accumulator(model, y, &point).open(&openings);
+        let mles = vec![
+            ctx.backend.eq_table(&point)?,
+            expanded(ctx, node, 0, 0),
+            expanded(ctx, node, 1, 0),
+        ];
+        let out = zk_sumcheck::prove(
+            ctx.backend,
+            t,
+            zk.gens,
+            acc,
+            mles,
+            &zero_check()?,
+            &[true, false, false],
+            zk.blinds,
+        )?;
+        claim(claims, Slot::Tensor(node.output), &point, openings[0]);
+        claim(claims, Slot::Remainder(n), &point, openings[1]);
+        for (k, &operand) in node.inputs[..2].iter().enumerate() {
+            let (at, inverse) = inverse_mask(y, &model.tensors[operand].shape, &out.point)?;
+            claim(
+                claims,
+                Slot::Tensor(operand),
+                &at,
+                out.private_evals[k] * inverse,
+            );
+        }
+        Ok(ZkOpMessage {
+            values: commitments,
+            sumchecks: vec![out.proof],
+        })
+    }
+
+    fn verify_zk(
+        &self,
+        model: &Model,
+        _public: PublicInput<'_>,
+        n: usize,
+        message: &ZkOpMessage,
+        t: &mut ProofTranscript,
+        claims: &mut Vec<CommittedSlotClaim>,
+    ) -> Result<(), OpError> {
+        message.expect(2, 1)?;
+        let node = &model.nodes[n];
+        let y = &model.tensors[node.output].shape;
+        let point = t.challenges(b"mul/point", num_vars(y));
+        let v = &message.values;
+        t.absorb_points(b"mul/zk-values", v);
+        let gens = PedersenGens::dory();
+        let acc = zk_accumulator(model, y, &point).commit(gens, v);
+        let (rho, finals) = zk_sumcheck::verify(
+            t,
+            gens,
+            &acc,
+            num_vars(y),
+            &zero_check()?,
+            &message.sumchecks[0],
+            |rho| vec![Some(crate::sumcheck::eq_eval(&point, rho)), None, None],
+        )?;
+        claim(claims, Slot::Tensor(node.output), &point, v[0]);
+        claim(claims, Slot::Remainder(n), &point, v[1]);
+        for (k, &operand) in node.inputs[..2].iter().enumerate() {
+            use ark_ec::CurveGroup;
+            let (at, inverse) = inverse_mask(y, &model.tensors[operand].shape, &rho)?;
+            claim(
+                claims,
+                Slot::Tensor(operand),
+                &at,
+                (finals[k] * inverse).into_affine(),
+            );
+        }
+        Ok(())
     }
 }

@@ -9,7 +9,9 @@
 //! r of Y (degree 3), leaving claims on Y at r and on b and X at the final point.
 //! Padding stays zero: there X = 0, so Y = b·0 = 0.
 //!
-//! Message: values `[Y(r), b(ρ), X(ρ)]`, one sumcheck.
+//! Message: values `[Y(r), b(ρ), X(ρ)]`, one sumcheck. With zero knowledge
+//! ([`crate::zk::ops`]): a commitment to `Y(r)` and the committed sumcheck,
+//! whose final values are `b(ρ)` and `X(ρ)` (one proof of product).
 
 use ark_bn254::Fr;
 
@@ -20,7 +22,11 @@ use super::{
 };
 use crate::layout::{num_vars, Slot, SlotClaim};
 use crate::model::{Model, Node};
+use crate::sumcheck::{eq_eval, Expression};
 use crate::transcript::ProofTranscript;
+use crate::zk::ops::{CommittedSlotClaim, OpenedSlotClaim, ZkOpMessage, ZkOpProtocol, ZkProver};
+use crate::zk::sumcheck as zk_sumcheck;
+use crate::zk::{Challenger, PedersenGens};
 
 /// `max(x, 0)`.
 pub struct Relu;
@@ -64,6 +70,10 @@ impl OpProtocol for Relu {
 
     fn check(&self, model: &Model, node: &Node) -> Result<(), String> {
         same_shape(model, node, 0)
+    }
+
+    fn zk(&self) -> Option<&dyn crate::zk::ops::ZkOpProtocol> {
+        Some(self)
     }
 
     fn execute(&self, _: &Model, _: &Node, inputs: &[&[i64]]) -> Result<Executed, ExecError> {
@@ -134,5 +144,89 @@ impl OpProtocol for Relu {
             "ReLU zero-check final value",
         )?;
         finish(model, n, &point, &rho, message, t, claims)
+    }
+}
+
+/// `eq(r, ·)·b·X` over `[eq, b, X]`, eq public.
+fn zero_check() -> Result<Expression, OpError> {
+    Ok(Expression::new(
+        3,
+        vec![crate::backend::ProductTerm::product(vec![0, 1, 2])],
+    )?)
+}
+
+impl ZkOpProtocol for Relu {
+    fn prove_zk(
+        &self,
+        ctx: &ProverContext<'_>,
+        zk: &mut ZkProver<'_>,
+        n: usize,
+        t: &mut ProofTranscript,
+        claims: &mut Vec<OpenedSlotClaim>,
+    ) -> Result<ZkOpMessage, OpError> {
+        let node = &ctx.model.nodes[n];
+        let sign = sign_slot(ctx.model, n)?;
+        let vars = num_vars(&ctx.model.tensors[node.output].shape);
+        let point = t.challenges(b"relu/point", vars);
+        let output = ctx.evaluate(Slot::Tensor(node.output), &point)?;
+        let (openings, commitments) = zk.send(t, b"relu/zk-output", &[output]);
+        let mles = vec![
+            ctx.backend.eq_table(&point)?,
+            ctx.padded_field(sign),
+            ctx.padded_field(Slot::Tensor(node.inputs[0])),
+        ];
+        let out = zk_sumcheck::prove(
+            ctx.backend,
+            t,
+            zk.gens,
+            openings[0],
+            mles,
+            &zero_check()?,
+            &[true, false, false],
+            zk.blinds,
+        )?;
+        claim(claims, Slot::Tensor(node.output), &point, openings[0]);
+        claim(claims, sign, &out.point, out.private_evals[0]);
+        claim(
+            claims,
+            Slot::Tensor(node.inputs[0]),
+            &out.point,
+            out.private_evals[1],
+        );
+        Ok(ZkOpMessage {
+            values: commitments,
+            sumchecks: vec![out.proof],
+        })
+    }
+
+    fn verify_zk(
+        &self,
+        model: &Model,
+        _public: PublicInput<'_>,
+        n: usize,
+        message: &ZkOpMessage,
+        t: &mut ProofTranscript,
+        claims: &mut Vec<CommittedSlotClaim>,
+    ) -> Result<(), OpError> {
+        message.expect(1, 1)?;
+        let node = &model.nodes[n];
+        let sign = sign_slot(model, n)?;
+        let vars = num_vars(&model.tensors[node.output].shape);
+        let point = t.challenges(b"relu/point", vars);
+        let output = message.values[0];
+        t.absorb_points(b"relu/zk-output", &message.values);
+        let (rho, finals) = zk_sumcheck::verify(
+            t,
+            PedersenGens::dory(),
+            &output,
+            vars,
+            &zero_check()?,
+            &message.sumchecks[0],
+            |rho| vec![Some(eq_eval(&point, rho)), None, None],
+        )?;
+        claim(claims, Slot::Tensor(node.output), &point, output);
+        claim(claims, sign, &rho, finals[0]);
+        claim(claims, Slot::Tensor(node.inputs[0]), &rho, finals[1]);
+        Ok(())
     }
 }

@@ -55,6 +55,15 @@ pub fn commit<B: Backend + ?Sized>(
     Ok((Commitment(ArkGT(hiding)), HidingHint { rows, blind }))
 }
 
+/// The hiding commitment `C + blind·h_T` of a transparent commitment `C`
+/// (`C` itself when the blind is zero).
+pub fn hide(commitment: &Commitment, blind: Fr, setup: &DorySetup) -> Commitment {
+    if ark_ff::Zero::is_zero(&blind) {
+        return *commitment;
+    }
+    Commitment(ArkGT(commitment.0 .0 + setup.prover.ht.0 * blind))
+}
+
 fn absorb_statement<T: Transcript<Curve = BN254>>(
     transcript: &mut T,
     commitment: &Commitment,

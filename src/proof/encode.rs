@@ -38,14 +38,14 @@ pub const MAX_RANGE_INPUTS: usize = crate::ops::range::MAX_CHECK_INPUTS;
 /// [`MAX_PUBLIC_VALUES`] 8-byte values plus the rest of a proof fit under it.
 pub const MAX_PROOF_BYTES: u64 = 1 << 28;
 
-fn write_i64s(w: &mut Writer, values: &[i64]) {
+pub(crate) fn write_i64s(w: &mut Writer, values: &[i64]) {
     w.write_len(values.len());
     for v in values {
         w.write_u64(*v as u64);
     }
 }
 
-fn read_i64s(r: &mut Reader<'_>, what: &'static str) -> Result<Vec<i64>, DecodeError> {
+pub(crate) fn read_i64s(r: &mut Reader<'_>, what: &'static str) -> Result<Vec<i64>, DecodeError> {
     let len = r.read_count(what, MAX_PUBLIC_VALUES, 8)?;
     (0..len)
         .map(|_| r.read_u64(what).map(|v| v as i64))

@@ -56,6 +56,31 @@ pub enum WeightVisibility {
     Committed,
     /// The verifying key carries the weights; the verifier evaluates their MLEs.
     Public,
+    /// Weights under a hiding commitment, and every proof zero-knowledge
+    /// (`--zk`, [`crate::zk::model`]): the verifier learns the statement and
+    /// nothing about the weights.
+    Hidden,
+}
+
+impl WeightVisibility {
+    /// Whether the weights are committed (binding, in the model polynomial).
+    pub fn commits(self) -> bool {
+        !matches!(self, WeightVisibility::Public)
+    }
+
+    /// Whether proofs are zero-knowledge.
+    pub fn is_zk(self) -> bool {
+        matches!(self, WeightVisibility::Hidden)
+    }
+
+    /// The command-line spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            WeightVisibility::Committed => "committed",
+            WeightVisibility::Public => "public",
+            WeightVisibility::Hidden => "hidden",
+        }
+    }
 }
 
 /// Errors of proving and verification; verification errors name the failed check.
@@ -86,6 +111,11 @@ pub enum ProofError {
     Pcs(#[from] PcsError),
     #[error("malformed proof: {0}")]
     Decode(#[from] crate::encoding::DecodeError),
+    #[error("no randomness from the operating system for blinds: {0}")]
+    Randomness(String),
+    /// A zero-knowledge check failed, or a proof of the other kind was given.
+    #[error("zero knowledge: {0}")]
+    Zk(String),
 }
 
 /// What the verifier needs: the model's structure (weights only when public),
@@ -114,6 +144,10 @@ pub struct ProvingKey {
     pub vk: VerifyingKey,
     pub setup: Arc<DorySetup>,
     pub model_poly: Option<(MultilinearPoly, Commitment, CommitmentHint)>,
+    /// With hidden weights: the secret GT blind of the verifying key's hiding
+    /// weight commitment (`model_poly` holds the transparent commitment, from
+    /// which it is `C + blind·h_T`); zero otherwise.
+    pub model_blind: Fr,
 }
 
 /// A proof of one inference.
@@ -179,7 +213,7 @@ pub fn padding_output(kind: TableKind, model: &Model) -> i64 {
 
 /// σ of both commitments, from the block layouts of [`block_layouts`].
 fn dory_sigma(witness: &BlockLayout, weights: &BlockLayout, visibility: WeightVisibility) -> usize {
-    let committed = visibility == WeightVisibility::Committed && !weights.blocks.is_empty();
+    let committed = visibility.commits() && !weights.blocks.is_empty();
     if committed {
         witness.num_vars.max(weights.num_vars).div_ceil(2)
     } else {
@@ -248,7 +282,7 @@ fn without_weights(model: &Model) -> Model {
 pub fn block_layouts(model: &Model, visibility: WeightVisibility) -> (BlockLayout, BlockLayout) {
     let mut witness = layout::witness_layout(model, |k| table_of(k, model).num_vars());
     let mut weights = layout::model_layout(model);
-    let committed = visibility == WeightVisibility::Committed && !weights.blocks.is_empty();
+    let committed = visibility.commits() && !weights.blocks.is_empty();
     let largest = if committed {
         witness.num_vars.max(weights.num_vars)
     } else {
@@ -310,8 +344,25 @@ pub fn preprocess<B: Backend + ?Sized>(
         }
         .into());
     }
+    if visibility.is_zk() {
+        crate::zk::model::check_supported(&model)?;
+    }
     let model_poly = commit_model(backend, &model, visibility, &setup)?;
-    Ok(assemble_keys(model, visibility, setup, model_poly))
+    let model_blind = if visibility.is_zk() {
+        use crate::zk::BlindSource;
+        crate::zk::OsBlinds::new()
+            .map_err(|e| ProofError::Randomness(e.to_string()))?
+            .blind()
+    } else {
+        Fr::from(0u64)
+    };
+    Ok(assemble_keys(
+        model,
+        visibility,
+        setup,
+        model_poly,
+        model_blind,
+    ))
 }
 
 /// The model polynomial of `model`'s weights and its Dory commitment (with the
@@ -327,7 +378,7 @@ pub fn commit_model<B: Backend + ?Sized>(
 ) -> Result<Option<(MultilinearPoly, Commitment, CommitmentHint)>, ProofError> {
     let _span = tracing::info_span!("commit_model").entered();
     let (witness_layout, model_layout) = block_layouts(model, visibility);
-    if visibility == WeightVisibility::Public || model_layout.blocks.is_empty() {
+    if !visibility.commits() || model_layout.blocks.is_empty() {
         return Ok(None);
     }
     let poly = MultilinearPoly::from_small(model_poly_values(model, &model_layout))?;
@@ -336,18 +387,27 @@ pub fn commit_model<B: Backend + ?Sized>(
     Ok(Some((poly, c, h)))
 }
 
-/// Puts keys together from a model, its setup and (committed mode) its committed
-/// model polynomial.
+/// Puts keys together from a model, its setup and (committed and hidden
+/// weights) its committed model polynomial; with hidden weights the verifying
+/// key's commitment is the hiding `C + model_blind·h_T`.
 pub fn assemble_keys(
     model: Model,
     visibility: WeightVisibility,
     setup: Arc<DorySetup>,
     model_poly: Option<(MultilinearPoly, Commitment, CommitmentHint)>,
+    model_blind: Fr,
 ) -> ProvingKey {
     let (witness_layout, model_layout) = block_layouts(&model, visibility);
-    let commitment = model_poly.as_ref().map(|(_, c, _)| *c);
+    let model_blind = if visibility.is_zk() {
+        model_blind
+    } else {
+        Fr::from(0u64)
+    };
+    let commitment = model_poly
+        .as_ref()
+        .map(|(_, c, _)| crate::pcs::hiding::hide(c, model_blind, &setup));
     let vk_model = match visibility {
-        WeightVisibility::Committed => without_weights(&model),
+        WeightVisibility::Committed | WeightVisibility::Hidden => without_weights(&model),
         WeightVisibility::Public => model.clone(),
     };
     let mut vk = VerifyingKey {
@@ -367,10 +427,11 @@ pub fn assemble_keys(
         vk,
         setup,
         model_poly,
+        model_blind,
     }
 }
 
-fn absorb_statement(
+pub(crate) fn absorb_statement(
     t: &mut ProofTranscript,
     vk: &VerifyingKey,
     input: &[i64],
@@ -446,7 +507,7 @@ pub fn public_mle(values: &[i64], shape: &[usize], point: &[Fr]) -> Fr {
 
 /// A function table's query sets: (node index, slots of the input and output
 /// columns). The byte table's sets are the range checks ([`range`]).
-fn lookup_sets(model: &Model, kind: TableKind) -> Vec<(usize, Vec<Slot>)> {
+pub(crate) fn lookup_sets(model: &Model, kind: TableKind) -> Vec<(usize, Vec<Slot>)> {
     model
         .nodes
         .iter()
@@ -462,7 +523,11 @@ fn lookup_sets(model: &Model, kind: TableKind) -> Vec<(usize, Vec<Slot>)> {
 }
 
 /// The number of variables of each query set of a table.
-fn query_vars(model: &Model, kind: TableKind, checks: &[range::RangeCheck]) -> Vec<usize> {
+pub(crate) fn query_vars(
+    model: &Model,
+    kind: TableKind,
+    checks: &[range::RangeCheck],
+) -> Vec<usize> {
     match kind {
         TableKind::Byte => checks.iter().map(|c| c.query_vars()).collect(),
         _ => lookup_sets(model, kind)
@@ -472,74 +537,20 @@ fn query_vars(model: &Model, kind: TableKind, checks: &[range::RangeCheck]) -> V
     }
 }
 
-/// [`prove`] on the backend [`crate::backend::registry::select`] chose (the
-/// CLI's and the Python package's `device` choice).
-pub fn prove_on(
-    selected: &crate::backend::registry::SelectedBackend,
-    pk: &ProvingKey,
-    input: &[i64],
-) -> Result<ModelProof, ProofError> {
-    use crate::backend::registry::SelectedBackend;
-    match selected {
-        SelectedBackend::Cpu(_) => prove(crate::backend::CpuBackend::global(), pk, input),
-        #[cfg(feature = "icicle")]
-        SelectedBackend::Icicle(_) => prove(
-            <crate::backend::icicle::IcicleBackend as GlobalBackend>::global(),
-            pk,
-            input,
-        ),
-        #[cfg(feature = "wgpu")]
-        SelectedBackend::Wgpu(_) => prove(
-            <crate::backend::wgpu::WgpuBackend as GlobalBackend>::global(),
-            pk,
-            input,
-        ),
-    }
+/// What the prover derives from a witness before committing: the public
+/// output, the range checks' limbs and query columns, and every lookup's
+/// query sets and multiplicities (shared by the transparent and the
+/// zero-knowledge prover).
+pub(crate) struct Prepared {
+    pub output: Vec<i64>,
+    pub checks: Vec<range::RangeCheck>,
+    pub limbs: std::collections::BTreeMap<Slot, Vec<i64>>,
+    pub tables: Vec<TableKind>,
+    pub multiplicities: Vec<Vec<u64>>,
+    pub query_sets: Vec<Vec<Vec<Vec<i64>>>>,
 }
 
-/// Proves one inference of the key's model on a quantized input.
-///
-/// The backend is passed as [`preprocess`] takes it. Dory's opening calls
-/// its group routines as static functions, so they reach the backend through
-/// `B::global()`: `backend` must be that instance (every backend type has
-/// exactly one per process).
-pub fn prove<B: GlobalBackend>(
-    backend: &B,
-    pk: &ProvingKey,
-    input: &[i64],
-) -> Result<ModelProof, ProofError> {
-    let _span = tracing::info_span!("prove").entered();
-    let witness: Witness = {
-        let _span = tracing::info_span!("witness").entered();
-        pk.model.execute(input)?
-    };
-    prove_witness(backend, pk, input, &witness)
-}
-
-/// Proves a given witness of the key's model (what [`prove`] does after
-/// integer inference). The witness is not checked against integer execution:
-/// that is the verifier's job, and adversarial tests use this entry point to
-/// forge proofs of witnesses execution would refuse. Its tensors and
-/// remainders must have the model's sizes.
-pub fn prove_witness<B: GlobalBackend>(
-    backend: &B,
-    pk: &ProvingKey,
-    input: &[i64],
-    witness: &Witness,
-) -> Result<ModelProof, ProofError> {
-    debug_assert!(
-        std::ptr::eq(backend, B::global()),
-        "the backend is its type's process-wide instance"
-    );
-    let model = &pk.model;
-    let vk = &pk.vk;
-    if input.len() != model.input_len() {
-        return Err(ProofError::Shape(format!(
-            "input has {} values, the model expects {}",
-            input.len(),
-            model.input_len()
-        )));
-    }
+pub(crate) fn prepare(model: &Model, witness: &Witness) -> Result<Prepared, ProofError> {
     let output = model.output_values(witness);
 
     // Range checks: committed limbs and the byte table's query columns.
@@ -603,14 +614,24 @@ pub fn prove_witness<B: GlobalBackend>(
         query_sets.push(sets);
     }
 
-    // Commit the witness.
-    let ctx = ops::ProverContext {
-        backend,
-        model,
-        witness,
-        limbs: &limbs,
-    };
-    let witness_values = vk.witness_layout.assemble(|slot| match slot {
+    Ok(Prepared {
+        output,
+        checks,
+        limbs,
+        tables,
+        multiplicities,
+        query_sets,
+    })
+}
+
+/// The witness polynomial's values: every slot of the witness layout.
+pub(crate) fn witness_values(
+    vk: &VerifyingKey,
+    ctx: &ops::ProverContext<'_>,
+    tables: &[TableKind],
+    multiplicities: &[Vec<u64>],
+) -> Vec<i64> {
+    vk.witness_layout.assemble(|slot| match slot {
         Slot::Multiplicity(kind) => {
             let i = tables
                 .iter()
@@ -619,8 +640,111 @@ pub fn prove_witness<B: GlobalBackend>(
             multiplicities[i].iter().map(|&m| m as i64).collect()
         }
         _ => ctx.padded_values(slot),
-    });
-    let witness_poly = MultilinearPoly::from_small(witness_values)?;
+    })
+}
+
+/// A query set's columns as field elements.
+pub(crate) fn sets_to_field(sets: &[Vec<Vec<i64>>]) -> Vec<Vec<Vec<Fr>>> {
+    sets.iter()
+        .map(|set| {
+            set.iter()
+                .map(|c| c.iter().map(|&v| small_to_field(v)).collect())
+                .collect()
+        })
+        .collect()
+}
+
+/// [`prove`] on the backend [`crate::backend::registry::select`] chose (the
+/// CLI's and the Python package's `device` choice).
+pub fn prove_on(
+    selected: &crate::backend::registry::SelectedBackend,
+    pk: &ProvingKey,
+    input: &[i64],
+) -> Result<ModelProof, ProofError> {
+    use crate::backend::registry::SelectedBackend;
+    match selected {
+        SelectedBackend::Cpu(_) => prove(crate::backend::CpuBackend::global(), pk, input),
+        #[cfg(feature = "icicle")]
+        SelectedBackend::Icicle(_) => prove(
+            <crate::backend::icicle::IcicleBackend as GlobalBackend>::global(),
+            pk,
+            input,
+        ),
+        #[cfg(feature = "wgpu")]
+        SelectedBackend::Wgpu(_) => prove(
+            <crate::backend::wgpu::WgpuBackend as GlobalBackend>::global(),
+            pk,
+            input,
+        ),
+    }
+}
+
+/// Proves one inference of the key's model on a quantized input.
+///
+/// The backend is passed as [`preprocess`] takes it. Dory's opening calls
+/// its group routines as static functions, so they reach the backend through
+/// `B::global()`: `backend` must be that instance (every backend type has
+/// exactly one per process).
+pub fn prove<B: GlobalBackend>(
+    backend: &B,
+    pk: &ProvingKey,
+    input: &[i64],
+) -> Result<ModelProof, ProofError> {
+    let _span = tracing::info_span!("prove").entered();
+    let witness: Witness = {
+        let _span = tracing::info_span!("witness").entered();
+        pk.model.execute(input)?
+    };
+    prove_witness(backend, pk, input, &witness)
+}
+
+/// Proves a given witness of the key's model (what [`prove`] does after
+/// integer inference). The witness is not checked against integer execution:
+/// that is the verifier's job, and adversarial tests use this entry point to
+/// forge proofs of witnesses execution would refuse. Its tensors and
+/// remainders must have the model's sizes.
+pub fn prove_witness<B: GlobalBackend>(
+    backend: &B,
+    pk: &ProvingKey,
+    input: &[i64],
+    witness: &Witness,
+) -> Result<ModelProof, ProofError> {
+    debug_assert!(
+        std::ptr::eq(backend, B::global()),
+        "the backend is its type's process-wide instance"
+    );
+    let model = &pk.model;
+    let vk = &pk.vk;
+    if vk.visibility.is_zk() {
+        return Err(ProofError::Zk(
+            "these keys hide the weights: their proofs are made by the zero-knowledge prover (zk::model::prove)".into(),
+        ));
+    }
+    if input.len() != model.input_len() {
+        return Err(ProofError::Shape(format!(
+            "input has {} values, the model expects {}",
+            input.len(),
+            model.input_len()
+        )));
+    }
+    let Prepared {
+        output,
+        checks,
+        limbs,
+        tables,
+        multiplicities,
+        query_sets,
+    } = prepare(model, witness)?;
+
+    // Commit the witness.
+    let ctx = ops::ProverContext {
+        backend,
+        model,
+        witness,
+        limbs: &limbs,
+    };
+    let witness_poly =
+        MultilinearPoly::from_small(witness_values(vk, &ctx, &tables, &multiplicities))?;
     let witness_layout = vk.dory_layouts().0;
     let (witness_commitment, witness_hint) = {
         let _span = tracing::info_span!("commit").entered();
@@ -655,14 +779,7 @@ pub fn prove_witness<B: GlobalBackend>(
         let mut proofs = Vec::with_capacity(tables.len());
         for (i, &kind) in tables.iter().enumerate() {
             let table = table_of(kind, model);
-            let sets_field: Vec<Vec<Vec<Fr>>> = query_sets[i]
-                .iter()
-                .map(|set| {
-                    set.iter()
-                        .map(|c| c.iter().map(|&v| small_to_field(v)).collect())
-                        .collect()
-                })
-                .collect();
+            let sets_field = sets_to_field(&query_sets[i]);
             let (proof, lookup_claims) =
                 lookup::prove(backend, &mut t, &table, &sets_field, &multiplicities[i]).map_err(
                     |source| ProofError::Lookup {
@@ -876,7 +993,7 @@ fn route(vk: &VerifyingKey, claims: &[SlotClaim]) -> Result<(Vec<Claim>, Vec<Cla
                         });
                     }
                 }
-                WeightVisibility::Committed => {
+                WeightVisibility::Committed | WeightVisibility::Hidden => {
                     let point =
                         vk.model_layout
                             .point(claim.slot, &claim.point)
@@ -912,6 +1029,60 @@ fn route(vk: &VerifyingKey, claims: &[SlotClaim]) -> Result<(Vec<Claim>, Vec<Cla
     Ok((witness, model))
 }
 
+/// The checks on a proof's statement and shape that come before its
+/// transcript (transparent and zero-knowledge alike): the public input is the
+/// one given, public values are in range, and there is a message per node and
+/// a lookup per table; returns the tables.
+pub(crate) fn check_statement(
+    model: &Model,
+    input: &[i64],
+    proof_input: &[i64],
+    output: &[i64],
+    ops: usize,
+    lookups: usize,
+) -> Result<Vec<TableKind>, ProofError> {
+    if proof_input != input {
+        return Err(ProofError::InputMismatch);
+    }
+    if input.len() != model.input_len() {
+        return Err(ProofError::Shape(format!(
+            "input has {} values, the model expects {}",
+            input.len(),
+            model.input_len()
+        )));
+    }
+    if output.len() != model.output_len() {
+        return Err(ProofError::Shape(format!(
+            "output has {} values, the model produces {}",
+            output.len(),
+            model.output_len()
+        )));
+    }
+    let range = model.activation_range();
+    if let Some(v) = input.iter().chain(output).find(|v| !range.contains(v)) {
+        return Err(ProofError::Shape(format!(
+            "public value {v} is outside the activation range [{}, {})",
+            range.start, range.end
+        )));
+    }
+    if ops != model.nodes.len() {
+        return Err(ProofError::Shape(format!(
+            "{} operator proofs for {} nodes",
+            ops,
+            model.nodes.len()
+        )));
+    }
+    let tables = layout::tables_used(model);
+    if lookups != tables.len() {
+        return Err(ProofError::Shape(format!(
+            "{} lookup proofs for {} tables",
+            lookups,
+            tables.len()
+        )));
+    }
+    Ok(tables)
+}
+
 /// Verifies a proof decoded by [`ModelProof::from_bytes_deferred`]: its GT
 /// subgroup checks run in parallel with [`verify`], and the proof is accepted
 /// only if both pass (the verifier only does group arithmetic on the elements
@@ -931,49 +1102,19 @@ pub fn verify_with_checks(
 pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ModelProof) -> Result<(), ProofError> {
     let _span = tracing::info_span!("verify").entered();
     let model = &vk.model;
-    if proof.input != input {
-        return Err(ProofError::InputMismatch);
+    if vk.visibility.is_zk() {
+        return Err(ProofError::Zk(
+            "a transparent proof for a key with hidden weights".into(),
+        ));
     }
-    if input.len() != model.input_len() {
-        return Err(ProofError::Shape(format!(
-            "input has {} values, the model expects {}",
-            input.len(),
-            model.input_len()
-        )));
-    }
-    if proof.output.len() != model.output_len() {
-        return Err(ProofError::Shape(format!(
-            "output has {} values, the model produces {}",
-            proof.output.len(),
-            model.output_len()
-        )));
-    }
-    let range = model.activation_range();
-    if let Some(v) = input
-        .iter()
-        .chain(&proof.output)
-        .find(|v| !range.contains(v))
-    {
-        return Err(ProofError::Shape(format!(
-            "public value {v} is outside the activation range [{}, {})",
-            range.start, range.end
-        )));
-    }
-    if proof.ops.len() != model.nodes.len() {
-        return Err(ProofError::Shape(format!(
-            "{} operator proofs for {} nodes",
-            proof.ops.len(),
-            model.nodes.len()
-        )));
-    }
-    let tables = layout::tables_used(model);
-    if proof.lookups.len() != tables.len() {
-        return Err(ProofError::Shape(format!(
-            "{} lookup proofs for {} tables",
-            proof.lookups.len(),
-            tables.len()
-        )));
-    }
+    let tables = check_statement(
+        model,
+        input,
+        &proof.input,
+        &proof.output,
+        proof.ops.len(),
+        proof.lookups.len(),
+    )?;
     let mut t = ProofTranscript::new(b"zkinfer/model-proof");
     absorb_statement(&mut t, vk, input, &proof.output, &proof.witness_commitment);
 

@@ -82,10 +82,7 @@ pub fn vk_fingerprint(vk: &VerifyingKey) -> String {
 
 /// The command-line spelling of a visibility.
 fn visibility_name(v: WeightVisibility) -> &'static str {
-    match v {
-        WeightVisibility::Committed => "committed",
-        WeightVisibility::Public => "public",
-    }
+    v.name()
 }
 
 impl Encode for ProofSettings {
@@ -93,6 +90,7 @@ impl Encode for ProofSettings {
         w.write_u8(match self.visibility {
             WeightVisibility::Committed => 0,
             WeightVisibility::Public => 1,
+            WeightVisibility::Hidden => 2,
         });
         w.write_u32(self.scale_bits);
         w.write_u32(self.activation_bits);
@@ -111,6 +109,7 @@ impl Decode for ProofSettings {
         let visibility = match r.read_u8("weight visibility")? {
             0 => WeightVisibility::Committed,
             1 => WeightVisibility::Public,
+            2 => WeightVisibility::Hidden,
             tag => {
                 return Err(DecodeError::BadTag {
                     what: "weight visibility",
@@ -290,6 +289,8 @@ pub fn check_name(e: &ProofError) -> &'static str {
         ProofError::Reduction(_) => "opening",
         ProofError::Pcs(_) => "pcs",
         ProofError::Decode(_) => "decode",
+        ProofError::Randomness(_) => "randomness",
+        ProofError::Zk(_) => "zero_knowledge",
     }
 }
 

@@ -313,3 +313,139 @@ impl Decode for ZkReductionProof {
         })
     }
 }
+
+/// First bytes of every zero-knowledge proof file (a transparent one starts
+/// with [`crate::proof::encode::PROOF_MAGIC`]).
+pub const ZK_PROOF_MAGIC: &[u8; 8] = b"ZKINFZKP";
+
+impl Encode for super::ops::ZkOpMessage {
+    fn encode(&self, w: &mut Writer) {
+        w.write_len(self.values.len());
+        for v in &self.values {
+            w.write_g1(v);
+        }
+        w.write_len(self.sumchecks.len());
+        for s in &self.sumchecks {
+            s.encode(w);
+        }
+    }
+}
+
+impl Decode for super::ops::ZkOpMessage {
+    const MIN_ENCODED_LEN: usize = 2 * LEN_PREFIX;
+
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        use crate::proof::encode::{MAX_OP_SUMCHECKS, MAX_OP_VALUES};
+        let n = r.read_count("operator commitment count", MAX_OP_VALUES, G1_LEN)?;
+        let values = (0..n)
+            .map(|_| r.read_g1("operator commitment"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let sumchecks =
+            r.read_vec::<ZkSumcheckProof>("operator sumcheck count", MAX_OP_SUMCHECKS)?;
+        Ok(super::ops::ZkOpMessage { values, sumchecks })
+    }
+}
+
+impl Encode for super::model::ZkModelProof {
+    fn encode(&self, w: &mut Writer) {
+        use crate::proof::encode::write_i64s;
+        for b in ZK_PROOF_MAGIC {
+            w.write_u8(*b);
+        }
+        w.write_u32(crate::proof::PROOF_VERSION);
+        self.settings.encode(w);
+        write_i64s(w, &self.input);
+        write_i64s(w, &self.output);
+        self.witness_commitment.encode(w);
+        w.write_len(self.ops.len());
+        for op in &self.ops {
+            op.encode(w);
+        }
+        w.write_len(self.lookups.len());
+        for l in &self.lookups {
+            l.encode(w);
+        }
+        w.write_len(self.range_inputs.len());
+        for values in &self.range_inputs {
+            w.write_len(values.len());
+            for v in values {
+                w.write_g1(v);
+            }
+        }
+        w.write_len(self.range_links.len());
+        for link in &self.range_links {
+            link.encode(w);
+        }
+        self.reduction.encode(w);
+    }
+}
+
+impl Decode for super::model::ZkModelProof {
+    const MIN_ENCODED_LEN: usize = 8 + 4 + crate::proof::verdict::SETTINGS_LEN;
+
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        use crate::proof::encode::{read_i64s, MAX_OPS, MAX_RANGE_INPUTS};
+        use crate::proof::PROOF_VERSION;
+        let offset = r.offset();
+        if r.take("proof magic", 8)? != ZK_PROOF_MAGIC {
+            return Err(DecodeError::NonCanonical {
+                what: "proof magic (not a zkinfer zero-knowledge proof file)",
+                offset,
+            });
+        }
+        let version_offset = r.offset();
+        let version = r.read_u32("proof format version")?;
+        if version != PROOF_VERSION {
+            return Err(DecodeError::Version {
+                what: "proof file",
+                offset: version_offset,
+                found: version,
+                reads: PROOF_VERSION,
+            });
+        }
+        let settings = crate::proof::verdict::ProofSettings::decode(r)?;
+        let input = read_i64s(r, "public input")?;
+        if settings.batch_size > input.len().max(1) as u64 {
+            return Err(DecodeError::CountMismatch {
+                what: "public input values for the proof's batch size",
+                expected: settings.batch_size.try_into().unwrap_or(usize::MAX),
+                actual: input.len(),
+            });
+        }
+        Ok(super::model::ZkModelProof {
+            settings,
+            input,
+            output: read_i64s(r, "public output")?,
+            witness_commitment: crate::pcs::Commitment::decode(r)?,
+            ops: r.read_vec::<super::ops::ZkOpMessage>("operator count", MAX_OPS)?,
+            lookups: r
+                .read_vec::<ZkLookupProof>("lookup count", crate::proof::encode::MAX_LOOKUPS)?,
+            range_inputs: {
+                let checks = r.read_count("range check count", MAX_OPS, LEN_PREFIX)?;
+                (0..checks)
+                    .map(|_| {
+                        let n =
+                            r.read_count("range check commitment count", MAX_RANGE_INPUTS, G1_LEN)?;
+                        (0..n)
+                            .map(|_| r.read_g1("range check commitment"))
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+            },
+            range_links: r.read_vec::<ZeroProof>("range link count", MAX_OPS)?,
+            reduction: ZkReductionProof::decode(r)?,
+        })
+    }
+}
+
+impl super::model::ZkModelProof {
+    /// The proof file's bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        crate::encoding::to_bytes(self)
+    }
+
+    /// Decodes a zero-knowledge proof file; never panics, rejects trailing bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, DecodeError> {
+        crate::encoding::from_bytes(bytes)
+    }
+}

@@ -25,11 +25,15 @@
 
 pub mod encode;
 pub mod lookup;
+pub mod model;
+pub mod ops;
 pub mod pedersen;
 pub mod reduction;
 pub mod sigma;
 pub mod sumcheck;
 
+#[cfg(test)]
+mod model_tests;
 #[cfg(test)]
 mod tests;
 

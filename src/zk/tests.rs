@@ -47,7 +47,7 @@ impl Challenger for Scripted {
 }
 
 /// Blinds that are all zero: masking switched off.
-struct NoBlinds;
+pub(super) struct NoBlinds;
 
 impl BlindSource for NoBlinds {
     fn blind(&mut self) -> Fr {
@@ -504,9 +504,9 @@ fn witness_independence_statistic(mut blinds: impl FnMut(u64) -> Box<dyn BlindSo
 }
 
 /// Per-element bucket counts of two samples: `counts[k][w][bucket]`.
-type Counts = Vec<[[u32; 16]; 2]>;
+pub(super) type Counts = Vec<[[u32; 16]; 2]>;
 
-fn add_sample(counts: &mut Counts, w: usize, fields: &[Vec<u8>]) {
+pub(super) fn add_sample(counts: &mut Counts, w: usize, fields: &[Vec<u8>]) {
     if counts.is_empty() {
         *counts = vec![[[0; 16]; 2]; fields.len()];
     }
@@ -517,7 +517,7 @@ fn add_sample(counts: &mut Counts, w: usize, fields: &[Vec<u8>]) {
 }
 
 /// The largest two-sample χ² over the elements.
-fn max_chi2(counts: &Counts) -> f64 {
+pub(super) fn max_chi2(counts: &Counts) -> f64 {
     counts
         .iter()
         .map(|[ca, cb]| {

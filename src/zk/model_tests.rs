@@ -1,0 +1,323 @@
+//! Zero-knowledge model proofs end to end: proving and verifying with hidden
+//! weights, rejection of every tampered byte, refusal of mixed kinds and of
+//! unsupported ops, and the statistical witness-independence test on two
+//! models with different hidden weights and the same public statement.
+
+use std::sync::{Arc, OnceLock};
+
+use super::model::{self, ZkModelProof};
+use super::pedersen::SeededBlinds;
+use super::tests::{add_sample, max_chi2, Counts, NoBlinds};
+use super::BlindSource;
+use crate::backend::CpuBackend;
+use crate::model::{Model, Node, Op, Tensor, TensorKind};
+use crate::pcs::setup::{DorySetup, DEFAULT_SEED};
+use crate::proof::{self, ProofError, ProvingKey, WeightVisibility};
+
+fn setup() -> Arc<DorySetup> {
+    static SETUP: OnceLock<Arc<DorySetup>> = OnceLock::new();
+    SETUP
+        .get_or_init(|| Arc::new(DorySetup::derive(DEFAULT_SEED, 10).unwrap()))
+        .clone()
+}
+
+fn tensor(name: &str, shape: &[usize], kind: TensorKind) -> Tensor {
+    Tensor {
+        name: name.into(),
+        shape: shape.to_vec(),
+        kind,
+    }
+}
+
+fn weight(name: &str, shape: &[usize], values: Vec<i64>) -> Tensor {
+    tensor(name, shape, TensorKind::Weight { values })
+}
+
+fn node(name: &str, op: Op, inputs: &[usize], output: usize) -> Node {
+    Node {
+        name: name.into(),
+        op,
+        inputs: inputs.to_vec(),
+        output,
+    }
+}
+
+/// x[1,5] → Gemm(5→3, bias) → ReLU → Mul c → Add d → Sub → Tanh → Sigmoid:
+/// every op `--zk` supports.
+fn every_zk_op_model() -> Model {
+    use TensorKind::Activation as A;
+    let w = |seed: i64, len: i64| (0..len).map(|i| ((i * 37 + seed * 11) % 97) - 48).collect();
+    Model {
+        name: "every-zk-op".into(),
+        scale_bits: 7,
+        activation_bits: 16,
+        tensors: vec![
+            tensor("x", &[1, 5], TensorKind::Input),
+            weight("W", &[5, 3], w(1, 15)),
+            weight("b", &[3], w(2, 3)),
+            tensor("h", &[1, 3], A),
+            tensor("r", &[1, 3], A),
+            weight("c", &[3], w(3, 3)),
+            tensor("m", &[1, 3], A),
+            weight("d", &[1, 3], w(4, 3)),
+            tensor("a", &[1, 3], A),
+            tensor("s", &[1, 3], A),
+            tensor("t", &[1, 3], A),
+            tensor("y", &[1, 3], A),
+        ],
+        nodes: vec![
+            node("gemm", Op::MatMul, &[0, 1, 2], 3),
+            node("relu", Op::Relu, &[3], 4),
+            node("mul", Op::Mul, &[4, 5], 6),
+            node("add", Op::Add, &[6, 7], 8),
+            node("sub", Op::Sub, &[8, 4], 9),
+            node("tanh", Op::Tanh, &[9], 10),
+            node("sigmoid", Op::Sigmoid, &[10], 11),
+        ],
+        inputs: vec![0],
+        outputs: vec![11],
+    }
+}
+
+const INPUT: [i64; 5] = [100, -50, 25, 300, -7];
+
+fn keys(model: Model, visibility: WeightVisibility) -> ProvingKey {
+    proof::preprocess(CpuBackend::global(), model, visibility, setup()).unwrap()
+}
+
+fn prove_seeded(pk: &ProvingKey, input: &[i64], seed: u64) -> ZkModelProof {
+    let witness = pk.model.execute(input).unwrap();
+    model::prove_witness(
+        CpuBackend::global(),
+        pk,
+        input,
+        &witness,
+        &mut SeededBlinds::new(seed),
+    )
+    .unwrap()
+}
+
+/// Bytes before the first proof element: magic, version, settings, input and
+/// output (public, and the settings name the key).
+fn header_len(p: &ZkModelProof) -> usize {
+    8 + 4 + crate::proof::verdict::SETTINGS_LEN + 2 * 8 + 8 * (p.input.len() + p.output.len())
+}
+
+#[test]
+fn hidden_weights_prove_and_verify() {
+    let pk = keys(every_zk_op_model(), WeightVisibility::Hidden);
+    assert!(pk.vk.model.tensors.iter().all(|t| match &t.kind {
+        TensorKind::Weight { values } => values.is_empty(),
+        _ => true,
+    }));
+    let clock = std::time::Instant::now();
+    let p = model::prove(CpuBackend::global(), &pk, &INPUT).unwrap();
+    let proved = clock.elapsed();
+    assert_eq!(p.output, pk.model.execute(&INPUT).unwrap().values[11]);
+    model::verify(&pk.vk, &INPUT, &p).unwrap();
+    eprintln!(
+        "every-zk-op model: proved in {proved:.2?}, verified in {:.2?}, {} bytes",
+        clock.elapsed() - proved,
+        p.to_bytes().len()
+    );
+    let decoded = ZkModelProof::from_bytes(&p.to_bytes()).unwrap();
+    assert_eq!(decoded, p);
+    model::verify(&pk.vk, &INPUT, &decoded).unwrap();
+}
+
+#[test]
+fn a_wrong_output_or_input_is_rejected() {
+    let pk = keys(every_zk_op_model(), WeightVisibility::Hidden);
+    let p = prove_seeded(&pk, &INPUT, 1);
+    let mut bad = p.clone();
+    bad.output[1] += 1;
+    assert!(model::verify(&pk.vk, &INPUT, &bad).is_err());
+    let mut other = INPUT;
+    other[0] += 1;
+    assert!(matches!(
+        model::verify(&pk.vk, &other, &p),
+        Err(ProofError::InputMismatch)
+    ));
+    let mut forged = p.clone();
+    forged.input = other.to_vec();
+    assert!(model::verify(&pk.vk, &other, &forged).is_err());
+}
+
+#[test]
+fn every_tampered_byte_is_rejected() {
+    let pk = keys(every_zk_op_model(), WeightVisibility::Hidden);
+    let p = prove_seeded(&pk, &INPUT, 2);
+    let bytes = p.to_bytes();
+    let start = header_len(&p);
+    // One bit in each of ~150 bytes spread over everything after the header
+    // (an odd stride, so the offsets within 32-byte elements vary), and a
+    // truncation at each of those bytes.
+    let stride = ((bytes.len() - start) / 150) | 1;
+    let mut tried = 0;
+    let clock = std::time::Instant::now();
+    for at in (start..bytes.len()).step_by(stride) {
+        let mut bad = bytes.clone();
+        bad[at] ^= 1 << (at % 8);
+        let verdict = ZkModelProof::from_bytes(&bad)
+            .map_err(ProofError::from)
+            .and_then(|q| model::verify(&pk.vk, &INPUT, &q));
+        assert!(verdict.is_err(), "flipped bit in byte {at} accepted");
+        assert!(ZkModelProof::from_bytes(&bytes[..at]).is_err());
+        tried += 1;
+    }
+    eprintln!(
+        "{tried} mutations of a {}-byte proof rejected in {:.1} s",
+        bytes.len(),
+        clock.elapsed().as_secs_f64()
+    );
+    assert!(tried > 100, "{tried} mutations of {} bytes", bytes.len());
+}
+
+#[test]
+fn transparent_and_zero_knowledge_proofs_do_not_mix() {
+    let hidden = keys(every_zk_op_model(), WeightVisibility::Hidden);
+    let committed = keys(every_zk_op_model(), WeightVisibility::Committed);
+    assert!(matches!(
+        proof::prove(CpuBackend::global(), &hidden, &INPUT),
+        Err(ProofError::Zk(_))
+    ));
+    assert!(matches!(
+        model::prove(CpuBackend::global(), &committed, &INPUT),
+        Err(ProofError::Zk(_))
+    ));
+    let transparent = proof::prove(CpuBackend::global(), &committed, &INPUT).unwrap();
+    assert!(matches!(
+        proof::verify(&hidden.vk, &INPUT, &transparent),
+        Err(ProofError::Zk(_))
+    ));
+    let zk = prove_seeded(&hidden, &INPUT, 3);
+    assert!(matches!(
+        model::verify(&committed.vk, &INPUT, &zk),
+        Err(ProofError::Zk(_))
+    ));
+    // The two kinds of file are told apart by their magic.
+    assert!(crate::proof::ModelProof::from_bytes(&zk.to_bytes()).is_err());
+    assert!(ZkModelProof::from_bytes(&transparent.to_bytes()).is_err());
+}
+
+#[test]
+fn ops_without_a_zero_knowledge_proof_are_refused_naming_the_node() {
+    let model = Model {
+        name: "softmax-max".into(),
+        scale_bits: 7,
+        activation_bits: 16,
+        tensors: vec![
+            tensor("x", &[1, 4], TensorKind::Input),
+            tensor("m", &[1, 1], TensorKind::Activation),
+        ],
+        nodes: vec![node("row_max", Op::ReduceMax, &[0], 1)],
+        inputs: vec![0],
+        outputs: vec![1],
+    };
+    let err = proof::preprocess(
+        CpuBackend::global(),
+        model.clone(),
+        WeightVisibility::Hidden,
+        setup(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("row_max") && err.contains("ReduceMax"),
+        "{err}"
+    );
+    proof::preprocess(
+        CpuBackend::global(),
+        model,
+        WeightVisibility::Public,
+        setup(),
+    )
+    .unwrap();
+}
+
+/// x[1,4] → MatMul W[4,2] → ReLU, with the input zero at positions 1 and 3:
+/// two weight matrices that differ only in those rows give the same output,
+/// so the public statement (input, output) is the same.
+fn masked_rows_model(rows_1_and_3: [i64; 4]) -> Model {
+    let [a, b, c, d] = rows_1_and_3;
+    Model {
+        name: "two-weights".into(),
+        scale_bits: 7,
+        activation_bits: 16,
+        tensors: vec![
+            tensor("x", &[1, 4], TensorKind::Input),
+            weight("W", &[4, 2], vec![40, -30, a, b, 25, 60, c, d]),
+            tensor("h", &[1, 2], TensorKind::Activation),
+            tensor("y", &[1, 2], TensorKind::Activation),
+        ],
+        nodes: vec![
+            node("dense", Op::MatMul, &[0, 1], 2),
+            node("relu", Op::Relu, &[2], 3),
+        ],
+        inputs: vec![0],
+        outputs: vec![3],
+    }
+}
+
+/// The largest two-sample χ² over the proof's 32-byte windows (past the
+/// public header) between `samples` proofs with weights A and with weights B.
+fn weight_independence_statistic(
+    samples: u64,
+    mut blinds: impl FnMut(u64) -> Box<dyn BlindSource>,
+) -> f64 {
+    const INPUT: [i64; 4] = [100, 0, -70, 0];
+    let pk_a = keys(masked_rows_model([11, -7, 3, 29]), WeightVisibility::Hidden);
+    let pk_b = keys(
+        masked_rows_model([-45, 17, 38, -2]),
+        WeightVisibility::Hidden,
+    );
+    assert_ne!(pk_a.model, pk_b.model);
+    let mut counts = Counts::new();
+    let mut output = None;
+    for (w, pk) in [&pk_a, &pk_b].into_iter().enumerate() {
+        for s in 0..samples {
+            let witness = pk.model.execute(&INPUT).unwrap();
+            let mut source = blinds(2 * s + w as u64);
+            let p =
+                model::prove_witness(CpuBackend::global(), pk, &INPUT, &witness, source.as_mut())
+                    .unwrap();
+            assert_eq!(
+                *output.get_or_insert(p.output.clone()),
+                p.output,
+                "one statement"
+            );
+            let bytes = p.to_bytes();
+            let windows: Vec<Vec<u8>> = bytes[header_len(&p)..]
+                .chunks(32)
+                .map(|c| c.to_vec())
+                .collect();
+            add_sample(&mut counts, w, &windows);
+        }
+    }
+    max_chi2(&counts)
+}
+
+/// χ² with 15 degrees of freedom exceeds 56.0 with probability 1e-6; these
+/// proofs have ~1,500 windows, so a false alarm has probability below 2e-3
+/// (and the seeds are fixed, so the test is reproducible).
+const CHI2_THRESHOLD: f64 = 56.0;
+
+#[test]
+fn proofs_for_two_hidden_weight_sets_are_indistinguishable() {
+    let stat = weight_independence_statistic(128, |s| Box::new(SeededBlinds::new(5000 + s)));
+    eprintln!("masked model proofs: largest χ² {stat:.1}");
+    assert!(
+        stat < CHI2_THRESHOLD,
+        "χ² {stat:.1} ≥ {CHI2_THRESHOLD}: proofs depend on the hidden weights"
+    );
+}
+
+#[test]
+fn the_model_statistic_detects_unmasked_proofs() {
+    let stat = weight_independence_statistic(32, |_| Box::new(NoBlinds));
+    eprintln!("unmasked model proofs: largest χ² {stat:.1}");
+    assert!(
+        stat > CHI2_THRESHOLD,
+        "χ² {stat:.1}: the test cannot tell the weights apart without masking"
+    );
+}
