@@ -29,7 +29,9 @@ pub struct RunArgs {
     /// Unrecorded runs before the measured ones.
     #[arg(long, default_value_t = 1)]
     warmup: usize,
-    /// Weight visibility the keys are built for: `committed` or `public`.
+    /// Weight visibility the keys are built for: `committed`, `public` or
+    /// `hidden` (zero-knowledge proofs; compare with a `committed` run via
+    /// `--json` and `--compare`).
     #[arg(long, default_value = "committed", value_parser = crate::parse_visibility)]
     weights: WeightVisibility,
     /// Fixed-point scale: values are stored as integers times 2^BITS.

@@ -152,11 +152,18 @@ struct ModelOptions {
     scale: Option<u32>,
     /// Weight visibility: `committed` (the verifying key holds a binding
     /// commitment instead of the weights; proofs are NOT zero-knowledge, so
-    /// they do not hide the weights) or `public` (weights in the verifying
-    /// key; fastest) [default: the visibility of the keys in --keys DIR, else
-    /// committed].
+    /// they do not hide the weights), `public` (weights in the verifying
+    /// key; fastest) or `hidden` (a hiding commitment, and zero-knowledge
+    /// proofs: `--zk`) [default: the visibility of the keys in --keys DIR,
+    /// else committed].
     #[arg(long, value_parser = parse_visibility)]
     weights: Option<WeightVisibility>,
+    /// Zero-knowledge proofs: the same as `--weights hidden` (a hiding
+    /// commitment to the weights in the verifying key, and proofs that reveal
+    /// nothing about them beyond the input and output). Models of MatMul/Gemm,
+    /// Add, Sub, Mul, ReLU and activation tables only, so far.
+    #[arg(long, conflicts_with = "weights")]
+    zk: bool,
     /// Value of a symbolic batch dimension [default: 1; `verify`: the proof's].
     #[arg(long)]
     batch_size: Option<usize>,
@@ -164,6 +171,15 @@ struct ModelOptions {
     /// $ZKINFER_KEYS or ~/.cache/zkinfer/keys).
     #[arg(long, value_name = "DIR")]
     keys: Option<PathBuf>,
+}
+
+impl ModelOptions {
+    /// `--zk` is `--weights hidden`.
+    fn resolve_zk(&mut self) {
+        if self.zk {
+            self.weights = Some(WeightVisibility::Hidden);
+        }
+    }
 }
 
 #[derive(Args)]
@@ -341,9 +357,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(BenchArgs { command: None, run }) => {
             bench_commands::models(&bench_commands::ModelsArgs::shipped(run))
         }
-        Command::Preprocess(args) => model_commands::preprocess(&args),
-        Command::Prove(args) => model_commands::prove(&args),
-        Command::Verify(args) => model_commands::verify(&args),
+        Command::Preprocess(mut args) => {
+            args.options.resolve_zk();
+            model_commands::preprocess(&args)
+        }
+        Command::Prove(mut args) => {
+            args.options.resolve_zk();
+            model_commands::prove(&args)
+        }
+        Command::Verify(mut args) => {
+            args.options.resolve_zk();
+            model_commands::verify(&args)
+        }
         Command::Serve(args) => serve(args),
         Command::Worker(args) => fleet_commands::worker(args),
         Command::Keys { command } => key_commands::run(command),

@@ -11,8 +11,8 @@ use zkinfer::keys::cache::{
     self, KeyLocation, KeyOrigin, KeyParams, KeyPolicy, PreparedModel, Setups,
 };
 use zkinfer::onnx::model_name;
+use zkinfer::proof;
 use zkinfer::proof::verdict::{self, ProofSettings};
-use zkinfer::proof::{self, ModelProof};
 use zkinfer::quant;
 
 use crate::{ModelOptions, PreprocessArgs, ProveArgs, VerifyArgs};
@@ -177,16 +177,16 @@ pub fn prove(args: &ProveArgs) -> anyhow::Result<()> {
     })?;
     let quantized = quant::quantize_input(input, scale);
     let start = Instant::now();
-    let proof = proof::prove_on(&backend, pk, &quantized)?;
+    let proof = zkinfer::zk::model::prove_any_on(&backend, pk, &quantized)?;
     let prove_s = start.elapsed().as_secs_f64();
     let bytes = proof.to_bytes();
     std::fs::write(&args.proof, &bytes)
         .with_context(|| format!("cannot write {}", args.proof.display()))?;
-    let output = quant::dequantize(&proof.output, scale);
+    let output = quant::dequantize(proof.output(), scale);
     let expected_output = file.output();
     let output_mismatch = expected_output
         .as_ref()
-        .and_then(|expected| output_difference(expected, &proof.output, scale));
+        .and_then(|expected| output_difference(expected, proof.output(), scale));
     if let Some(d) = &output_mismatch {
         tracing::warn!("{}: {d}", args.input.display());
     }
@@ -210,7 +210,7 @@ pub fn prove(args: &ProveArgs) -> anyhow::Result<()> {
                 "keys_origin": prepared.keys.origin.as_str(),
                 "keys_s": prepared.keys.seconds,
                 "vk_fingerprint": fingerprint,
-                "settings": settings_json(&proof.settings),
+                "settings": settings_json(proof.settings()),
             })
         );
     } else {
@@ -239,7 +239,7 @@ pub fn prove(args: &ProveArgs) -> anyhow::Result<()> {
         );
         println!(
             "vk          fingerprint {fingerprint} ({})",
-            settings_text(&proof.settings)
+            settings_text(proof.settings())
         );
     }
     Ok(())
@@ -371,12 +371,13 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
     let bytes = std::fs::read(&args.proof)
         .with_context(|| format!("cannot read {}", args.proof.display()))?;
     let start = Instant::now();
-    let (proof, checks) = ModelProof::from_bytes_deferred(&bytes).map_err(|e| {
-        reject(
-            "decode",
-            format!("{}: malformed proof: {e}", args.proof.display()),
-        )
-    })?;
+    let (proof, checks) =
+        zkinfer::zk::model::AnyProof::from_bytes_deferred(&bytes).map_err(|e| {
+            reject(
+                "decode",
+                format!("{}: malformed proof: {e}", args.proof.display()),
+            )
+        })?;
     let vk = match (&args.vk, &args.model) {
         (Some(path), _) => {
             let vk = keys::read_vk_over_public_setup(path)?;
@@ -384,7 +385,7 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
             vk
         }
         (None, Some(model)) => {
-            let params = verify_params(&args.options, &proof.settings)?;
+            let params = verify_params(&args.options, proof.settings())?;
             cache::prepare(
                 CpuBackend::global(),
                 model,
@@ -403,7 +404,7 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
     };
     // Made for other keys: say which setting differs (or that the key is
     // another one), not which sumcheck failed.
-    if let Some(m) = verdict::mismatch(&proof.settings, &vk) {
+    if let Some(m) = verdict::mismatch(proof.settings(), &vk) {
         let how = match (&args.vk, forced_flags(&args.options)) {
             (Some(_), _) if m.differences.is_empty() => {
                 "; ask the prover for the verifying key it used".to_string()
@@ -438,7 +439,7 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
         })?;
         quant::check_input_range(&input, scale, vk.model.activation_bits)
             .map_err(|e| anyhow::anyhow!("{}: {e}", input_path.display()))?;
-        if quant::quantize_input(&input, scale) != proof.input {
+        if quant::quantize_input(&input, scale) != proof.input() {
             return Err(reject(
                 "input",
                 format!(
@@ -450,13 +451,13 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
         if let Some(d) = file
             .output()
             .as_ref()
-            .and_then(|expected| output_difference(expected, &proof.output, scale))
+            .and_then(|expected| output_difference(expected, proof.output(), scale))
         {
             return Err(reject("output", format!("{}: {d}", input_path.display())));
         }
         input_file = Some(file);
     }
-    verdict::verify_file(&vk, &proof, checks).map_err(|r| {
+    verdict::verify_any_file(&vk, &proof, checks).map_err(|r| {
         let reason = if r.check == "decode" {
             format!("{}: {}", args.proof.display(), r.reason)
         } else {
@@ -465,9 +466,9 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
         reject(r.check, reason)
     })?;
     let verify_s = start.elapsed().as_secs_f64();
-    let output = quant::dequantize(&proof.output, scale);
+    let output = quant::dequantize(proof.output(), scale);
     // The statement proved is about the proof's own public input: say which.
-    let input = quant::dequantize(&proof.input, scale);
+    let input = quant::dequantize(proof.input(), scale);
     let output_checked = input_file.as_ref().is_some_and(|f| f.outputs.is_some());
     let model = &vk.model;
     if args.json {
@@ -478,7 +479,7 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
             "output": quant::lists_json(&output, model, &model.outputs),
             "verify_s": verify_s,
             "vk_fingerprint": verdict::vk_fingerprint(&vk),
-            "settings": settings_json(&proof.settings),
+            "settings": settings_json(proof.settings()),
         });
         if args.input.is_some() {
             json["input_matched"] = true.into();
@@ -492,7 +493,7 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
         println!(
             "vk     fingerprint {} ({})",
             verdict::vk_fingerprint(&vk),
-            settings_text(&proof.settings)
+            settings_text(proof.settings())
         );
         match &args.input {
             Some(path) => println!(

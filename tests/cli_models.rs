@@ -146,6 +146,68 @@ fn public_weights_and_vk_files_work() {
 }
 
 #[test]
+fn zero_knowledge_proofs_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys");
+    let keys_arg = keys.to_str().unwrap();
+    let model = model_path("perceptron");
+    let out = zkinfer(&["preprocess", &model, "--zk", "--keys", keys_arg, "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (proof, json) = prove("perceptron", dir.path(), &["--keys", keys_arg]);
+    assert!(
+        json.to_string().contains("hidden"),
+        "the keys' settings say hidden: {json}"
+    );
+    let bytes = std::fs::read(&proof).unwrap();
+    assert_eq!(&bytes[..8], b"ZKINFZKP", "a zero-knowledge proof file");
+    let vk = keys.join("vk.bin");
+    let verify = |path: &Path| {
+        zkinfer(&[
+            "verify",
+            "--vk",
+            vk.to_str().unwrap(),
+            "--proof",
+            path.to_str().unwrap(),
+        ])
+    };
+    let out = verify(&proof);
+    assert!(out.status.success(), "{}", text(&out));
+    // The verifying key carries no weights.
+    let vk_text = String::from_utf8_lossy(&std::fs::read(&vk).unwrap()).to_string();
+    assert!(
+        vk_text.contains("\"values\":[]"),
+        "weights left out of the vk"
+    );
+    // A flipped byte in each of 8 regions past the header: rejected.
+    let step = (bytes.len() - 200) / 8;
+    for k in 0..8 {
+        let mut bad = bytes.clone();
+        bad[200 + k * step + step / 2] ^= 0x10;
+        let path = dir.path().join("bad.proof");
+        std::fs::write(&path, &bad).unwrap();
+        let out = verify(&path);
+        assert_eq!(out.status.code(), Some(1), "region {k}: {}", text(&out));
+    }
+    // A model with an op that has no zero-knowledge proof yet: named.
+    let out = zkinfer(&[
+        "preprocess",
+        &root()
+            .join("models/lenet5/network.onnx")
+            .display()
+            .to_string(),
+        "--zk",
+        "--keys",
+        dir.path().join("lenet").to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("no zero-knowledge proof yet"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
 fn rejections_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let (proof, _) = prove("perceptron", dir.path(), &[]);

@@ -908,9 +908,12 @@ fn vk_mutations(vk: &VerifyingKey, opening_sigmas: &[usize]) -> Vec<VkMutation> 
     });
     vk_mutation(&mut out, "visibility".into(), |k| {
         k.visibility = match k.visibility {
-            WeightVisibility::Committed => WeightVisibility::Public,
+            WeightVisibility::Committed | WeightVisibility::Hidden => WeightVisibility::Public,
             WeightVisibility::Public => WeightVisibility::Committed,
         }
+    });
+    vk_mutation(&mut out, "visibility=hidden".into(), |k| {
+        k.visibility = WeightVisibility::Hidden
     });
     type LayoutOf = fn(&mut VerifyingKey) -> &mut BlockLayout;
     let layouts: [(&str, LayoutOf, &BlockLayout); 2] = [

@@ -509,8 +509,15 @@ fn run_once<B: GlobalBackend>(model: &Prepared, options: &Options) -> Result<usi
         dir.path(),
     )?;
     let pk = keys::read_pk(&dir.path().join("pk.bin"), model.setup.clone())?;
-    let bytes = proof::prove(B::global(), &pk, &input)?.to_bytes();
     // The verifier gets what a verifier would: the proof's bytes.
+    if pk.vk.visibility.is_zk() {
+        let bytes = crate::zk::model::prove(B::global(), &pk, &input)?.to_bytes();
+        let decoded = crate::zk::model::ZkModelProof::from_bytes(&bytes)
+            .map_err(|e| BenchError::Decode(e.to_string()))?;
+        crate::zk::model::verify(&pk.vk, &input, &decoded)?;
+        return Ok(bytes.len());
+    }
+    let bytes = proof::prove(B::global(), &pk, &input)?.to_bytes();
     let decoded = ModelProof::from_bytes(&bytes).map_err(|e| BenchError::Decode(e.to_string()))?;
     proof::verify(&pk.vk, &input, &decoded)?;
     Ok(bytes.len())

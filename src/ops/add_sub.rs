@@ -164,9 +164,9 @@ fn prove_add_sub_zk(
         values.push(ctx.evaluate(Slot::Tensor(node.inputs[k]), &at)?);
     }
     let (openings, commitments) = zk.send(t, b"addsub/zk-operands", &values);
-    for k in 0..2 {
+    for (k, opening) in openings.iter().enumerate() {
         let (at, _) = operand_point(model, node, k, &point);
-        claim(claims, Slot::Tensor(node.inputs[k]), &at, openings[k]);
+        claim(claims, Slot::Tensor(node.inputs[k]), &at, *opening);
     }
     let output = affine(2, |v| output_at(model, node, sub, &point, v)).open(&openings);
     claim(claims, Slot::Tensor(node.output), &point, output);

@@ -89,8 +89,13 @@ pub fn open<T: Transcript<Curve = BN254>>(
     transcript: &mut T,
 ) -> Result<(Opening, EvaluationProof), PcsError> {
     let layout = hint.rows.layout;
-    let _span =
-        tracing::debug_span!("dory_open_hiding", nu = layout.nu, sigma = layout.sigma).entered();
+    let _span = tracing::debug_span!(
+        "dory_open",
+        hiding = true,
+        nu = layout.nu,
+        sigma = layout.sigma
+    )
+    .entered();
     super::check_opening(poly, &hint.rows, point, setup)?;
     let backend = CpuBackend::global();
     absorb_statement(transcript, commitment, layout, point);

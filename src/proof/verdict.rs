@@ -294,6 +294,24 @@ pub fn check_name(e: &ProofError) -> &'static str {
     }
 }
 
+/// [`verify_file`] for a proof file of either kind ([`crate::zk::model::AnyProof`]).
+pub fn verify_any_file(
+    vk: &VerifyingKey,
+    proof: &crate::zk::model::AnyProof,
+    checks: DeferredChecks,
+) -> Result<(), Rejection> {
+    if let Some(m) = mismatch(proof.settings(), vk) {
+        return Err(Rejection {
+            check: m.check(),
+            reason: m.to_string(),
+        });
+    }
+    crate::zk::model::verify_any(vk, proof.input(), proof, checks).map_err(|e| Rejection {
+        check: check_name(&e),
+        reason: e.to_string(),
+    })
+}
+
 /// Verifies a proof file's contents as the CLI and the service do: its header
 /// must be the one `vk` implies (else the [`Mismatch`] says why), then the proof
 /// must verify ([`verify_with_checks`]) for its own public input.

@@ -39,7 +39,7 @@ use crate::pcs::reduction::VerifierPoly;
 use crate::pcs::{Commitment, GlobalBackend, MultilinearPoly};
 use crate::proof::verdict::ProofSettings;
 use crate::proof::{
-    absorb_statement, check_statement, lookup_sets, padding_output, prepare, public_mle,
+    self, absorb_statement, check_statement, lookup_sets, padding_output, prepare, public_mle,
     query_vars, sets_to_field, table_of, witness_values, ProofError, ProvingKey, VerifyingKey,
 };
 use crate::transcript::ProofTranscript;
@@ -109,8 +109,12 @@ pub fn prove<B: GlobalBackend>(
     pk: &ProvingKey,
     input: &[i64],
 ) -> Result<ZkModelProof, ProofError> {
+    let _span = tracing::info_span!("prove").entered();
     let mut blinds = super::OsBlinds::new().map_err(|e| ProofError::Randomness(e.to_string()))?;
-    let execution = pk.model.execute(input)?;
+    let execution = {
+        let _span = tracing::info_span!("witness").entered();
+        pk.model.execute(input)?
+    };
     prove_witness(backend, pk, input, &execution, &mut blinds)
 }
 
@@ -429,6 +433,7 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ZkModelProof) -> Result<
 
     let mut claims: Vec<CommittedSlotClaim> = Vec::new();
     for (n, (node, message)) in model.nodes.iter().zip(&proof.ops).enumerate() {
+        let _span = tracing::debug_span!("verify_operators").entered();
         let protocol = ops::protocol(&node.op).zk().expect("checked above");
         protocol
             .verify_zk(
@@ -456,6 +461,7 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ZkModelProof) -> Result<
         )));
     }
     for (&kind, lookup_proof) in tables.iter().zip(&proof.lookups) {
+        let _span = tracing::debug_span!("verify_lookups").entered();
         let table = table_of(kind, model);
         let vars = query_vars(model, kind, &checks);
         let committed =
@@ -512,6 +518,7 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ZkModelProof) -> Result<
         gens.constant(v).into_affine()
     });
 
+    let _opening_span = tracing::debug_span!("verify_opening").entered();
     let routed = route(vk, claims)?;
     let (witness_dory, model_dory) = vk.dory_layouts();
     let mut polys = vec![VerifierPoly {
@@ -530,4 +537,105 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ZkModelProof) -> Result<
         .collect();
     zk_reduction::verify(&mut t, &polys, &committed, &proof.reduction, &vk.dory)?;
     Ok(())
+}
+
+/// A proof file of either kind, told apart by its magic: what the CLI reads
+/// and writes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnyProof {
+    Transparent(proof::ModelProof),
+    Zk(ZkModelProof),
+}
+
+impl AnyProof {
+    pub fn settings(&self) -> &ProofSettings {
+        match self {
+            AnyProof::Transparent(p) => &p.settings,
+            AnyProof::Zk(p) => &p.settings,
+        }
+    }
+
+    /// The quantized public input.
+    pub fn input(&self) -> &[i64] {
+        match self {
+            AnyProof::Transparent(p) => &p.input,
+            AnyProof::Zk(p) => &p.input,
+        }
+    }
+
+    /// The quantized public output.
+    pub fn output(&self) -> &[i64] {
+        match self {
+            AnyProof::Transparent(p) => &p.output,
+            AnyProof::Zk(p) => &p.output,
+        }
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            AnyProof::Transparent(p) => p.to_bytes(),
+            AnyProof::Zk(p) => p.to_bytes(),
+        }
+    }
+
+    /// Decodes either kind of proof file, leaving GT subgroup checks to the
+    /// caller ([`verify_any`]); never panics.
+    pub fn from_bytes_deferred(
+        bytes: &[u8],
+    ) -> Result<(Self, crate::encoding::DeferredChecks), crate::encoding::DecodeError> {
+        if bytes.starts_with(super::encode::ZK_PROOF_MAGIC) {
+            let (p, checks) = crate::encoding::from_bytes_deferred(bytes)?;
+            Ok((AnyProof::Zk(p), checks))
+        } else {
+            let (p, checks) = proof::ModelProof::from_bytes_deferred(bytes)?;
+            Ok((AnyProof::Transparent(p), checks))
+        }
+    }
+}
+
+/// Proves with the kind of proof the key makes: zero-knowledge for hidden
+/// weights, transparent otherwise.
+pub fn prove_any_on(
+    selected: &crate::backend::registry::SelectedBackend,
+    pk: &ProvingKey,
+    input: &[i64],
+) -> Result<AnyProof, ProofError> {
+    if !pk.vk.visibility.is_zk() {
+        return proof::prove_on(selected, pk, input).map(AnyProof::Transparent);
+    }
+    use crate::backend::registry::SelectedBackend;
+    match selected {
+        SelectedBackend::Cpu(_) => prove(crate::backend::CpuBackend::global(), pk, input),
+        #[cfg(feature = "icicle")]
+        SelectedBackend::Icicle(_) => prove(
+            <crate::backend::icicle::IcicleBackend as GlobalBackend>::global(),
+            pk,
+            input,
+        ),
+        #[cfg(feature = "wgpu")]
+        SelectedBackend::Wgpu(_) => prove(
+            <crate::backend::wgpu::WgpuBackend as GlobalBackend>::global(),
+            pk,
+            input,
+        ),
+    }
+    .map(AnyProof::Zk)
+}
+
+/// Verifies either kind of proof (with its deferred GT checks, in parallel)
+/// against `vk`; the key decides which kind it must be.
+pub fn verify_any(
+    vk: &VerifyingKey,
+    input: &[i64],
+    proof: &AnyProof,
+    checks: crate::encoding::DeferredChecks,
+) -> Result<(), ProofError> {
+    match proof {
+        AnyProof::Transparent(p) => proof::verify_with_checks(vk, input, p, checks),
+        AnyProof::Zk(p) => {
+            let (membership, verdict) = rayon::join(|| checks.run(), || verify(vk, input, p));
+            membership?;
+            verdict
+        }
+    }
 }

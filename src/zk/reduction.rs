@@ -169,9 +169,11 @@ pub fn prove(
         &with_values,
         &powers,
     )?;
+    let reduction_span = tracing::debug_span!("opening_reduction").entered();
     let (rounds, point, reduced) =
         prove_rounds(t, gens, total, plan.num_vars, 2, &mut rounds_prover, blinds)
             .map_err(|e| ReductionError::Shape(e.to_string()))?;
+    drop(reduction_span);
     let openings: Vec<Opening> = rounds_prover
         .values
         .iter()
