@@ -136,6 +136,13 @@ pub fn worker(_: WorkerArgs) -> anyhow::Result<()> {
 
 #[cfg(feature = "fleet")]
 pub fn worker(args: WorkerArgs) -> anyhow::Result<()> {
+    if args.weights.is_zk() {
+        anyhow::bail!(
+            "--weights hidden: the {} makes transparent proofs only so far; prove hidden-weight \
+             models with `zkinfer prove --zk` (see docs/zero-knowledge.md)",
+            "fleet worker"
+        );
+    }
     use std::sync::Arc;
     use std::time::Duration;
 

@@ -378,6 +378,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     use zkinfer::keys::cache::{KeyLocation, KeyParams, Setups};
     use zkinfer::service::{self, Service, ServiceConfig, TlsFiles};
+    if args.weights.is_zk() {
+        anyhow::bail!(
+            "--weights hidden: the {} makes transparent proofs only so far; prove hidden-weight \
+             models with `zkinfer prove --zk` (see docs/zero-knowledge.md)",
+            "service"
+        );
+    }
     let config = ServiceConfig {
         workers: args.workers,
         queue: args.queue,

@@ -1,22 +1,26 @@
-//! Zero-knowledge building blocks (issue #16). **Not yet wired into model
-//! proofs**: `zkinfer prove` makes transparent proofs, and `--weights committed`
-//! is binding but not hiding (see the README). What is here is the layer the
-//! `--zk` mode is being built on, tested on its own:
+//! Zero knowledge (issue #16): `--zk`, i.e. keys with hidden weights
+//! ([`crate::proof::WeightVisibility::Hidden`]), and the protocol layer it
+//! runs on:
 //!
+//! - [`model`]: the zero-knowledge model prover and verifier, and
+//!   [`model::AnyProof`] for callers that read either kind of proof file;
+//! - [`ops`]: what an op sends and checks in zero knowledge
+//!   ([`ops::ZkOpProtocol`]; MatMul, Add, Sub, Mul, ReLU and the activation
+//!   tables have one, other ops make `--zk` refuse the model);
 //! - [`pedersen`]: scalar Pedersen commitments on Dory's bases `Γ₁[0]`, `h₁`,
-//!   so a committed claim links to dory-pcs's hiding evaluation proof (`y_com`).
-//! - [`sigma`]: Σ-proofs of zero and of product on those commitments.
+//!   so a committed claim links to dory-pcs's hiding evaluation proof (`y_com`);
+//! - [`sigma`]: Σ-proofs of zero and of product on those commitments;
 //! - [`sumcheck`]: the sumcheck with committed rounds and a committed final
 //!   check, over the same [`crate::sumcheck::RoundProver`] kernels as the clear
-//!   one (so op sumchecks and the LogUp-GKR layers can use it unchanged).
+//!   one (so op sumchecks and the LogUp-GKR layers can use it unchanged);
 //! - [`reduction`]: the opening reduction with committed claims, ending in
-//!   hiding Dory openings ([`crate::pcs::hiding`]) linked to the claims.
+//!   hiding Dory openings ([`crate::pcs::hiding`]) linked to the claims;
 //! - [`lookup`]: LogUp-GKR with committed roots, layers and leaves (root
 //!   denominators shown invertible by a committed inverse).
 //!
-//! The construction, the argument for why every message is simulatable and what
-//! remains (op verifiers over committed values, hiding Dory, private and hashed
-//! inputs) are in `docs/zero-knowledge.md`.
+//! The construction, the argument for why every message is simulatable and
+//! what remains (more ops, private and hashed inputs, the service, cost) are
+//! in `docs/zero-knowledge.md`.
 //!
 //! Challenges come from a [`Challenger`]: the proof's Fiat–Shamir
 //! [`ProofTranscript`] in use, or in tests a scripted verifier that fixes the

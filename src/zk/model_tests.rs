@@ -294,12 +294,14 @@ fn weight_independence_statistic(
             add_sample(&mut counts, w, &windows);
         }
     }
+    eprintln!("{} windows per proof", counts.len());
     max_chi2(&counts)
 }
 
 /// χ² with 15 degrees of freedom exceeds 56.0 with probability 1e-6; these
-/// proofs have ~1,500 windows, so a false alarm has probability below 2e-3
-/// (and the seeds are fixed, so the test is reproducible).
+/// proofs have 1,118 windows, so a false alarm has probability about 1e-3.
+/// zkinfer's blinds are seeded, but dory-pcs's hiding opening draws its own,
+/// so the statistic varies a little from run to run.
 const CHI2_THRESHOLD: f64 = 56.0;
 
 #[test]
