@@ -26,6 +26,9 @@ pub const TRANSCRIPT_VERSION: u64 = 1;
 #[derive(Clone)]
 pub struct ProofTranscript {
     hasher: Blake2b512,
+    /// A zero-knowledge verifier's Σ-proof equations, when it checks them all
+    /// at once ([`crate::zk::sigma::SigmaBatch`]); not part of the hash.
+    pub(crate) sigma_batch: Option<crate::zk::sigma::SigmaBatch>,
 }
 
 impl std::fmt::Debug for ProofTranscript {
@@ -39,6 +42,7 @@ impl ProofTranscript {
     pub fn new(label: &[u8]) -> Self {
         let mut t = ProofTranscript {
             hasher: Blake2b512::new(),
+            sigma_batch: None,
         };
         t.start(label);
         t

@@ -55,6 +55,17 @@ pub trait Challenger {
     fn absorb_points(&mut self, label: &'static [u8], points: &[G1Affine]);
     fn absorb_u64(&mut self, label: &'static [u8], value: u64);
     fn challenge(&mut self, label: &'static [u8]) -> Fr;
+
+    /// Checks a Σ-proof's verification equation `Σ s_i·P_i = 0`, failing with
+    /// `failure`: at once, or, for a verifier that batches its checks
+    /// ([`sigma::SigmaBatch`]), when the batch is checked.
+    fn check_equation(
+        &mut self,
+        terms: Vec<(Fr, G1Affine)>,
+        failure: SigmaError,
+    ) -> Result<(), SigmaError> {
+        sigma::check_now(&terms, failure)
+    }
 }
 
 impl Challenger for ProofTranscript {
@@ -75,5 +86,37 @@ impl Challenger for ProofTranscript {
 
     fn challenge(&mut self, label: &'static [u8]) -> Fr {
         ProofTranscript::challenge(self, label)
+    }
+
+    fn check_equation(
+        &mut self,
+        terms: Vec<(Fr, G1Affine)>,
+        failure: SigmaError,
+    ) -> Result<(), SigmaError> {
+        match &mut self.sigma_batch {
+            Some(batch) => {
+                batch.push(terms, failure);
+                Ok(())
+            }
+            None => sigma::check_now(&terms, failure),
+        }
+    }
+}
+
+impl ProofTranscript {
+    /// From now on, Σ-proof equations are collected rather than checked
+    /// ([`sigma::SigmaBatch`]); [`ProofTranscript::finish_sigma_checks`] must
+    /// run before the verifier accepts.
+    pub fn defer_sigma_checks(&mut self) {
+        self.sigma_batch = sigma::SigmaBatch::new();
+    }
+
+    /// Checks every collected Σ-proof equation at once; on failure names the
+    /// first one that fails.
+    pub fn finish_sigma_checks(&mut self) -> Result<(), SigmaError> {
+        match self.sigma_batch.take() {
+            Some(batch) => batch.check(),
+            None => Ok(()),
+        }
     }
 }

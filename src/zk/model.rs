@@ -429,6 +429,7 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ZkModelProof) -> Result<
     )?;
     let gens = PedersenGens::dory();
     let mut t = ProofTranscript::new(DOMAIN);
+    t.defer_sigma_checks();
     absorb_statement(&mut t, vk, input, &proof.output, &proof.witness_commitment);
 
     let mut claims: Vec<CommittedSlotClaim> = Vec::new();
@@ -536,7 +537,8 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ZkModelProof) -> Result<
         .map(|(poly, point, value)| CommittedClaim { poly, point, value })
         .collect();
     zk_reduction::verify(&mut t, &polys, &committed, &proof.reduction, &vk.dory)?;
-    Ok(())
+    t.finish_sigma_checks()
+        .map_err(|e| ProofError::Zk(format!("Σ-proof check: {e}")))
 }
 
 /// A proof file of either kind, told apart by its magic: what the CLI reads

@@ -323,3 +323,38 @@ fn the_model_statistic_detects_unmasked_proofs() {
         "χ² {stat:.1}: the test cannot tell the weights apart without masking"
     );
 }
+
+#[test]
+fn batched_sigma_checks_accept_true_proofs_and_name_a_false_one() {
+    use super::{Opening, PedersenGens, SigmaError, ZeroProof};
+    use crate::transcript::ProofTranscript;
+    use ark_bn254::Fr;
+    use ark_ec::CurveGroup;
+    let gens = PedersenGens::dory();
+    let zero = Opening::new(Fr::from(0u64), Fr::from(5u64));
+    let c = gens.commit_opening(zero).into_affine();
+    let p = ZeroProof::prove(
+        &mut ProofTranscript::new(b"batch"),
+        gens,
+        &c,
+        zero,
+        &mut SeededBlinds::new(9),
+    );
+    let mut v = ProofTranscript::new(b"batch");
+    v.defer_sigma_checks();
+    p.verify(&mut v, gens, &c).unwrap();
+    v.finish_sigma_checks().unwrap();
+    // A commitment to one: the deferred check passes for now, the batch fails.
+    let one = gens
+        .commit_opening(Opening::new(Fr::from(1u64), Fr::from(5u64)))
+        .into_affine();
+    let mut v = ProofTranscript::new(b"batch");
+    v.defer_sigma_checks();
+    p.verify(&mut v, gens, &one).unwrap();
+    assert_eq!(v.finish_sigma_checks(), Err(SigmaError::NotZero));
+    // Checked at once without a batch.
+    assert_eq!(
+        p.verify(&mut ProofTranscript::new(b"batch"), gens, &one),
+        Err(SigmaError::NotZero)
+    );
+}

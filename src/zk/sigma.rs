@@ -17,7 +17,10 @@
 //! about `1/|Fr|` per proof.
 
 use ark_bn254::{Fr, G1Affine, G1Projective};
-use ark_ec::{AffineRepr, CurveGroup};
+use ark_ec::{CurveGroup, VariableBaseMSM};
+use ark_ff::{UniformRand, Zero};
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha20Rng;
 
 use super::pedersen::{BlindSource, Opening, PedersenGens};
 use super::Challenger;
@@ -60,7 +63,7 @@ impl ZeroProof {
         }
     }
 
-    /// Checks the proof for `commitment`.
+    /// Checks the proof for `commitment`: `z·h − A − e·C = 0`.
     pub fn verify(
         &self,
         ch: &mut impl Challenger,
@@ -68,11 +71,14 @@ impl ZeroProof {
         commitment: &G1Affine,
     ) -> Result<(), SigmaError> {
         let e = Self::challenge(ch, commitment, &self.a);
-        if gens.h * self.z == self.a.into_group() + *commitment * e {
-            Ok(())
-        } else {
-            Err(SigmaError::NotZero)
-        }
+        ch.check_equation(
+            vec![
+                (self.z, gens.h),
+                (-Fr::from(1u64), self.a),
+                (-e, *commitment),
+            ],
+            SigmaError::NotZero,
+        )
     }
 
     /// The proof an HVZK simulator outputs for challenge `e` without any witness.
@@ -154,16 +160,25 @@ impl ProductProof {
         let c = Self::challenge(ch, statement, [&self.alpha, &self.beta, &self.delta]);
         let [xc, yc, zc] = statement;
         let z = &self.z;
-        if self.alpha.into_group() + *xc * c != gens.commit(z[0], z[1]) {
-            return Err(SigmaError::Product("the first factor's opening"));
-        }
-        if self.beta.into_group() + *yc * c != gens.commit(z[2], z[3]) {
-            return Err(SigmaError::Product("the second factor's opening"));
-        }
-        if self.delta.into_group() + *zc * c != *yc * z[0] + gens.h * z[4] {
-            return Err(SigmaError::Product("the product relation"));
-        }
-        Ok(())
+        let one = Fr::from(1u64);
+        // α + c·X = Com(z0; z1), β + c·Y = Com(z2; z3), δ + c·Z = z0·Y + z4·h.
+        ch.check_equation(
+            vec![
+                (one, self.alpha),
+                (c, *xc),
+                (-z[0], gens.g),
+                (-z[1], gens.h),
+            ],
+            SigmaError::Product("the first factor's opening"),
+        )?;
+        ch.check_equation(
+            vec![(one, self.beta), (c, *yc), (-z[2], gens.g), (-z[3], gens.h)],
+            SigmaError::Product("the second factor's opening"),
+        )?;
+        ch.check_equation(
+            vec![(one, self.delta), (c, *zc), (-z[0], *yc), (-z[4], gens.h)],
+            SigmaError::Product("the product relation"),
+        )
     }
 
     /// The proof an HVZK simulator outputs for challenge `c` without any witness.
@@ -200,5 +215,76 @@ impl ProductProof {
             ch.absorb_point(b"zk/product/first", p);
         }
         ch.challenge(b"zk/product/challenge")
+    }
+}
+
+/// Checks `Σ s_i·P_i = 0` now.
+pub(crate) fn check_now(terms: &[(Fr, G1Affine)], failure: SigmaError) -> Result<(), SigmaError> {
+    let (scalars, bases): (Vec<Fr>, Vec<G1Affine>) = terms.iter().copied().unzip();
+    if G1Projective::msm_unchecked(&bases, &scalars).is_zero() {
+        Ok(())
+    } else {
+        Err(failure)
+    }
+}
+
+/// Σ-proof verification equations `Σ s_i·P_i = 0` checked together: each is
+/// multiplied by its own uniform weight, drawn by the verifier from the
+/// operating system after the proof is fixed, and all go into one
+/// multi-scalar multiplication. If any equation fails, the weighted sum is
+/// zero with probability at most `1/|Fr|`, so batching keeps soundness; it
+/// turns several scalar multiplications per Σ-proof into a share of one MSM.
+/// On failure each equation is checked alone, to name the first that fails.
+#[derive(Clone)]
+pub struct SigmaBatch {
+    equations: Vec<(Vec<(Fr, G1Affine)>, SigmaError)>,
+    rng: ChaCha20Rng,
+}
+
+impl std::fmt::Debug for SigmaBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SigmaBatch({} equations)", self.equations.len())
+    }
+}
+
+impl SigmaBatch {
+    /// An empty batch with weights seeded from the OS (they must not be
+    /// predictable to a prover); `None` if the OS has no randomness, and the
+    /// verifier then checks each equation at once.
+    pub fn new() -> Option<Self> {
+        let mut seed = [0u8; 32];
+        getrandom::getrandom(&mut seed).ok()?;
+        Some(SigmaBatch {
+            equations: Vec::new(),
+            rng: ChaCha20Rng::from_seed(seed),
+        })
+    }
+
+    /// Adds an equation.
+    pub fn push(&mut self, terms: Vec<(Fr, G1Affine)>, failure: SigmaError) {
+        self.equations.push((terms, failure));
+    }
+
+    /// Checks every equation (one MSM), naming the first failing one.
+    pub fn check(mut self) -> Result<(), SigmaError> {
+        let size = self.equations.iter().map(|(t, _)| t.len()).sum();
+        let mut bases = Vec::with_capacity(size);
+        let mut scalars = Vec::with_capacity(size);
+        for (terms, _) in &self.equations {
+            let weight = Fr::rand(&mut self.rng);
+            for (s, p) in terms {
+                scalars.push(*s * weight);
+                bases.push(*p);
+            }
+        }
+        if G1Projective::msm_unchecked(&bases, &scalars).is_zero() {
+            return Ok(());
+        }
+        for (terms, failure) in self.equations {
+            check_now(&terms, failure)?;
+        }
+        // Unreachable unless the weights cancelled a failure (probability
+        // 1/|Fr|); reject all the same.
+        Err(SigmaError::NotZero)
     }
 }
