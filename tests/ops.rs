@@ -1022,8 +1022,8 @@ fn max_shift_subtracts_the_row_max_and_proves() {
         rejected(padded_row, "a selector in a padded row");
         // Row 1 shifted by row 0's max (3): entries stay ≤ 0.
         let mut wrong_row = witness.clone();
-        for n in 5..10 {
-            wrong_row.values[1][n] = input[n] - 3;
+        for (y, x) in wrong_row.values[1][5..10].iter_mut().zip(&input[5..10]) {
+            *y = x - 3;
         }
         rejected(wrong_row, "another row's max");
     }
