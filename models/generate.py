@@ -532,6 +532,12 @@ def transformer_ops():
     # The max over the last axis, kept as an axis of 1.
     one_op("reduce_max", {"input": [3, 10]}, [node("ReduceMax", ["input"], axes=[-1], keepdims=1)],
            seed=45, low=-2.0, high=2.0)
+    # x − max(x) over the last axis, written out (Softmax's shift): the max is
+    # read only by the Sub, so the importer fuses both into one MaxShift.
+    one_op("max_shift", {"input": [3, 10]},
+           [node("ReduceMax", ["input"], "max", axes=[-1], keepdims=1),
+            node("Sub", ["input", "max"])],
+           seed=50, low=-2.0, high=2.0)
     # Square root and its reciprocal of a positive activation.
     one_op("sqrt", {"input": [1, 16]},
            [node("Mul", ["input", "input"], "square"),

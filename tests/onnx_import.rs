@@ -71,6 +71,7 @@ const ONE_OP: &[&str] = &[
     "layernorm_dense",
     "matmul_heads",
     "matmul_qk",
+    "max_shift",
     "maxpool",
     "mul_mask",
     "pad",
@@ -112,6 +113,23 @@ fn a_norm_affine_folds_into_the_dense_layer_after_it() {
     assert_eq!(m.nodes.last().unwrap().inputs.len(), 3, "{ops:?}");
 }
 
+/// A row max read only by a `Sub` from its input fuses into one `MaxShift`,
+/// written out (`max_shift`) or inside a Softmax; a max that is the model's
+/// output stays a `ReduceMax`.
+#[test]
+fn a_max_and_its_sub_fuse_into_a_max_shift() {
+    for (name, want) in [
+        ("max_shift", vec!["MaxShift"]),
+        ("softmax", vec!["MaxShift", "Exp", "ReduceSum", "Div"]),
+        ("reduce_max", vec!["ReduceMax"]),
+    ] {
+        let dir = root().join("models/ops").join(name);
+        let imported = import(&dir.join("network.onnx"), &ImportOptions::default()).unwrap();
+        let ops: Vec<&str> = imported.model.nodes.iter().map(|n| n.op.name()).collect();
+        assert_eq!(ops, want, "{name}");
+    }
+}
+
 /// `Where` on a constant condition and `Mul` by a constant 0/1 mask lower to
 /// the masked copy `Select` (no product, remainder or range check), as does
 /// the causal mask before a Softmax.
@@ -122,7 +140,7 @@ fn constant_masks_lower_to_a_masked_copy() {
         ("mul_mask", vec!["Where"]),
         (
             "causal_softmax",
-            vec!["Where", "ReduceMax", "Sub", "Exp", "ReduceSum", "Div"],
+            vec!["Where", "MaxShift", "Exp", "ReduceSum", "Div"],
         ),
     ] {
         let dir = root().join("models/ops").join(name);

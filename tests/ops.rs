@@ -906,6 +906,142 @@ fn reduce_max_takes_the_row_max_and_proves() {
     }
 }
 
+/// `MaxShift` (Softmax's `x − max` with no max committed): each row minus
+/// its max (ties and negative rows included); tampering rejected, and forged
+/// witnesses refused or rejected: a shift by more than the max, by less than
+/// it (an entry above 0), by an entry below the max, by another row's max, a
+/// selector on a padded position or in a padded row. Alone (its output public)
+/// and read by an Exp (its output committed only).
+#[test]
+fn max_shift_subtracts_the_row_max_and_proves() {
+    let alone = one_node(Op::MaxShift, &[3, 5], &[], &[3, 5]);
+    let with_exp = Model {
+        name: "shift-exp".into(),
+        scale_bits: 7,
+        activation_bits: 16,
+        tensors: vec![
+            tensor("x", &[3, 5], TensorKind::Input),
+            tensor("d", &[3, 5], TensorKind::Activation),
+            tensor("y", &[3, 5], TensorKind::Activation),
+        ],
+        nodes: vec![
+            node("shift", Op::MaxShift, &[0], 1),
+            node("exp", Op::Exp, &[1], 2),
+        ],
+        inputs: vec![0],
+        outputs: vec![2],
+    };
+    let input = vec![
+        3, -7, 3, 1, 0, // a tie
+        -9, -4, -30, -4, -100, // all negative
+        32767, 1, 5, 6, 0, // the range's top; x − max = −32767 at the end
+    ];
+    let want: Vec<i64> = input
+        .chunks(5)
+        .flat_map(|row| {
+            let max = *row.iter().max().unwrap();
+            row.iter().map(move |v| v - max)
+        })
+        .collect();
+    assert_eq!(run(&alone, &input), want);
+    assert_eq!(want[14], -32767);
+    // Padded layout: rows 3 → 4, columns 5 → 8.
+    let at = |i: usize, n: usize| i * 8 + n;
+    for model in [alone.clone(), with_exp] {
+        prove_and_tamper(model.clone(), &input, 0);
+        let pk = proof::preprocess(
+            CpuBackend::global(),
+            model.clone(),
+            WeightVisibility::Public,
+            setup(),
+        )
+        .unwrap();
+        let witness = model.execute(&input).unwrap();
+        assert_eq!(witness.values[1], want);
+        assert_eq!(witness.aux[0][0].len(), 32);
+        assert_eq!(witness.aux[0][0][at(0, 0)], 1);
+        // Forges tensor 1 (the shift) and recomputes what reads it.
+        let prove = |mut forged: zkinfer::model::Witness| {
+            if model.nodes.len() == 2 {
+                let exp = zkinfer::ops::protocol(&Op::Exp)
+                    .execute(&model, &model.nodes[1], &[&forged.values[1]])
+                    .unwrap();
+                forged.values[2] = exp.output;
+            }
+            proof::prove_witness(CpuBackend::global(), &pk, &input, &forged)
+        };
+        let rejected = |forged: zkinfer::model::Witness, what: &str| {
+            // The prover may refuse it; if it proves, the verifier must not accept.
+            if let Ok(p) = prove(forged) {
+                assert!(
+                    proof::verify(&pk.vk, &input, &p).is_err(),
+                    "{}: {what} accepted",
+                    model.name
+                );
+            }
+        };
+        // A tie may select either maximal entry: the output is the same.
+        let mut tie = witness.clone();
+        tie.aux[0][0][at(0, 0)] = 0;
+        tie.aux[0][0][at(0, 2)] = 1;
+        let p = prove(tie).unwrap();
+        proof::verify(&pk.vk, &input, &p).unwrap();
+        // Shifted by max + 1 on row 0: every entry ≤ −1 passes the range
+        // check, only "the shift is the selected entry" can catch it.
+        let mut high = witness.clone();
+        for v in &mut high.values[1][0..5] {
+            *v -= 1;
+        }
+        rejected(high, "a shift by more than the max");
+        // Shifted by max − 1: the max's entry becomes 1.
+        let mut low = witness.clone();
+        for v in &mut low.values[1][0..5] {
+            *v += 1;
+        }
+        rejected(low, "a shift by less than the max");
+        // Shifted by a smaller entry, which the selector selects: entries
+        // above it are positive.
+        let mut smaller = witness.clone();
+        smaller.aux[0][0][at(0, 0)] = 0;
+        smaller.aux[0][0][at(0, 3)] = 1;
+        for n in 0..5 {
+            smaller.values[1][n] = input[n] - input[3];
+        }
+        rejected(smaller, "a shift by an entry below the max");
+        // Row 1 (all negative) shifted by the padded zero at column 5,
+        // selected: every entry stays ≤ 0 and Σ S·X = 0 is the shift; only
+        // the padded positions' term catches it.
+        let mut padded = witness.clone();
+        padded.aux[0][0][at(1, 1)] = 0;
+        padded.aux[0][0][at(1, 5)] = 1;
+        padded.values[1][5..10].copy_from_slice(&input[5..10]);
+        rejected(padded, "a selected padded position");
+        // A selector in the padded row 3 (X and Y are 0 there).
+        let mut padded_row = witness.clone();
+        padded_row.aux[0][0][at(3, 0)] = 1;
+        rejected(padded_row, "a selector in a padded row");
+        // Row 1 shifted by row 0's max (3): entries stay ≤ 0.
+        let mut wrong_row = witness.clone();
+        for (y, x) in wrong_row.values[1][5..10].iter_mut().zip(&input[5..10]) {
+            *y = x - 3;
+        }
+        rejected(wrong_row, "another row's max");
+    }
+
+    // x − max below −(2^15 − 1) is refused by execution, naming the op; so
+    // are output shapes other than the input's.
+    let err = alone
+        .execute(&[32767, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("MaxShift") && err.contains("-32768"), "{err}");
+    for shape in [vec![3usize, 1], vec![5, 3], vec![15]] {
+        let mut bad = alone.clone();
+        bad.tensors[1].shape = shape;
+        assert!(bad.validate().is_err());
+    }
+}
+
 /// The Sqrt, Rsqrt and Reciprocal tables (LayerNorm's 1/√(var + ε), a
 /// model's 1/x): the rounded functions, saturating at the activation bounds
 /// where they leave them (1/√0, 1/0) and reading x < 0 as 0 under a root.

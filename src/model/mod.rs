@@ -13,6 +13,7 @@
 //! | `Tanh` / `Sigmoid` / `Erf` / `Exp` / `Gelu` / `GeluTanh` / `Sqrt` / `Rsqrt` / `Reciprocal` | `x` | `round_half_away(f(x / 2^s) · 2^s)` (a table over the activation range, saturating at its bounds: Exp, Rsqrt and Reciprocal leave it; Sqrt and Rsqrt read x < 0 as 0) |
 //! | `Div` | `a`, `b > 0` (b broadcast to a's shape) | `floor((a·2^(s+1) + b) / 2b)` = `round(a/b · 2^s)`, half up |
 //! | `ReduceMax` | `x [.., N]` | `max_n x` per row, shape `[.., 1]` |
+//! | `MaxShift` | `x [.., N]` | `x − max_n x` per row, shape `[.., N]` (≤ 0; refused below `−2^(a−1) + 1`) |
 //! | `SumSquares{k}` | `x [.., N]` | `rescale(Σ_n x², s + k)` per row, shape `[.., 1]` |
 //! | `BatchedMatMul` | `a [b,m,k]`, `b [b,k,n]` | `rescale(Σ_k a·b)` per head |
 //! | `Select` (`Where`) | `x` | `x` where a constant mask keeps it, a constant fill elsewhere |
@@ -118,6 +119,8 @@ pub enum Op {
     SumSquares(crate::ops::sum_squares::SumSquares),
     /// `Where` with a constant condition: x's entry or a constant fill.
     Select(crate::ops::select::Select),
+    /// `x − max(x)` over the last axis (Softmax's shift), with no max committed.
+    MaxShift,
 }
 
 impl Op {

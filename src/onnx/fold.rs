@@ -1,6 +1,7 @@
 //! IR passes after lowering: fold "MatMul then Add of a constant `[n]` bias"
 //! into the MatMul's bias input, fold a constant scale of attention scores
-//! into the projection that makes Q (or K), and drop tensors no node uses.
+//! into the projection that makes Q (or K), fuse a row max and the `Sub` of it
+//! into one `MaxShift` (Softmax's `x − max`), and drop tensors no node uses.
 
 use crate::model::{matrix_dims, Model, Op, TensorId, TensorKind};
 use crate::onnx::lower::{trim_leading_ones, WeightFloats};
@@ -339,6 +340,42 @@ pub(crate) fn fold_reshapes(model: &mut Model) {
     model.nodes.retain(|_| keep.next().unwrap_or(true));
 }
 
+/// Fuses `Sub(x, ReduceMax(x))` into `MaxShift(x)` when the max is read by
+/// that `Sub` alone (not by another node, not a model output): Softmax's
+/// `x − max`, and the same written out in a graph. The max, the `Sub`'s
+/// range-check limbs and ReduceMax's committed differences (the same values
+/// as the `Sub`'s output, negated) disappear; the `Sub`'s output, now
+/// MaxShift's, is the one committed copy ([`crate::ops::max_shift`]).
+pub(crate) fn fold_max_shifts(model: &mut Model) {
+    let uses = uses(model);
+    let producer = producers(model);
+    let mut folds = Vec::new();
+    for (j, node) in model.nodes.iter().enumerate() {
+        if node.op != Op::Sub || node.inputs.len() != 2 {
+            continue;
+        }
+        let (x, max) = (node.inputs[0], node.inputs[1]);
+        let Some(i) = producer[max] else { continue };
+        if model.nodes[i].op != Op::ReduceMax
+            || model.nodes[i].inputs != [x]
+            || uses[max] != 1
+            || model.tensors[node.output].shape != model.tensors[x].shape
+        {
+            continue;
+        }
+        folds.push((i, j));
+    }
+    let mut removed = vec![false; model.nodes.len()];
+    for (i, j) in folds {
+        let sub = &mut model.nodes[j];
+        sub.op = Op::MaxShift;
+        sub.inputs.truncate(1);
+        removed[i] = true;
+    }
+    let mut keep = removed.iter().map(|r| !r);
+    model.nodes.retain(|_| keep.next().unwrap_or(true));
+}
+
 /// Removes tensors that are neither an input, an output, nor used or
 /// produced by a node, renumbering the rest in order.
 pub(crate) fn compact(model: &mut Model) {
@@ -659,6 +696,102 @@ mod tests {
         let mut folded = original.clone();
         fold_norm_affines(&mut folded, &mut floats);
         assert_eq!(folded, original);
+    }
+
+    /// A Softmax over `[2, 3, 5]` as [`crate::onnx::ops`] lowers it
+    /// (ReduceMax, Sub, Exp, ReduceSum, Div); `shared` makes the max a model
+    /// output as well, `other_reader` has a second node read it.
+    fn softmax(shared: bool, other_reader: bool) -> Model {
+        let act = TensorKind::Activation;
+        let node = |name: &str, op: Op, inputs: Vec<usize>, output: usize| Node {
+            name: name.into(),
+            op,
+            inputs,
+            output,
+        };
+        let mut tensors = vec![
+            tensor("x", &[2, 3, 5], TensorKind::Input),
+            tensor("max", &[2, 3, 1], act.clone()),
+            tensor("shifted", &[2, 3, 5], act.clone()),
+            tensor("exp", &[2, 3, 5], act.clone()),
+            tensor("sum", &[2, 3, 1], act.clone()),
+            tensor("y", &[2, 3, 5], act.clone()),
+        ];
+        let mut nodes = vec![
+            node("max", Op::ReduceMax, vec![0], 1),
+            node("shifted", Op::Sub, vec![0, 1], 2),
+            node("exp", Op::Exp, vec![2], 3),
+            node(
+                "sum",
+                Op::ReduceSum(crate::ops::reduce_sum::ReduceSum {
+                    input: vec![2, 3, 5],
+                    axes: vec![2],
+                }),
+                vec![3],
+                4,
+            ),
+            node("y", Op::Div, vec![3, 4], 5),
+        ];
+        let mut outputs = vec![5];
+        if shared {
+            outputs.push(1);
+        }
+        if other_reader {
+            tensors.push(tensor("max2", &[2, 3, 1], act));
+            nodes.push(node("max2", Op::Add, vec![1, 1], 6));
+            outputs.push(6);
+        }
+        let model = Model {
+            name: "softmax".into(),
+            scale_bits: 7,
+            activation_bits: 16,
+            tensors,
+            nodes,
+            inputs: vec![0],
+            outputs,
+        };
+        model.validate().unwrap();
+        model
+    }
+
+    #[test]
+    fn a_softmax_max_and_its_sub_fuse_into_a_max_shift() {
+        let original = softmax(false, false);
+        let mut folded = original.clone();
+        fold_max_shifts(&mut folded);
+        compact(&mut folded);
+        folded.validate().unwrap();
+        let ops: Vec<&str> = folded.nodes.iter().map(|n| n.op.name()).collect();
+        assert_eq!(ops, ["MaxShift", "Exp", "ReduceSum", "Div"]);
+        assert_eq!(folded.nodes[0].inputs, [0]);
+        assert_eq!(folded.tensors.len(), original.tensors.len() - 1);
+        // The same integers: x − max, then the rest unchanged.
+        let x: Vec<i64> = (0..30).map(|i| (i * 37 % 61) * 9 - 270).collect();
+        let want = original.execute(&x).unwrap();
+        let got = folded.execute(&x).unwrap();
+        assert_eq!(original.output_values(&want), folded.output_values(&got));
+        assert_eq!(want.values[2], got.values[1]);
+    }
+
+    #[test]
+    fn a_max_read_elsewhere_is_not_fused() {
+        for (shared, other) in [(true, false), (false, true)] {
+            let original = softmax(shared, other);
+            let mut folded = original.clone();
+            fold_max_shifts(&mut folded);
+            assert_eq!(folded, original, "output {shared}, second reader {other}");
+        }
+        // A Sub of the max of another tensor is not a shift of x.
+        let mut other_input = softmax(false, false);
+        other_input
+            .tensors
+            .push(tensor("z", &[2, 3, 5], TensorKind::Input));
+        other_input.inputs.push(6);
+        other_input.nodes[0].inputs = vec![6];
+        other_input.validate().unwrap();
+        let mut folded = other_input.clone();
+        fold_max_shifts(&mut folded);
+        assert_eq!(folded, other_input);
     }
 
     #[test]

@@ -18,11 +18,11 @@
 //! | `Const` and anything tract folded to a constant | an IR `Weight` per use, quantized at scale 2^s |
 //! | `Cast` of an integer model input to f32 | none: the output aliases the input's IR tensor |
 //! | `Gather` (axis 0) of a constant table by an integer model input | `Gather` (the ids stay the public input) |
-//! | `Softmax` over the last axis | `ReduceMax`, `Sub`, `Exp`, `ReduceSum`, `Div` |
+//! | `Softmax` over the last axis | `MaxShift` (`x − max`), `Exp`, `ReduceSum`, `Div` |
 //! | `RmsNorm` (tract's form of LayerNorm's variance part and of RMSNorm) | `SumSquares`, (`Add` ε), `Rsqrt`, `Mul` |
 //! | `Iff` (`Where`) on a constant condition | `Mul` by the 0/1 mask, `Add` of the (clamped) fill |
 //! | `Recip` read only by `Mul`s (tract's form of `a / b`) | `Div(a, b)` at each `Mul`; else the `Reciprocal` table |
-//! | `Sqrt`, `Rsqrt`, `Reduce<Max>` over the last axis | `Sqrt`, `Rsqrt`, `ReduceMax` |
+//! | `Sqrt`, `Rsqrt`, `Reduce<Max>` over the last axis | `Sqrt`, `Rsqrt`, `ReduceMax` (`MaxShift` with a `Sub` of it from its input, the max read nowhere else) |
 //!
 //! A model may have several inputs and outputs; the IR lists them in the ONNX
 //! graph's order ([`Model::inputs`], [`Model::outputs`]). An integer input
@@ -35,7 +35,9 @@
 //! (integer arithmetic) is refused naming the node.
 //!
 //! A pass then folds "MatMul followed by Add of a constant `[n]` bias" into the
-//! MatMul's bias input. IR shapes are tract's shapes with leading size-1
+//! MatMul's bias input, and another `Sub(x, ReduceMax(x))` (Softmax's lowering,
+//! or the same written out) into `MaxShift(x)` when nothing else reads the max
+//! (see `fold.rs` for these and the other folds). IR shapes are tract's shapes with leading size-1
 //! dimensions dropped while the rank exceeds 2 (so `[1,64]` stays `[1,64]`);
 //! a shape op does not change the IR tensor's shape, since only size-1
 //! dimensions differ and the row-major layout is the same.
@@ -320,6 +322,7 @@ pub fn import(path: &Path, options: &ImportOptions) -> Result<ImportedModel, Imp
     fold::fold_norm_affines(&mut ir, &mut floats);
     fold::fold_score_scales(&mut ir, &floats);
     fold::fold_reshapes(&mut ir);
+    fold::fold_max_shifts(&mut ir);
     fold::compact(&mut ir);
     // What handles an IR model relies on (keys, the prover) holds for every
     // import: one that would not is an error, not a later panic (`fuzz/` found

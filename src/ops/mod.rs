@@ -21,7 +21,9 @@
 //!   condition: a masked copy plus constant fills);
 //! - [`max_pool`]: `MaxPool`: committed differences to the max, range-checked,
 //!   with a product zero-check; [`reduce_max`]: the max over the last axis
-//!   (Softmax's), the same idea with one sumcheck;
+//!   (Softmax's), the same idea with one sumcheck; [`max_shift`]: Softmax's
+//!   `x − max` with no max committed, the output range-checked ≤ 0 and the
+//!   selector sumcheck showing each row's 0 is at its max;
 //! - [`div`]: `Div` of two activations: quotient, range-checked remainder;
 //! - [`sum_squares`]: a norm's mean square over the last axis, rescaled once;
 //! - [`batched_matmul`]: products of two activations batched over heads;
@@ -41,6 +43,7 @@ pub mod gather;
 pub mod index_map;
 pub mod matmul;
 pub mod max_pool;
+pub mod max_shift;
 pub mod mul;
 pub mod pad;
 pub mod range;
@@ -91,6 +94,7 @@ pub fn protocol(op: &Op) -> &dyn OpProtocol {
         Op::BatchedMatMul => &batched_matmul::BatchedMatMul,
         Op::Div => &div::Div,
         Op::ReduceMax => &reduce_max::ReduceMax,
+        Op::MaxShift => &max_shift::MaxShift,
         Op::Sqrt => &activation::Sqrt,
         Op::Rsqrt => &activation::Rsqrt,
         Op::Reciprocal => &activation::Reciprocal,

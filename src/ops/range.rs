@@ -21,6 +21,8 @@
 //!   then shows `Y = b·X` ([`super::relu`]).
 //! - Add, Sub: the output `Z + 2^(a−1) ∈ [0, 2^a)`; the sum or difference of two
 //!   bounded values may leave the range, and integer execution refuses it.
+//! - MaxShift: its output `Y + 2^(a−1) − 1 ∈ [0, 2^(a−1))` (Y ≤ 0) and its
+//!   selector in `[0, 2)` ([`super::max_shift`]).
 //!
 //! # Which check bounds each tensor
 //! The proved relation is integer execution ([`crate::model::Model::execute`]),
@@ -31,6 +33,7 @@
 //! | the inputs, the outputs | the verifier, on the public values |
 //! | MatMul, Mul output | its range check (above) |
 //! | Add, Sub output | its range check (above) |
+//! | MaxShift output | its range check (above): `Y ∈ [−2^(a−1) + 1, 0]` |
 //! | ReLU output | `Y = b·X` with `b ∈ {0, 1}` and X range-checked: `Y ∈ [0, 2^(a−1))` |
 //! | Tanh, Sigmoid output | the function table: every output column entry is `f(x)` of a row `x` in range |
 //! | ReLU input | its own range check, whoever produced it |

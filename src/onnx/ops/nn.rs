@@ -1,6 +1,7 @@
 //! Normalizations and attention glue, each lowered to a chain of IR ops (op
 //! semantics stay in `src/ops/`; this file only wires them):
-//! - `Softmax` over the last axis: `m = ReduceMax(x)`, `d = x − m` (≤ 0),
+//! - `Softmax` over the last axis: `m = ReduceMax(x)`, `d = x − m` (≤ 0;
+//!   the two fuse into one `MaxShift` after lowering, `fold_max_shifts`),
 //!   `e = Exp(d)` (a table on the bounded range, so `e ∈ [0, 2^s]`),
 //!   `s = ReduceSum(e)` (≥ 2^s: the max's own term is e^0), `y = Div(e, s)`.
 //!   Fixed-point error: the Exp table rounds to half a unit (2^−(s+1)) per
