@@ -17,7 +17,10 @@
 //! fill): the verifier evaluates their MLE `C(r)` itself, in `O(entries · rank)`,
 //! and claims `Y(r) = Σ_k c_k + C(r)`.
 //!
-//! Message: values `[c_1 … c_K, X_1(ρ_1) … X_K(ρ_K)]`, K sumchecks.
+//! Message: values `[c_1 … c_K, X_1(ρ_1) … X_K(ρ_K)]`, K sumchecks. With
+//! zero knowledge ([`crate::zk::ops`]): commitments to the shares, and K
+//! committed sumchecks whose final values are the `X_k(ρ_k)` (M_k is public,
+//! so no proof of product).
 
 use ark_bn254::Fr;
 use ark_ff::Zero;
@@ -30,7 +33,13 @@ use super::{
 use crate::layout::{num_vars, padded_dims, padded_index, EqWeights, Slot, SlotClaim};
 use crate::model::{Model, Node};
 use crate::pcs::poly::small_to_field;
+use crate::sumcheck::Expression;
 use crate::transcript::ProofTranscript;
+use crate::zk::ops::{
+    affine, CommittedSlotClaim, OpenedSlotClaim, ZkOpMessage, ZkOpProtocol, ZkProver,
+};
+use crate::zk::sumcheck as zk_sumcheck;
+use crate::zk::{Challenger, Opening, PedersenGens};
 
 /// Most entries of any operand or output of an index-map op: the verifier's
 /// work is proportional to the terms (entries times window size for pooling).
@@ -137,6 +146,20 @@ fn m_values(model: &Model, node: &Node, map: &dyn IndexMap, r: &[Fr], rhos: &[Ve
     values
 }
 
+/// `M_k(ρ_k)` for input `k` alone (the zero-knowledge verifier needs each
+/// before the next input's sumcheck).
+fn m_value(model: &Model, node: &Node, map: &dyn IndexMap, r: &[Fr], k: usize, rho: &[Fr]) -> Fr {
+    let y = EqWeights::new(shape(model, node.output), r);
+    let x = EqWeights::new(shape(model, node.inputs[k]), rho);
+    let mut value = Fr::zero();
+    map.terms(model, node, &mut |o, j, i| {
+        if j == k {
+            value += y.at(o) * x.at(i)
+        }
+    });
+    value
+}
+
 /// `C(r)`: the MLE of the map's constants at the output point r (zero when
 /// it has none).
 fn constants_at(model: &Model, node: &Node, map: &dyn IndexMap, r: &[Fr]) -> Fr {
@@ -152,6 +175,10 @@ fn constants_at(model: &Model, node: &Node, map: &dyn IndexMap, r: &[Fr]) -> Fr 
 impl<T: IndexMap> OpProtocol for T {
     fn name(&self) -> &'static str {
         IndexMap::name(self)
+    }
+
+    fn zk(&self) -> Option<&dyn ZkOpProtocol> {
+        Some(self)
     }
 
     fn arity(&self) -> std::ops::RangeInclusive<usize> {
@@ -312,5 +339,96 @@ fn push_claims(
     );
     for ((&t, rho), &x) in node.inputs.iter().zip(points).zip(inputs) {
         claim(claims, Slot::Tensor(t), rho, x);
+    }
+}
+
+impl<T: IndexMap> ZkOpProtocol for T {
+    fn prove_zk(
+        &self,
+        ctx: &ProverContext<'_>,
+        zk: &mut ZkProver<'_>,
+        n: usize,
+        t: &mut ProofTranscript,
+        claims: &mut Vec<OpenedSlotClaim>,
+    ) -> Result<ZkOpMessage, OpError> {
+        let model = ctx.model;
+        let node = &model.nodes[n];
+        let r = t.challenges(b"index_map/point", num_vars(shape(model, node.output)));
+        let tables = m_tables(model, node, self, &r);
+        let inputs: Vec<Vec<Fr>> = node
+            .inputs
+            .iter()
+            .map(|&i| ctx.padded_field(Slot::Tensor(i)))
+            .collect();
+        let shares: Vec<Fr> = inputs
+            .iter()
+            .zip(&tables)
+            .map(|(x, m)| ctx.backend.inner_product(x, m))
+            .collect::<Result<_, _>>()?;
+        let (openings, commitments) = zk.send(t, b"index_map/zk-shares", &shares);
+        let output = openings.iter().fold(
+            Opening::constant(constants_at(model, node, self, &r)),
+            |acc, o| acc + *o,
+        );
+        claim(claims, Slot::Tensor(node.output), &r, output);
+        let mut sumchecks = Vec::with_capacity(shares.len());
+        for (k, ((x, m), share)) in inputs.into_iter().zip(tables).zip(openings).enumerate() {
+            let out = zk_sumcheck::prove(
+                ctx.backend,
+                t,
+                zk.gens,
+                share,
+                vec![x, m],
+                &Expression::product(2)?,
+                &[false, true],
+                zk.blinds,
+            )?;
+            claim(
+                claims,
+                Slot::Tensor(node.inputs[k]),
+                &out.point,
+                out.private_evals[0],
+            );
+            sumchecks.push(out.proof);
+        }
+        Ok(ZkOpMessage {
+            values: commitments,
+            sumchecks,
+        })
+    }
+
+    fn verify_zk(
+        &self,
+        model: &Model,
+        _public: PublicInput<'_>,
+        n: usize,
+        message: &ZkOpMessage,
+        t: &mut ProofTranscript,
+        claims: &mut Vec<CommittedSlotClaim>,
+    ) -> Result<(), OpError> {
+        let node = &model.nodes[n];
+        let k = node.inputs.len();
+        message.expect(k, k)?;
+        let r = t.challenges(b"index_map/point", num_vars(shape(model, node.output)));
+        t.absorb_points(b"index_map/zk-shares", &message.values);
+        let gens = PedersenGens::dory();
+        let constant = constants_at(model, node, self, &r);
+        let output =
+            affine(k, |v| v.iter().copied().sum::<Fr>() + constant).commit(gens, &message.values);
+        claim(claims, Slot::Tensor(node.output), &r, output);
+        for (j, (share, proof)) in message.values.iter().zip(&message.sumchecks).enumerate() {
+            let vars = num_vars(shape(model, node.inputs[j]));
+            let (rho, finals) = zk_sumcheck::verify(
+                t,
+                gens,
+                share,
+                vars,
+                &Expression::product(2)?,
+                proof,
+                |rho| vec![None, Some(m_value(model, node, self, &r, j, rho))],
+            )?;
+            claim(claims, Slot::Tensor(node.inputs[j]), &rho, finals[0]);
+        }
+        Ok(())
     }
 }

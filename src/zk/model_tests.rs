@@ -143,16 +143,13 @@ fn a_wrong_output_or_input_is_rejected() {
     assert!(model::verify(&pk.vk, &other, &forged).is_err());
 }
 
-#[test]
-fn every_tampered_byte_is_rejected() {
-    let pk = keys(every_zk_op_model(), WeightVisibility::Hidden);
-    let p = prove_seeded(&pk, &INPUT, 2);
+/// Flips one bit in each of about `count` bytes spread over everything after
+/// the header (an odd stride, so the offsets within 32-byte elements vary)
+/// and truncates at each of those bytes: every change must be rejected.
+fn assert_flips_rejected(pk: &ProvingKey, input: &[i64], p: &ZkModelProof, count: usize) {
     let bytes = p.to_bytes();
-    let start = header_len(&p);
-    // One bit in each of ~150 bytes spread over everything after the header
-    // (an odd stride, so the offsets within 32-byte elements vary), and a
-    // truncation at each of those bytes.
-    let stride = ((bytes.len() - start) / 150) | 1;
+    let start = header_len(p);
+    let stride = ((bytes.len() - start) / count) | 1;
     let mut tried = 0;
     let clock = std::time::Instant::now();
     for at in (start..bytes.len()).step_by(stride) {
@@ -160,7 +157,7 @@ fn every_tampered_byte_is_rejected() {
         bad[at] ^= 1 << (at % 8);
         let verdict = ZkModelProof::from_bytes(&bad)
             .map_err(ProofError::from)
-            .and_then(|q| model::verify(&pk.vk, &INPUT, &q));
+            .and_then(|q| model::verify(&pk.vk, input, &q));
         assert!(verdict.is_err(), "flipped bit in byte {at} accepted");
         assert!(ZkModelProof::from_bytes(&bytes[..at]).is_err());
         tried += 1;
@@ -170,7 +167,77 @@ fn every_tampered_byte_is_rejected() {
         bytes.len(),
         clock.elapsed().as_secs_f64()
     );
-    assert!(tried > 100, "{tried} mutations of {} bytes", bytes.len());
+    assert!(
+        tried >= count * 2 / 3,
+        "{tried} mutations of {} bytes",
+        bytes.len()
+    );
+}
+
+#[test]
+fn every_tampered_byte_is_rejected() {
+    let pk = keys(every_zk_op_model(), WeightVisibility::Hidden);
+    let p = prove_seeded(&pk, &INPUT, 2);
+    assert_flips_rejected(&pk, &INPUT, &p, 150);
+}
+
+/// x[1,6] → Reshape [2,3] → Transpose [3,2] → Concat with itself [6,2] →
+/// MatMul W[2,2] → ReLU: the index-map ops in zero knowledge.
+fn index_map_model() -> Model {
+    use crate::ops::{concat::Concat, reshape::Reshape, transpose::Transpose};
+    use TensorKind::Activation as A;
+    Model {
+        name: "zk-index-maps".into(),
+        scale_bits: 7,
+        activation_bits: 16,
+        tensors: vec![
+            tensor("x", &[1, 6], TensorKind::Input),
+            tensor("r", &[2, 3], A),
+            tensor("t", &[3, 2], A),
+            tensor("c", &[6, 2], A),
+            weight("W", &[2, 2], vec![40, -30, 25, 60]),
+            tensor("h", &[6, 2], A),
+            tensor("y", &[6, 2], A),
+        ],
+        nodes: vec![
+            node("reshape", Op::Reshape(Reshape), &[0], 1),
+            node(
+                "transpose",
+                Op::Transpose(Transpose {
+                    input: vec![2, 3],
+                    perm: vec![1, 0],
+                }),
+                &[1],
+                2,
+            ),
+            node(
+                "concat",
+                Op::Concat(Concat {
+                    inputs: vec![vec![3, 2], vec![3, 2]],
+                    axis: 0,
+                }),
+                &[2, 2],
+                3,
+            ),
+            node("dense", Op::MatMul, &[3, 4], 5),
+            node("relu", Op::Relu, &[5], 6),
+        ],
+        inputs: vec![0],
+        outputs: vec![6],
+    }
+}
+
+#[test]
+fn index_maps_prove_verify_and_reject_tampering() {
+    let input = [100, -50, 25, 300, -7, 64];
+    let pk = keys(index_map_model(), WeightVisibility::Hidden);
+    let p = prove_seeded(&pk, &input, 4);
+    assert_eq!(p.output, pk.model.execute(&input).unwrap().values[6]);
+    model::verify(&pk.vk, &input, &p).unwrap();
+    let mut bad = p.clone();
+    bad.output[3] += 1;
+    assert!(model::verify(&pk.vk, &input, &bad).is_err());
+    assert_flips_rejected(&pk, &input, &p, 60);
 }
 
 #[test]
