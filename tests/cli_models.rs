@@ -188,16 +188,17 @@ fn zero_knowledge_proofs_from_the_command_line() {
         let out = verify(&path);
         assert_eq!(out.status.code(), Some(1), "region {k}: {}", text(&out));
     }
-    // A model with an op that has no zero-knowledge proof yet: named.
+    // A model with an op that has no zero-knowledge proof yet (Softmax's
+    // max shift): named.
     let out = zkinfer(&[
         "preprocess",
         &root()
-            .join("models/lenet5/network.onnx")
+            .join("models/ops/max_shift/network.onnx")
             .display()
             .to_string(),
         "--zk",
         "--keys",
-        dir.path().join("lenet").to_str().unwrap(),
+        dir.path().join("max_shift").to_str().unwrap(),
     ]);
     assert!(!out.status.success());
     assert!(

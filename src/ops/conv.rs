@@ -26,7 +26,8 @@
 //!    `O(IC + OC + OH·KH + OW·KW)` because M factors over the dimensions.
 //!
 //! Message: values `[Y(r), R(r), bias(r_oc) (with a bias), W(ρ), H(ρ), X(ρ')]`,
-//! two sumchecks.
+//! two sumchecks. With zero knowledge ([`crate::zk::ops`]): commitments to the
+//! first two or three, and the two sumchecks committed.
 
 use ark_bn254::Fr;
 use ark_ff::Zero;
@@ -45,6 +46,11 @@ use crate::layout::{
 use crate::model::{Model, Node};
 use crate::sumcheck::{self, eq_eval, Expression};
 use crate::transcript::ProofTranscript;
+use crate::zk::ops::{
+    affine, Affine, CommittedSlotClaim, OpenedSlotClaim, ZkOpMessage, ZkOpProtocol, ZkProver,
+};
+use crate::zk::sumcheck as zk_sumcheck;
+use crate::zk::{Challenger, PedersenGens};
 
 /// Convolution attributes, one entry per spatial dimension (1 or 2 of them).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -399,6 +405,10 @@ impl OpProtocol for Conv {
         2..=3
     }
 
+    fn zk(&self) -> Option<&dyn ZkOpProtocol> {
+        Some(self)
+    }
+
     fn check(&self, model: &Model, node: &Node) -> Result<(), String> {
         self.geometry(model, node).map(|_| ())
     }
@@ -642,12 +652,195 @@ fn push_claims(
     claims: &mut Vec<SlotClaim>,
 ) {
     let v = &message.values;
-    claim(claims, Slot::Tensor(node.output), r, v[0]);
-    claim(claims, Slot::Remainder(n), r, v[1]);
-    if let (Some(&b), true) = (node.inputs.get(2), g.has_bias) {
+    let bias = g.has_bias.then(|| v[2]);
+    let head = ConvHead {
+        output: v[0],
+        remainder: v[1],
+        bias,
+    };
+    push_claims_of(
+        node,
+        n,
+        g,
+        r,
+        rho,
+        rho2,
+        head,
+        v[v.len() - 3],
+        v[v.len() - 1],
+        claims,
+    );
+}
+
+/// The values at Y's point r: the output, the remainder and the bias.
+struct ConvHead<V> {
+    output: V,
+    remainder: V,
+    bias: Option<V>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn push_claims_of<V>(
+    node: &Node,
+    n: usize,
+    g: &Geometry,
+    r: &[Fr],
+    rho: &[Fr],
+    rho2: &[Fr],
+    head: ConvHead<V>,
+    w_rho: V,
+    x_rho: V,
+    claims: &mut Vec<SlotClaim<V>>,
+) {
+    claim(claims, Slot::Tensor(node.output), r, head.output);
+    claim(claims, Slot::Remainder(n), r, head.remainder);
+    if let (Some(&b), Some(bias)) = (node.inputs.get(2), head.bias) {
         let r_oc = &r[dim_ranges(&g.y_shape())[0].clone()];
-        claim(claims, Slot::Tensor(b), r_oc, v[2]);
+        claim(claims, Slot::Tensor(b), r_oc, bias);
     }
-    claim(claims, Slot::Tensor(node.inputs[1]), rho, v[v.len() - 3]);
-    claim(claims, Slot::Tensor(node.inputs[0]), rho2, v[v.len() - 1]);
+    claim(claims, Slot::Tensor(node.inputs[1]), rho, w_rho);
+    claim(claims, Slot::Tensor(node.inputs[0]), rho2, x_rho);
+}
+
+/// With zero knowledge: the same two sumchecks on committed values. The
+/// message commits `[Y(r), R(r), bias(r_oc)]`; the first committed sumcheck
+/// ends in committed `W(ρ)` and `H(ρ)` (one proof of product), and `H(ρ)`'s
+/// commitment is the second sumcheck's claim, which ends in a committed
+/// `X(ρ')` (M is public).
+impl ZkOpProtocol for Conv {
+    fn prove_zk(
+        &self,
+        ctx: &ProverContext<'_>,
+        zk: &mut ZkProver<'_>,
+        n: usize,
+        t: &mut ProofTranscript,
+        claims: &mut Vec<OpenedSlotClaim>,
+    ) -> Result<ZkOpMessage, OpError> {
+        let model = ctx.model;
+        let node = &model.nodes[n];
+        let g = self.geometry(model, node).map_err(OpError::Shape)?;
+        let (y_shape, w_shape) = (g.y_shape(), g.w_shape());
+        let r = t.challenges(b"conv/point", num_vars(&y_shape));
+        let r_dims = dim_points(&y_shape, &r);
+        let mut values = vec![
+            ctx.evaluate(Slot::Tensor(node.output), &r)?,
+            ctx.evaluate(Slot::Remainder(n), &r)?,
+        ];
+        if let (Some(&b), true) = (node.inputs.get(2), g.has_bias) {
+            values.push(ctx.evaluate(Slot::Tensor(b), r_dims[0])?);
+        }
+        let (openings, commitments) = zk.send(t, b"conv/zk-head", &values);
+        let claim1 = zk_inner_claim(model, node, &g, &r).open(&openings);
+
+        let eo = [
+            eq_prefix(r_dims[1], g.axes[0].output),
+            eq_prefix(r_dims[2], g.axes[1].output),
+        ];
+        let h = h_table(&g, &ctx.witness.values[node.inputs[0]], [&eo[0], &eo[1]]);
+        let pw = padded_dims(&w_shape);
+        let per_oc = pw[1] * pw[2] * pw[3];
+        let e_oc = ctx.backend.eq_table(r_dims[0])?;
+        let e: Vec<Fr> = (0..pw[0] * per_oc).map(|i| e_oc[i / per_oc]).collect();
+        let w = ctx.padded_field(Slot::Tensor(node.inputs[1]));
+        let out1 = zk_sumcheck::prove(
+            ctx.backend,
+            t,
+            zk.gens,
+            claim1,
+            vec![e, w, h],
+            &Expression::product(3)?,
+            &[true, false, false],
+            zk.blinds,
+        )?;
+        let m = m_table(&g, &out1.point, &r_dims);
+        let x = ctx.padded_field(Slot::Tensor(node.inputs[0]));
+        let out2 = zk_sumcheck::prove(
+            ctx.backend,
+            t,
+            zk.gens,
+            out1.private_evals[1],
+            vec![x, m],
+            &Expression::product(2)?,
+            &[false, true],
+            zk.blinds,
+        )?;
+        let head = ConvHead {
+            output: openings[0],
+            remainder: openings[1],
+            bias: openings.get(2).copied(),
+        };
+        push_claims_of(
+            node,
+            n,
+            &g,
+            &r,
+            &out1.point,
+            &out2.point,
+            head,
+            out1.private_evals[0],
+            out2.private_evals[0],
+            claims,
+        );
+        Ok(ZkOpMessage {
+            values: commitments,
+            sumchecks: vec![out1.proof, out2.proof],
+        })
+    }
+
+    fn verify_zk(
+        &self,
+        model: &Model,
+        _public: PublicInput<'_>,
+        n: usize,
+        message: &ZkOpMessage,
+        t: &mut ProofTranscript,
+        claims: &mut Vec<CommittedSlotClaim>,
+    ) -> Result<(), OpError> {
+        let node = &model.nodes[n];
+        let g = self.geometry(model, node).map_err(OpError::Shape)?;
+        message.expect(2 + g.has_bias as usize, 2)?;
+        let (y_shape, w_shape, x_shape) = (g.y_shape(), g.w_shape(), g.x_shape());
+        let r = t.challenges(b"conv/point", num_vars(&y_shape));
+        let r_dims = dim_points(&y_shape, &r);
+        let v = &message.values;
+        t.absorb_points(b"conv/zk-head", v);
+        let gens = PedersenGens::dory();
+        let claim1 = zk_inner_claim(model, node, &g, &r).commit(gens, v);
+        let oc_range = dim_ranges(&w_shape)[0].clone();
+        let (rho, finals1) = zk_sumcheck::verify(
+            t,
+            gens,
+            &claim1,
+            num_vars(&w_shape),
+            &Expression::product(3)?,
+            &message.sumchecks[0],
+            |rho| vec![Some(eq_eval(r_dims[0], &rho[oc_range])), None, None],
+        )?;
+        let (rho2, finals2) = zk_sumcheck::verify(
+            t,
+            gens,
+            &finals1[1],
+            num_vars(&x_shape),
+            &Expression::product(2)?,
+            &message.sumchecks[1],
+            |rho2| vec![None, Some(m_at(&g, &rho, &r_dims, rho2))],
+        )?;
+        let head = ConvHead {
+            output: v[0],
+            remainder: v[1],
+            bias: v.get(2).copied(),
+        };
+        push_claims_of(
+            node, n, &g, &r, &rho, &rho2, head, finals1[0], finals2[0], claims,
+        );
+        Ok(())
+    }
+}
+
+/// [`inner_claim`] as an affine map of the sent `[Y(r), R(r), bias(r_oc)]`.
+fn zk_inner_claim(model: &Model, node: &Node, g: &Geometry, r: &[Fr]) -> Affine {
+    let has_bias = g.has_bias;
+    affine(2 + has_bias as usize, |v| {
+        inner_claim(model, node, g, r, v[0], v[1], has_bias.then(|| v[2]))
+    })
 }

@@ -31,6 +31,16 @@
 //!
 //! Message: values `[S(ρ), D(ρ), S_k(r) for each tap, D(z), Y(z_y), g, X(ρ')]`,
 //! two sumchecks.
+//!
+//! With zero knowledge ([`crate::zk::ops`]) the same checks run on
+//! commitments: the selected-difference sumcheck is committed (its claim is
+//! the public 0, its final values `S(ρ)`, `D(ρ)` committed with one proof of
+//! product); all taps' `S_k(r)` but the last are sent committed and the last
+//! is derived as `1 − Σ` the others, which is the check that they sum to 1;
+//! `Y(z_y)` and `g` are sent committed and `D(z)` is derived from them by the
+//! relation the transparent verifier checks; the gather sumcheck is committed.
+//! Message: commitments `[S_k(r) for all taps but the last, Y(z_y), g]`, two
+//! committed sumchecks.
 
 use ark_bn254::Fr;
 use ark_ff::{One, Zero};
@@ -49,6 +59,11 @@ use crate::model::{Model, Node};
 use crate::pcs::poly::small_to_field;
 use crate::sumcheck;
 use crate::transcript::ProofTranscript;
+use crate::zk::ops::{
+    affine, Affine, CommittedSlotClaim, OpenedSlotClaim, ZkOpMessage, ZkOpProtocol, ZkProver,
+};
+use crate::zk::sumcheck as zk_sumcheck;
+use crate::zk::{Challenger, Opening, PedersenGens};
 
 /// Most taps in a window (each sends one value).
 pub const MAX_TAPS: usize = 49;
@@ -172,6 +187,10 @@ impl OpProtocol for MaxPool {
 
     fn arity(&self) -> std::ops::RangeInclusive<usize> {
         1..=1
+    }
+
+    fn zk(&self) -> Option<&dyn ZkOpProtocol> {
+        Some(self)
     }
 
     fn check(&self, model: &Model, node: &Node) -> Result<(), String> {
@@ -411,6 +430,22 @@ impl OpProtocol for MaxPool {
     }
 }
 
+/// `eq(s, k)` for each tap k in (kh, kw) order: the weights that fold the
+/// taps' selector slices into `S(r ‖ s)` (s covers the tap variables, kw's
+/// low, then kh's).
+fn tap_weights(axes: &[Axis; 2], s: &[Fr]) -> Vec<Fr> {
+    let kw_vars = padded_dims(&[axes[1].kernel])[0].trailing_zeros() as usize;
+    let ew = eq_prefix(&s[..kw_vars], axes[1].kernel);
+    let eh = eq_prefix(&s[kw_vars..], axes[0].kernel);
+    let mut weights = Vec::with_capacity(axes[0].kernel * axes[1].kernel);
+    for wh in &eh {
+        for ww in &ew {
+            weights.push(*wh * ww);
+        }
+    }
+    weights
+}
+
 /// Claims: `S(ρ)`, `D(ρ)`, the folded selector `S(r ‖ s)`, `D(z)`, `Y(z_y)`
 /// and `X(ρ')`.
 #[allow(clippy::too_many_arguments)]
@@ -431,16 +466,11 @@ fn push_claims(
     let k = axes[0].kernel * axes[1].kernel;
     claim(claims, Slot::Aux(n, 1), rho, v[0]);
     claim(claims, Slot::Aux(n, 0), rho, v[1]);
-    // s covers the tap variables: kw's (low) then kh's.
-    let kw_vars = padded_dims(&[axes[1].kernel])[0].trailing_zeros() as usize;
-    let ew = eq_prefix(&s[..kw_vars], axes[1].kernel);
-    let eh = eq_prefix(&s[kw_vars..], axes[0].kernel);
-    let mut folded = Fr::zero();
-    for kh in 0..axes[0].kernel {
-        for kw in 0..axes[1].kernel {
-            folded += eh[kh] * ew[kw] * v[2 + kh * axes[1].kernel + kw];
-        }
-    }
+    let folded: Fr = tap_weights(axes, s)
+        .iter()
+        .zip(&v[2..2 + k])
+        .map(|(w, tap)| *w * tap)
+        .sum();
     let point: Vec<Fr> = r.iter().chain(s).copied().collect();
     claim(claims, Slot::Aux(n, 1), &point, folded);
     claim(claims, Slot::Aux(n, 0), z, v[2 + k]);
@@ -451,4 +481,204 @@ fn push_claims(
         v[2 + k + 1],
     );
     claim(claims, Slot::Tensor(node.inputs[0]), rho2, v[2 + k + 3]);
+}
+
+/// The last tap's `S_k(r)` as an affine map of the others: `1 − Σ`.
+fn last_tap(k: usize) -> Affine {
+    affine(k - 1, |v| Fr::one() - v.iter().copied().sum::<Fr>())
+}
+
+/// `S(r ‖ s) = Σ_k eq(s, k)·S_k(r)` as an affine map of the sent taps
+/// (all but the last, which is `1 − Σ` the others).
+fn folded_selector(axes: &[Axis; 2], s: &[Fr]) -> Affine {
+    let weights = tap_weights(axes, s);
+    let k = weights.len();
+    affine(k - 1, |v| {
+        let last = Fr::one() - v.iter().copied().sum::<Fr>();
+        weights[..k - 1]
+            .iter()
+            .zip(v)
+            .map(|(w, tap)| *w * tap)
+            .sum::<Fr>()
+            + weights[k - 1] * last
+    })
+}
+
+/// `D(z) = Y(z_y)·valid_taps(z) − (g + LOW·OOB(z))` as an affine map of the
+/// sent `[Y(z_y), g]`.
+fn difference_at_z(model: &Model, weights: &AtZ) -> Affine {
+    let low = small_to_field(low(model));
+    affine(2, |v| {
+        v[0] * weights.valid_taps - (v[1] + low * weights.oob)
+    })
+}
+
+/// The gather's `M(ρ')` from the weights at z.
+fn gather_mle(weights: &AtZ, x_shape: &[usize], rho2: &[Fr]) -> Fr {
+    let p = dim_points(x_shape, rho2);
+    prefix_mle(&weights.channel, p[0])
+        * prefix_mle(&weights.fold[0], p[1])
+        * prefix_mle(&weights.fold[1], p[2])
+}
+
+impl ZkOpProtocol for MaxPool {
+    fn prove_zk(
+        &self,
+        ctx: &ProverContext<'_>,
+        zk: &mut ZkProver<'_>,
+        n: usize,
+        t: &mut ProofTranscript,
+        claims: &mut Vec<OpenedSlotClaim>,
+    ) -> Result<ZkOpMessage, OpError> {
+        let model = ctx.model;
+        let node = &model.nodes[n];
+        let axes = self.geometry(model, node).map_err(OpError::Shape)?;
+        let c = self.0.channels;
+        let (y_shape, d_shape, x_shape) =
+            (y_shape(c, &axes), self.d_shape(&axes), x_shape(c, &axes));
+        let y_vars = num_vars(&y_shape);
+        let d_pad = padded_dims(&d_shape);
+        let block = 1usize << y_vars;
+        let d = ctx.padded_field(Slot::Aux(n, 0));
+        let sel = ctx.padded_field(Slot::Aux(n, 1));
+        let product = crate::sumcheck::Expression::product(2)?;
+
+        let sd = zk_sumcheck::prove(
+            ctx.backend,
+            t,
+            zk.gens,
+            Opening::zero(),
+            vec![sel.clone(), d],
+            &product,
+            &[false, false],
+            zk.blinds,
+        )?;
+
+        let r = t.challenges(b"maxpool/point", y_vars);
+        let eq_r = ctx.backend.eq_table(&r)?;
+        let mut taps = Vec::with_capacity(axes[0].kernel * axes[1].kernel);
+        for kh in 0..axes[0].kernel {
+            for kw in 0..axes[1].kernel {
+                let at = (kh * d_pad[1] + kw) * block;
+                taps.push(ctx.backend.inner_product(&eq_r, &sel[at..at + block])?);
+            }
+        }
+        let k = taps.len();
+        let (tap_openings, mut commitments) = zk.send(t, b"maxpool/zk-taps", &taps[..k - 1]);
+        if last_tap(k).open(&tap_openings).value != taps[k - 1] {
+            return Err(OpError::Witness(
+                "the max-pool selector does not pick one tap per position".into(),
+            ));
+        }
+        let s = t.challenges(b"maxpool/taps", num_vars(&d_shape) - y_vars);
+        let folded = folded_selector(&axes, &s).open(&tap_openings);
+
+        let z = t.challenges(b"maxpool/relation", num_vars(&d_shape));
+        let y_point = &z[..y_vars];
+        let y_z = ctx.evaluate(Slot::Tensor(node.output), y_point)?;
+        let weights = at_z(c, &axes, &d_shape, &z);
+        let x_pad = padded_dims(&x_shape);
+        let mut m = vec![Fr::zero(); x_pad.iter().product()];
+        for (ci, &wc) in weights.channel.iter().enumerate() {
+            for (h, &wh) in weights.fold[0].iter().enumerate() {
+                for (w, &ww) in weights.fold[1].iter().enumerate() {
+                    m[(ci * x_pad[1] + h) * x_pad[2] + w] = wc * wh * ww;
+                }
+            }
+        }
+        let x = ctx.padded_field(Slot::Tensor(node.inputs[0]));
+        let gathered = ctx.backend.inner_product(&x, &m)?;
+        let (relation, relation_c) = zk.send(t, b"maxpool/zk-relation", &[y_z, gathered]);
+        commitments.extend(relation_c);
+        let d_z = difference_at_z(model, &weights).open(&relation);
+        let gather = zk_sumcheck::prove(
+            ctx.backend,
+            t,
+            zk.gens,
+            relation[1],
+            vec![x, m],
+            &product,
+            &[false, true],
+            zk.blinds,
+        )?;
+
+        claim(claims, Slot::Aux(n, 1), &sd.point, sd.private_evals[0]);
+        claim(claims, Slot::Aux(n, 0), &sd.point, sd.private_evals[1]);
+        let point: Vec<Fr> = r.iter().chain(&s).copied().collect();
+        claim(claims, Slot::Aux(n, 1), &point, folded);
+        claim(claims, Slot::Aux(n, 0), &z, d_z);
+        claim(claims, Slot::Tensor(node.output), y_point, relation[0]);
+        claim(
+            claims,
+            Slot::Tensor(node.inputs[0]),
+            &gather.point,
+            gather.private_evals[0],
+        );
+        Ok(ZkOpMessage {
+            values: commitments,
+            sumchecks: vec![sd.proof, gather.proof],
+        })
+    }
+
+    fn verify_zk(
+        &self,
+        model: &Model,
+        _public: PublicInput<'_>,
+        n: usize,
+        message: &ZkOpMessage,
+        t: &mut ProofTranscript,
+        claims: &mut Vec<CommittedSlotClaim>,
+    ) -> Result<(), OpError> {
+        let node = &model.nodes[n];
+        let axes = self.geometry(model, node).map_err(OpError::Shape)?;
+        let c = self.0.channels;
+        let (y_shape, d_shape, x_shape) =
+            (y_shape(c, &axes), self.d_shape(&axes), x_shape(c, &axes));
+        let k = axes[0].kernel * axes[1].kernel;
+        message.expect(k + 1, 2)?;
+        let v = &message.values;
+        let (taps, relation) = v.split_at(k - 1);
+        let y_vars = num_vars(&y_shape);
+        let gens = PedersenGens::dory();
+        let product = crate::sumcheck::Expression::product(2)?;
+        let zero = ark_ec::CurveGroup::into_affine(gens.constant(Fr::zero()));
+
+        let (rho, sd) = zk_sumcheck::verify(
+            t,
+            gens,
+            &zero,
+            num_vars(&d_shape),
+            &product,
+            &message.sumchecks[0],
+            |_| vec![None, None],
+        )?;
+
+        let r = t.challenges(b"maxpool/point", y_vars);
+        t.absorb_points(b"maxpool/zk-taps", taps);
+        let s = t.challenges(b"maxpool/taps", num_vars(&d_shape) - y_vars);
+        let folded = folded_selector(&axes, &s).commit(gens, taps);
+
+        let z = t.challenges(b"maxpool/relation", num_vars(&d_shape));
+        t.absorb_points(b"maxpool/zk-relation", relation);
+        let weights = at_z(c, &axes, &d_shape, &z);
+        let d_z = difference_at_z(model, &weights).commit(gens, relation);
+        let (rho2, gather) = zk_sumcheck::verify(
+            t,
+            gens,
+            &relation[1],
+            num_vars(&x_shape),
+            &product,
+            &message.sumchecks[1],
+            |rho2| vec![None, Some(gather_mle(&weights, &x_shape, rho2))],
+        )?;
+
+        claim(claims, Slot::Aux(n, 1), &rho, sd[0]);
+        claim(claims, Slot::Aux(n, 0), &rho, sd[1]);
+        let point: Vec<Fr> = r.iter().chain(&s).copied().collect();
+        claim(claims, Slot::Aux(n, 1), &point, folded);
+        claim(claims, Slot::Aux(n, 0), &z, d_z);
+        claim(claims, Slot::Tensor(node.output), &z[..y_vars], relation[0]);
+        claim(claims, Slot::Tensor(node.inputs[0]), &rho2, gather[0]);
+        Ok(())
+    }
 }

@@ -77,9 +77,9 @@ pub fn check_supported(model: &Model) -> Result<(), ProofError> {
     {
         Some(node) => Err(ProofError::Zk(format!(
             "node `{}`: op {} has no zero-knowledge proof yet; `--zk` proves models of \
-             MatMul/Gemm, Add, Sub, Mul, ReLU, the activation tables (Tanh, Sigmoid, Erf, Exp, \
-             GELU, Sqrt, Rsqrt, Reciprocal) and the index maps (Reshape, Transpose, Slice, \
-             Concat, Pad, ReduceSum, SumPool, constant-mask Where)",
+             MatMul/Gemm, Conv, MaxPool, Add, Sub, Mul, ReLU, the activation tables (Tanh, \
+             Sigmoid, Erf, Exp, GELU, Sqrt, Rsqrt, Reciprocal) and the index maps (Reshape, \
+             Transpose, Slice, Concat, Pad, ReduceSum, SumPool/AveragePool, constant-mask Where)",
             node.name,
             node.op.name()
         ))),

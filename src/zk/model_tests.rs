@@ -425,3 +425,66 @@ fn batched_sigma_checks_accept_true_proofs_and_name_a_false_one() {
         Err(SigmaError::NotZero)
     );
 }
+
+/// x[2,5,6] → Conv (3 output channels, 3×3, pad 1, bias) → ReLU → MaxPool
+/// 2×2 stride 2 → [3,2,3]: the CNN ops in zero knowledge.
+fn cnn_model() -> Model {
+    use crate::ops::conv::{Conv, Window};
+    use crate::ops::max_pool::MaxPool;
+    use TensorKind::Activation as A;
+    let w = (0..54).map(|i| ((i * 37 + 5) % 97) - 48).collect();
+    Model {
+        name: "zk-cnn".into(),
+        scale_bits: 7,
+        activation_bits: 16,
+        tensors: vec![
+            tensor("x", &[2, 5, 6], TensorKind::Input),
+            weight("W", &[3, 2, 3, 3], w),
+            weight("b", &[3], vec![12, -40, 3]),
+            tensor("c", &[3, 5, 6], A),
+            tensor("r", &[3, 5, 6], A),
+            tensor("y", &[3, 2, 3], A),
+        ],
+        nodes: vec![
+            node(
+                "conv",
+                Op::Conv(Conv {
+                    strides: vec![1, 1],
+                    dilations: vec![1, 1],
+                    pads: vec![(1, 1), (1, 1)],
+                    groups: 1,
+                }),
+                &[0, 1, 2],
+                3,
+            ),
+            node("relu", Op::Relu, &[3], 4),
+            node(
+                "pool",
+                Op::MaxPool(MaxPool(Window {
+                    channels: 3,
+                    input: vec![5, 6],
+                    kernel: vec![2, 2],
+                    strides: vec![2, 2],
+                    pads: vec![(0, 0), (0, 0)],
+                })),
+                &[4],
+                5,
+            ),
+        ],
+        inputs: vec![0],
+        outputs: vec![5],
+    }
+}
+
+#[test]
+fn convolution_and_max_pool_prove_verify_and_reject_tampering() {
+    let input: Vec<i64> = (0..60).map(|i| ((i * 53) % 201) - 100).collect();
+    let pk = keys(cnn_model(), WeightVisibility::Hidden);
+    let p = prove_seeded(&pk, &input, 6);
+    assert_eq!(p.output, pk.model.execute(&input).unwrap().values[5]);
+    model::verify(&pk.vk, &input, &p).unwrap();
+    let mut bad = p.clone();
+    bad.output[4] += 1;
+    assert!(model::verify(&pk.vk, &input, &bad).is_err());
+    assert_flips_rejected(&pk, &input, &p, 60);
+}
