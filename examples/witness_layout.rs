@@ -43,8 +43,9 @@ fn main() {
     for ((op, what), (blocks, entries)) in rows {
         println!("{op:>14} {what:>12} {blocks:>5} blocks {entries:>9} entries");
     }
+    let (chunk_vars, chunks) = zkinfer::proof::witness_chunks(&witness);
     println!(
-        "total {total} entries in {} blocks, polynomial 2^{}",
+        "total {total} entries in {} blocks, polynomial 2^{}, committed as {chunks} chunk(s) of 2^{chunk_vars}",
         witness.blocks.len(),
         witness.num_vars
     );

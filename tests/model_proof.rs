@@ -361,3 +361,49 @@ fn several_inputs_and_outputs_are_each_bound() {
         assert!(proof::prove(CpuBackend::global(), &pk, &input[..6]).is_err());
     }
 }
+
+/// A witness larger than one chunk (2^18 entries) is committed as several
+/// polynomials that one Dory proof opens together: it proves and verifies
+/// (also from bytes), and a proof with its chunk commitments swapped, one
+/// changed, one missing or one extra is rejected.
+#[test]
+fn a_witness_over_one_chunk_is_committed_in_chunks() {
+    let len = 1usize << 17;
+    let model = Model {
+        name: "wide-relu".into(),
+        scale_bits: 7,
+        activation_bits: 16,
+        tensors: vec![
+            tensor("x", &[1, len], TensorKind::Input),
+            tensor("y", &[1, len], TensorKind::Activation),
+        ],
+        nodes: vec![node("relu", Op::Relu, &[0], 1)],
+        inputs: vec![0],
+        outputs: vec![1],
+    };
+    let pk = keys(model, WeightVisibility::Public);
+    let (vars, count) = pk.vk.witness_chunks();
+    assert_eq!(vars, proof::WITNESS_CHUNK_VARS);
+    assert!(count >= 2, "{count} chunk(s)");
+    let input: Vec<i64> = (0..len as i64).map(|i| (i * 7919) % 4001 - 2000).collect();
+    let p = proof::prove(CpuBackend::global(), &pk, &input).unwrap();
+    assert_eq!(p.witness_commitments.len(), count);
+    proof::verify(&pk.vk, &input, &p).unwrap();
+    let decoded = proof::ModelProof::from_bytes(&p.to_bytes()).unwrap();
+    proof::verify(&pk.vk, &input, &decoded).unwrap();
+
+    let mut swapped = p.clone();
+    swapped.witness_commitments.swap(0, 1);
+    assert!(proof::verify(&pk.vk, &input, &swapped).is_err());
+    let mut changed = p.clone();
+    changed.witness_commitments[count - 1] = p.witness_commitments[0];
+    assert!(proof::verify(&pk.vk, &input, &changed).is_err());
+    let mut missing = p.clone();
+    missing.witness_commitments.pop();
+    let err = proof::verify(&pk.vk, &input, &missing).unwrap_err();
+    assert!(matches!(err, ProofError::Shape(_)), "{err}");
+    let mut extra = p.clone();
+    extra.witness_commitments.push(p.witness_commitments[0]);
+    let err = proof::verify(&pk.vk, &input, &extra).unwrap_err();
+    assert!(matches!(err, ProofError::Shape(_)), "{err}");
+}

@@ -306,11 +306,13 @@ fn walk(p: &mut ModelProof, v: &mut Visitor) {
     for (i, x) in p.output.iter_mut().enumerate() {
         v(&|| format!("output[{i}]"), Site::Output, Elem::Int(x));
     }
-    v(
-        &|| "witness_commitment".into(),
-        Site::WitnessCommitment,
-        Elem::Gt(&mut p.witness_commitment.0),
-    );
+    for (i, c) in p.witness_commitments.iter_mut().enumerate() {
+        v(
+            &|| format!("witness_commitments[{i}]"),
+            Site::WitnessCommitment,
+            Elem::Gt(&mut c.0),
+        );
+    }
     for (node, op) in p.ops.iter_mut().enumerate() {
         // An op with a sumcheck checks every value it sends itself; one
         // without (Add/Sub) leaves them to the claims they become.
@@ -415,6 +417,7 @@ fn framing_bytes(p: &ModelProof) -> usize {
     8 + 4 // magic, version
         + SETTINGS_LEN // the header: hints, checked whole by `verify_file` (see below)
         + 4 + 4 // input and output counts
+        + 4 // witness commitment count
         + 4 + ops
         + 4 + lookups
         + 4 + 4 * p.range_inputs.len()

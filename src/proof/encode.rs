@@ -30,8 +30,13 @@ pub const MAX_OP_VALUES: usize = 64;
 pub const MAX_OP_SUMCHECKS: usize = 8;
 /// Most lookup tables in a proof.
 pub const MAX_LOOKUPS: usize = 16;
-/// Most claimed polynomials / Dory openings in a reduction.
+/// Most witness chunks ([`super::witness_chunks`]): 2^28 entries at 2^18 each,
+/// far past what a key is built for ([`super::preprocess`] refuses more).
+pub const MAX_WITNESS_CHUNKS: usize = 1 << 10;
+/// Most Dory openings in a reduction.
 pub const MAX_REDUCTION_ITEMS: usize = 16;
+/// Most claimed polynomials in a reduction: every witness chunk and the model.
+pub const MAX_REDUCTION_VALUES: usize = MAX_WITNESS_CHUNKS + 1;
 /// Most values a node's range check opens.
 pub const MAX_RANGE_INPUTS: usize = crate::ops::range::MAX_CHECK_INPUTS;
 /// Largest proof file the CLI and the service read: two sets of
@@ -97,7 +102,7 @@ impl Decode for ReductionProof {
 
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let sumcheck = SumcheckProof::decode(r)?;
-        let n = r.read_count("reduction value count", MAX_REDUCTION_ITEMS, FR_LEN)?;
+        let n = r.read_count("reduction value count", MAX_REDUCTION_VALUES, FR_LEN)?;
         let values = (0..n)
             .map(|_| r.read_fr("reduction value"))
             .collect::<Result<Vec<_>, _>>()?;
@@ -119,7 +124,10 @@ impl Encode for ModelProof {
         self.settings.encode(w);
         write_i64s(w, &self.input);
         write_i64s(w, &self.output);
-        self.witness_commitment.encode(w);
+        w.write_len(self.witness_commitments.len());
+        for c in &self.witness_commitments {
+            c.encode(w);
+        }
         w.write_len(self.ops.len());
         for op in &self.ops {
             op.encode(w);
@@ -176,7 +184,8 @@ impl Decode for ModelProof {
             settings,
             input,
             output: read_i64s(r, "public output")?,
-            witness_commitment: Commitment::decode(r)?,
+            witness_commitments: r
+                .read_vec::<Commitment>("witness commitment count", MAX_WITNESS_CHUNKS)?,
             ops: r.read_vec::<OpMessage>("operator count", MAX_OPS)?,
             lookups: r.read_vec::<LookupProof>("lookup count", MAX_LOOKUPS)?,
             range_inputs: {

@@ -2,10 +2,11 @@
 //!
 //! 1. Integer inference records the witness; every tensor that crosses an op
 //!    boundary, every rescale remainder and every lookup table's multiplicities
-//!    are placed in aligned blocks of one witness polynomial and committed once.
+//!    are placed in aligned blocks of one witness polynomial, committed as
+//!    chunks of at most 2^[`WITNESS_CHUNK_VARS`] entries ([`witness_chunks`]).
 //! 2. The transcript absorbs the verifying key's digest, the public input and
 //!    output (every input's values, then every output's, concatenated in the
-//!    model's order), and the witness commitment.
+//!    model's order), and the witness chunks' commitments.
 //! 3. Each op proves its local relation at a fresh random point ([`crate::ops`]),
 //!    leaving evaluation claims on committed tensors and weights.
 //! 4. One LogUp-GKR lookup per table: the byte table checks every range (rescale
@@ -13,9 +14,10 @@
 //!    decompositions ([`range`]); function tables check Tanh/Sigmoid pairs.
 //! 5. The verifier evaluates each public input's and output's MLE itself at a
 //!    random point and adds them as claims on the witness.
-//! 6. All claims are reduced to one Dory opening per polynomial (witness, and the
-//!    model polynomial when weights are committed). With public weights the
-//!    verifier evaluates weight claims itself.
+//! 6. All claims are reduced to one Dory opening per layout: the witness
+//!    chunks share one (and the model polynomial's when weights are committed,
+//!    if its columns are as many), combined homomorphically. With public
+//!    weights the verifier evaluates weight claims itself.
 
 pub mod encode;
 pub mod layout;
@@ -44,7 +46,16 @@ use crate::pcs::{
 use crate::transcript::ProofTranscript;
 
 /// Version of the proof and key formats; part of the key digest.
-pub const PROOF_VERSION: u32 = 10;
+pub const PROOF_VERSION: u32 = 11;
+
+/// log2 of the entries of one witness chunk: a witness larger than this is
+/// committed as several polynomials of 2^18 entries (2^9 × 2^9 matrices, unless
+/// a block is larger), which the reduction opens together with one Dory proof
+/// of 2^9 columns. A Dory opening costs work proportional to its columns, a
+/// commitment to the entries plus one pairing per row: measured on this
+/// 2-core machine, opening 2^21 entries (2^10 × 2^11) took 2.9 s and 2^18
+/// (2^9 × 2^9) 0.75 s, committing 2^21 0.55 s and 2^18 0.13 s.
+pub const WITNESS_CHUNK_VARS: usize = 18;
 
 /// Who sees the model's weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -162,7 +173,8 @@ pub struct ModelProof {
     /// The quantized public output: every model output's values, concatenated
     /// in [`Model::outputs`] order.
     pub output: Vec<i64>,
-    pub witness_commitment: Commitment,
+    /// One commitment per witness chunk ([`witness_chunks`]), in order.
+    pub witness_commitments: Vec<Commitment>,
     pub ops: Vec<OpMessage>,
     pub lookups: Vec<LookupProof>,
     /// Per range check ([`range::range_checks`]), its inputs at the byte
@@ -211,13 +223,27 @@ pub fn padding_output(kind: TableKind, model: &Model) -> i64 {
     }
 }
 
+/// The witness polynomial as committed: `(vars, count)`, `count` chunks of
+/// `2^vars` entries, chunk k holding the entries `k·2^vars ..` (the last one
+/// zero-padded; chunks past the last block are not committed at all).
+/// `vars` is [`WITNESS_CHUNK_VARS`], or the largest block's variables when
+/// larger (a block lies in one chunk), or the whole polynomial's when smaller
+/// (one chunk: the witness polynomial itself).
+pub fn witness_chunks(witness: &BlockLayout) -> (usize, usize) {
+    let largest = witness.blocks.iter().map(|b| b.2).max().unwrap_or(0);
+    let vars = witness.num_vars.min(WITNESS_CHUNK_VARS.max(largest));
+    let used: usize = witness.blocks.iter().map(|b| 1usize << b.2).sum();
+    (vars, used.div_ceil(1 << vars).max(1))
+}
+
 /// σ of both commitments, from the block layouts of [`block_layouts`].
 fn dory_sigma(witness: &BlockLayout, weights: &BlockLayout, visibility: WeightVisibility) -> usize {
     let committed = visibility.commits() && !weights.blocks.is_empty();
+    let (chunk_vars, _) = witness_chunks(witness);
     if committed {
-        witness.num_vars.max(weights.num_vars).div_ceil(2)
+        chunk_vars.max(weights.num_vars).div_ceil(2)
     } else {
-        witness.num_vars.div_ceil(2)
+        chunk_vars.div_ceil(2)
     }
 }
 
@@ -229,16 +255,26 @@ pub fn dory_layouts(
     visibility: WeightVisibility,
 ) -> (Layout, Layout) {
     let sigma = dory_sigma(witness, weights, visibility);
+    let (chunk_vars, _) = witness_chunks(witness);
     (
-        dory_layout(witness, sigma),
+        Layout {
+            nu: chunk_vars - sigma.min(chunk_vars),
+            sigma: sigma.min(chunk_vars),
+        },
         dory_layout(weights, sigma.min(weights.num_vars)),
     )
 }
 
 impl VerifyingKey {
-    /// The Dory layouts of the witness and the model polynomial (one σ).
+    /// The Dory layouts of each witness chunk and of the model polynomial
+    /// (one σ where they allow it).
     pub fn dory_layouts(&self) -> (Layout, Layout) {
         dory_layouts(&self.witness_layout, &self.model_layout, self.visibility)
+    }
+
+    /// `(vars, count)` of the witness chunks ([`witness_chunks`]).
+    pub fn witness_chunks(&self) -> (usize, usize) {
+        witness_chunks(&self.witness_layout)
     }
 
     /// Blake2b-512 over everything the key fixes: format version, model structure
@@ -334,6 +370,13 @@ pub fn preprocess<B: Backend + ?Sized>(
         return Err(ProofError::Shape(format!(
             "{range_sets} range-checked nodes; a proof holds at most {} lookup query sets per table",
             crate::encoding::MAX_QUERY_SETS
+        )));
+    }
+    let (_, chunks) = witness_chunks(&block_layouts(&model, visibility).0);
+    if chunks > encode::MAX_WITNESS_CHUNKS {
+        return Err(ProofError::Shape(format!(
+            "a witness of {chunks} chunks of 2^{WITNESS_CHUNK_VARS} entries; a proof holds at most {}",
+            encode::MAX_WITNESS_CHUNKS
         )));
     }
     let needed = required_generators(&model);
@@ -436,7 +479,7 @@ pub(crate) fn absorb_statement(
     vk: &VerifyingKey,
     input: &[i64],
     output: &[i64],
-    witness: &Commitment,
+    witness: &[Commitment],
 ) {
     t.append_message(b"vk", &vk.digest);
     t.append_u64(b"input_len", input.len() as u64);
@@ -447,7 +490,10 @@ pub(crate) fn absorb_statement(
     for v in output {
         t.append_message(b"output", &v.to_le_bytes());
     }
-    t.append_point(b"witness_commitment", &witness.0 .0);
+    t.append_u64(b"witness_chunks", witness.len() as u64);
+    for c in witness {
+        t.append_point(b"witness_commitment", &c.0 .0);
+    }
 }
 
 /// MLE of a public tensor's padded values at `point` (the caller checks that
@@ -743,16 +789,26 @@ pub fn prove_witness<B: GlobalBackend>(
         witness,
         limbs: &limbs,
     };
-    let witness_poly =
-        MultilinearPoly::from_small(witness_values(vk, &ctx, &tables, &multiplicities))?;
+    let mut witness_values = witness_values(vk, &ctx, &tables, &multiplicities);
+    let (chunk_vars, chunk_count) = vk.witness_chunks();
+    witness_values.truncate(chunk_count << chunk_vars);
+    let witness_polys = witness_values
+        .chunks(1 << chunk_vars)
+        .map(|chunk| MultilinearPoly::from_small(chunk.to_vec()))
+        .collect::<Result<Vec<_>, _>>()?;
+    drop(witness_values);
     let witness_layout = vk.dory_layouts().0;
-    let (witness_commitment, witness_hint) = {
+    let committed = {
         let _span = tracing::info_span!("commit").entered();
-        pcs::commit(backend, &witness_poly, witness_layout, &pk.setup)?
+        witness_polys
+            .iter()
+            .map(|poly| pcs::commit(backend, poly, witness_layout, &pk.setup))
+            .collect::<Result<Vec<_>, _>>()?
     };
+    let witness_commitments: Vec<Commitment> = committed.iter().map(|(c, _)| *c).collect();
 
     let mut t = ProofTranscript::new(b"zkinfer/model-proof");
-    absorb_statement(&mut t, vk, input, &output, &witness_commitment);
+    absorb_statement(&mut t, vk, input, &output, &witness_commitments);
 
     // Per-op proofs.
     let mut claims: Vec<SlotClaim> = Vec::new();
@@ -810,11 +866,15 @@ pub fn prove_witness<B: GlobalBackend>(
     let reduction = {
         let _span = tracing::info_span!("opening").entered();
         let (witness_claims, model_claims) = route(vk, &claims)?;
-        let mut polys = vec![ProverPoly {
-            poly: &witness_poly,
-            commitment: &witness_commitment,
-            hint: &witness_hint,
-        }];
+        let mut polys: Vec<ProverPoly> = witness_polys
+            .iter()
+            .zip(&committed)
+            .map(|(poly, (commitment, hint))| ProverPoly {
+                poly,
+                commitment,
+                hint,
+            })
+            .collect();
         let mut all = witness_claims;
         if let Some((poly, c, h)) = &pk.model_poly {
             polys.push(ProverPoly {
@@ -830,7 +890,7 @@ pub fn prove_witness<B: GlobalBackend>(
         settings: verdict::ProofSettings::of(vk),
         input: input.to_vec(),
         output,
-        witness_commitment,
+        witness_commitments,
         ops: op_proofs,
         lookups,
         range_inputs,
@@ -968,9 +1028,13 @@ fn bind_public(
     }
 }
 
-/// Splits slot claims into witness-polynomial and model-polynomial claims; with
-/// public weights, weight claims are checked here against the key's weights.
+/// Splits slot claims into witness-chunk and model-polynomial claims (the
+/// chunks are polynomials `0..count`, the model's is `count`): a block lies in
+/// one chunk, so its claim's point in the witness polynomial ends in that
+/// chunk's index bits, and the rest is the chunk's point. With public weights,
+/// weight claims are checked here against the key's weights.
 fn route(vk: &VerifyingKey, claims: &[SlotClaim]) -> Result<(Vec<Claim>, Vec<Claim>), ProofError> {
+    let (chunk_vars, chunk_count) = vk.witness_chunks();
     let mut witness = Vec::new();
     let mut model = Vec::new();
     for claim in claims {
@@ -1003,14 +1067,14 @@ fn route(vk: &VerifyingKey, claims: &[SlotClaim]) -> Result<(Vec<Claim>, Vec<Cla
                                 ))
                             })?;
                     model.push(Claim {
-                        poly: 1,
+                        poly: chunk_count,
                         point,
                         value: claim.value,
                     });
                 }
             }
         } else {
-            let point = vk
+            let mut point = vk
                 .witness_layout
                 .point(claim.slot, &claim.point)
                 .ok_or_else(|| {
@@ -1019,8 +1083,13 @@ fn route(vk: &VerifyingKey, claims: &[SlotClaim]) -> Result<(Vec<Claim>, Vec<Cla
                         claim.slot
                     ))
                 })?;
+            let (offset, _) = vk
+                .witness_layout
+                .find(claim.slot)
+                .expect("point found the slot");
+            point.truncate(chunk_vars);
             witness.push(Claim {
-                poly: 0,
+                poly: offset >> chunk_vars,
                 point,
                 value: claim.value,
             });
@@ -1115,8 +1184,15 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ModelProof) -> Result<()
         proof.ops.len(),
         proof.lookups.len(),
     )?;
+    let (_, chunk_count) = vk.witness_chunks();
+    if proof.witness_commitments.len() != chunk_count {
+        return Err(ProofError::Shape(format!(
+            "{} witness commitments, the key's witness has {chunk_count} chunks",
+            proof.witness_commitments.len()
+        )));
+    }
     let mut t = ProofTranscript::new(b"zkinfer/model-proof");
-    absorb_statement(&mut t, vk, input, &proof.output, &proof.witness_commitment);
+    absorb_statement(&mut t, vk, input, &proof.output, &proof.witness_commitments);
 
     let mut claims: Vec<SlotClaim> = Vec::new();
     for (n, (node, op_proof)) in model.nodes.iter().zip(&proof.ops).enumerate() {
@@ -1168,10 +1244,14 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ModelProof) -> Result<()
     let _opening_span = tracing::debug_span!("verify_opening").entered();
     let (witness_claims, model_claims) = route(vk, &claims)?;
     let (witness_dory, model_dory) = vk.dory_layouts();
-    let mut polys = vec![VerifierPoly {
-        commitment: proof.witness_commitment,
-        layout: witness_dory,
-    }];
+    let mut polys: Vec<VerifierPoly> = proof
+        .witness_commitments
+        .iter()
+        .map(|&commitment| VerifierPoly {
+            commitment,
+            layout: witness_dory,
+        })
+        .collect();
     let mut all = witness_claims;
     if let Some(c) = vk.model_commitment {
         polys.push(VerifierPoly {

@@ -356,7 +356,10 @@ impl Encode for super::model::ZkModelProof {
         self.settings.encode(w);
         write_i64s(w, &self.input);
         write_i64s(w, &self.output);
-        self.witness_commitment.encode(w);
+        w.write_len(self.witness_commitments.len());
+        for c in &self.witness_commitments {
+            c.encode(w);
+        }
         w.write_len(self.ops.len());
         for op in &self.ops {
             op.encode(w);
@@ -416,7 +419,10 @@ impl Decode for super::model::ZkModelProof {
             settings,
             input,
             output: read_i64s(r, "public output")?,
-            witness_commitment: crate::pcs::Commitment::decode(r)?,
+            witness_commitments: r.read_vec::<crate::pcs::Commitment>(
+                "witness commitment count",
+                crate::proof::encode::MAX_WITNESS_CHUNKS,
+            )?,
             ops: r.read_vec::<super::ops::ZkOpMessage>("operator count", MAX_OPS)?,
             lookups: r
                 .read_vec::<ZkLookupProof>("lookup count", crate::proof::encode::MAX_LOOKUPS)?,

@@ -56,8 +56,9 @@ pub struct ZkModelProof {
     pub input: Vec<i64>,
     /// The quantized public output (every model output, in order).
     pub output: Vec<i64>,
-    /// The hiding commitment to the witness polynomial.
-    pub witness_commitment: Commitment,
+    /// One hiding commitment per witness chunk
+    /// ([`crate::proof::witness_chunks`]), in order.
+    pub witness_commitments: Vec<Commitment>,
     pub ops: Vec<ZkOpMessage>,
     pub lookups: Vec<ZkLookupProof>,
     /// Per range check: commitments to its inputs at the byte lookup's point.
@@ -149,24 +150,26 @@ pub fn prove_witness<B: GlobalBackend>(
         witness,
         limbs: &prepared.limbs,
     };
-    let witness_poly = MultilinearPoly::from_small(witness_values(
-        vk,
-        &ctx,
-        &prepared.tables,
-        &prepared.multiplicities,
-    ))?;
-    let (witness_commitment, witness_hint) = {
+    let mut witness_values = witness_values(vk, &ctx, &prepared.tables, &prepared.multiplicities);
+    let (chunk_vars, chunk_count) = vk.witness_chunks();
+    witness_values.truncate(chunk_count << chunk_vars);
+    let witness_polys = witness_values
+        .chunks(1 << chunk_vars)
+        .map(|chunk| MultilinearPoly::from_small(chunk.to_vec()))
+        .collect::<Result<Vec<_>, _>>()?;
+    drop(witness_values);
+    let committed = {
         let _span = tracing::info_span!("commit").entered();
-        hiding::commit(
-            backend,
-            &witness_poly,
-            vk.dory_layouts().0,
-            &pk.setup,
-            blinds,
-        )?
+        let layout = vk.dory_layouts().0;
+        let mut committed = Vec::with_capacity(witness_polys.len());
+        for poly in &witness_polys {
+            committed.push(hiding::commit(backend, poly, layout, &pk.setup, blinds)?);
+        }
+        committed
     };
+    let witness_commitments: Vec<Commitment> = committed.iter().map(|(c, _)| *c).collect();
     let mut t = ProofTranscript::new(DOMAIN);
-    absorb_statement(&mut t, vk, input, &prepared.output, &witness_commitment);
+    absorb_statement(&mut t, vk, input, &prepared.output, &witness_commitments);
 
     let mut claims: Vec<OpenedSlotClaim> = Vec::new();
     let op_proofs = {
@@ -279,11 +282,15 @@ pub fn prove_witness<B: GlobalBackend>(
                 },
             )
         });
-        let mut polys = vec![HiddenPoly {
-            poly: &witness_poly,
-            commitment: &witness_commitment,
-            hint: &witness_hint,
-        }];
+        let mut polys: Vec<HiddenPoly> = witness_polys
+            .iter()
+            .zip(&committed)
+            .map(|(poly, (commitment, hint))| HiddenPoly {
+                poly,
+                commitment,
+                hint,
+            })
+            .collect();
         let model_commitment = vk.model_commitment;
         if let (Some((poly, hint)), Some(commitment)) = (&model_hint, &model_commitment) {
             polys.push(HiddenPoly {
@@ -302,7 +309,7 @@ pub fn prove_witness<B: GlobalBackend>(
         settings: ProofSettings::of(vk),
         input: input.to_vec(),
         output: prepared.output,
-        witness_commitment,
+        witness_commitments,
         ops: op_proofs,
         lookups,
         range_inputs,
@@ -379,34 +386,46 @@ fn bind_public<V>(
     }
 }
 
-/// Places each claim on its polynomial: weights on the model polynomial
-/// (index 1), everything else on the witness (index 0).
+/// Places each claim on its polynomial: witness slots on their chunk
+/// (indices `0..count`, as [`crate::proof::witness_chunks`] splits the
+/// witness), weights on the model polynomial (index `count`).
 fn route<V>(
     vk: &VerifyingKey,
     claims: Vec<SlotClaim<V>>,
 ) -> Result<Vec<(usize, Vec<Fr>, V)>, ProofError> {
+    let (chunk_vars, chunk_count) = vk.witness_chunks();
     claims
         .into_iter()
         .map(|c| {
             let is_weight = matches!(c.slot, Slot::Tensor(t)
                 if matches!(vk.model.tensors[t].kind, TensorKind::Weight { .. }));
-            let (poly, layout) = if is_weight {
+            let wrong_size = || {
+                ProofError::Shape(format!(
+                    "claim on {:?} has a point of the wrong size",
+                    c.slot
+                ))
+            };
+            if is_weight {
                 if vk.model_commitment.is_none() {
                     return Err(ProofError::Shape(
                         "weight claims without a weight commitment".into(),
                     ));
                 }
-                (1, &vk.model_layout)
-            } else {
-                (0, &vk.witness_layout)
-            };
-            let point = layout.point(c.slot, &c.point).ok_or_else(|| {
-                ProofError::Shape(format!(
-                    "claim on {:?} has a point of the wrong size",
-                    c.slot
-                ))
-            })?;
-            Ok((poly, point, c.value))
+                let point = vk
+                    .model_layout
+                    .point(c.slot, &c.point)
+                    .ok_or_else(wrong_size)?;
+                return Ok((chunk_count, point, c.value));
+            }
+            // A block lies in one chunk: the point's top variables are the
+            // chunk's index, the rest is the point in that chunk.
+            let mut point = vk
+                .witness_layout
+                .point(c.slot, &c.point)
+                .ok_or_else(wrong_size)?;
+            let (offset, _) = vk.witness_layout.find(c.slot).ok_or_else(wrong_size)?;
+            point.truncate(chunk_vars);
+            Ok((offset >> chunk_vars, point, c.value))
         })
         .collect()
 }
@@ -431,7 +450,14 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ZkModelProof) -> Result<
     let gens = PedersenGens::dory();
     let mut t = ProofTranscript::new(DOMAIN);
     t.defer_sigma_checks();
-    absorb_statement(&mut t, vk, input, &proof.output, &proof.witness_commitment);
+    let (_, chunk_count) = vk.witness_chunks();
+    if proof.witness_commitments.len() != chunk_count {
+        return Err(ProofError::Shape(format!(
+            "{} witness commitments, the key's witness has {chunk_count} chunks",
+            proof.witness_commitments.len()
+        )));
+    }
+    absorb_statement(&mut t, vk, input, &proof.output, &proof.witness_commitments);
 
     let mut claims: Vec<CommittedSlotClaim> = Vec::new();
     for (n, (node, message)) in model.nodes.iter().zip(&proof.ops).enumerate() {
@@ -523,10 +549,14 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ZkModelProof) -> Result<
     let _opening_span = tracing::debug_span!("verify_opening").entered();
     let routed = route(vk, claims)?;
     let (witness_dory, model_dory) = vk.dory_layouts();
-    let mut polys = vec![VerifierPoly {
-        commitment: proof.witness_commitment,
-        layout: witness_dory,
-    }];
+    let mut polys: Vec<VerifierPoly> = proof
+        .witness_commitments
+        .iter()
+        .map(|&commitment| VerifierPoly {
+            commitment,
+            layout: witness_dory,
+        })
+        .collect();
     if let Some(c) = vk.model_commitment {
         polys.push(VerifierPoly {
             commitment: c,

@@ -488,3 +488,54 @@ fn convolution_and_max_pool_prove_verify_and_reject_tampering() {
     assert!(model::verify(&pk.vk, &input, &bad).is_err());
     assert_flips_rejected(&pk, &input, &p, 60);
 }
+
+/// A witness over one chunk (2^18 entries) gets one hiding commitment per
+/// chunk, opened together: it proves and verifies, and swapped, changed,
+/// missing or extra chunk commitments are rejected.
+#[test]
+fn a_witness_over_one_chunk_is_committed_in_hiding_chunks() {
+    use TensorKind::Activation as A;
+    let len = 1usize << 17;
+    let model = Model {
+        name: "wide-mul-relu".into(),
+        scale_bits: 7,
+        activation_bits: 16,
+        tensors: vec![
+            tensor("x", &[1, len], TensorKind::Input),
+            weight("c", &[1], vec![-3]),
+            tensor("m", &[1, len], A),
+            tensor("y", &[1, len], A),
+        ],
+        nodes: vec![
+            node("mul", Op::Mul, &[0, 1], 2),
+            node("relu", Op::Relu, &[2], 3),
+        ],
+        inputs: vec![0],
+        outputs: vec![3],
+    };
+    let pk = keys(model, WeightVisibility::Hidden);
+    let (vars, count) = pk.vk.witness_chunks();
+    assert_eq!(vars, proof::WITNESS_CHUNK_VARS);
+    assert!(count >= 2, "{count} chunk(s)");
+    let input: Vec<i64> = (0..len as i64).map(|i| (i * 7919) % 4001 - 2000).collect();
+    let p = prove_seeded(&pk, &input, 7);
+    assert_eq!(p.witness_commitments.len(), count);
+    model::verify(&pk.vk, &input, &p).unwrap();
+    let decoded = ZkModelProof::from_bytes(&p.to_bytes()).unwrap();
+    model::verify(&pk.vk, &input, &decoded).unwrap();
+
+    let mut swapped = p.clone();
+    swapped.witness_commitments.swap(0, 1);
+    assert!(model::verify(&pk.vk, &input, &swapped).is_err());
+    let mut changed = p.clone();
+    changed.witness_commitments[count - 1] = p.witness_commitments[0];
+    assert!(model::verify(&pk.vk, &input, &changed).is_err());
+    let mut missing = p.clone();
+    missing.witness_commitments.pop();
+    let err = model::verify(&pk.vk, &input, &missing).unwrap_err();
+    assert!(matches!(err, ProofError::Shape(_)), "{err}");
+    let mut extra = p.clone();
+    extra.witness_commitments.push(p.witness_commitments[0]);
+    let err = model::verify(&pk.vk, &input, &extra).unwrap_err();
+    assert!(matches!(err, ProofError::Shape(_)), "{err}");
+}

@@ -83,6 +83,7 @@ fn main() {
         ("addsubmul0", WeightVisibility::Committed, "committed"),
         ("perceptron", WeightVisibility::Committed, "committed"),
         ("perceptron", WeightVisibility::Public, "public"),
+        ("perceptron", WeightVisibility::Hidden, "hidden"),
     ] {
         let p = prepared(model, visibility);
         let pk = &p.keys.pk;
@@ -106,10 +107,21 @@ fn main() {
         }
         let values = input_of(model);
         let input = quant::quantize_input(&values, pk.model.scale_bits);
-        let proof = proof::prove(CpuBackend::global(), pk, &input).expect("prove");
-        proof::verify(&pk.vk, &input, &proof).expect("the seed proof verifies");
-        let bytes = proof.to_bytes();
-        let selector = u8::from(visibility == WeightVisibility::Public);
+        let bytes = if visibility.is_zk() {
+            let proof = zkinfer::zk::model::prove(CpuBackend::global(), pk, &input).expect("prove");
+            zkinfer::zk::model::verify(&pk.vk, &input, &proof).expect("the seed proof verifies");
+            proof.to_bytes()
+        } else {
+            let proof = proof::prove(CpuBackend::global(), pk, &input).expect("prove");
+            proof::verify(&pk.vk, &input, &proof).expect("the seed proof verifies");
+            proof.to_bytes()
+        };
+        // proof_decode_verify's selector: 0 committed, 1 public, 2 hidden.
+        let selector = match visibility {
+            WeightVisibility::Committed => 0u8,
+            WeightVisibility::Public => 1,
+            WeightVisibility::Hidden => 2,
+        };
         let mut seed = vec![selector];
         seed.extend_from_slice(&bytes);
         put(
