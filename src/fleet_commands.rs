@@ -82,6 +82,9 @@ pub struct WorkerArgs {
     /// Weight visibility (as the service's --weights).
     #[arg(long, default_value = "committed", value_parser = crate::parse_visibility)]
     pub weights: WeightVisibility,
+    /// One model's weight visibility (as the service's --weights-of).
+    #[arg(long, value_name = "MODEL=VISIBILITY", value_parser = crate::parse_weights_of)]
+    pub weights_of: Vec<(String, WeightVisibility)>,
     /// Value of a symbolic batch dimension (as the service's --batch-size).
     #[arg(long, default_value_t = 1)]
     pub batch_size: usize,
@@ -136,13 +139,6 @@ pub fn worker(_: WorkerArgs) -> anyhow::Result<()> {
 
 #[cfg(feature = "fleet")]
 pub fn worker(args: WorkerArgs) -> anyhow::Result<()> {
-    if args.weights.is_zk() {
-        anyhow::bail!(
-            "--weights hidden: the {} makes transparent proofs only so far; prove hidden-weight \
-             models with `zkinfer prove --zk` (see docs/zero-knowledge.md)",
-            "fleet worker"
-        );
-    }
     use std::sync::Arc;
     use std::time::Duration;
 
@@ -181,6 +177,14 @@ pub fn worker(args: WorkerArgs) -> anyhow::Result<()> {
                 path.display()
             );
         }
+    }
+    let weights_of: std::collections::BTreeMap<String, WeightVisibility> =
+        args.weights_of.iter().cloned().collect();
+    if let Some(name) = weights_of.keys().find(|n| !names.contains_key(*n)) {
+        anyhow::bail!(
+            "--weights-of names model `{name}`, which this worker does not load (it loads: {})",
+            names.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
     }
     let id = args.id.clone().unwrap_or_else(worker::default_id);
     if id.is_empty()
@@ -234,6 +238,10 @@ pub fn worker(args: WorkerArgs) -> anyhow::Result<()> {
             let mut setups = Setups::in_default_dir();
             let mut out = Vec::new();
             for path in &paths {
+                let mut params = params;
+                if let Some(&v) = weights_of.get(&zkinfer::keys::cache::model_name(path)) {
+                    params.visibility = v;
+                }
                 let p = keys::prepare(
                     CpuBackend::global(),
                     &handle,

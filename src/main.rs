@@ -99,9 +99,14 @@ struct ServeArgs {
     /// Fixed-point scale: values are stored as integers times 2^BITS.
     #[arg(long, value_name = "BITS", default_value_t = zkinfer::model::DEFAULT_SCALE_BITS)]
     scale: u32,
-    /// Weight visibility of every model: `committed` or `public`.
+    /// Weight visibility of every model: `committed`, `public` or `hidden`
+    /// (hidden: zero-knowledge proofs, see docs/zero-knowledge.md).
     #[arg(long, default_value = "committed", value_parser = parse_visibility)]
     weights: WeightVisibility,
+    /// One model's weight visibility, overriding --weights for it
+    /// (repeatable), e.g. `--weights-of authorization=hidden`.
+    #[arg(long, value_name = "MODEL=VISIBILITY", value_parser = parse_weights_of)]
+    weights_of: Vec<(String, WeightVisibility)>,
     /// Value of a symbolic batch dimension.
     #[arg(long, default_value_t = 1)]
     batch_size: usize,
@@ -231,6 +236,17 @@ struct VerifyArgs {
     /// Print JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// `NAME=VISIBILITY`: one served model's weight visibility (`--weights-of`).
+fn parse_weights_of(s: &str) -> Result<(String, WeightVisibility), String> {
+    let (name, visibility) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}`: expected MODEL=VISIBILITY, e.g. `perceptron=hidden`"))?;
+    if name.is_empty() {
+        return Err(format!("`{s}`: the model name before `=` is empty"));
+    }
+    Ok((name.to_string(), parse_visibility(visibility)?))
 }
 
 fn parse_visibility(s: &str) -> Result<WeightVisibility, String> {
@@ -378,13 +394,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     use zkinfer::keys::cache::{KeyLocation, KeyParams, Setups};
     use zkinfer::service::{self, Service, ServiceConfig, TlsFiles};
-    if args.weights.is_zk() {
-        anyhow::bail!(
-            "--weights hidden: the {} makes transparent proofs only so far; prove hidden-weight \
-             models with `zkinfer prove --zk` (see docs/zero-knowledge.md)",
-            "service"
-        );
-    }
     let config = ServiceConfig {
         workers: args.workers,
         queue: args.queue,
@@ -402,6 +411,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         log_inputs: args.log_inputs,
         job_history: args.job_history,
+        weights_of: args.weights_of.iter().cloned().collect(),
     };
     #[cfg(not(feature = "fleet"))]
     if args.nats.nats.is_some() {

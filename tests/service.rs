@@ -700,3 +700,92 @@ async fn settings_fingerprints_and_ranges_speak_the_users_terms() {
     }
     server.shutdown().await;
 }
+
+/// `--weights-of perceptron=hidden` beside a committed model: the hidden one
+/// answers with a zero-knowledge proof that the library's zero-knowledge
+/// verifier and the verify route accept, and that the route rejects when a
+/// byte is flipped; the committed one still answers transparently. A
+/// `--weights-of` name that is not served is refused before loading.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_with_hidden_weights_is_served_with_zero_knowledge_proofs() {
+    use zkinfer::zk::model::{self as zk_model, ZkModelProof};
+    let config = ServiceConfig {
+        weights_of: [("perceptron".to_string(), WeightVisibility::Hidden)].into(),
+        ..ServiceConfig::default()
+    };
+    let server = Server::start_with(
+        vec![model_path("authorization"), model_path("perceptron")],
+        config,
+    )
+    .await;
+    let served: Vec<_> = server.service.models().collect();
+    let perceptron = served.iter().find(|m| m.name == "perceptron").unwrap();
+    let authorization = served.iter().find(|m| m.name == "authorization").unwrap();
+    assert_eq!(perceptron.pk.vk.visibility, WeightVisibility::Hidden);
+    assert_eq!(authorization.pk.vk.visibility, WeightVisibility::Committed);
+
+    let data = input_json("perceptron")["input_data"].clone();
+    let answer = post(
+        server.addr,
+        "/v1/models/perceptron/prove",
+        &json!({"input_data": data, "tier": "proof"}),
+    )
+    .await;
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(answer.json()["proof"].as_str().unwrap())
+        .unwrap();
+    let proof = ZkModelProof::from_bytes(&bytes).expect("a zero-knowledge proof file");
+    zk_model::verify(&perceptron.pk.vk, &proof.input, &proof).unwrap();
+
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let ok = post(
+        server.addr,
+        "/v1/verify",
+        &json!({"model": "perceptron", "proof": b64(&bytes), "input_data": data}),
+    )
+    .await;
+    assert_eq!(ok.json()["accepted"], true, "{}", ok.json());
+    let mut tampered = bytes.clone();
+    let at = tampered.len() / 2;
+    tampered[at] ^= 1;
+    let rejected = post(
+        server.addr,
+        "/v1/verify",
+        &json!({"model": "perceptron", "proof": b64(&tampered)}),
+    )
+    .await;
+    assert_eq!(rejected.json()["accepted"], false, "{}", rejected.json());
+
+    // The committed model beside it still makes transparent proofs.
+    let expected = expected_output(&server.service);
+    let answer = post(server.addr, PROVE, &prove_body("proof")).await;
+    check_proof(&server.service, &answer, &expected);
+    server.shutdown().await;
+
+    let Err(err) = Service::load(
+        &[model_path("perceptron")],
+        &KeyParams {
+            import: ImportOptions::default(),
+            visibility: WeightVisibility::Committed,
+        },
+        &KeyLocation::Root(cache_dir().join("keys")),
+        &mut Setups::new(cache_dir()),
+        SelectedBackend::Cpu(CpuBackend::global()),
+        ServiceConfig {
+            weights_of: [("lenet".to_string(), WeightVisibility::Hidden)].into(),
+            ..ServiceConfig::default()
+        },
+    ) else {
+        panic!("an unknown --weights-of model is refused");
+    };
+    assert!(
+        matches!(&err, ServiceError::UnknownModel { name, .. } if name == "lenet"),
+        "{err}"
+    );
+}

@@ -17,7 +17,8 @@ use zkinfer::backend::CpuBackend;
 use zkinfer::keys::cache::{self, KeyLocation, KeyParams, KeyPolicy, PreparedModel, Setups};
 use zkinfer::onnx::ImportOptions;
 use zkinfer::proof::verdict::{self, ProofSettings};
-use zkinfer::proof::{self, ModelProof, WeightVisibility};
+use zkinfer::proof::{self, WeightVisibility};
+use zkinfer::zk::model::{prove_any_on, AnyProof};
 use zkinfer::{keys, quant, telemetry};
 
 pyo3::create_exception!(
@@ -60,7 +61,7 @@ impl Keys {
         self.prepared.imported.model.name.clone()
     }
 
-    /// `"committed"` or `"public"`.
+    /// `"committed"`, `"public"` or `"hidden"` (zero-knowledge proofs).
     #[getter]
     fn weights(&self) -> &'static str {
         cache::visibility_name(self.prepared.keys.pk.vk.visibility)
@@ -144,9 +145,10 @@ fn preprocess(
         None => None,
         Some("committed") => Some(WeightVisibility::Committed),
         Some("public") => Some(WeightVisibility::Public),
+        Some("hidden") => Some(WeightVisibility::Hidden),
         Some(other) => {
             return Err(value_error(format!(
-                "weights must be \"committed\" or \"public\", got {other:?}"
+                "weights must be \"committed\", \"public\" or \"hidden\", got {other:?}"
             )))
         }
     };
@@ -276,11 +278,11 @@ fn prove(
         let _subscriber = telemetry::scoped();
         let start = Instant::now();
         let (proof, phases) =
-            telemetry::collect_phases(|| proof::prove_on(&backend, &prepared.keys.pk, &quantized));
+            telemetry::collect_phases(|| prove_any_on(&backend, &prepared.keys.pk, &quantized));
         let prove_s = start.elapsed().as_secs_f64();
         let proof = proof.map_err(error)?;
         Ok::<_, PyErr>(ProveResult {
-            output: quant::dequantize(&proof.output, scale),
+            output: quant::dequantize(proof.output(), scale),
             float_output: report.float_output,
             max_abs_error: report.max_abs_error,
             device: device_name,
@@ -357,7 +359,7 @@ fn verify(
                 ),
             ));
         }
-        let (proof, checks) = match ModelProof::from_bytes_deferred(&proof_bytes) {
+        let (proof, checks) = match AnyProof::from_bytes_deferred(&proof_bytes) {
             Ok(decoded) => decoded,
             Err(e) => return Ok(rejected("decode", format!("malformed proof: {e}"))),
         };
@@ -376,7 +378,7 @@ fn verify(
                 (vk, shapes)
             }
             (None, Some(model)) => {
-                let params = verify_params(&proof.settings);
+                let params = verify_params(proof.settings());
                 let location = match keys {
                     Some(dir) => KeyLocation::Dir(dir),
                     None => KeyLocation::default_root(),
@@ -395,7 +397,7 @@ fn verify(
             }
             (None, None) => return Err(value_error("give the model or the vk to verify against")),
         };
-        if let Some(m) = verdict::mismatch(&proof.settings, &vk) {
+        if let Some(m) = verdict::mismatch(proof.settings(), &vk) {
             return Ok(rejected(m.check(), m.to_string()));
         }
         let scale = vk.model.scale_bits;
@@ -411,22 +413,22 @@ fn verify(
             };
             quant::check_input_range(&input, scale, vk.model.activation_bits)
                 .map_err(value_error)?;
-            if quant::quantize_input(&input, scale) != proof.input {
+            if quant::quantize_input(&input, scale) != proof.input() {
                 return Ok(rejected(
                     "input",
                     "the proof is for another input than the one given".into(),
                 ));
             }
         }
-        if let Err(r) = verdict::verify_file(&vk, &proof, checks) {
+        if let Err(r) = verdict::verify_any_file(&vk, &proof, checks) {
             return Ok(rejected(r.check, r.reason));
         }
         Ok(Verdict {
             accepted: true,
             check: None,
             reason: None,
-            input: quant::dequantize(&proof.input, scale),
-            output: quant::dequantize(&proof.output, scale),
+            input: quant::dequantize(proof.input(), scale),
+            output: quant::dequantize(proof.output(), scale),
             output_shapes,
             vk_fingerprint: Some(verdict::vk_fingerprint(&vk)),
             verify_s: start.elapsed().as_secs_f64(),

@@ -141,6 +141,26 @@ def test_public_weights_and_model_bytes():
     zkinfer.verify(proof, onnx_bytes)
 
 
+def test_hidden_weights_prove_with_zero_knowledge_and_verify():
+    model, data = model_and_input("lenet5")
+    keys = zkinfer.preprocess(model, weights="hidden")
+    assert keys.weights == "hidden"
+    x = as_array(keys, data)
+    proof = zkinfer.prove(model, x, keys=keys)
+    # A zero-knowledge proof file (its own magic), verified from the model
+    # file (the header names the visibility) and from the vk file.
+    assert proof.to_bytes()[:8] == b"ZKINFZKP"
+    verified = zkinfer.verify(proof, model, input=x)
+    np.testing.assert_array_equal(verified.output, proof.output)
+    zkinfer.verify(proof.to_bytes(), vk=keys.vk_path)
+    bad = bytearray(proof.data)
+    bad[len(bad) // 2] ^= 0x01
+    with pytest.raises(zkinfer.VerificationError):
+        zkinfer.verify(bytes(bad), vk=keys.vk_path)
+    with pytest.raises(ValueError, match="hidden"):
+        zkinfer.preprocess(model, weights="secret")
+
+
 def test_a_scikit_learn_mlp_proves_and_matches_its_prediction():
     sklearn = pytest.importorskip("sklearn.neural_network")
     skl2onnx = pytest.importorskip("skl2onnx")

@@ -91,8 +91,10 @@ def preprocess(
 
     ``scale``: fixed-point scale (values are multiples of 2^-scale).
     ``weights``: ``"committed"`` (the proof binds to a commitment to the
-    weights; binding, not yet hiding) or ``"public"`` (the verifier reads them
-    from the verifying key). ``keys``: a folder to keep the keys in instead of
+    weights; binding, not hiding), ``"hidden"`` (a hiding commitment and
+    zero-knowledge proofs: the verifier learns nothing about the weights
+    beyond the statement; see docs/zero-knowledge.md for the ops it covers)
+    or ``"public"`` (the verifier reads them from the verifying key). ``keys``: a folder to keep the keys in instead of
     the cache. ``rebuild``: build even if cached keys exist.
     """
     return _zkinfer.preprocess(

@@ -631,7 +631,9 @@ async fn prove_with_lease(
     let input = job.input.clone();
     let mut task = tokio::task::spawn_blocking(move || {
         let start = Instant::now();
-        let outcome = catch_unwind(AssertUnwindSafe(|| proof::prove_on(&backend, &pk, &input)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            crate::zk::model::prove_any_on(&backend, &pk, &input)
+        }));
         let seconds = start.elapsed().as_secs_f64();
         match outcome {
             Ok(Ok(proof)) => Ok((proof.to_bytes(), seconds)),

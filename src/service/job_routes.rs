@@ -422,14 +422,14 @@ async fn check_untrusted_proof(
     let m = model.clone();
     let (digest, callback) = (record.request_digest.clone(), record.callback_url.clone());
     tokio::task::spawn_blocking(move || {
-        let (proof, checks) = crate::proof::ModelProof::from_bytes_deferred(&bytes)
+        let (proof, checks) = crate::zk::model::AnyProof::from_bytes_deferred(&bytes)
             .map_err(|e| format!("malformed proof: {e}"))?;
-        crate::proof::verdict::verify_file(&m.pk.vk, &proof, checks)
+        crate::proof::verdict::verify_any_file(&m.pk.vk, &proof, checks)
             .map_err(|r| format!("check `{}` failed: {}", r.check, r.reason))?;
-        if jobs::request_digest(&m.name, &proof.input, callback.as_deref()) != digest {
+        if jobs::request_digest(&m.name, proof.input(), callback.as_deref()) != digest {
             return Err("it is a valid proof of another input than the job's".to_string());
         }
-        Ok((bytes, proof.output))
+        Ok((bytes, proof.output().to_vec()))
     })
     .await
     .map_err(|e| format!("verification task: {e}"))?

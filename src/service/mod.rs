@@ -82,7 +82,7 @@ pub use tls::{TlsError, TlsFiles};
 use crate::backend::registry::SelectedBackend;
 use crate::backend::CpuBackend;
 use crate::keys::cache::{self, CacheError, KeyLocation, KeyParams, KeyPolicy, Setups};
-use crate::proof::ProvingKey;
+use crate::proof::{ProvingKey, WeightVisibility};
 use auth::{Authenticator, KeyFileError, KeyRing};
 use metrics::Metrics;
 use pool::ProvingPool;
@@ -142,6 +142,9 @@ pub struct ServiceConfig {
     /// Finished deferred jobs remembered in memory (embedded mode; a fleet
     /// keeps them in NATS for its job TTL).
     pub job_history: usize,
+    /// Weight visibility per model name, overriding the key parameters'
+    /// (`--weights-of`); every name must be a served model's.
+    pub weights_of: BTreeMap<String, WeightVisibility>,
 }
 
 impl Default for ServiceConfig {
@@ -157,6 +160,7 @@ impl Default for ServiceConfig {
             tls: None,
             log_inputs: false,
             job_history: 1024,
+            weights_of: BTreeMap::new(),
         }
     }
 }
@@ -174,6 +178,8 @@ pub enum ServiceError {
     },
     #[error("--workers must be at least 1")]
     NoWorkers,
+    #[error("--weights-of names model `{name}`, which is not served (served: {served})")]
+    UnknownModel { name: String, served: String },
     #[error("model `{}`: {source}", path.display())]
     Model {
         path: PathBuf,
@@ -350,9 +356,20 @@ impl Service {
                 });
             }
         }
+        if let Some(name) = config.weights_of.keys().find(|n| !names.contains_key(*n)) {
+            return Err(ServiceError::UnknownModel {
+                name: name.clone(),
+                served: names.keys().cloned().collect::<Vec<_>>().join(", "),
+            });
+        }
         let access = Access::load(&config)?;
         let mut models = Vec::with_capacity(paths.len());
         for path in paths {
+            let mut params = *params;
+            if let Some(&visibility) = config.weights_of.get(&cache::model_name(path)) {
+                params.visibility = visibility;
+            }
+            let params = &params;
             let prepared = cache::prepare(
                 CpuBackend::global(),
                 path,

@@ -21,8 +21,9 @@ use super::auth::ProofTicket;
 use super::metrics::Metrics;
 use super::ServedModel;
 use crate::backend::registry::SelectedBackend;
-use crate::proof::{self, ModelProof, ProofError};
+use crate::proof::ProofError;
 use crate::telemetry::{self, PhaseTiming};
+use crate::zk::model::{self as zk_model, AnyProof};
 
 /// A proof to make.
 pub(crate) struct ProofJob {
@@ -41,7 +42,8 @@ pub(crate) struct ProofJob {
 
 /// A finished proof.
 pub(crate) struct ProofDone {
-    pub proof: ModelProof,
+    /// Transparent, or zero-knowledge for a model with hidden weights.
+    pub proof: AnyProof,
     pub bytes: Vec<u8>,
     pub queue_s: f64,
     pub prove_s: f64,
@@ -230,7 +232,7 @@ fn worker(receiver: &Mutex<mpsc::Receiver<ProofJob>>, shared: &Shared) {
         let start = Instant::now();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             telemetry::collect_phases(|| {
-                proof::prove_on(&shared.backend, &job.model.pk, &job.input)
+                zk_model::prove_any_on(&shared.backend, &job.model.pk, &job.input)
             })
         }));
         let prove_s = start.elapsed().as_secs_f64();

@@ -28,8 +28,9 @@ use super::auth::{ApiKey, Limited, ProofTicket, Scope};
 use super::error::{ApiError, ErrorCode};
 use super::pool::{JobError, ProofJob, SubmitError};
 use super::{job_routes, ServedModel, Service, Tier};
-use crate::proof::{self, ModelProof, ProofError};
+use crate::proof::{self, ProofError};
 use crate::quant;
+use crate::zk::model::AnyProof;
 
 /// The service's router (state included).
 pub(crate) fn router(service: Arc<Service>) -> Router {
@@ -493,7 +494,7 @@ async fn prove(
             ProveResponse {
                 model: model.name.clone(),
                 tier: "proof",
-                output: output_json(&model, &done.proof.output),
+                output: output_json(&model, done.proof.output()),
                 output_shape: shapes_json(&model.output_shapes),
                 proof_bytes: Some(done.bytes.len()),
                 proof: Some(base64::engine::general_purpose::STANDARD.encode(&done.bytes)),
@@ -606,18 +607,18 @@ async fn verify(
         .map_err(|_| shutting_down())?;
     let m = model.clone();
     let outcome =
-        tokio::task::spawn_blocking(move || -> Result<ModelProof, (&'static str, String)> {
-            let (proof, checks) = ModelProof::from_bytes_deferred(&bytes)
+        tokio::task::spawn_blocking(move || -> Result<AnyProof, (&'static str, String)> {
+            let (proof, checks) = AnyProof::from_bytes_deferred(&bytes)
                 .map_err(|e| ("decode", format!("malformed proof: {e}")))?;
             if let Some(input) = expected_input {
-                if input != proof.input {
+                if input != proof.input() {
                     return Err((
                         "input",
                         "the proof is for another input than `input_data`".into(),
                     ));
                 }
             }
-            proof::verdict::verify_file(&m.pk.vk, &proof, checks).map_err(|r| {
+            proof::verdict::verify_any_file(&m.pk.vk, &proof, checks).map_err(|r| {
                 let reason = match r.check {
                     "settings" => format!(
                         "{}; model `{}` is served with other settings: verify it with \
@@ -641,11 +642,11 @@ async fn verify(
             check: None,
             reason: None,
             input: Some(quant::lists_json(
-                &quant::dequantize(&proof.input, scale),
+                &quant::dequantize(proof.input(), scale),
                 &model.pk.model,
                 &model.pk.model.inputs,
             )),
-            output: Some(output_json(&model, &proof.output)),
+            output: Some(output_json(&model, proof.output())),
             verify_ms,
         },
         Err((check, reason)) => VerifyResponse {

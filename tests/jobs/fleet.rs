@@ -23,7 +23,12 @@ use crate::common::service::*;
 
 /// The in-process service on the fleet at `nats`, with a queue of `queue`.
 async fn fleet_server(nats: &NatsServer, queue: usize) -> Server {
-    let server = Server::start(ServiceConfig::default()).await;
+    fleet_server_with(nats, queue, ServiceConfig::default()).await
+}
+
+/// [`fleet_server`] with a service configuration of the caller's.
+async fn fleet_server_with(nats: &NatsServer, queue: usize, service: ServiceConfig) -> Server {
+    let server = Server::start(service).await;
     let options = NatsOptions {
         url: nats.url(),
         name: "zkinfer-serve-test".into(),
@@ -207,6 +212,44 @@ async fn two_workers_prove_every_job_and_the_proofs_verify() {
     assert_eq!(health["fleet"]["queue_depth"], 0, "{health}");
     let worker_health = get(a.metrics, "/healthz").await.json();
     assert_eq!(worker_health["id"], "wa");
+    server.shutdown().await;
+}
+
+/// A model served with hidden weights (`--weights-of`) and a worker started
+/// with `--weights hidden`: the fleet's proofs are zero-knowledge ones that
+/// verify under the service's key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_proves_hidden_weights_with_zero_knowledge() {
+    use zkinfer::zk::model::{self as zk_model, ZkModelProof};
+    let Some(nats) = nats::start() else { return };
+    let config = ServiceConfig {
+        weights_of: [(
+            "authorization".to_string(),
+            zkinfer::proof::WeightVisibility::Hidden,
+        )]
+        .into(),
+        ..ServiceConfig::default()
+    };
+    let server = fleet_server_with(&nats, 16, config).await;
+    let model = model_path("authorization");
+    let _w = Worker::start(
+        &nats.url(),
+        "wz",
+        &model,
+        &cache_dir().join("keys"),
+        5.0,
+        &["--weights", "hidden"],
+    );
+    let ids = [submit(server.addr).await];
+    let views = wait_all(server.addr, &ids, Duration::from_secs(60)).await;
+    assert_eq!(views[0]["state"], "done", "{}", views[0]);
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(views[0]["proof"].as_str().unwrap())
+        .unwrap();
+    let proof = ZkModelProof::from_bytes(&bytes).expect("a zero-knowledge proof file");
+    let vk = &server.service.models().next().unwrap().pk.vk;
+    assert!(vk.visibility.is_zk());
+    zk_model::verify(vk, &proof.input, &proof).unwrap();
     server.shutdown().await;
 }
 
