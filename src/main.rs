@@ -208,6 +208,11 @@ struct ProveArgs {
     /// Where to write the proof.
     #[arg(long)]
     proof: PathBuf,
+    /// Keep the input private (keys made with --zk): the proof holds no
+    /// input values and shows that some input in the activation range gives
+    /// the output.
+    #[arg(long)]
+    private_input: bool,
     #[command(flatten)]
     options: ModelOptions,
     /// Device: auto, cpu, cuda[:N], metal (ICICLE), wgpu, vulkan, wgpu-metal or wgpu-dx12.

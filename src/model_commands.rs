@@ -177,7 +177,8 @@ pub fn prove(args: &ProveArgs) -> anyhow::Result<()> {
     })?;
     let quantized = quant::quantize_input(input, scale);
     let start = Instant::now();
-    let proof = zkinfer::zk::model::prove_any_on(&backend, pk, &quantized)?;
+    let proof =
+        zkinfer::zk::model::prove_any_on_with(&backend, pk, &quantized, args.private_input)?;
     let prove_s = start.elapsed().as_secs_f64();
     let bytes = proof.to_bytes();
     std::fs::write(&args.proof, &bytes)
@@ -211,6 +212,7 @@ pub fn prove(args: &ProveArgs) -> anyhow::Result<()> {
                 "keys_s": prepared.keys.seconds,
                 "vk_fingerprint": fingerprint,
                 "settings": settings_json(proof.settings()),
+                "private_input": proof.private_input(),
             })
         );
     } else {
@@ -425,6 +427,17 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
     }
     let scale = vk.model.scale_bits;
     let mut input_file = None;
+    if let (Some(input_path), true) = (&args.input, proof.private_input()) {
+        return Err(reject(
+            "input",
+            format!(
+                "the proof keeps its input private (made with --private-input): it shows that \
+                 some input gives its output and cannot be checked against {}; verify without \
+                 --input",
+                input_path.display()
+            ),
+        ));
+    }
     if let Some(input_path) = &args.input {
         let file = quant::read_input_file(input_path)?;
         // Lists that do not fit the model's inputs are another input too.
@@ -475,7 +488,12 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
         let mut json = serde_json::json!({
             "accepted": true,
             "model": vk.model.name,
-            "input": quant::lists_json(&input, model, &model.inputs),
+            "input": if proof.private_input() {
+                serde_json::Value::Null
+            } else {
+                quant::lists_json(&input, model, &model.inputs)
+            },
+            "private_input": proof.private_input(),
             "output": quant::lists_json(&output, model, &model.outputs),
             "verify_s": verify_s,
             "vk_fingerprint": verdict::vk_fingerprint(&vk),
@@ -496,6 +514,9 @@ pub fn verify(args: &VerifyArgs) -> anyhow::Result<()> {
             settings_text(proof.settings())
         );
         match &args.input {
+            None if proof.private_input() => {
+                println!("input  private: some input in the activation range gives this output")
+            }
             Some(path) => println!(
                 "input  matches {}{}",
                 path.display(),

@@ -188,6 +188,68 @@ fn zero_knowledge_proofs_from_the_command_line() {
         let out = verify(&path);
         assert_eq!(out.status.code(), Some(1), "region {k}: {}", text(&out));
     }
+    // --private-input: the proof holds no input, verifies without one
+    // (saying so), and is refused against an --input file; transparent keys
+    // refuse it.
+    let private = dir.path().join("private.proof");
+    let input = input_path("perceptron");
+    let out = zkinfer(&[
+        "prove",
+        &model,
+        "--input",
+        &input,
+        "--proof",
+        private.to_str().unwrap(),
+        "--keys",
+        keys_arg,
+        "--private-input",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["private_input"], true, "{json}");
+    let out = zkinfer(&[
+        "verify",
+        "--vk",
+        vk.to_str().unwrap(),
+        "--proof",
+        private.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["private_input"], true, "{json}");
+    assert!(json["input"].is_null(), "{json}");
+    let out = zkinfer(&[
+        "verify",
+        "--vk",
+        vk.to_str().unwrap(),
+        "--proof",
+        private.to_str().unwrap(),
+        "--input",
+        &input,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("keeps its input private"),
+        "{}",
+        text(&out)
+    );
+    let transparent_keys = dir.path().join("transparent");
+    let out = zkinfer(&[
+        "prove",
+        &model,
+        "--input",
+        &input,
+        "--proof",
+        private.to_str().unwrap(),
+        "--keys",
+        transparent_keys.to_str().unwrap(),
+        "--private-input",
+    ]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("--zk"), "{}", text(&out));
+
     // A model with an op that has no zero-knowledge proof yet (Softmax's
     // max shift): named.
     let out = zkinfer(&[

@@ -413,6 +413,13 @@ fn verify(
             };
             quant::check_input_range(&input, scale, vk.model.activation_bits)
                 .map_err(value_error)?;
+            if proof.private_input() {
+                return Ok(rejected(
+                    "input",
+                    "the proof keeps its input private: it cannot be checked against an input"
+                        .into(),
+                ));
+            }
             if quant::quantize_input(&input, scale) != proof.input() {
                 return Ok(rejected(
                     "input",

@@ -274,7 +274,7 @@ pub fn load<B: Backend + ?Sized>(
         let _span = tracing::info_span!("key_load").entered();
         super::pk_from_bytes(&pk_path, &pk_bytes, setup)?
     };
-    if pk.model != *model {
+    if pk.model != *crate::proof::key_model(model, visibility) {
         return Err(stale(
             &pk_path,
             "made for another model or quantization (model mismatch)",

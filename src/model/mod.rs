@@ -121,6 +121,9 @@ pub enum Op {
     Select(crate::ops::select::Select),
     /// `x − max(x)` over the last axis (Softmax's shift), with no max committed.
     MaxShift,
+    /// The identity on a model input, range-checked (keys with hidden
+    /// weights, for private inputs).
+    InputRange(crate::ops::input_range::InputRange),
 }
 
 impl Op {

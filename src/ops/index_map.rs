@@ -68,6 +68,13 @@ pub trait IndexMap: Send + Sync {
         false
     }
 
+    /// Whether the output is range-checked into the activation range: when
+    /// entries are sums ([`IndexMap::sums`]), or when the op exists for the
+    /// bound (`InputRange`).
+    fn range_checks_output(&self) -> bool {
+        self.sums()
+    }
+
     /// Calls `constant(o, c)` for every constant `Y[o] += c` the model fixes
     /// (row-major, unpadded `o`; each entry at most once). None by default.
     fn constants(&self, _model: &Model, _node: &Node, _constant: &mut dyn FnMut(usize, i64)) {}
@@ -232,7 +239,7 @@ impl<T: IndexMap> OpProtocol for T {
     }
 
     fn bounds(&self, model: &Model, n: usize) -> Vec<Bound> {
-        if self.sums() {
+        if self.range_checks_output() {
             vec![Bound::activation(
                 model,
                 Slot::Tensor(model.nodes[n].output),

@@ -41,6 +41,7 @@ pub mod conv;
 pub mod div;
 pub mod gather;
 pub mod index_map;
+pub mod input_range;
 pub mod matmul;
 pub mod max_pool;
 pub mod max_shift;
@@ -100,6 +101,7 @@ pub fn protocol(op: &Op) -> &dyn OpProtocol {
         Op::Reciprocal => &activation::Reciprocal,
         Op::SumSquares(op) => op,
         Op::Select(op) => op,
+        Op::InputRange(op) => op,
     }
 }
 

@@ -340,6 +340,19 @@ fn dory_layout(blocks: &BlockLayout, sigma: usize) -> Layout {
     }
 }
 
+/// The model a key of `visibility` proves: with hidden weights, `model` with
+/// a range-checked identity after each input
+/// ([`crate::ops::input_range::bound_inputs`]), so that a proof may keep its
+/// input private; otherwise `model` itself. The key cache compares a stored
+/// key's model with this.
+pub fn key_model(model: &Model, visibility: WeightVisibility) -> std::borrow::Cow<'_, Model> {
+    if visibility.is_zk() {
+        std::borrow::Cow::Owned(crate::ops::input_range::bound_inputs(model))
+    } else {
+        std::borrow::Cow::Borrowed(model)
+    }
+}
+
 /// The log2 generator count a model needs (its commitments' σ), at least 1.
 pub fn required_generators(model: &Model) -> usize {
     let (witness, weights) = block_layouts(model, WeightVisibility::Committed);
@@ -365,6 +378,10 @@ pub fn preprocess<B: Backend + ?Sized>(
     visibility: WeightVisibility,
     setup: Arc<DorySetup>,
 ) -> Result<ProvingKey, ProofError> {
+    if visibility.is_zk() {
+        crate::zk::model::check_supported(&model)?;
+    }
+    let model = key_model(&model, visibility).into_owned();
     let range_sets = range::range_checks(&model).len();
     if range_sets > crate::encoding::MAX_QUERY_SETS {
         return Err(ProofError::Shape(format!(
@@ -386,9 +403,6 @@ pub fn preprocess<B: Backend + ?Sized>(
             have: setup.g1_affine.len(),
         }
         .into());
-    }
-    if visibility.is_zk() {
-        crate::zk::model::check_supported(&model)?;
     }
     let model_poly = commit_model(backend, &model, visibility, &setup)?;
     let model_blind = if visibility.is_zk() {
@@ -1107,13 +1121,16 @@ pub(crate) fn check_statement(
     input: &[i64],
     proof_input: &[i64],
     output: &[i64],
+    private_input: bool,
     ops: usize,
     lookups: usize,
 ) -> Result<Vec<TableKind>, ProofError> {
     if proof_input != input {
         return Err(ProofError::InputMismatch);
     }
-    if input.len() != model.input_len() {
+    // A private input is no part of the statement (the zero-knowledge proof
+    // range-checks it); a public one has the model's length.
+    if !private_input && input.len() != model.input_len() {
         return Err(ProofError::Shape(format!(
             "input has {} values, the model expects {}",
             input.len(),
@@ -1181,6 +1198,7 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ModelProof) -> Result<()
         input,
         &proof.input,
         &proof.output,
+        false,
         proof.ops.len(),
         proof.lookups.len(),
     )?;

@@ -611,6 +611,14 @@ async fn verify(
             let (proof, checks) = AnyProof::from_bytes_deferred(&bytes)
                 .map_err(|e| ("decode", format!("malformed proof: {e}")))?;
             if let Some(input) = expected_input {
+                if proof.private_input() {
+                    return Err((
+                        "input",
+                        "the proof keeps its input private: it cannot be checked against \
+                         `input_data`"
+                            .into(),
+                    ));
+                }
                 if input != proof.input() {
                     return Err((
                         "input",
@@ -641,11 +649,13 @@ async fn verify(
             accepted: true,
             check: None,
             reason: None,
-            input: Some(quant::lists_json(
-                &quant::dequantize(proof.input(), scale),
-                &model.pk.model,
-                &model.pk.model.inputs,
-            )),
+            input: (!proof.private_input()).then(|| {
+                quant::lists_json(
+                    &quant::dequantize(proof.input(), scale),
+                    &model.pk.model,
+                    &model.pk.model.inputs,
+                )
+            }),
             output: Some(output_json(&model, proof.output())),
             verify_ms,
         },

@@ -354,6 +354,7 @@ impl Encode for super::model::ZkModelProof {
         }
         w.write_u32(crate::proof::PROOF_VERSION);
         self.settings.encode(w);
+        w.write_u8(u8::from(self.private_input));
         write_i64s(w, &self.input);
         write_i64s(w, &self.output);
         w.write_len(self.witness_commitments.len());
@@ -407,8 +408,27 @@ impl Decode for super::model::ZkModelProof {
             });
         }
         let settings = crate::proof::verdict::ProofSettings::decode(r)?;
+        let flag_offset = r.offset();
+        let private_input = match r.read_u8("private input flag")? {
+            0 => false,
+            1 => true,
+            tag => {
+                return Err(DecodeError::BadTag {
+                    what: "private input flag",
+                    offset: flag_offset,
+                    tag,
+                })
+            }
+        };
         let input = read_i64s(r, "public input")?;
-        if settings.batch_size > input.len().max(1) as u64 {
+        if private_input && !input.is_empty() {
+            return Err(DecodeError::CountMismatch {
+                what: "public input values of a proof with a private input",
+                expected: 0,
+                actual: input.len(),
+            });
+        }
+        if !private_input && settings.batch_size > input.len().max(1) as u64 {
             return Err(DecodeError::CountMismatch {
                 what: "public input values for the proof's batch size",
                 expected: settings.batch_size.try_into().unwrap_or(usize::MAX),
@@ -417,6 +437,7 @@ impl Decode for super::model::ZkModelProof {
         }
         Ok(super::model::ZkModelProof {
             settings,
+            private_input,
             input,
             output: read_i64s(r, "public output")?,
             witness_commitments: r.read_vec::<crate::pcs::Commitment>(

@@ -52,7 +52,12 @@ const DOMAIN: &[u8] = b"zkinfer/zk-model-proof";
 pub struct ZkModelProof {
     /// The settings of the keys it was made with (see [`crate::proof::verdict`]).
     pub settings: ProofSettings,
-    /// The quantized public input (every model input, in order).
+    /// Whether the input is private: then `input` is empty, and the proof
+    /// shows that some input in the activation range (range-checked in the
+    /// proof by the key's `InputRange` nodes) gives `output`.
+    pub private_input: bool,
+    /// The quantized public input (every model input, in order); empty when
+    /// the input is private.
     pub input: Vec<i64>,
     /// The quantized public output (every model output, in order).
     pub output: Vec<i64>,
@@ -117,7 +122,25 @@ pub fn prove<B: GlobalBackend>(
         let _span = tracing::info_span!("witness").entered();
         pk.model.execute(input)?
     };
-    prove_witness(backend, pk, input, &execution, &mut blinds)
+    prove_witness(backend, pk, input, &execution, false, &mut blinds)
+}
+
+/// [`prove`] with the input kept private (`private_input`): the proof holds
+/// no input values and shows that some input in the activation range gives
+/// the output.
+pub fn prove_with<B: GlobalBackend>(
+    backend: &B,
+    pk: &ProvingKey,
+    input: &[i64],
+    private_input: bool,
+) -> Result<ZkModelProof, ProofError> {
+    let _span = tracing::info_span!("prove").entered();
+    let mut blinds = super::OsBlinds::new().map_err(|e| ProofError::Randomness(e.to_string()))?;
+    let execution = {
+        let _span = tracing::info_span!("witness").entered();
+        pk.model.execute(input)?
+    };
+    prove_witness(backend, pk, input, &execution, private_input, &mut blinds)
 }
 
 /// Proves with zero knowledge that `witness` (the model's integer execution on
@@ -127,6 +150,7 @@ pub fn prove_witness<B: GlobalBackend>(
     pk: &ProvingKey,
     input: &[i64],
     witness: &Witness,
+    private_input: bool,
     blinds: &mut dyn BlindSource,
 ) -> Result<ZkModelProof, ProofError> {
     let model = &pk.model;
@@ -168,8 +192,18 @@ pub fn prove_witness<B: GlobalBackend>(
         committed
     };
     let witness_commitments: Vec<Commitment> = committed.iter().map(|(c, _)| *c).collect();
+    // The statement's input: none when private (the flag is absorbed first,
+    // so the two kinds of statement never share a transcript).
+    let public_input: &[i64] = if private_input { &[] } else { input };
     let mut t = ProofTranscript::new(DOMAIN);
-    absorb_statement(&mut t, vk, input, &prepared.output, &witness_commitments);
+    t.append_u64(b"private_input", u64::from(private_input));
+    absorb_statement(
+        &mut t,
+        vk,
+        public_input,
+        &prepared.output,
+        &witness_commitments,
+    );
 
     let mut claims: Vec<OpenedSlotClaim> = Vec::new();
     let op_proofs = {
@@ -264,7 +298,7 @@ pub fn prove_witness<B: GlobalBackend>(
     bind_public(
         model,
         &mut t,
-        input,
+        (!private_input).then_some(input),
         &prepared.output,
         &mut claims,
         Opening::constant,
@@ -307,7 +341,8 @@ pub fn prove_witness<B: GlobalBackend>(
     };
     Ok(ZkModelProof {
         settings: ProofSettings::of(vk),
-        input: input.to_vec(),
+        private_input,
+        input: public_input.to_vec(),
         output: prepared.output,
         witness_commitments,
         ops: op_proofs,
@@ -366,14 +401,22 @@ fn route_function_claims<V: Copy>(
 fn bind_public<V>(
     model: &Model,
     t: &mut ProofTranscript,
-    input: &[i64],
+    input: Option<&[i64]>,
     output: &[i64],
     claims: &mut Vec<SlotClaim<V>>,
     constant: impl Fn(Fr) -> V,
 ) {
-    let inputs = model.split(&model.inputs, input).expect("checked length");
+    let inputs = match input {
+        Some(input) => model.split(&model.inputs, input).expect("checked length"),
+        None => Vec::new(),
+    };
     let outputs = model.split(&model.outputs, output).expect("checked length");
-    let tensors = model.inputs.iter().chain(&model.outputs);
+    let input_tensors = if input.is_some() {
+        &model.inputs[..]
+    } else {
+        &[]
+    };
+    let tensors = input_tensors.iter().chain(&model.outputs);
     for (&tensor, values) in tensors.zip(inputs.into_iter().chain(outputs)) {
         let shape = &model.tensors[tensor].shape;
         let point = t.challenges(b"public_point", crate::layout::num_vars(shape));
@@ -439,17 +482,26 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ZkModelProof) -> Result<
     }
     let model = &vk.model;
     check_supported(model)?;
+    if proof.private_input && !input.is_empty() {
+        return Err(ProofError::Zk(
+            "the proof keeps its input private: it shows that some input gives its output, \
+             and cannot be checked against a given input"
+                .into(),
+        ));
+    }
     let tables = check_statement(
         model,
         input,
         &proof.input,
         &proof.output,
+        proof.private_input,
         proof.ops.len(),
         proof.lookups.len(),
     )?;
     let gens = PedersenGens::dory();
     let mut t = ProofTranscript::new(DOMAIN);
     t.defer_sigma_checks();
+    t.append_u64(b"private_input", u64::from(proof.private_input));
     let (_, chunk_count) = vk.witness_chunks();
     if proof.witness_commitments.len() != chunk_count {
         return Err(ProofError::Shape(format!(
@@ -542,9 +594,14 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ZkModelProof) -> Result<
             );
         }
     }
-    bind_public(model, &mut t, input, &proof.output, &mut claims, |v| {
-        gens.constant(v).into_affine()
-    });
+    bind_public(
+        model,
+        &mut t,
+        (!proof.private_input).then_some(input),
+        &proof.output,
+        &mut claims,
+        |v| gens.constant(v).into_affine(),
+    );
 
     let _opening_span = tracing::debug_span!("verify_opening").entered();
     let routed = route(vk, claims)?;
@@ -588,7 +645,13 @@ impl AnyProof {
         }
     }
 
-    /// The quantized public input.
+    /// Whether the proof keeps its input private (zero-knowledge proofs
+    /// only); then [`AnyProof::input`] is empty.
+    pub fn private_input(&self) -> bool {
+        matches!(self, AnyProof::Zk(p) if p.private_input)
+    }
+
+    /// The quantized public input (empty when private).
     pub fn input(&self) -> &[i64] {
         match self {
             AnyProof::Transparent(p) => &p.input,
@@ -633,23 +696,48 @@ pub fn prove_any_on(
     pk: &ProvingKey,
     input: &[i64],
 ) -> Result<AnyProof, ProofError> {
+    prove_any_on_with(selected, pk, input, false)
+}
+
+/// [`prove_any_on`], keeping the input private when `private_input` (keys
+/// with hidden weights only: a transparent proof reveals its input).
+pub fn prove_any_on_with(
+    selected: &crate::backend::registry::SelectedBackend,
+    pk: &ProvingKey,
+    input: &[i64],
+    private_input: bool,
+) -> Result<AnyProof, ProofError> {
     if !pk.vk.visibility.is_zk() {
+        if private_input {
+            return Err(ProofError::Zk(
+                "a private input needs zero-knowledge proofs: make the keys with `--zk` \
+                 (`--weights hidden`)"
+                    .into(),
+            ));
+        }
         return proof::prove_on(selected, pk, input).map(AnyProof::Transparent);
     }
     use crate::backend::registry::SelectedBackend;
     match selected {
-        SelectedBackend::Cpu(_) => prove(crate::backend::CpuBackend::global(), pk, input),
+        SelectedBackend::Cpu(_) => prove_with(
+            crate::backend::CpuBackend::global(),
+            pk,
+            input,
+            private_input,
+        ),
         #[cfg(feature = "icicle")]
-        SelectedBackend::Icicle(_) => prove(
+        SelectedBackend::Icicle(_) => prove_with(
             <crate::backend::icicle::IcicleBackend as GlobalBackend>::global(),
             pk,
             input,
+            private_input,
         ),
         #[cfg(feature = "wgpu")]
-        SelectedBackend::Wgpu(_) => prove(
+        SelectedBackend::Wgpu(_) => prove_with(
             <crate::backend::wgpu::WgpuBackend as GlobalBackend>::global(),
             pk,
             input,
+            private_input,
         ),
     }
     .map(AnyProof::Zk)

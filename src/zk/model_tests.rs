@@ -92,15 +92,17 @@ fn prove_seeded(pk: &ProvingKey, input: &[i64], seed: u64) -> ZkModelProof {
         pk,
         input,
         &witness,
+        false,
         &mut SeededBlinds::new(seed),
     )
     .unwrap()
 }
 
-/// Bytes before the first proof element: magic, version, settings, input and
-/// output (public, and the settings name the key).
+/// Bytes before the first proof element: magic, version, settings, the
+/// private-input flag, input and output (public, and the settings name the
+/// key).
 fn header_len(p: &ZkModelProof) -> usize {
-    8 + 4 + crate::proof::verdict::SETTINGS_LEN + 2 * 8 + 8 * (p.input.len() + p.output.len())
+    8 + 4 + crate::proof::verdict::SETTINGS_LEN + 1 + 2 * 8 + 8 * (p.input.len() + p.output.len())
 }
 
 #[test]
@@ -330,7 +332,7 @@ fn masked_rows_model(rows_1_and_3: [i64; 4]) -> Model {
 /// public header) between `samples` proofs with weights A and with weights B.
 fn weight_independence_statistic(
     samples: u64,
-    mut blinds: impl FnMut(u64) -> Box<dyn BlindSource>,
+    blinds: impl FnMut(u64) -> Box<dyn BlindSource>,
 ) -> f64 {
     const INPUT: [i64; 4] = [100, 0, -70, 0];
     let pk_a = keys(masked_rows_model([11, -7, 3, 29]), WeightVisibility::Hidden);
@@ -339,15 +341,49 @@ fn weight_independence_statistic(
         WeightVisibility::Hidden,
     );
     assert_ne!(pk_a.model, pk_b.model);
+    independence_statistic([(&pk_a, INPUT), (&pk_b, INPUT)], false, samples, blinds)
+}
+
+/// The same statistic between proofs of two different private inputs of one
+/// model with the same output (its weight rows 1 and 3 are zero, so inputs
+/// that differ only there give the same output).
+fn input_independence_statistic(
+    samples: u64,
+    blinds: impl FnMut(u64) -> Box<dyn BlindSource>,
+) -> f64 {
+    let pk = keys(masked_rows_model([0, 0, 0, 0]), WeightVisibility::Hidden);
+    independence_statistic(
+        [(&pk, [100, 93, -70, -12]), (&pk, [100, -120, -70, 41])],
+        true,
+        samples,
+        blinds,
+    )
+}
+
+/// The largest two-sample χ² over 32-byte proof windows (past the header)
+/// between `samples` proofs of each of two (key, input) cases that share
+/// their statement.
+fn independence_statistic(
+    cases: [(&ProvingKey, [i64; 4]); 2],
+    private_input: bool,
+    samples: u64,
+    mut blinds: impl FnMut(u64) -> Box<dyn BlindSource>,
+) -> f64 {
     let mut counts = Counts::new();
     let mut output = None;
-    for (w, pk) in [&pk_a, &pk_b].into_iter().enumerate() {
+    for (w, (pk, input)) in cases.into_iter().enumerate() {
         for s in 0..samples {
-            let witness = pk.model.execute(&INPUT).unwrap();
+            let witness = pk.model.execute(&input).unwrap();
             let mut source = blinds(2 * s + w as u64);
-            let p =
-                model::prove_witness(CpuBackend::global(), pk, &INPUT, &witness, source.as_mut())
-                    .unwrap();
+            let p = model::prove_witness(
+                CpuBackend::global(),
+                pk,
+                &input,
+                &witness,
+                private_input,
+                source.as_mut(),
+            )
+            .unwrap();
             assert_eq!(
                 *output.get_or_insert(p.output.clone()),
                 p.output,
@@ -366,7 +402,7 @@ fn weight_independence_statistic(
 }
 
 /// χ² with 15 degrees of freedom exceeds 56.0 with probability 1e-6; these
-/// proofs have 1,118 windows, so a false alarm has probability about 1e-3.
+/// proofs have 1,249 windows, so a false alarm has probability about 1e-3.
 /// zkinfer's blinds are seeded, but dory-pcs's hiding opening draws its own,
 /// so the statistic varies a little from run to run.
 const CHI2_THRESHOLD: f64 = 56.0;
@@ -389,6 +425,92 @@ fn the_model_statistic_detects_unmasked_proofs() {
         stat > CHI2_THRESHOLD,
         "χ² {stat:.1}: the test cannot tell the weights apart without masking"
     );
+}
+
+#[test]
+fn proofs_for_two_private_inputs_are_indistinguishable() {
+    let stat = input_independence_statistic(128, |s| Box::new(SeededBlinds::new(9000 + s)));
+    eprintln!("private-input proofs: largest χ² {stat:.1}");
+    assert!(
+        stat < CHI2_THRESHOLD,
+        "χ² {stat:.1} ≥ {CHI2_THRESHOLD}: proofs depend on the private input"
+    );
+}
+
+#[test]
+fn the_input_statistic_detects_unmasked_proofs() {
+    let stat = input_independence_statistic(32, |_| Box::new(NoBlinds));
+    eprintln!("unmasked private-input proofs: largest χ² {stat:.1}");
+    assert!(
+        stat > CHI2_THRESHOLD,
+        "χ² {stat:.1}: the test cannot tell the inputs apart without masking"
+    );
+}
+
+/// A proof with a private input holds no input values, verifies without
+/// one, survives encoding, and is rejected against a given input, with its
+/// flag flipped, or relabelled from a public-input proof; an input outside
+/// the activation range cannot be proven (the key's `InputRange` node).
+#[test]
+fn a_private_input_proves_and_verifies_without_the_input() {
+    let pk = keys(every_zk_op_model(), WeightVisibility::Hidden);
+    assert!(
+        matches!(pk.model.nodes[0].op, Op::InputRange(_)),
+        "hidden keys range-check their inputs"
+    );
+    let witness = pk.model.execute(&INPUT).unwrap();
+    let p = model::prove_witness(
+        CpuBackend::global(),
+        &pk,
+        &INPUT,
+        &witness,
+        true,
+        &mut SeededBlinds::new(11),
+    )
+    .unwrap();
+    assert!(p.private_input && p.input.is_empty());
+    model::verify(&pk.vk, &[], &p).unwrap();
+    let decoded = ZkModelProof::from_bytes(&p.to_bytes()).unwrap();
+    assert_eq!(decoded, p);
+    model::verify(&pk.vk, &[], &decoded).unwrap();
+    let err = model::verify(&pk.vk, &INPUT, &p).unwrap_err();
+    assert!(err.to_string().contains("private"), "{err}");
+
+    // The flag is bound: a public-input proof relabelled private (input
+    // dropped), and a private one relabelled public, are rejected.
+    let public = prove_seeded(&pk, &INPUT, 12);
+    let mut relabelled = public.clone();
+    relabelled.private_input = true;
+    relabelled.input.clear();
+    assert!(model::verify(&pk.vk, &[], &relabelled).is_err());
+    let mut exposed = p.clone();
+    exposed.private_input = false;
+    exposed.input = INPUT.to_vec();
+    assert!(model::verify(&pk.vk, &INPUT, &exposed).is_err());
+    let mut bytes = p.to_bytes();
+    bytes[header_len(&p) - 1 - 2 * 8 - 8 * p.output.len()] = 2;
+    assert!(ZkModelProof::from_bytes(&bytes).is_err());
+    assert_flips_rejected(&pk, &[], &p, 60);
+
+    // Out of the activation range: execution refuses, and a forged witness
+    // cannot be proven (its range check has no limbs).
+    let mut wide = INPUT;
+    wide[2] = 1 << 15;
+    assert!(pk.model.execute(&wide).is_err());
+    let mut forged = witness.clone();
+    forged.values[0][2] = 1 << 15;
+    let y = pk.model.nodes[0].output;
+    forged.values[y][2] = 1 << 15;
+    let err = model::prove_witness(
+        CpuBackend::global(),
+        &pk,
+        &wide,
+        &forged,
+        true,
+        &mut SeededBlinds::new(13),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("outside"), "{err}");
 }
 
 #[test]
@@ -495,7 +617,7 @@ fn convolution_and_max_pool_prove_verify_and_reject_tampering() {
 #[test]
 fn a_witness_over_one_chunk_is_committed_in_hiding_chunks() {
     use TensorKind::Activation as A;
-    let len = 1usize << 17;
+    let len = 1usize << 16;
     let model = Model {
         name: "wide-mul-relu".into(),
         scale_bits: 7,
