@@ -125,6 +125,10 @@ pub fn prepare<B: Backend + ?Sized>(
     let start = Instant::now();
     let fail = |e: &dyn std::fmt::Display| FleetError::Keys(format!("{}: {e}", path.display()));
     let imported = crate::onnx::import(path, &params.import).map_err(|e| fail(&e))?;
+    let params = &KeyParams {
+        import: imported.effective_options(&params.import),
+        ..*params
+    };
     let dir = cache::key_dir(path, params, &cache::KeyLocation::Root(root.to_path_buf()))
         .map_err(|e| fail(&e))?;
     let folder = dir

@@ -525,6 +525,10 @@ pub fn prepare<B: Backend + ?Sized>(
     policy: KeyPolicy,
 ) -> Result<PreparedModel, CacheError> {
     let imported = onnx::import(path, &params.import)?;
+    let params = &KeyParams {
+        import: imported.effective_options(&params.import),
+        ..*params
+    };
     let dir = key_dir(path, params, location)?;
     let setup = setups.for_model(&imported.model)?;
     let keys = match (policy, location) {
@@ -613,6 +617,42 @@ mod tests {
         }
         // The rebuilt keys are the same keys, and the files on disk are good again.
         assert_eq!(keys.pk.vk.digest, original.vk.digest);
+    }
+
+    /// A model without a symbolic batch dimension keeps its keys in one
+    /// folder whatever `--batch-size` says: a verifier that passes back the
+    /// batch a proof's header states (its first input's leading dimension)
+    /// finds the prover's keys. With hidden weights, keys built twice differ
+    /// (a fresh blind), so finding the same keys is what lets it verify.
+    #[test]
+    fn a_batch_size_that_shapes_nothing_finds_the_same_keys() {
+        let root = tempfile::tempdir().unwrap();
+        let mut setups = setups();
+        let hidden = |batch_size| KeyParams {
+            import: ImportOptions {
+                batch_size,
+                ..ImportOptions::default()
+            },
+            visibility: WeightVisibility::Hidden,
+        };
+        let location = KeyLocation::Root(root.path().to_path_buf());
+        let prepare_with = |batch, setups: &mut Setups| {
+            prepare(
+                CpuBackend::global(),
+                &model_path("perceptron"),
+                &hidden(batch),
+                &location,
+                setups,
+                KeyPolicy::LoadOrBuild,
+            )
+            .unwrap()
+        };
+        let first = prepare_with(1, &mut setups);
+        assert!(!first.imported.batch_dependent);
+        let again = prepare_with(5, &mut setups);
+        assert_eq!(again.keys.dir, first.keys.dir);
+        assert_eq!(again.keys.origin, KeyOrigin::Loaded);
+        assert_eq!(again.keys.pk.vk.digest, first.keys.pk.vk.digest);
     }
 
     #[test]

@@ -92,9 +92,25 @@ pub struct ImportedModel {
     pub input_types: Vec<DatumType>,
     /// tract's shape of each output (each IR output has the same element count).
     pub output_shapes: Vec<Vec<usize>>,
+    /// Whether an input has a symbolic leading dimension, so that
+    /// [`ImportOptions::batch_size`] shaped the model.
+    pub batch_dependent: bool,
 }
 
 impl ImportedModel {
+    /// `options` as they matter for this model: a batch size that shaped
+    /// nothing (no symbolic leading dimension) is the default 1, so that
+    /// keys made with any `--batch-size` are found in one cache folder (a
+    /// proof's header states the batch as its first input's leading
+    /// dimension, which a verifier passes back).
+    pub fn effective_options(&self, options: &ImportOptions) -> ImportOptions {
+        let mut options = *options;
+        if !self.batch_dependent {
+            options.batch_size = 1;
+        }
+        options
+    }
+
     /// Whether input `i` is of an integer type: its values are the integers
     /// themselves (the IR holds them times 2^s).
     pub fn is_integer_input(&self, i: usize) -> bool {
@@ -274,9 +290,12 @@ pub fn import(path: &Path, options: &ImportOptions) -> Result<ImportedModel, Imp
     };
     let mut input_shapes = Vec::with_capacity(inputs);
     let mut input_types = Vec::with_capacity(inputs);
+    let mut batch_dependent = false;
     for i in 0..inputs {
         let input_name = model.node(model.inputs[i].node).name.clone();
-        let (dt, shape) = concrete_input_fact(&model, i, &input_name, options.batch_size)?;
+        let (dt, shape, symbolic) =
+            concrete_input_fact(&model, i, &input_name, options.batch_size)?;
+        batch_dependent |= symbolic;
         let fact = InferenceFact::dt_shape(dt, &shape);
         model = guarded(|| model.with_input_fact(i, fact))
             .map_err(tract_err("set the input shape of"))?;
@@ -340,6 +359,7 @@ pub fn import(path: &Path, options: &ImportOptions) -> Result<ImportedModel, Imp
         model: ir,
         float_model,
         input_shapes,
+        batch_dependent,
         input_types,
         output_shapes,
     })
@@ -355,14 +375,14 @@ const INTEGER_INPUTS: [DatumType; 6] = [
     DatumType::U8,
 ];
 
-/// Input `i`'s datum type (f32 or an integer type) and its shape with
-/// symbolic dimension 0 replaced by `batch_size`.
+/// Input `i`'s datum type (f32 or an integer type), its shape with
+/// symbolic dimension 0 replaced by `batch_size`, and whether it had one.
 fn concrete_input_fact(
     model: &InferenceModel,
     i: usize,
     input_name: &str,
     batch_size: usize,
-) -> Result<(DatumType, Vec<usize>), ImportError> {
+) -> Result<(DatumType, Vec<usize>, bool), ImportError> {
     let fact = model
         .input_fact(i)
         .map_err(|e| ImportError::unsupported(input_name, "Source", chain(&e)))?;
@@ -385,6 +405,7 @@ fn concrete_input_fact(
             "input of unknown rank",
         ));
     }
+    let mut symbolic = false;
     let shape = fact
         .shape
         .dims()
@@ -392,14 +413,20 @@ fn concrete_input_fact(
         .map(|(axis, d)| match d.concretize() {
             Some(dim) => match dim.to_usize() {
                 Ok(n) => Ok(n),
-                Err(_) if axis == 0 => Ok(batch_size),
+                Err(_) if axis == 0 => {
+                    symbolic = true;
+                    Ok(batch_size)
+                }
                 Err(_) => Err(ImportError::unsupported(
                     input_name,
                     "Source",
                     format!("symbolic input dimension `{dim}` at axis {axis} (only axis 0 may be symbolic)"),
                 )),
             },
-            None if axis == 0 => Ok(batch_size),
+            None if axis == 0 => {
+                symbolic = true;
+                Ok(batch_size)
+            }
             None => Err(ImportError::unsupported(
                 input_name,
                 "Source",
@@ -407,7 +434,7 @@ fn concrete_input_fact(
             )),
         })
         .collect::<Result<Vec<usize>, _>>()?;
-    Ok((dt, shape))
+    Ok((dt, shape, symbolic))
 }
 
 /// Runs tract's f32 reference on `input`: every input's values (row-major,

@@ -389,6 +389,10 @@ impl Service {
                 prepared.keys.seconds,
                 prepared.keys.dir.display()
             );
+            let params = &KeyParams {
+                import: prepared.imported.effective_options(&params.import),
+                ..*params
+            };
             let mut served = ServedModel::from_prepared(prepared);
             served.key_folder = cache::key_dir(path, params, &KeyLocation::Root(PathBuf::new()))
                 .ok()
