@@ -18,7 +18,7 @@ use zkinfer::keys::cache::{self, KeyLocation, KeyParams, KeyPolicy, PreparedMode
 use zkinfer::onnx::ImportOptions;
 use zkinfer::proof::verdict::{self, ProofSettings};
 use zkinfer::proof::{self, WeightVisibility};
-use zkinfer::zk::model::{prove_any_on, AnyProof};
+use zkinfer::zk::model::{prove_any_on_with, AnyProof};
 use zkinfer::{keys, quant, telemetry};
 
 pyo3::create_exception!(
@@ -242,14 +242,16 @@ fn run_interruptible<T: Send + 'static>(
 }
 
 /// Proves one inference: `inputs` holds one flat list per model input, in
-/// the model's order, in real units (integers for integer inputs).
+/// the model's order, in real units (integers for integer inputs). With
+/// `private_input` (keys with hidden weights) the proof holds no input.
 #[pyfunction]
-#[pyo3(signature = (keys, inputs, *, device="auto"))]
+#[pyo3(signature = (keys, inputs, *, device="auto", private_input=false))]
 fn prove(
     py: Python<'_>,
     keys: &Keys,
     inputs: Vec<Vec<f32>>,
     device: &str,
+    private_input: bool,
 ) -> PyResult<ProveResult> {
     let choice: DeviceChoice = device.parse().map_err(value_error)?;
     let backend = registry::select(choice).map_err(error)?;
@@ -277,8 +279,9 @@ fn prove(
         let quantized = quant::quantize_input(&input, scale);
         let _subscriber = telemetry::scoped();
         let start = Instant::now();
-        let (proof, phases) =
-            telemetry::collect_phases(|| prove_any_on(&backend, &prepared.keys.pk, &quantized));
+        let (proof, phases) = telemetry::collect_phases(|| {
+            prove_any_on_with(&backend, &prepared.keys.pk, &quantized, private_input)
+        });
         let prove_s = start.elapsed().as_secs_f64();
         let proof = proof.map_err(error)?;
         Ok::<_, PyErr>(ProveResult {

@@ -160,6 +160,15 @@ def test_hidden_weights_prove_with_zero_knowledge_and_verify():
     with pytest.raises(ValueError, match="hidden"):
         zkinfer.preprocess(model, weights="secret")
 
+    # A private input: verified without it, refused against it.
+    private = zkinfer.prove(model, x, keys=keys, private_input=True)
+    verified = zkinfer.verify(private, vk=keys.vk_path)
+    assert verified.input.size == 0
+    np.testing.assert_array_equal(verified.output, proof.output)
+    with pytest.raises(zkinfer.VerificationError) as e:
+        zkinfer.verify(private, vk=keys.vk_path, input=x)
+    assert "private" in e.value.reason
+
 
 def test_a_scikit_learn_mlp_proves_and_matches_its_prediction():
     sklearn = pytest.importorskip("sklearn.neural_network")

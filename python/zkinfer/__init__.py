@@ -209,6 +209,7 @@ def prove(
     device: str = "auto",
     scale: int = 7,
     weights: str = "committed",
+    private_input: bool = False,
 ) -> Proof:
     """Runs ``model`` on ``input`` and proves it.
 
@@ -218,12 +219,15 @@ def prove(
     ``keys``: a ``Keys`` from ``preprocess`` (then ``scale``/``weights`` are
     the keys'), or a key folder; default: the key cache. ``device``: ``auto``,
     ``cpu``, ``cuda[:N]``, ``metal``, ``wgpu``, ... as with the CLI.
+    ``private_input``: keep the input out of the proof (keys with
+    ``weights="hidden"``); the proof then shows that some input in range
+    gives the output, and ``verify`` returns an empty ``input``.
     Raises ``ValueError`` for an input of the wrong shape or out of range.
     """
     if not isinstance(keys, Keys):
         keys = preprocess(model, scale=scale, weights=weights, keys=keys)
     lists = _input_lists(keys, input)
-    result = _zkinfer.prove(keys, lists, device=device)
+    result = _zkinfer.prove(keys, lists, device=device, private_input=private_input)
     shapes = keys.output_shapes
     return Proof(
         data=bytes(result.proof_bytes()),

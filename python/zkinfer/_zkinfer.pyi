@@ -64,7 +64,9 @@ def preprocess(
     keys: Optional[_Path] = None,
     rebuild: bool = False,
 ) -> Keys: ...
-def prove(keys: Keys, inputs: List[List[float]], *, device: str = "auto") -> ProveResult: ...
+def prove(
+    keys: Keys, inputs: List[List[float]], *, device: str = "auto", private_input: bool = False
+) -> ProveResult: ...
 def verify(
     proof_bytes: bytes,
     *,
