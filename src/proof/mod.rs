@@ -488,6 +488,22 @@ pub fn assemble_keys(
     }
 }
 
+/// A proof's witness commitments must be one per chunk of the key's
+/// witness ([`witness_chunks`]), checked before they are absorbed.
+pub(crate) fn check_witness_chunks(
+    vk: &VerifyingKey,
+    commitments: &[Commitment],
+) -> Result<(), ProofError> {
+    let (_, chunk_count) = vk.witness_chunks();
+    if commitments.len() != chunk_count {
+        return Err(ProofError::Shape(format!(
+            "{} witness commitments, the key's witness has {chunk_count} chunks",
+            commitments.len()
+        )));
+    }
+    Ok(())
+}
+
 pub(crate) fn absorb_statement(
     t: &mut ProofTranscript,
     vk: &VerifyingKey,
@@ -1202,13 +1218,7 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ModelProof) -> Result<()
         proof.ops.len(),
         proof.lookups.len(),
     )?;
-    let (_, chunk_count) = vk.witness_chunks();
-    if proof.witness_commitments.len() != chunk_count {
-        return Err(ProofError::Shape(format!(
-            "{} witness commitments, the key's witness has {chunk_count} chunks",
-            proof.witness_commitments.len()
-        )));
-    }
+    check_witness_chunks(vk, &proof.witness_commitments)?;
     let mut t = ProofTranscript::new(b"zkinfer/model-proof");
     absorb_statement(&mut t, vk, input, &proof.output, &proof.witness_commitments);
 

@@ -116,13 +116,7 @@ pub fn prove<B: GlobalBackend>(
     pk: &ProvingKey,
     input: &[i64],
 ) -> Result<ZkModelProof, ProofError> {
-    let _span = tracing::info_span!("prove").entered();
-    let mut blinds = super::OsBlinds::new().map_err(|e| ProofError::Randomness(e.to_string()))?;
-    let execution = {
-        let _span = tracing::info_span!("witness").entered();
-        pk.model.execute(input)?
-    };
-    prove_witness(backend, pk, input, &execution, false, &mut blinds)
+    prove_with(backend, pk, input, false)
 }
 
 /// [`prove`] with the input kept private (`private_input`): the proof holds
@@ -502,13 +496,7 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ZkModelProof) -> Result<
     let mut t = ProofTranscript::new(DOMAIN);
     t.defer_sigma_checks();
     t.append_u64(b"private_input", u64::from(proof.private_input));
-    let (_, chunk_count) = vk.witness_chunks();
-    if proof.witness_commitments.len() != chunk_count {
-        return Err(ProofError::Shape(format!(
-            "{} witness commitments, the key's witness has {chunk_count} chunks",
-            proof.witness_commitments.len()
-        )));
-    }
+    proof::check_witness_chunks(vk, &proof.witness_commitments)?;
     absorb_statement(&mut t, vk, input, &proof.output, &proof.witness_commitments);
 
     let mut claims: Vec<CommittedSlotClaim> = Vec::new();
