@@ -24,6 +24,14 @@
 //! two fixed-point operands.
 //!
 //! Message: values `[A(z), B(z_b), R(z), Q(ρ), B(ρ_b)]`, one sumcheck.
+//!
+//! With zero knowledge ([`crate::zk::ops`]): commitments to
+//! `[A(z), B(z_b), R(z)]`, of which the zero-check's claim and `C(z)` are the
+//! same affine maps, and the committed zero-check over `[eq, Q, B*]` (eq
+//! public), whose final values `Q(ρ)` and `B*(ρ)` come committed with one
+//! proof of product; the claim on B at `ρ_b` is
+//! `(B*(ρ) − 1 + valid(ρ)) / m_b(ρ)`, affine in the commitment.
+//! Message: commitments `[A(z), B(z_b), R(z)]`, one committed sumcheck.
 
 use ark_bn254::Fr;
 use ark_ff::{Field, One};
@@ -37,6 +45,11 @@ use super::{
 use crate::layout::{broadcast_point, num_vars, pad, valid_mle, Slot, SlotClaim};
 use crate::model::{Model, Node};
 use crate::transcript::ProofTranscript;
+use crate::zk::ops::{
+    affine, Affine, CommittedSlotClaim, OpenedSlotClaim, ZkOpMessage, ZkOpProtocol, ZkProver,
+};
+use crate::zk::sumcheck as zk_sumcheck;
+use crate::zk::{Challenger, PedersenGens};
 
 /// `round(a / b · 2^s)` for `b > 0`.
 pub struct Div;
@@ -150,6 +163,10 @@ impl OpProtocol for Div {
         true
     }
 
+    fn zk(&self) -> Option<&dyn ZkOpProtocol> {
+        Some(self)
+    }
+
     fn aux_vars(&self, model: &Model, n: usize) -> Vec<usize> {
         vec![num_vars(&model.tensors[model.nodes[n].output].shape)]
     }
@@ -252,6 +269,138 @@ impl OpProtocol for Div {
             "quotient zero-check final value",
         )?;
         Self::finish(model, n, &z, b_mask, &rho, message, t, claims);
+        Ok(())
+    }
+}
+
+/// The zero-knowledge relation at z: the zero-check's claim and `C(z)` as
+/// affine maps of the sent `[A(z), B(z_b), R(z)]`.
+fn zk_at_z(model: &Model, y: &[usize], z: &[Fr], b_mask: Fr) -> (Affine, Affine) {
+    let valid = valid_mle(y, z);
+    (
+        affine(3, |v| Div::product_claim(model, v[0], b_mask * v[1], v[2])),
+        affine(3, |v| Fr::from(2u64) * b_mask * v[1] - valid - v[2]),
+    )
+}
+
+/// `B(ρ_b) = (B*(ρ) − 1 + valid(ρ)) / m_b(ρ)` as an affine map of `B*(ρ)`,
+/// and `ρ_b`.
+fn zk_divisor_at_rho(
+    y: &[usize],
+    b_shape: &[usize],
+    rho: &[Fr],
+) -> Result<(Vec<Fr>, Affine), OpError> {
+    let (at, inverse) = super::mul::inverse_mask(y, b_shape, rho)?;
+    let valid = valid_mle(y, rho);
+    Ok((at, affine(1, |v| (v[0] - Fr::one() + valid) * inverse)))
+}
+
+/// `eq(z, ·)·Q·B*` over `[eq, Q, B*]`, eq public.
+fn zero_check() -> Result<crate::sumcheck::Expression, OpError> {
+    Ok(crate::sumcheck::Expression::product(3)?)
+}
+
+impl ZkOpProtocol for Div {
+    fn prove_zk(
+        &self,
+        ctx: &ProverContext<'_>,
+        zk: &mut ZkProver<'_>,
+        n: usize,
+        t: &mut ProofTranscript,
+        claims: &mut Vec<OpenedSlotClaim>,
+    ) -> Result<ZkOpMessage, OpError> {
+        let model = ctx.model;
+        let node = &model.nodes[n];
+        let y = &model.tensors[node.output].shape;
+        let b_shape = &model.tensors[node.inputs[1]].shape;
+        let z = t.challenges(b"div/point", num_vars(y));
+        let (b_at_z, b_mask) = broadcast_point(y, b_shape, &z);
+        let values = [
+            ctx.evaluate(Slot::Tensor(node.inputs[0]), &z)?,
+            ctx.evaluate(Slot::Tensor(node.inputs[1]), &b_at_z)?,
+            ctx.evaluate(Slot::Remainder(n), &z)?,
+        ];
+        let (sent, commitments) = zk.send(t, b"div/zk-values", &values);
+        let (target, c_at_z) = zk_at_z(model, y, &z, b_mask);
+        let mles = vec![
+            ctx.backend.eq_table(&z)?,
+            ctx.padded_field(Slot::Tensor(node.output)),
+            // B*: the divisor over the output, 1 on padding.
+            super::mul::expanded(ctx, node, 1, 1),
+        ];
+        let out = zk_sumcheck::prove(
+            ctx.backend,
+            t,
+            zk.gens,
+            target.open(&sent),
+            mles,
+            &zero_check()?,
+            &[true, false, false],
+            zk.blinds,
+        )?;
+        let (b_at_rho, divisor) = zk_divisor_at_rho(y, b_shape, &out.point)?;
+        claim(claims, Slot::Tensor(node.inputs[0]), &z, sent[0]);
+        claim(claims, Slot::Tensor(node.inputs[1]), &b_at_z, sent[1]);
+        claim(claims, Slot::Remainder(n), &z, sent[2]);
+        claim(claims, Slot::Aux(n, 0), &z, c_at_z.open(&sent));
+        claim(
+            claims,
+            Slot::Tensor(node.output),
+            &out.point,
+            out.private_evals[0],
+        );
+        claim(
+            claims,
+            Slot::Tensor(node.inputs[1]),
+            &b_at_rho,
+            divisor.open(&out.private_evals[1..]),
+        );
+        Ok(ZkOpMessage {
+            values: commitments,
+            sumchecks: vec![out.proof],
+        })
+    }
+
+    fn verify_zk(
+        &self,
+        model: &Model,
+        _public: PublicInput<'_>,
+        n: usize,
+        message: &ZkOpMessage,
+        t: &mut ProofTranscript,
+        claims: &mut Vec<CommittedSlotClaim>,
+    ) -> Result<(), OpError> {
+        message.expect(3, 1)?;
+        let node = &model.nodes[n];
+        let y = &model.tensors[node.output].shape;
+        let b_shape = &model.tensors[node.inputs[1]].shape;
+        let v = &message.values;
+        let gens = PedersenGens::dory();
+        let z = t.challenges(b"div/point", num_vars(y));
+        let (b_at_z, b_mask) = broadcast_point(y, b_shape, &z);
+        t.absorb_points(b"div/zk-values", v);
+        let (target, c_at_z) = zk_at_z(model, y, &z, b_mask);
+        let (rho, finals) = zk_sumcheck::verify(
+            t,
+            gens,
+            &target.commit(gens, v),
+            num_vars(y),
+            &zero_check()?,
+            &message.sumchecks[0],
+            |rho| vec![Some(crate::sumcheck::eq_eval(&z, rho)), None, None],
+        )?;
+        let (b_at_rho, divisor) = zk_divisor_at_rho(y, b_shape, &rho)?;
+        claim(claims, Slot::Tensor(node.inputs[0]), &z, v[0]);
+        claim(claims, Slot::Tensor(node.inputs[1]), &b_at_z, v[1]);
+        claim(claims, Slot::Remainder(n), &z, v[2]);
+        claim(claims, Slot::Aux(n, 0), &z, c_at_z.commit(gens, v));
+        claim(claims, Slot::Tensor(node.output), &rho, finals[0]);
+        claim(
+            claims,
+            Slot::Tensor(node.inputs[1]),
+            &b_at_rho,
+            divisor.commit(gens, &finals[1..]),
+        );
         Ok(())
     }
 }

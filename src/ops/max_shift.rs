@@ -29,6 +29,15 @@
 //! verifier computes `eq(r_i, ρ_i)` and `[n < N](ρ_n)` itself.
 //!
 //! Message: values `[X(r), m, S(ρ), X(ρ)]`, one sumcheck.
+//!
+//! With zero knowledge ([`crate::zk::ops`]) the same checks run on
+//! commitments: `X(r)` and `m` are sent committed before β is drawn (the
+//! claim on Y is the same affine map of them), and the sumcheck is a
+//! committed one over `[E, S, X, pad]` with the expression
+//! `E·S + β·E·S·X + β²·E·S·pad` (E and pad public), whose target
+//! `valid(r_i) + β·m` is an affine map of the commitments; its final values
+//! `S(ρ)` and `X(ρ)` come committed, with one proof of product for `S·X`.
+//! Message: commitments `[X(r), m]`, one committed sumcheck.
 
 use ark_bn254::Fr;
 use ark_ff::One;
@@ -42,6 +51,11 @@ use crate::model::{Model, Node};
 use crate::pcs::poly::small_to_field;
 use crate::sumcheck::{self, eq_eval, Expression};
 use crate::transcript::ProofTranscript;
+use crate::zk::ops::{
+    affine, Affine, CommittedSlotClaim, OpenedSlotClaim, ZkOpMessage, ZkOpProtocol, ZkProver,
+};
+use crate::zk::sumcheck as zk_sumcheck;
+use crate::zk::{Challenger, PedersenGens};
 
 /// `X − max(X)` over the last axis.
 pub struct MaxShift;
@@ -145,6 +159,10 @@ impl OpProtocol for MaxShift {
 
     fn aux_vars(&self, model: &Model, n: usize) -> Vec<usize> {
         vec![num_vars(&model.tensors[model.nodes[n].inputs[0]].shape)]
+    }
+
+    fn zk(&self) -> Option<&dyn ZkOpProtocol> {
+        Some(self)
     }
 
     fn bounds(&self, model: &Model, n: usize) -> Vec<Bound> {
@@ -257,6 +275,149 @@ impl OpProtocol for MaxShift {
             return Err(OpError::Check("selector sumcheck final value"));
         }
         Self::finish(model, n, &r, &rho, message, t, claims);
+        Ok(())
+    }
+}
+
+/// The zero-knowledge selector check `E·S + β·E·S·X + β²·E·S·pad` over
+/// `[E, S, X, pad]`.
+fn zk_selector_check(beta: Fr) -> Result<Expression, OpError> {
+    use crate::backend::ProductTerm;
+    Ok(Expression::new(
+        4,
+        vec![
+            ProductTerm::product(vec![0, 1]),
+            ProductTerm {
+                coeff: beta,
+                factors: vec![0, 1, 2],
+            },
+            ProductTerm {
+                coeff: beta * beta,
+                factors: vec![0, 1, 3],
+            },
+        ],
+    )?)
+}
+
+/// `Y(r) = X(r) − [n < N](r_n)·m` as an affine map of `[X(r), m]`.
+fn zk_output(x_shape: &[usize], r: &[Fr]) -> Affine {
+    let (_, mask) = MaxShift::split(x_shape, r);
+    affine(2, |v| v[0] - mask * v[1])
+}
+
+/// The selector check's target `valid(r_i) + β·m` as an affine map of
+/// `[X(r), m]`.
+fn zk_target(x_shape: &[usize], r: &[Fr], beta: Fr) -> Affine {
+    let (r_rows, _) = MaxShift::split(x_shape, r);
+    let valid = valid_mle(&rows_shape(x_shape), &r_rows);
+    affine(2, |v| valid + beta * v[1])
+}
+
+impl ZkOpProtocol for MaxShift {
+    fn prove_zk(
+        &self,
+        ctx: &ProverContext<'_>,
+        zk: &mut ZkProver<'_>,
+        n: usize,
+        t: &mut ProofTranscript,
+        claims: &mut Vec<OpenedSlotClaim>,
+    ) -> Result<ZkOpMessage, OpError> {
+        let model = ctx.model;
+        let node = &model.nodes[n];
+        let x_shape = &model.tensors[node.inputs[0]].shape;
+        let len = *x_shape.last().expect("checked: rank ≥ 1");
+        let padded_len = *padded_dims(x_shape).last().expect("as above");
+        let r = t.challenges(b"maxshift/point", num_vars(x_shape));
+        let (r_rows, _) = Self::split(x_shape, &r);
+        let x_r = ctx.evaluate(Slot::Tensor(node.inputs[0]), &r)?;
+        let x = ctx.padded_field(Slot::Tensor(node.inputs[0]));
+        let s = ctx.padded_field(Slot::Aux(n, 0));
+        let selected: Vec<Fr> = x
+            .chunks(padded_len)
+            .zip(s.chunks(padded_len))
+            .map(|(x, s)| x.iter().zip(s).map(|(x, s)| *x * s).sum::<Fr>())
+            .collect();
+        let eq_rows = ctx.backend.eq_table(&r_rows)?;
+        let m = ctx.backend.inner_product(&eq_rows, &selected)?;
+        let (sent, commitments) = zk.send(t, b"maxshift/zk-values", &[x_r, m]);
+        let beta = t.challenge(b"maxshift/beta");
+        let target = zk_target(x_shape, &r, beta).open(&sent);
+        let pad_mle: Vec<Fr> = (0..x.len())
+            .map(|at| Fr::from((at % padded_len >= len) as u64))
+            .collect();
+        let mles = vec![
+            super::row_weights(ctx, &r_rows, x_shape, false)?,
+            s,
+            x,
+            pad_mle,
+        ];
+        let out = zk_sumcheck::prove(
+            ctx.backend,
+            t,
+            zk.gens,
+            target,
+            mles,
+            &zk_selector_check(beta)?,
+            &[true, false, false, true],
+            zk.blinds,
+        )?;
+        claim(claims, Slot::Tensor(node.inputs[0]), &r, sent[0]);
+        let y_r = zk_output(x_shape, &r).open(&sent);
+        claim(claims, Slot::Tensor(node.output), &r, y_r);
+        claim(claims, Slot::Aux(n, 0), &out.point, out.private_evals[0]);
+        claim(
+            claims,
+            Slot::Tensor(node.inputs[0]),
+            &out.point,
+            out.private_evals[1],
+        );
+        Ok(ZkOpMessage {
+            values: commitments,
+            sumchecks: vec![out.proof],
+        })
+    }
+
+    fn verify_zk(
+        &self,
+        model: &Model,
+        _public: PublicInput<'_>,
+        n: usize,
+        message: &ZkOpMessage,
+        t: &mut ProofTranscript,
+        claims: &mut Vec<CommittedSlotClaim>,
+    ) -> Result<(), OpError> {
+        message.expect(2, 1)?;
+        let node = &model.nodes[n];
+        let x_shape = &model.tensors[node.inputs[0]].shape;
+        let v = &message.values;
+        let gens = PedersenGens::dory();
+        let r = t.challenges(b"maxshift/point", num_vars(x_shape));
+        let (r_rows, _) = Self::split(x_shape, &r);
+        t.absorb_points(b"maxshift/zk-values", v);
+        let beta = t.challenge(b"maxshift/beta");
+        let target = zk_target(x_shape, &r, beta).commit(gens, v);
+        let (rho, finals) = zk_sumcheck::verify(
+            t,
+            gens,
+            &target,
+            num_vars(x_shape),
+            &zk_selector_check(beta)?,
+            &message.sumchecks[0],
+            |rho| {
+                let (rho_rows, mask) = Self::split(x_shape, rho);
+                vec![
+                    Some(eq_eval(&r_rows, &rho_rows)),
+                    None,
+                    None,
+                    Some(Fr::one() - mask),
+                ]
+            },
+        )?;
+        claim(claims, Slot::Tensor(node.inputs[0]), &r, v[0]);
+        let y_r = zk_output(x_shape, &r).commit(gens, v);
+        claim(claims, Slot::Tensor(node.output), &r, y_r);
+        claim(claims, Slot::Aux(n, 0), &rho, finals[0]);
+        claim(claims, Slot::Tensor(node.inputs[0]), &rho, finals[1]);
         Ok(())
     }
 }

@@ -199,7 +199,11 @@ fn zk_accumulator(model: &Model, y: &[usize], point: &[Fr]) -> Affine {
 }
 
 /// `1/m_k(ρ)`: what turns `Ã_k(ρ)` into operand k's value at its point.
-fn inverse_mask(y: &[usize], operand: &[usize], rho: &[Fr]) -> Result<(Vec<Fr>, Fr), OpError> {
+pub(crate) fn inverse_mask(
+    y: &[usize],
+    operand: &[usize],
+    rho: &[Fr],
+) -> Result<(Vec<Fr>, Fr), OpError> {
     use ark_ff::Field;
     let (at, mask) = broadcast_point(y, operand, rho);
     let inverse = mask

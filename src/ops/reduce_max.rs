@@ -18,6 +18,15 @@
 //! Y needs no range check of its own: it equals an entry of X.
 //!
 //! Message: values `[Y(r), S(ρ), X(ρ), Y(ρ_y)]`, one sumcheck.
+//!
+//! With zero knowledge ([`crate::zk::ops`]) the same checks run on
+//! commitments: `Y(r)` is sent committed before β is drawn, and the sumcheck
+//! is a committed one over `[E_r, S, X]` with the expression
+//! `E_r·S + β·E_r·S·X` (E_r public), whose target `valid(r) + β·Y(r)` is an
+//! affine map of the commitment; its final values `S(ρ)` and `X(ρ)` come
+//! committed, with one proof of product for `S·X`. Then `Y(ρ_y)` is sent
+//! committed, and the claim on D is the same affine map of the commitments.
+//! Message: commitments `[Y(r), Y(ρ_y)]`, one committed sumcheck.
 
 use ark_bn254::Fr;
 use ark_ff::One;
@@ -31,6 +40,11 @@ use crate::model::{Model, Node};
 use crate::pcs::poly::small_to_field;
 use crate::sumcheck::{self, eq_eval, Expression};
 use crate::transcript::ProofTranscript;
+use crate::zk::ops::{
+    affine, Affine, CommittedSlotClaim, OpenedSlotClaim, ZkOpMessage, ZkOpProtocol, ZkProver,
+};
+use crate::zk::sumcheck as zk_sumcheck;
+use crate::zk::{Challenger, PedersenGens};
 
 /// The max over the last axis.
 pub struct ReduceMax;
@@ -136,6 +150,10 @@ impl OpProtocol for ReduceMax {
         vec![vars, vars]
     }
 
+    fn zk(&self) -> Option<&dyn ZkOpProtocol> {
+        Some(self)
+    }
+
     fn bounds(&self, model: &Model, n: usize) -> Vec<Bound> {
         vec![
             Bound {
@@ -226,6 +244,126 @@ impl OpProtocol for ReduceMax {
             return Err(OpError::Check("selector sumcheck final value"));
         }
         Self::finish(model, n, &r, &rho, message, t, claims);
+        Ok(())
+    }
+}
+
+/// The zero-knowledge selector check `E_r·S + β·E_r·S·X` over `[E_r, S, X]`.
+fn zk_selector_check(beta: Fr) -> Result<Expression, OpError> {
+    use crate::backend::ProductTerm;
+    Ok(Expression::new(
+        3,
+        vec![
+            ProductTerm::product(vec![0, 1]),
+            ProductTerm {
+                coeff: beta,
+                factors: vec![0, 1, 2],
+            },
+        ],
+    )?)
+}
+
+/// The selector check's target `valid(r) + β·Y(r)` as an affine map of `Y(r)`.
+fn zk_target(y_shape: &[usize], r: &[Fr], beta: Fr) -> Affine {
+    let valid = valid_mle(y_shape, r);
+    affine(1, |v| valid + beta * v[0])
+}
+
+/// `D(ρ) = Y(ρ_y)·[n < N](ρ_n) − X(ρ)` as an affine map of `[Y(ρ_y), X(ρ)]`.
+fn zk_difference(mask: Fr) -> Affine {
+    affine(2, |v| v[0] * mask - v[1])
+}
+
+impl ZkOpProtocol for ReduceMax {
+    fn prove_zk(
+        &self,
+        ctx: &ProverContext<'_>,
+        zk: &mut ZkProver<'_>,
+        n: usize,
+        t: &mut ProofTranscript,
+        claims: &mut Vec<OpenedSlotClaim>,
+    ) -> Result<ZkOpMessage, OpError> {
+        let model = ctx.model;
+        let node = &model.nodes[n];
+        let x_shape = &model.tensors[node.inputs[0]].shape;
+        let y_shape = &model.tensors[node.output].shape;
+        let r = t.challenges(b"reducemax/point", num_vars(y_shape));
+        let y_r = ctx.evaluate(Slot::Tensor(node.output), &r)?;
+        let (max_r, mut commitments) = zk.send(t, b"reducemax/zk-max", &[y_r]);
+        let beta = t.challenge(b"reducemax/beta");
+        let target = zk_target(y_shape, &r, beta).open(&max_r);
+        let mles = vec![
+            super::row_weights(ctx, &r, x_shape, true)?,
+            ctx.padded_field(Slot::Aux(n, 1)),
+            ctx.padded_field(Slot::Tensor(node.inputs[0])),
+        ];
+        let out = zk_sumcheck::prove(
+            ctx.backend,
+            t,
+            zk.gens,
+            target,
+            mles,
+            &zk_selector_check(beta)?,
+            &[true, false, false],
+            zk.blinds,
+        )?;
+        let rho = out.point;
+        let (y_at, mask) = Self::y_point(model, node, &rho);
+        let y_rho = ctx.evaluate(Slot::Tensor(node.output), &y_at)?;
+        let (max_rho, max_rho_c) = zk.send(t, b"reducemax/zk-max-rho", &[y_rho]);
+        commitments.extend(max_rho_c);
+        let (s_rho, x_rho) = (out.private_evals[0], out.private_evals[1]);
+        claim(claims, Slot::Tensor(node.output), &r, max_r[0]);
+        claim(claims, Slot::Aux(n, 1), &rho, s_rho);
+        claim(claims, Slot::Tensor(node.inputs[0]), &rho, x_rho);
+        claim(claims, Slot::Tensor(node.output), &y_at, max_rho[0]);
+        let d = zk_difference(mask).open(&[max_rho[0], x_rho]);
+        claim(claims, Slot::Aux(n, 0), &rho, d);
+        Ok(ZkOpMessage {
+            values: commitments,
+            sumchecks: vec![out.proof],
+        })
+    }
+
+    fn verify_zk(
+        &self,
+        model: &Model,
+        _public: PublicInput<'_>,
+        n: usize,
+        message: &ZkOpMessage,
+        t: &mut ProofTranscript,
+        claims: &mut Vec<CommittedSlotClaim>,
+    ) -> Result<(), OpError> {
+        message.expect(2, 1)?;
+        let node = &model.nodes[n];
+        let x_shape = &model.tensors[node.inputs[0]].shape;
+        let y_shape = &model.tensors[node.output].shape;
+        let v = &message.values;
+        let gens = PedersenGens::dory();
+        let r = t.challenges(b"reducemax/point", num_vars(y_shape));
+        t.absorb_points(b"reducemax/zk-max", &v[..1]);
+        let beta = t.challenge(b"reducemax/beta");
+        let target = zk_target(y_shape, &r, beta).commit(gens, &v[..1]);
+        let (rho, finals) = zk_sumcheck::verify(
+            t,
+            gens,
+            &target,
+            num_vars(x_shape),
+            &zk_selector_check(beta)?,
+            &message.sumchecks[0],
+            |rho| {
+                let (y_at, mask) = Self::y_point(model, node, rho);
+                vec![Some(eq_eval(&r, &y_at) * mask), None, None]
+            },
+        )?;
+        t.absorb_points(b"reducemax/zk-max-rho", &v[1..]);
+        let (y_at, mask) = Self::y_point(model, node, &rho);
+        claim(claims, Slot::Tensor(node.output), &r, v[0]);
+        claim(claims, Slot::Aux(n, 1), &rho, finals[0]);
+        claim(claims, Slot::Tensor(node.inputs[0]), &rho, finals[1]);
+        claim(claims, Slot::Tensor(node.output), &y_at, v[1]);
+        let d = zk_difference(mask).commit(gens, &[v[1], finals[1]]);
+        claim(claims, Slot::Aux(n, 0), &rho, d);
         Ok(())
     }
 }

@@ -12,6 +12,12 @@
 //! range-checked in `[0, 2^(s+k))` and Y in the activation range.
 //!
 //! Message: values `[Y(r), R(r), X(ρ)]`, one sumcheck.
+//!
+//! With zero knowledge ([`crate::zk::ops`]): commitments to `[Y(r), R(r)]`,
+//! of which `Acc(r)` is an affine map, and the committed sumcheck over
+//! `[E_r, X]` with the expression `E_r·X·X` (E_r public), whose final value
+//! `X(ρ)` comes committed with one proof of product for the square.
+//! Message: commitments `[Y(r), R(r)]`, one committed sumcheck.
 
 use ark_bn254::Fr;
 use serde::{Deserialize, Serialize};
@@ -24,6 +30,11 @@ use crate::layout::{broadcast_point, num_vars, valid_mle, Slot, SlotClaim};
 use crate::model::{Model, Node};
 use crate::sumcheck::{self, eq_eval, Expression};
 use crate::transcript::ProofTranscript;
+use crate::zk::ops::{
+    affine, Affine, CommittedSlotClaim, OpenedSlotClaim, ZkOpMessage, ZkOpProtocol, ZkProver,
+};
+use crate::zk::sumcheck as zk_sumcheck;
+use crate::zk::{Challenger, PedersenGens};
 
 /// Largest extra shift (the rescale divides by at most 2^(s + 24)).
 pub const MAX_SHIFT: u32 = 24;
@@ -100,6 +111,10 @@ impl OpProtocol for SumSquares {
         true
     }
 
+    fn zk(&self) -> Option<&dyn ZkOpProtocol> {
+        Some(self)
+    }
+
     fn bounds(&self, model: &Model, n: usize) -> Vec<Bound> {
         vec![
             Bound {
@@ -171,6 +186,106 @@ impl OpProtocol for SumSquares {
             return Err(OpError::Check("sum of squares final value"));
         }
         finish(model, n, &r, &rho, message, t, claims);
+        Ok(())
+    }
+}
+
+/// `E_r·X·X` over `[E_r, X]`.
+fn zk_squares() -> Result<Expression, OpError> {
+    Ok(Expression::new(
+        2,
+        vec![crate::backend::ProductTerm::product(vec![0, 1, 1])],
+    )?)
+}
+
+impl SumSquares {
+    /// `Acc(r)` as an affine map of the sent `[Y(r), R(r)]`.
+    fn zk_accumulator(&self, model: &Model, y_shape: &[usize], r: &[Fr]) -> Affine {
+        affine(2, |v| self.accumulator(model, y_shape, r, v[0], v[1]))
+    }
+}
+
+impl ZkOpProtocol for SumSquares {
+    fn prove_zk(
+        &self,
+        ctx: &ProverContext<'_>,
+        zk: &mut ZkProver<'_>,
+        n: usize,
+        t: &mut ProofTranscript,
+        claims: &mut Vec<OpenedSlotClaim>,
+    ) -> Result<ZkOpMessage, OpError> {
+        let model = ctx.model;
+        let node = &model.nodes[n];
+        let x_shape = &model.tensors[node.inputs[0]].shape;
+        let y_shape = &model.tensors[node.output].shape;
+        let r = t.challenges(b"sumsquares/point", num_vars(y_shape));
+        let values = [
+            ctx.evaluate(Slot::Tensor(node.output), &r)?,
+            ctx.evaluate(Slot::Remainder(n), &r)?,
+        ];
+        let (sent, commitments) = zk.send(t, b"sumsquares/zk-values", &values);
+        let acc = self.zk_accumulator(model, y_shape, &r).open(&sent);
+        let mles = vec![
+            super::row_weights(ctx, &r, x_shape, false)?,
+            ctx.padded_field(Slot::Tensor(node.inputs[0])),
+        ];
+        let out = zk_sumcheck::prove(
+            ctx.backend,
+            t,
+            zk.gens,
+            acc,
+            mles,
+            &zk_squares()?,
+            &[true, false],
+            zk.blinds,
+        )?;
+        claim(claims, Slot::Tensor(node.output), &r, sent[0]);
+        claim(claims, Slot::Remainder(n), &r, sent[1]);
+        claim(
+            claims,
+            Slot::Tensor(node.inputs[0]),
+            &out.point,
+            out.private_evals[0],
+        );
+        Ok(ZkOpMessage {
+            values: commitments,
+            sumchecks: vec![out.proof],
+        })
+    }
+
+    fn verify_zk(
+        &self,
+        model: &Model,
+        _public: PublicInput<'_>,
+        n: usize,
+        message: &ZkOpMessage,
+        t: &mut ProofTranscript,
+        claims: &mut Vec<CommittedSlotClaim>,
+    ) -> Result<(), OpError> {
+        message.expect(2, 1)?;
+        let node = &model.nodes[n];
+        let x_shape = &model.tensors[node.inputs[0]].shape;
+        let y_shape = &model.tensors[node.output].shape;
+        let v = &message.values;
+        let gens = PedersenGens::dory();
+        let r = t.challenges(b"sumsquares/point", num_vars(y_shape));
+        t.absorb_points(b"sumsquares/zk-values", v);
+        let acc = self.zk_accumulator(model, y_shape, &r).commit(gens, v);
+        let (rho, finals) = zk_sumcheck::verify(
+            t,
+            gens,
+            &acc,
+            num_vars(x_shape),
+            &zk_squares()?,
+            &message.sumchecks[0],
+            |rho| {
+                let (row, _) = broadcast_point(x_shape, y_shape, rho);
+                vec![Some(eq_eval(&r, &row)), None]
+            },
+        )?;
+        claim(claims, Slot::Tensor(node.output), &r, v[0]);
+        claim(claims, Slot::Remainder(n), &r, v[1]);
+        claim(claims, Slot::Tensor(node.inputs[0]), &rho, finals[0]);
         Ok(())
     }
 }

@@ -272,14 +272,14 @@ fn transparent_and_zero_knowledge_proofs_do_not_mix() {
 #[test]
 fn ops_without_a_zero_knowledge_proof_are_refused_naming_the_node() {
     let model = Model {
-        name: "softmax-max".into(),
+        name: "attention-scores".into(),
         scale_bits: 7,
         activation_bits: 16,
         tensors: vec![
-            tensor("x", &[1, 4], TensorKind::Input),
-            tensor("m", &[1, 1], TensorKind::Activation),
+            tensor("x", &[2, 2, 2], TensorKind::Input),
+            tensor("m", &[2, 2, 2], TensorKind::Activation),
         ],
-        nodes: vec![node("row_max", Op::ReduceMax, &[0], 1)],
+        nodes: vec![node("scores", Op::BatchedMatMul, &[0, 0], 1)],
         inputs: vec![0],
         outputs: vec![1],
     };
@@ -292,7 +292,7 @@ fn ops_without_a_zero_knowledge_proof_are_refused_naming_the_node() {
     .unwrap_err()
     .to_string();
     assert!(
-        err.contains("row_max") && err.contains("ReduceMax"),
+        err.contains("scores") && err.contains("BatchedMatMul"),
         "{err}"
     );
     proof::preprocess(
@@ -660,4 +660,98 @@ fn a_witness_over_one_chunk_is_committed_in_hiding_chunks() {
     extra.witness_commitments.push(p.witness_commitments[0]);
     let err = model::verify(&pk.vk, &input, &extra).unwrap_err();
     assert!(matches!(err, ProofError::Shape(_)), "{err}");
+}
+
+/// x[3,5] → MatMul W[5,5] → h, then Softmax's ops on h (MaxShift → Exp →
+/// ReduceSum → Div), LayerNorm's (SumSquares → Rsqrt → Mul) and a
+/// ReduceMax: the attention and norm ops `--zk` supports.
+fn softmax_and_norm_model() -> Model {
+    use crate::ops::reduce_sum::ReduceSum;
+    use crate::ops::sum_squares::SumSquares;
+    use TensorKind::Activation as A;
+    let w = (0..25).map(|i| ((i * 41 + 3) % 61) - 30).collect();
+    Model {
+        name: "zk-softmax-norm".into(),
+        scale_bits: 7,
+        activation_bits: 16,
+        tensors: vec![
+            tensor("x", &[3, 5], TensorKind::Input),
+            weight("W", &[5, 5], w),
+            tensor("h", &[3, 5], A),
+            tensor("shifted", &[3, 5], A),
+            tensor("exp", &[3, 5], A),
+            tensor("sum", &[3, 1], A),
+            tensor("softmax", &[3, 5], A),
+            tensor("mean_square", &[3, 1], A),
+            tensor("inv_rms", &[3, 1], A),
+            tensor("normed", &[3, 5], A),
+            tensor("row_max", &[3, 1], A),
+        ],
+        nodes: vec![
+            node("dense", Op::MatMul, &[0, 1], 2),
+            node("shift", Op::MaxShift, &[2], 3),
+            node("exp", Op::Exp, &[3], 4),
+            node(
+                "row_sum",
+                Op::ReduceSum(ReduceSum {
+                    input: vec![3, 5],
+                    axes: vec![1],
+                }),
+                &[4],
+                5,
+            ),
+            node("divide", Op::Div, &[4, 5], 6),
+            node(
+                "mean_square",
+                Op::SumSquares(SumSquares { shift: 2 }),
+                &[2],
+                7,
+            ),
+            node("rsqrt", Op::Rsqrt, &[7], 8),
+            node("scale", Op::Mul, &[2, 8], 9),
+            node("max", Op::ReduceMax, &[2], 10),
+        ],
+        inputs: vec![0],
+        outputs: vec![6, 9, 10],
+    }
+}
+
+/// Softmax's and the norms' ops (MaxShift, Div, SumSquares, ReduceMax) prove
+/// and verify with hidden weights; a wrong output of each is rejected and
+/// every flipped bit of the proof is.
+#[test]
+fn softmax_and_norm_ops_prove_verify_and_reject_tampering() {
+    let input: Vec<i64> = (0..15).map(|i| ((i * 53) % 201) - 100).collect();
+    let pk = keys(softmax_and_norm_model(), WeightVisibility::Hidden);
+    let p = prove_seeded(&pk, &input, 8);
+    let witness = pk.model.execute(&input).unwrap();
+    let outputs: Vec<i64> = pk
+        .model
+        .outputs
+        .iter()
+        .flat_map(|&o| witness.values[o].clone())
+        .collect();
+    assert_eq!(p.output, outputs);
+    model::verify(&pk.vk, &input, &p).unwrap();
+    // One entry of each output: the softmax, the normed rows, the row max.
+    for at in [0, 15, 30] {
+        let mut bad = p.clone();
+        bad.output[at] += 1;
+        assert!(model::verify(&pk.vk, &input, &bad).is_err(), "output {at}");
+    }
+    // Each new op's message: a sent commitment swapped for another, or a
+    // round commitment of its sumcheck changed, is rejected.
+    assert_eq!(p.ops.len(), pk.model.nodes.len());
+    for name in ["shift", "divide", "mean_square", "max"] {
+        let n = pk.model.nodes.iter().position(|x| x.name == name).unwrap();
+        let message = &p.ops[n];
+        assert_eq!(message.sumchecks.len(), 1, "{name}");
+        let mut bad = p.clone();
+        bad.ops[n].values[0] = message.values[1];
+        assert!(model::verify(&pk.vk, &input, &bad).is_err(), "{name} value");
+        let mut bad = p.clone();
+        bad.ops[n].sumchecks[0].rounds.rounds[0].0[0] = message.values[0];
+        assert!(model::verify(&pk.vk, &input, &bad).is_err(), "{name} round");
+    }
+    assert_flips_rejected(&pk, &input, &p, 60);
 }
