@@ -107,6 +107,11 @@ struct ServeArgs {
     /// (repeatable), e.g. `--weights-of authorization=hidden`.
     #[arg(long, value_name = "MODEL=VISIBILITY", value_parser = parse_weights_of)]
     weights_of: Vec<(String, WeightVisibility)>,
+    /// One model's input visibility in its proofs (repeatable): `public`
+    /// (the default) or `private` (needs hidden weights: the proof holds no
+    /// input values), e.g. `--input-of authorization=private`.
+    #[arg(long, value_name = "MODEL=VISIBILITY", value_parser = parse_input_of)]
+    input_of: Vec<(String, zkinfer::proof::InputVisibility)>,
     /// Value of a symbolic batch dimension.
     #[arg(long, default_value_t = 1)]
     batch_size: usize,
@@ -252,6 +257,17 @@ fn parse_weights_of(s: &str) -> Result<(String, WeightVisibility), String> {
         return Err(format!("`{s}`: the model name before `=` is empty"));
     }
     Ok((name.to_string(), parse_visibility(visibility)?))
+}
+
+/// `NAME=VISIBILITY`: one served model's input visibility (`--input-of`).
+fn parse_input_of(s: &str) -> Result<(String, zkinfer::proof::InputVisibility), String> {
+    let (name, visibility) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}`: expected MODEL=VISIBILITY, e.g. `perceptron=private`"))?;
+    if name.is_empty() {
+        return Err(format!("`{s}`: the model name before `=` is empty"));
+    }
+    Ok((name.to_string(), visibility.parse()?))
 }
 
 fn parse_visibility(s: &str) -> Result<WeightVisibility, String> {
@@ -417,6 +433,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         log_inputs: args.log_inputs,
         job_history: args.job_history,
         weights_of: args.weights_of.iter().cloned().collect(),
+        input_of: args.input_of.iter().cloned().collect(),
     };
     #[cfg(not(feature = "fleet"))]
     if args.nats.nats.is_some() {

@@ -789,3 +789,107 @@ async fn a_model_with_hidden_weights_is_served_with_zero_knowledge_proofs() {
         "{err}"
     );
 }
+
+/// `--input-of perceptron=private`: the proof tier answers zero-knowledge
+/// proofs that hold no input; `/v1/verify` accepts them without an input and
+/// refuses to check them against one; `/v1/models` says the input is
+/// private. A private input without hidden weights, or for a model not
+/// served, is refused at start.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_model_served_with_private_inputs_answers_proofs_without_the_input() {
+    use zkinfer::proof::InputVisibility;
+    use zkinfer::zk::model::{self as zk_model, ZkModelProof};
+    let config = ServiceConfig {
+        weights_of: [("perceptron".to_string(), WeightVisibility::Hidden)].into(),
+        input_of: [("perceptron".to_string(), InputVisibility::Private)].into(),
+        ..ServiceConfig::default()
+    };
+    let server = Server::start_with(vec![model_path("perceptron")], config).await;
+    let listed = get(server.addr, "/v1/models").await.json();
+    assert_eq!(listed["models"][0]["input"], "private", "{listed}");
+    let data = input_json("perceptron")["input_data"].clone();
+    let answer = post(
+        server.addr,
+        "/v1/models/perceptron/prove",
+        &json!({"input_data": data, "tier": "proof"}),
+    )
+    .await;
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(answer.json()["proof"].as_str().unwrap())
+        .unwrap();
+    let proof = ZkModelProof::from_bytes(&bytes).expect("a zero-knowledge proof file");
+    assert!(proof.private_input && proof.input.is_empty());
+    let perceptron = server.service.models().next().unwrap();
+    zk_model::verify(&perceptron.pk.vk, &[], &proof).unwrap();
+    assert_eq!(
+        answer.json()["output"],
+        json!(zkinfer::quant::dequantize(
+            &proof.output,
+            perceptron.pk.model.scale_bits
+        )),
+    );
+
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
+    let ok = post(
+        server.addr,
+        "/v1/verify",
+        &json!({"model": "perceptron", "proof": b64}),
+    )
+    .await
+    .json();
+    assert_eq!(ok["accepted"], true, "{ok}");
+    assert!(ok.get("input").is_none_or(Value::is_null), "{ok}");
+    let against_input = post(
+        server.addr,
+        "/v1/verify",
+        &json!({"model": "perceptron", "proof": b64, "input_data": data}),
+    )
+    .await
+    .json();
+    assert_eq!(against_input["accepted"], false, "{against_input}");
+    server.shutdown().await;
+
+    let load = |config: ServiceConfig| {
+        Service::load(
+            &[model_path("perceptron")],
+            &KeyParams {
+                import: ImportOptions::default(),
+                visibility: WeightVisibility::Committed,
+            },
+            &KeyLocation::Root(cache_dir().join("keys")),
+            &mut Setups::new(cache_dir()),
+            SelectedBackend::Cpu(CpuBackend::global()),
+            config,
+        )
+    };
+    let Err(err) = load(ServiceConfig {
+        input_of: [("perceptron".to_string(), InputVisibility::Private)].into(),
+        ..ServiceConfig::default()
+    }) else {
+        panic!("a private input with committed weights is refused");
+    };
+    assert!(
+        matches!(&err, ServiceError::PrivateInputNeedsZk { name } if name == "perceptron"),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("--weights-of perceptron=hidden"),
+        "{err}"
+    );
+    let Err(err) = load(ServiceConfig {
+        input_of: [("lenet".to_string(), InputVisibility::Private)].into(),
+        ..ServiceConfig::default()
+    }) else {
+        panic!("an unknown --input-of model is refused");
+    };
+    assert!(
+        matches!(&err, ServiceError::UnknownModel { flag: "--input-of", name, .. } if name == "lenet"),
+        "{err}"
+    );
+}

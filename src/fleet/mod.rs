@@ -274,6 +274,10 @@ pub struct JobMessage {
     pub input: Vec<i64>,
     /// When the service accepted it (ms since the Unix epoch).
     pub created_ms: u64,
+    /// Keep the input out of the proof (zero-knowledge keys only): the
+    /// served model's `--input-of` visibility. Absent in older messages.
+    #[serde(default)]
+    pub private_input: bool,
 }
 
 /// The subject of a model's jobs.
@@ -613,8 +617,16 @@ mod tests {
             vk: "abc".into(),
             input: vec![-1, 2],
             created_ms: 5,
+            private_input: true,
         };
         let bytes = serde_json::to_vec(&m).unwrap();
         assert_eq!(serde_json::from_slice::<JobMessage>(&bytes).unwrap(), m);
+        // A message from before private inputs proves with a public input.
+        let older = r#"{"id":"0","model":"m","vk":"abc","input":[1],"created_ms":5}"#;
+        assert!(
+            !serde_json::from_str::<JobMessage>(older)
+                .unwrap()
+                .private_input
+        );
     }
 }

@@ -629,10 +629,11 @@ async fn prove_with_lease(
     let backend = shared.backend;
     let pk = model.pk.clone();
     let input = job.input.clone();
+    let private_input = job.private_input;
     let mut task = tokio::task::spawn_blocking(move || {
         let start = Instant::now();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            crate::zk::model::prove_any_on(&backend, &pk, &input)
+            crate::zk::model::prove_any_on_with(&backend, &pk, &input, private_input)
         }));
         let seconds = start.elapsed().as_secs_f64();
         match outcome {

@@ -95,6 +95,46 @@ impl WeightVisibility {
 }
 
 /// Errors of proving and verification; verification errors name the failed check.
+/// Whether a proof shows its input (`public`) or keeps it private
+/// (`private`: zero-knowledge proofs only; the proof shows that some input in
+/// the activation range gives the public output). ezkl's `hashed` visibility
+/// is not built yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum InputVisibility {
+    #[default]
+    Public,
+    Private,
+}
+
+impl InputVisibility {
+    pub fn name(self) -> &'static str {
+        match self {
+            InputVisibility::Public => "public",
+            InputVisibility::Private => "private",
+        }
+    }
+
+    pub fn is_private(self) -> bool {
+        self == InputVisibility::Private
+    }
+}
+
+impl std::str::FromStr for InputVisibility {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "public" => Ok(InputVisibility::Public),
+            "private" => Ok(InputVisibility::Private),
+            "hashed" => {
+                Err("`hashed`: hashed inputs are not built yet; use `public` or `private`".into())
+            }
+            _ => Err(format!("`{s}`: expected `public` or `private`")),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ProofError {
     #[error(transparent)]

@@ -192,7 +192,7 @@ pub(super) async fn submit(
         }
     }
     let output = infer(&service, &model, input.clone()).await?;
-    let record = JobRecord::queued(
+    let mut record = JobRecord::queued(
         id.clone(),
         &model.name,
         digest.clone(),
@@ -200,6 +200,9 @@ pub(super) async fn submit(
         output_json(&model, &output),
         callback_text,
     );
+    if model.input.is_private() {
+        record.expected_output = Some(jobs::output_digest(&output));
+    }
     let ticket = caller.admit_proof(&service)?;
     #[cfg(feature = "fleet")]
     if let Some(fleet) = service.fleet() {
@@ -209,6 +212,7 @@ pub(super) async fn submit(
             vk: crate::proof::verdict::vk_fingerprint(&model.pk.vk),
             input,
             created_ms: record.created_ms,
+            private_input: model.input.is_private(),
         };
         return match fleet.submit(&record, &message).await {
             Ok(crate::fleet::client::Submitted::New) => {
@@ -420,15 +424,19 @@ async fn check_untrusted_proof(
         .await
         .map_err(|_| "shutting down".to_string())?;
     let m = model.clone();
-    let (digest, callback) = (record.request_digest.clone(), record.callback_url.clone());
+    let record = record.clone();
     tokio::task::spawn_blocking(move || {
         let (proof, checks) = crate::zk::model::AnyProof::from_bytes_deferred(&bytes)
             .map_err(|e| format!("malformed proof: {e}"))?;
         crate::proof::verdict::verify_any_file(&m.pk.vk, &proof, checks)
             .map_err(|r| format!("check `{}` failed: {}", r.check, r.reason))?;
-        if jobs::request_digest(&m.name, proof.input(), callback.as_deref()) != digest {
-            return Err("it is a valid proof of another input than the job's".to_string());
-        }
+        jobs::check_proof_matches(
+            &record,
+            m.input.is_private(),
+            proof.private_input(),
+            proof.input(),
+            proof.output(),
+        )?;
         Ok((bytes, proof.output().to_vec()))
     })
     .await
@@ -496,7 +504,7 @@ pub(super) async fn prove_in_fleet(
     let owner = caller.key.as_ref().map(|k| k.name().to_string());
     let id = jobs::job_id(owner.as_deref(), &model.name, None);
     let digest = jobs::request_digest(&model.name, &input, None);
-    let record = JobRecord::queued(
+    let mut record = JobRecord::queued(
         id.clone(),
         &model.name,
         digest,
@@ -504,12 +512,17 @@ pub(super) async fn prove_in_fleet(
         serde_json::Value::Null,
         None,
     );
+    if model.input.is_private() {
+        let output = super::routes::infer(service, model, input.clone()).await?;
+        record.expected_output = Some(jobs::output_digest(&output));
+    }
     let message = crate::fleet::JobMessage {
         id: id.clone(),
         model: model.name.clone(),
         vk: crate::proof::verdict::vk_fingerprint(&model.pk.vk),
         input,
         created_ms: record.created_ms,
+        private_input: model.input.is_private(),
     };
     match fleet.submit(&record, &message).await {
         Ok(_) => {}

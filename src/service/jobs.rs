@@ -87,6 +87,13 @@ pub struct JobRecord {
     pub proof_bytes: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_url: Option<String>,
+    /// For a model served with private inputs: the digest
+    /// ([`output_digest`]) of the quantized output the job's input gives. A
+    /// private-input proof cannot be matched with the input, so the service
+    /// checks a fleet worker's proof against this instead: a proof that some
+    /// input gives this output is what an honest worker would make.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_output: Option<String>,
 }
 
 impl JobRecord {
@@ -115,6 +122,7 @@ impl JobRecord {
             error: None,
             proof_bytes: None,
             callback_url,
+            expected_output: None,
         }
     }
 
@@ -227,6 +235,59 @@ pub fn request_digest(model: &str, input: &[i64], callback_url: Option<&str>) ->
     text.extend_from_slice(&(url.len() as u64).to_le_bytes());
     text.extend_from_slice(url.as_bytes());
     crate::keys::hex(&super::auth::sha256(&text))
+}
+
+/// The digest of a quantized output ([`JobRecord::expected_output`]).
+pub fn output_digest(output: &[i64]) -> String {
+    let mut text = Vec::with_capacity(output.len() * 8 + 8);
+    text.extend_from_slice(&(output.len() as u64).to_le_bytes());
+    for v in output {
+        text.extend_from_slice(&v.to_le_bytes());
+    }
+    crate::keys::hex(&super::auth::sha256(&text))
+}
+
+/// Whether a verified proof from outside the service (a fleet worker's) is
+/// the one `record` asked for: with a public input, a proof of the job's
+/// input (its request digest); with a private input (`served_private`), a
+/// private-input proof of the output the job's input gives.
+pub fn check_proof_matches(
+    record: &JobRecord,
+    served_private: bool,
+    proof_private: bool,
+    input: &[i64],
+    output: &[i64],
+) -> Result<(), String> {
+    match (proof_private, served_private) {
+        (false, false) => {
+            let digest = request_digest(&record.model, input, record.callback_url.as_deref());
+            if digest != record.request_digest {
+                return Err("it is a valid proof of another input than the job's".into());
+            }
+        }
+        (true, true) => {
+            if record.expected_output.as_deref() != Some(&output_digest(output)) {
+                return Err(
+                    "it keeps its input private and proves another output than the job's \
+                     input gives"
+                        .into(),
+                );
+            }
+        }
+        (true, false) => {
+            return Err(format!(
+                "it keeps its input private, but `{}` is served with public inputs",
+                record.model
+            ))
+        }
+        (false, true) => {
+            return Err(format!(
+                "it shows its input, but `{}` is served with private inputs",
+                record.model
+            ))
+        }
+    }
+    Ok(())
 }
 
 /// A job of the embedded backend: its record and, when done, the proof.
@@ -342,6 +403,43 @@ impl LocalJobs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A worker's proof matches its job: by input when the input is public,
+    /// by output when it is private; a proof of another input or output, or
+    /// of the other visibility, does not.
+    #[test]
+    fn a_fleet_proof_must_match_its_job() {
+        let mut public = JobRecord::queued(
+            "j".into(),
+            "m",
+            request_digest("m", &[1, 2], None),
+            None,
+            serde_json::Value::Null,
+            None,
+        );
+        assert_eq!(
+            check_proof_matches(&public, false, false, &[1, 2], &[7]),
+            Ok(())
+        );
+        assert!(check_proof_matches(&public, false, false, &[1, 3], &[7])
+            .unwrap_err()
+            .contains("another input"));
+        assert!(check_proof_matches(&public, false, true, &[], &[7])
+            .unwrap_err()
+            .contains("served with public inputs"));
+        public.expected_output = Some(output_digest(&[7]));
+        let private = public;
+        assert_eq!(check_proof_matches(&private, true, true, &[], &[7]), Ok(()));
+        assert!(check_proof_matches(&private, true, true, &[], &[8])
+            .unwrap_err()
+            .contains("another output"));
+        assert!(check_proof_matches(&private, true, false, &[1, 2], &[7])
+            .unwrap_err()
+            .contains("served with private inputs"));
+        let mut unrecorded = private;
+        unrecorded.expected_output = None;
+        assert!(check_proof_matches(&unrecorded, true, true, &[], &[7]).is_err());
+    }
 
     fn record(id: &str) -> JobRecord {
         JobRecord::queued(

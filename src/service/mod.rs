@@ -82,7 +82,7 @@ pub use tls::{TlsError, TlsFiles};
 use crate::backend::registry::SelectedBackend;
 use crate::backend::CpuBackend;
 use crate::keys::cache::{self, CacheError, KeyLocation, KeyParams, KeyPolicy, Setups};
-use crate::proof::{ProvingKey, WeightVisibility};
+use crate::proof::{InputVisibility, ProvingKey, WeightVisibility};
 use auth::{Authenticator, KeyFileError, KeyRing};
 use metrics::Metrics;
 use pool::ProvingPool;
@@ -145,6 +145,9 @@ pub struct ServiceConfig {
     /// Weight visibility per model name, overriding the key parameters'
     /// (`--weights-of`); every name must be a served model's.
     pub weights_of: BTreeMap<String, WeightVisibility>,
+    /// Input visibility per model name (`--input-of`); unnamed models'
+    /// inputs are public. A private input needs hidden weights.
+    pub input_of: BTreeMap<String, InputVisibility>,
 }
 
 impl Default for ServiceConfig {
@@ -161,6 +164,7 @@ impl Default for ServiceConfig {
             log_inputs: false,
             job_history: 1024,
             weights_of: BTreeMap::new(),
+            input_of: BTreeMap::new(),
         }
     }
 }
@@ -178,8 +182,17 @@ pub enum ServiceError {
     },
     #[error("--workers must be at least 1")]
     NoWorkers,
-    #[error("--weights-of names model `{name}`, which is not served (served: {served})")]
-    UnknownModel { name: String, served: String },
+    #[error("{flag} names model `{name}`, which is not served (served: {served})")]
+    UnknownModel {
+        flag: &'static str,
+        name: String,
+        served: String,
+    },
+    #[error(
+        "--input-of {name}=private: a private input needs zero-knowledge proofs; give the \
+         model hidden weights (--weights hidden, or --weights-of {name}=hidden)"
+    )]
+    PrivateInputNeedsZk { name: String },
     #[error("model `{}`: {source}", path.display())]
     Model {
         path: PathBuf,
@@ -280,6 +293,9 @@ pub struct ServedModel {
     /// `<name>-<cache digest>`: the key cache folder's name under a cache
     /// root, and the name a fleet shares the keys under (`None` when unknown).
     pub key_folder: Option<String>,
+    /// Whether its proofs keep the input private (`--input-of NAME=private`;
+    /// set by the service from [`ServiceConfig::input_of`]).
+    pub input: InputVisibility,
 }
 
 impl ServedModel {
@@ -303,6 +319,7 @@ impl ServedModel {
             keys_origin: prepared.keys.origin.as_str(),
             pk: prepared.keys.pk,
             key_folder: None,
+            input: InputVisibility::Public,
         }
     }
 }
@@ -358,6 +375,7 @@ impl Service {
         }
         if let Some(name) = config.weights_of.keys().find(|n| !names.contains_key(*n)) {
             return Err(ServiceError::UnknownModel {
+                flag: "--weights-of",
                 name: name.clone(),
                 served: names.keys().cloned().collect::<Vec<_>>().join(", "),
             });
@@ -429,8 +447,29 @@ impl Service {
         if config.workers == 0 {
             return Err(ServiceError::NoWorkers);
         }
+        if let Some(name) = config
+            .input_of
+            .keys()
+            .find(|n| !models.iter().any(|m| &&m.name == n))
+        {
+            return Err(ServiceError::UnknownModel {
+                flag: "--input-of",
+                name: name.clone(),
+                served: models
+                    .iter()
+                    .map(|m| m.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
         let mut by_name = BTreeMap::new();
-        for m in models {
+        for mut m in models {
+            if let Some(&input) = config.input_of.get(&m.name) {
+                if input.is_private() && !m.pk.vk.visibility.is_zk() {
+                    return Err(ServiceError::PrivateInputNeedsZk { name: m.name });
+                }
+                m.input = input;
+            }
             if let Some(first) = by_name.get(&m.name) {
                 let first: &Arc<ServedModel> = first;
                 return Err(ServiceError::DuplicateName {

@@ -232,7 +232,12 @@ fn worker(receiver: &Mutex<mpsc::Receiver<ProofJob>>, shared: &Shared) {
         let start = Instant::now();
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             telemetry::collect_phases(|| {
-                zk_model::prove_any_on(&shared.backend, &job.model.pk, &job.input)
+                zk_model::prove_any_on_with(
+                    &shared.backend,
+                    &job.model.pk,
+                    &job.input,
+                    job.model.input.is_private(),
+                )
             })
         }));
         let prove_s = start.elapsed().as_secs_f64();

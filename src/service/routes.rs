@@ -681,6 +681,8 @@ struct ModelInfo {
     output_shape: serde_json::Value,
     scale_bits: u32,
     weights: proof::WeightVisibility,
+    /// Whether its proofs show the input (`public`) or keep it `private`.
+    input: proof::InputVisibility,
     keys: &'static str,
     vk_digest: String,
 }
@@ -700,6 +702,7 @@ async fn models(
             output_shape: shapes_json(&m.output_shapes),
             scale_bits: m.pk.model.scale_bits,
             weights: m.pk.vk.visibility,
+            input: m.input,
             keys: m.keys_origin,
             vk_digest: proof::verdict::vk_fingerprint(&m.pk.vk),
         })

@@ -219,13 +219,18 @@ async fn two_workers_prove_every_job_and_the_proofs_verify() {
 /// with `--weights hidden`: the fleet's proofs are zero-knowledge ones that
 /// verify under the service's key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_worker_proves_hidden_weights_with_zero_knowledge() {
+async fn a_worker_proves_hidden_weights_and_a_private_input_with_zero_knowledge() {
     use zkinfer::zk::model::{self as zk_model, ZkModelProof};
     let Some(nats) = nats::start() else { return };
     let config = ServiceConfig {
         weights_of: [(
             "authorization".to_string(),
             zkinfer::proof::WeightVisibility::Hidden,
+        )]
+        .into(),
+        input_of: [(
+            "authorization".to_string(),
+            zkinfer::proof::InputVisibility::Private,
         )]
         .into(),
         ..ServiceConfig::default()
@@ -249,7 +254,10 @@ async fn a_worker_proves_hidden_weights_with_zero_knowledge() {
     let proof = ZkModelProof::from_bytes(&bytes).expect("a zero-knowledge proof file");
     let vk = &server.service.models().next().unwrap().pk.vk;
     assert!(vk.visibility.is_zk());
-    zk_model::verify(vk, &proof.input, &proof).unwrap();
+    // The service serves the model with private inputs: the job told the
+    // worker, whose proof holds no input, and the service checked its output.
+    assert!(proof.private_input && proof.input.is_empty());
+    zk_model::verify(vk, &[], &proof).unwrap();
     server.shutdown().await;
 }
 
