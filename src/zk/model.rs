@@ -54,7 +54,9 @@ pub struct ZkModelProof {
     pub settings: ProofSettings,
     /// Whether the input is private: then `input` is empty, and the proof
     /// shows that some input in the activation range (range-checked in the
-    /// proof by the key's `InputRange` nodes) gives `output`.
+    /// proof by the key's `InputRange` nodes) gives `output`. A model with a
+    /// Gather (whose ids are public) cannot have one
+    /// ([`check_private_input`]).
     pub private_input: bool,
     /// The quantized public input (every model input, in order); empty when
     /// the input is private.
@@ -83,11 +85,31 @@ pub fn check_supported(model: &Model) -> Result<(), ProofError> {
     {
         Some(node) => Err(ProofError::Zk(format!(
             "node `{}`: op {} has no zero-knowledge proof yet; `--zk` proves models of \
-             MatMul/Gemm, Conv, MaxPool, Add, Sub, Mul, ReLU, the activation tables (Tanh, \
-             Sigmoid, Erf, Exp, GELU, Sqrt, Rsqrt, Reciprocal) and the index maps (Reshape, \
-             Transpose, Slice, Concat, Pad, ReduceSum, SumPool/AveragePool, constant-mask Where)",
+             MatMul/Gemm, BatchedMatMul, Conv, MaxPool, Gather, Add, Sub, Mul, ReLU, the \
+             activation tables (Tanh, Sigmoid, Erf, Exp, GELU, Sqrt, Rsqrt, Reciprocal) and the \
+             index maps (Reshape, Transpose, Slice, Concat, Pad, ReduceSum, \
+             SumPool/AveragePool, constant-mask Where)",
             node.name,
             node.op.name()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Checks that a model can be proven with a private input: a Gather reads
+/// its ids from the public input (the verifier looks up the rows they
+/// select), so a model with one needs its input public.
+pub fn check_private_input(model: &Model) -> Result<(), ProofError> {
+    match model
+        .nodes
+        .iter()
+        .find(|node| matches!(node.op, crate::model::Op::Gather))
+    {
+        Some(node) => Err(ProofError::Zk(format!(
+            "node `{}` (Gather) reads its ids from the model input `{}`, which must be public: \
+             the verifier looks up the table rows the ids select, so a proof of this model \
+             cannot keep its input private",
+            node.name, model.tensors[node.inputs[1]].name
         ))),
         None => Ok(()),
     }
@@ -153,6 +175,9 @@ pub fn prove_witness<B: GlobalBackend>(
         return Err(not_hidden());
     }
     check_supported(model)?;
+    if private_input {
+        check_private_input(model)?;
+    }
     if input.len() != model.input_len() {
         return Err(ProofError::Shape(format!(
             "input has {} values, the model expects {}",
@@ -476,6 +501,9 @@ pub fn verify(vk: &VerifyingKey, input: &[i64], proof: &ZkModelProof) -> Result<
     }
     let model = &vk.model;
     check_supported(model)?;
+    if proof.private_input {
+        check_private_input(model)?;
+    }
     if proof.private_input && !input.is_empty() {
         return Err(ProofError::Zk(
             "the proof keeps its input private: it shows that some input gives its output, \
