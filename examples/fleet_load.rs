@@ -143,6 +143,7 @@ fn new_job(name: &str, vk: &str, input: &[i64]) -> Job {
         vk: vk.to_string(),
         input: input.to_vec(),
         created_ms: record.created_ms,
+        private_input: false,
     };
     Job { record, message }
 }

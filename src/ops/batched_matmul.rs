@@ -11,6 +11,12 @@
 //! rows and columns are zero in X and W, so they add nothing.
 //!
 //! Message: values `[Y(r), R(r), X(ρ_k, r_m, ρ_b), W(r_n, ρ_k, ρ_b)]`, one sumcheck.
+//!
+//! With zero knowledge ([`crate::zk::ops`]): commitments to `[Y(r), R(r)]`
+//! and the committed sumcheck of the same product (claim `Acc(r)` derived from
+//! the commitments), whose public factor `eq(r_b, ρ_b)` the verifier computes
+//! and whose final values `X(ρ_k, r_m, ρ_b)` and `W(r_n, ρ_k, ρ_b)` come back
+//! committed, closed by one proof of product; they are the claims on X and W.
 
 use ark_bn254::Fr;
 use ark_ff::Zero;
@@ -24,6 +30,11 @@ use crate::layout::{num_vars, Slot, SlotClaim};
 use crate::model::{Model, Node};
 use crate::sumcheck::{self, eq_eval, Expression};
 use crate::transcript::ProofTranscript;
+use crate::zk::ops::{
+    affine, Affine, CommittedSlotClaim, OpenedSlotClaim, ZkOpMessage, ZkOpProtocol, ZkProver,
+};
+use crate::zk::sumcheck as zk_sumcheck;
+use crate::zk::{Challenger, PedersenGens};
 
 /// Product of activations batched over the leading axis.
 pub struct BatchedMatMul;
@@ -92,15 +103,14 @@ fn split(d: &Dims, point: &[Fr]) -> (Vec<Fr>, Vec<Fr>, Vec<Fr>) {
     (r_n.to_vec(), r_m.to_vec(), r_b.to_vec())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn push_claims(
+fn push_claims<V: Copy>(
     node: &Node,
     n: usize,
     d: &Dims,
     point: &[Fr],
     rho: &[Fr],
-    [output, remainder, left, right]: [Fr; 4],
-    claims: &mut Vec<SlotClaim>,
+    [output, remainder, left, right]: [V; 4],
+    claims: &mut Vec<SlotClaim<V>>,
 ) {
     let (r_n, r_m, _) = split(d, point);
     let (rho_k, rho_b) = rho.split_at(d.log_k);
@@ -110,6 +120,38 @@ fn push_claims(
     let w_point: Vec<Fr> = r_n.iter().chain(rho_k).chain(rho_b).copied().collect();
     claim(claims, Slot::Tensor(node.inputs[0]), &x_point, left);
     claim(claims, Slot::Tensor(node.inputs[1]), &w_point, right);
+}
+
+/// `eq(r_b, ·)`, `X(·, r_m, ·)` and `W(r_n, ·, ·)` over `(k, b)`, k low: the
+/// sumcheck's three factors.
+fn batched_vectors(
+    ctx: &ProverContext<'_>,
+    node: &Node,
+    d: &Dims,
+    point: &[Fr],
+) -> Result<Vec<Vec<Fr>>, OpError> {
+    let (r_n, r_m, r_b) = split(d, point);
+    let backend = ctx.backend;
+    let (eq_n, eq_m, eq_b) = (
+        backend.eq_table(&r_n)?,
+        backend.eq_table(&r_m)?,
+        backend.eq_table(&r_b)?,
+    );
+    let x = ctx.padded_field(Slot::Tensor(node.inputs[0]));
+    let w = ctx.padded_field(Slot::Tensor(node.inputs[1]));
+    let (pb, pm, pk, pn) = (1 << d.log_b, 1 << d.log_m, 1 << d.log_k, 1 << d.log_n);
+    let mut x_part = vec![Fr::zero(); pb * pk];
+    let mut w_part = vec![Fr::zero(); pb * pk];
+    let mut e = vec![Fr::zero(); pb * pk];
+    for b in 0..pb {
+        for k in 0..pk {
+            let at = b * pk + k;
+            e[at] = eq_b[b];
+            x_part[at] = (0..pm).map(|m| eq_m[m] * x[(b * pm + m) * pk + k]).sum();
+            w_part[at] = (0..pn).map(|j| eq_n[j] * w[(b * pk + k) * pn + j]).sum();
+        }
+    }
+    Ok(vec![e, x_part, w_part])
 }
 
 impl OpProtocol for BatchedMatMul {
@@ -153,6 +195,10 @@ impl OpProtocol for BatchedMatMul {
         Bound::rescale(model, n)
     }
 
+    fn zk(&self) -> Option<&dyn ZkOpProtocol> {
+        Some(self)
+    }
+
     fn prove(
         &self,
         ctx: &ProverContext<'_>,
@@ -170,30 +216,9 @@ impl OpProtocol for BatchedMatMul {
         let shape = &model.tensors[node.output].shape;
         let acc = accumulator(model, shape, &point, output, remainder);
 
-        // X(·, r_m, ·), W(r_n, ·, ·) and eq(r_b, ·) over (k, b), k low.
-        let (r_n, r_m, r_b) = split(&d, &point);
-        let backend = ctx.backend;
-        let (eq_n, eq_m, eq_b) = (
-            backend.eq_table(&r_n)?,
-            backend.eq_table(&r_m)?,
-            backend.eq_table(&r_b)?,
-        );
-        let x = ctx.padded_field(Slot::Tensor(node.inputs[0]));
-        let w = ctx.padded_field(Slot::Tensor(node.inputs[1]));
-        let (pb, pm, pk, pn) = (1 << d.log_b, 1 << d.log_m, 1 << d.log_k, 1 << d.log_n);
-        let mut x_part = vec![Fr::zero(); pb * pk];
-        let mut w_part = vec![Fr::zero(); pb * pk];
-        let mut e = vec![Fr::zero(); pb * pk];
-        for b in 0..pb {
-            for k in 0..pk {
-                let at = b * pk + k;
-                e[at] = eq_b[b];
-                x_part[at] = (0..pm).map(|m| eq_m[m] * x[(b * pm + m) * pk + k]).sum();
-                w_part[at] = (0..pn).map(|j| eq_n[j] * w[(b * pk + k) * pn + j]).sum();
-            }
-        }
+        let mles = batched_vectors(ctx, node, &d, &point)?;
         let expr = Expression::product(3)?;
-        let out = sumcheck::prove(backend, t, acc, vec![e, x_part, w_part], &expr)?;
+        let out = sumcheck::prove(ctx.backend, t, acc, mles, &expr)?;
         let (left, right) = (out.final_evals[1], out.final_evals[2]);
         absorb_finals(t, &left, &right);
         let values = [output, remainder, left, right];
@@ -214,13 +239,8 @@ impl OpProtocol for BatchedMatMul {
         claims: &mut Vec<SlotClaim>,
     ) -> Result<(), OpError> {
         let node = &model.nodes[n];
-        let d = dims(model, node).map_err(OpError::Shape)?;
+        let d = checked_dims(model, node)?;
         let shape = &model.tensors[node.output].shape;
-        if num_vars(shape) != d.log_n + d.log_m + d.log_b {
-            return Err(OpError::Shape(
-                "output shape does not match the operands".into(),
-            ));
-        }
         message.expect(4, 1)?;
         let v = &message.values;
         let (output, remainder, left, right) = (v[0], v[1], v[2], v[3]);
@@ -240,6 +260,115 @@ impl OpProtocol for BatchedMatMul {
             &point,
             &rho,
             [output, remainder, left, right],
+            claims,
+        );
+        Ok(())
+    }
+}
+
+/// The verifier's dims, with the output's variables checked against them.
+fn checked_dims(model: &Model, node: &Node) -> Result<Dims, OpError> {
+    let d = dims(model, node).map_err(OpError::Shape)?;
+    if num_vars(&model.tensors[node.output].shape) != d.log_n + d.log_m + d.log_b {
+        return Err(OpError::Shape(
+            "output shape does not match the operands".into(),
+        ));
+    }
+    Ok(d)
+}
+
+/// `Acc(r)` as an affine map of the sent `[Y(r), R(r)]`.
+fn zk_accumulator(model: &Model, node: &Node, point: &[Fr]) -> Affine {
+    let shape = &model.tensors[node.output].shape;
+    affine(2, |v| accumulator(model, shape, point, v[0], v[1]))
+}
+
+/// With zero knowledge: the same batched sumcheck on committed values (see the
+/// module docs). The message commits `[Y(r), R(r)]`; `eq(r_b, ·)` is public.
+impl ZkOpProtocol for BatchedMatMul {
+    fn prove_zk(
+        &self,
+        ctx: &ProverContext<'_>,
+        zk: &mut ZkProver<'_>,
+        n: usize,
+        t: &mut ProofTranscript,
+        claims: &mut Vec<OpenedSlotClaim>,
+    ) -> Result<ZkOpMessage, OpError> {
+        let model = ctx.model;
+        let node = &model.nodes[n];
+        let d = dims(model, node).map_err(OpError::Shape)?;
+        let point = t.challenges(b"batched_matmul/point", d.log_n + d.log_m + d.log_b);
+        let values = [
+            ctx.evaluate(Slot::Tensor(node.output), &point)?,
+            ctx.evaluate(Slot::Remainder(n), &point)?,
+        ];
+        let (openings, commitments) = zk.send(t, b"batched_matmul/zk-values", &values);
+        let acc = zk_accumulator(model, node, &point).open(&openings);
+        let mles = batched_vectors(ctx, node, &d, &point)?;
+        let out = zk_sumcheck::prove(
+            ctx.backend,
+            t,
+            zk.gens,
+            acc,
+            mles,
+            &Expression::product(3)?,
+            &[true, false, false],
+            zk.blinds,
+        )?;
+        push_claims(
+            node,
+            n,
+            &d,
+            &point,
+            &out.point,
+            [
+                openings[0],
+                openings[1],
+                out.private_evals[0],
+                out.private_evals[1],
+            ],
+            claims,
+        );
+        Ok(ZkOpMessage {
+            values: commitments,
+            sumchecks: vec![out.proof],
+        })
+    }
+
+    fn verify_zk(
+        &self,
+        model: &Model,
+        _public: PublicInput<'_>,
+        n: usize,
+        message: &ZkOpMessage,
+        t: &mut ProofTranscript,
+        claims: &mut Vec<CommittedSlotClaim>,
+    ) -> Result<(), OpError> {
+        let node = &model.nodes[n];
+        let d = checked_dims(model, node)?;
+        message.expect(2, 1)?;
+        let point = t.challenges(b"batched_matmul/point", d.log_n + d.log_m + d.log_b);
+        let v = &message.values;
+        t.absorb_points(b"batched_matmul/zk-values", v);
+        let gens = PedersenGens::dory();
+        let acc = zk_accumulator(model, node, &point).commit(gens, v);
+        let (_, _, r_b) = split(&d, &point);
+        let (rho, finals) = zk_sumcheck::verify(
+            t,
+            gens,
+            &acc,
+            d.log_k + d.log_b,
+            &Expression::product(3)?,
+            &message.sumchecks[0],
+            |rho| vec![Some(eq_eval(&r_b, &rho[d.log_k..])), None, None],
+        )?;
+        push_claims(
+            node,
+            n,
+            &d,
+            &point,
+            &rho,
+            [v[0], v[1], finals[0], finals[1]],
             claims,
         );
         Ok(())

@@ -18,6 +18,14 @@
 //! refused by both.
 //!
 //! Message: values `[Y(r), W(ρ)]`, one sumcheck.
+//!
+//! With zero knowledge ([`crate::zk::ops`]): a commitment to `Y(r)` and the
+//! committed inner-product sumcheck from it, whose factor `M` is public (the
+//! verifier computes `M(ρ)` from the public ids as above) and whose final
+//! value `W(ρ)` comes back committed as the claim on the (hidden) table. The
+//! ids must be public: a proof with a private input of a model with a Gather
+//! is refused ([`crate::zk::model`]), and its verifier, which finds no ids in
+//! the statement, rejects one.
 
 use ark_bn254::Fr;
 use ark_ff::Zero;
@@ -29,7 +37,11 @@ use super::{
 };
 use crate::layout::{num_vars, padded_dims, padded_index, EqWeights, Slot, SlotClaim};
 use crate::model::{Model, Node, TensorKind};
+use crate::sumcheck::Expression;
 use crate::transcript::ProofTranscript;
+use crate::zk::ops::{CommittedSlotClaim, OpenedSlotClaim, ZkOpMessage, ZkOpProtocol, ZkProver};
+use crate::zk::sumcheck as zk_sumcheck;
+use crate::zk::{Challenger, PedersenGens};
 
 /// Gather rows of input 0 (a weight table `[V, …]`) by input 1 (a model input
 /// of ids, any shape); the output is the ids' shape then the row's.
@@ -79,6 +91,43 @@ fn for_each_term(model: &Model, node: &Node, rows: &[usize], term: &mut dyn FnMu
             term(t * d + j, row * d + j);
         }
     }
+}
+
+/// The padded table and the selector `M` at Y's point r (see the module docs).
+fn table_and_selector(
+    ctx: &ProverContext<'_>,
+    node: &Node,
+    r: &[Fr],
+) -> Result<(Vec<Fr>, Vec<Fr>), OpError> {
+    let model = ctx.model;
+    let out_shape = &model.tensors[node.output].shape;
+    let table_shape = &model.tensors[node.inputs[0]].shape;
+    let ids = &ctx.witness.values[node.inputs[1]];
+    let rows = rows(model, node, ids).map_err(OpError::Witness)?;
+    let y = EqWeights::new(out_shape, r);
+    let padded = padded_dims(table_shape);
+    let mut m = vec![Fr::zero(); padded.iter().product()];
+    for_each_term(model, node, &rows, &mut |o, i| {
+        m[padded_index(i, table_shape, &padded)] += y.at(o);
+    });
+    Ok((ctx.padded_field(Slot::Tensor(node.inputs[0])), m))
+}
+
+/// The rows the public ids select (the verifier's view).
+fn public_rows(model: &Model, node: &Node, public: PublicInput<'_>) -> Result<Vec<usize>, OpError> {
+    let ids = public.tensor(model, node.inputs[1]).ok_or(OpError::Check(
+        "the ids are not in the public input (a Gather's ids must be public)",
+    ))?;
+    rows(model, node, ids).map_err(|_| OpError::Check("a public id selects no table row"))
+}
+
+/// `M(ρ) = Σ_{t,d} eq(r, pad(t, d))·eq(ρ, pad(id_t, d))`, from the public ids.
+fn selector_at(model: &Model, node: &Node, rows: &[usize], r: &[Fr], rho: &[Fr]) -> Fr {
+    let y = EqWeights::new(&model.tensors[node.output].shape, r);
+    let x = EqWeights::new(&model.tensors[node.inputs[0]].shape, rho);
+    let mut m = Fr::zero();
+    for_each_term(model, node, rows, &mut |o, i| m += y.at(o) * x.at(i));
+    m
 }
 
 impl OpProtocol for Gather {
@@ -145,6 +194,10 @@ impl OpProtocol for Gather {
         })
     }
 
+    fn zk(&self) -> Option<&dyn ZkOpProtocol> {
+        Some(self)
+    }
+
     fn prove(
         &self,
         ctx: &ProverContext<'_>,
@@ -155,17 +208,8 @@ impl OpProtocol for Gather {
         let model = ctx.model;
         let node = &model.nodes[n];
         let out_shape = &model.tensors[node.output].shape;
-        let table_shape = &model.tensors[node.inputs[0]].shape;
-        let ids = &ctx.witness.values[node.inputs[1]];
-        let rows = rows(model, node, ids).map_err(OpError::Witness)?;
         let r = t.challenges(b"gather/point", num_vars(out_shape));
-        let y = EqWeights::new(out_shape, &r);
-        let padded = padded_dims(table_shape);
-        let mut m = vec![Fr::zero(); padded.iter().product()];
-        for_each_term(model, node, &rows, &mut |o, i| {
-            m[padded_index(i, table_shape, &padded)] += y.at(o);
-        });
-        let w = ctx.padded_field(Slot::Tensor(node.inputs[0]));
+        let (w, m) = table_and_selector(ctx, node, &r)?;
         let value = ctx.backend.inner_product(&w, &m)?;
         t.append_scalar(b"gather/value", &value);
         let (sc, rho, finals) = prove_inner_product(ctx, t, value, w, m)?;
@@ -189,11 +233,7 @@ impl OpProtocol for Gather {
     ) -> Result<(), OpError> {
         let node = &model.nodes[n];
         message.expect(2, 1)?;
-        let ids = public
-            .tensor(model, node.inputs[1])
-            .ok_or(OpError::Check("the ids are not in the public input"))?;
-        let rows = rows(model, node, ids)
-            .map_err(|_| OpError::Check("a public id selects no table row"))?;
+        let rows = public_rows(model, node, public)?;
         let out_shape = &model.tensors[node.output].shape;
         let table_shape = &model.tensors[node.inputs[0]].shape;
         let r = t.challenges(b"gather/point", num_vars(out_shape));
@@ -202,15 +242,84 @@ impl OpProtocol for Gather {
         let (rho, reduced) =
             crate::sumcheck::verify(t, value, num_vars(table_shape), 2, &message.sumchecks[0])?;
         t.append_scalar(b"gather/table", &table_value);
-        let y = EqWeights::new(out_shape, &r);
-        let x = EqWeights::new(table_shape, &rho);
-        let mut m = Fr::zero();
-        for_each_term(model, node, &rows, &mut |o, i| m += y.at(o) * x.at(i));
-        if table_value * m != reduced {
+        if table_value * selector_at(model, node, &rows, &r, &rho) != reduced {
             return Err(OpError::Check("gather sumcheck final value"));
         }
         claim(claims, Slot::Tensor(node.output), &r, value);
         claim(claims, Slot::Tensor(node.inputs[0]), &rho, table_value);
+        Ok(())
+    }
+}
+
+/// With zero knowledge: the same sumcheck from a committed `Y(r)`, `M` public
+/// (see the module docs).
+impl ZkOpProtocol for Gather {
+    fn prove_zk(
+        &self,
+        ctx: &ProverContext<'_>,
+        zk: &mut ZkProver<'_>,
+        n: usize,
+        t: &mut ProofTranscript,
+        claims: &mut Vec<OpenedSlotClaim>,
+    ) -> Result<ZkOpMessage, OpError> {
+        let model = ctx.model;
+        let node = &model.nodes[n];
+        let out_shape = &model.tensors[node.output].shape;
+        let r = t.challenges(b"gather/point", num_vars(out_shape));
+        let (w, m) = table_and_selector(ctx, node, &r)?;
+        let value = ctx.backend.inner_product(&w, &m)?;
+        let (openings, commitments) = zk.send(t, b"gather/zk-value", &[value]);
+        let out = zk_sumcheck::prove(
+            ctx.backend,
+            t,
+            zk.gens,
+            openings[0],
+            vec![w, m],
+            &Expression::product(2)?,
+            &[false, true],
+            zk.blinds,
+        )?;
+        claim(claims, Slot::Tensor(node.output), &r, openings[0]);
+        claim(
+            claims,
+            Slot::Tensor(node.inputs[0]),
+            &out.point,
+            out.private_evals[0],
+        );
+        Ok(ZkOpMessage {
+            values: commitments,
+            sumchecks: vec![out.proof],
+        })
+    }
+
+    fn verify_zk(
+        &self,
+        model: &Model,
+        public: PublicInput<'_>,
+        n: usize,
+        message: &ZkOpMessage,
+        t: &mut ProofTranscript,
+        claims: &mut Vec<CommittedSlotClaim>,
+    ) -> Result<(), OpError> {
+        let node = &model.nodes[n];
+        message.expect(1, 1)?;
+        let rows = public_rows(model, node, public)?;
+        let out_shape = &model.tensors[node.output].shape;
+        let table_shape = &model.tensors[node.inputs[0]].shape;
+        let r = t.challenges(b"gather/point", num_vars(out_shape));
+        let v = &message.values;
+        t.absorb_points(b"gather/zk-value", v);
+        let (rho, finals) = zk_sumcheck::verify(
+            t,
+            PedersenGens::dory(),
+            &v[0],
+            num_vars(table_shape),
+            &Expression::product(2)?,
+            &message.sumchecks[0],
+            |rho| vec![None, Some(selector_at(model, node, &rows, &r, rho))],
+        )?;
+        claim(claims, Slot::Tensor(node.output), &r, v[0]);
+        claim(claims, Slot::Tensor(node.inputs[0]), &rho, finals[0]);
         Ok(())
     }
 }

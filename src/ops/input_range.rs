@@ -7,6 +7,12 @@
 //! public input the verifier checks that range itself and the node costs one
 //! range check of the input's size. Proved by the index-map protocol
 //! ([`super::index_map`]) with identity terms.
+//!
+//! A Gather's ids are the exception: Gather reads them from the public input
+//! (the verifier checks every id against the table), so its ids operand keeps
+//! reading the model input, and an input read only as ids gets no
+//! `InputRange`. A proof with a private input of such a model is refused
+//! ([`crate::zk::model`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -44,9 +50,17 @@ impl IndexMap for InputRange {
     }
 }
 
+/// Whether operand `k` of `node` is a Gather's ids, which must stay a model
+/// input (Gather reads them from the public input).
+fn reads_ids(node: &Node, k: usize) -> bool {
+    matches!(node.op, Op::Gather) && k == 1
+}
+
 /// `model` with an [`InputRange`] node first for each model input that has
 /// none yet, every other reader of the input reading its output (so calling
-/// it twice changes nothing). Model outputs that are inputs stay as they are.
+/// it twice changes nothing), except a Gather's ids operand, which keeps
+/// reading the input; an input read only as Gather ids gets no node. Model
+/// outputs that are inputs stay as they are.
 pub fn bound_inputs(model: &Model) -> Model {
     let mut out = model.clone();
     let mut first = Vec::new();
@@ -55,7 +69,16 @@ pub fn bound_inputs(model: &Model) -> Model {
             .nodes
             .iter()
             .any(|n| matches!(n.op, Op::InputRange(_)) && n.inputs == [input]);
-        if bounded {
+        // Per read of the input: whether it is a Gather's ids.
+        let reads: Vec<bool> = model
+            .nodes
+            .iter()
+            .flat_map(|n| (0..n.inputs.len()).map(move |k| (n, k)))
+            .filter(|&(n, k)| n.inputs[k] == input)
+            .map(|(n, k)| reads_ids(n, k))
+            .collect();
+        let ids_only = !reads.is_empty() && reads.iter().all(|&ids| ids);
+        if bounded || ids_only {
             continue;
         }
         let tensor = &model.tensors[input];
@@ -66,8 +89,10 @@ pub fn bound_inputs(model: &Model) -> Model {
             kind: TensorKind::Activation,
         });
         for node in &mut out.nodes {
-            for i in node.inputs.iter_mut().filter(|i| **i == input) {
-                *i = y;
+            for k in 0..node.inputs.len() {
+                if node.inputs[k] == input && !reads_ids(node, k) {
+                    node.inputs[k] = y;
+                }
             }
         }
         first.push(Node {

@@ -269,41 +269,6 @@ fn transparent_and_zero_knowledge_proofs_do_not_mix() {
     assert!(ZkModelProof::from_bytes(&transparent.to_bytes()).is_err());
 }
 
-#[test]
-fn ops_without_a_zero_knowledge_proof_are_refused_naming_the_node() {
-    let model = Model {
-        name: "attention-scores".into(),
-        scale_bits: 7,
-        activation_bits: 16,
-        tensors: vec![
-            tensor("x", &[2, 2, 2], TensorKind::Input),
-            tensor("m", &[2, 2, 2], TensorKind::Activation),
-        ],
-        nodes: vec![node("scores", Op::BatchedMatMul, &[0, 0], 1)],
-        inputs: vec![0],
-        outputs: vec![1],
-    };
-    let err = proof::preprocess(
-        CpuBackend::global(),
-        model.clone(),
-        WeightVisibility::Hidden,
-        setup(),
-    )
-    .unwrap_err()
-    .to_string();
-    assert!(
-        err.contains("scores") && err.contains("BatchedMatMul"),
-        "{err}"
-    );
-    proof::preprocess(
-        CpuBackend::global(),
-        model,
-        WeightVisibility::Public,
-        setup(),
-    )
-    .unwrap();
-}
-
 /// x[1,4] → MatMul W[4,2] → ReLU, with the input zero at positions 1 and 3:
 /// two weight matrices that differ only in those rows give the same output,
 /// so the public statement (input, output) is the same.
@@ -754,4 +719,205 @@ fn softmax_and_norm_ops_prove_verify_and_reject_tampering() {
         assert!(model::verify(&pk.vk, &input, &bad).is_err(), "{name} round");
     }
     assert_flips_rejected(&pk, &input, &p, 60);
+}
+
+/// q[2,3,4] · (k[2,4,2] ⊙ c) per batch entry → ReLU: BatchedMatMul of two
+/// activations (one computed with a hidden weight) in zero knowledge.
+fn batched_matmul_model() -> Model {
+    use TensorKind::Activation as A;
+    Model {
+        name: "zk-batched-matmul".into(),
+        scale_bits: 7,
+        activation_bits: 16,
+        tensors: vec![
+            tensor("q", &[2, 3, 4], TensorKind::Input),
+            tensor("k_in", &[2, 4, 2], TensorKind::Input),
+            weight("c", &[2], vec![90, -70]),
+            tensor("k", &[2, 4, 2], A),
+            tensor("s", &[2, 3, 2], A),
+            tensor("y", &[2, 3, 2], A),
+        ],
+        nodes: vec![
+            node("scale", Op::Mul, &[1, 2], 3),
+            node("scores", Op::BatchedMatMul, &[0, 3], 4),
+            node("relu", Op::Relu, &[4], 5),
+        ],
+        inputs: vec![0, 1],
+        outputs: vec![5],
+    }
+}
+
+#[test]
+fn batched_matmul_proves_verifies_and_rejects_tampering() {
+    let input: Vec<i64> = (0..40).map(|i| ((i * 59) % 211) - 100).collect();
+    let pk = keys(batched_matmul_model(), WeightVisibility::Hidden);
+    let p = prove_seeded(&pk, &input, 21);
+    let y = *pk.model.outputs.first().unwrap();
+    assert_eq!(p.output, pk.model.execute(&input).unwrap().values[y]);
+    assert!(p.output.iter().any(|&v| v != 0), "{:?}", p.output);
+    model::verify(&pk.vk, &input, &p).unwrap();
+    let mut bad = p.clone();
+    bad.output[2] += 1;
+    assert!(model::verify(&pk.vk, &input, &bad).is_err());
+    let mut other = input.clone();
+    other[5] += 1;
+    assert!(model::verify(&pk.vk, &other, &p).is_err());
+    assert_flips_rejected(&pk, &input, &p, 60);
+}
+
+/// Gather of a hidden table's rows by the ids input, plus a second input x,
+/// → MatMul (hidden W) → ReLU: Gather in zero knowledge; its ids stay a
+/// public model input.
+fn gather_model() -> Model {
+    use TensorKind::Activation as A;
+    let table = (0..40).map(|i| ((i * 37 + 3) % 97) - 48).collect();
+    let w = (0..12).map(|i| ((i * 41 + 7) % 89) - 44).collect();
+    Model {
+        name: "zk-gather".into(),
+        scale_bits: 7,
+        activation_bits: 16,
+        tensors: vec![
+            tensor("ids", &[5], TensorKind::Input),
+            weight("table", &[10, 4], table),
+            tensor("x", &[5, 4], TensorKind::Input),
+            tensor("e", &[5, 4], A),
+            tensor("s", &[5, 4], A),
+            weight("W", &[4, 3], w),
+            tensor("h", &[5, 3], A),
+            tensor("y", &[5, 3], A),
+        ],
+        nodes: vec![
+            node("emb", Op::Gather, &[1, 0], 3),
+            node("add", Op::Add, &[3, 2], 4),
+            node("dense", Op::MatMul, &[4, 5], 6),
+            node("relu", Op::Relu, &[6], 7),
+        ],
+        inputs: vec![0, 2],
+        outputs: vec![7],
+    }
+}
+
+/// The ids (held as id·2^7; −1 is the last row), then x.
+fn gather_input() -> Vec<i64> {
+    let ids = [3i64, 0, 9, -1, 3].iter().map(|v| v << 7);
+    ids.chain((0..20).map(|i| ((i * 53) % 201) - 100)).collect()
+}
+
+#[test]
+fn gather_keys_with_hidden_weights_keep_the_ids_a_model_input() {
+    let pk = keys(gather_model(), WeightVisibility::Hidden);
+    let model = &pk.model;
+    model.validate().unwrap();
+    // x is range-checked; the ids, read only by the Gather, are not.
+    let bounded: Vec<&[usize]> = model
+        .nodes
+        .iter()
+        .filter(|n| matches!(n.op, Op::InputRange(_)))
+        .map(|n| &n.inputs[..])
+        .collect();
+    assert_eq!(bounded, [&[2usize][..]]);
+    let gather = model.nodes.iter().find(|n| n.name == "emb").unwrap();
+    assert_eq!(gather.inputs, [1, 0]);
+    let add = model.nodes.iter().find(|n| n.name == "add").unwrap();
+    assert_ne!(add.inputs[1], 2, "x is read through its InputRange");
+    assert_eq!(crate::ops::input_range::bound_inputs(model), *model);
+    // The key file's model validates on loading.
+    let bytes = crate::keys::vk_to_bytes(&pk.vk);
+    crate::keys::vk_from_bytes(std::path::Path::new("vk"), &bytes).unwrap();
+
+    // An input read both as ids and otherwise is range-checked for the
+    // other reader; the Gather still reads the input.
+    use TensorKind::Activation as A;
+    let both = Model {
+        name: "ids-also-added".into(),
+        scale_bits: 7,
+        activation_bits: 16,
+        tensors: vec![
+            tensor("ids", &[1, 5], TensorKind::Input),
+            weight("table", &[10, 1], (0..10).collect()),
+            tensor("e", &[1, 5], A),
+            tensor("s", &[1, 5], A),
+        ],
+        nodes: vec![
+            node("emb", Op::Gather, &[1, 0], 2),
+            node("add", Op::Add, &[2, 0], 3),
+        ],
+        inputs: vec![0],
+        outputs: vec![3],
+    };
+    both.validate().unwrap();
+    let bound = crate::ops::input_range::bound_inputs(&both);
+    bound.validate().unwrap();
+    assert!(matches!(bound.nodes[0].op, Op::InputRange(_)));
+    assert_eq!(bound.nodes[1].inputs, [1, 0], "the Gather reads the input");
+    assert_eq!(bound.nodes[2].inputs[1], bound.nodes[0].output);
+}
+
+#[test]
+fn gather_proves_verifies_and_rejects_tampering() {
+    let input = gather_input();
+    let pk = keys(gather_model(), WeightVisibility::Hidden);
+    let p = prove_seeded(&pk, &input, 22);
+    assert_eq!(p.output, pk.model.execute(&input).unwrap().values[7]);
+    assert!(p.output.iter().any(|&v| v != 0), "{:?}", p.output);
+    model::verify(&pk.vk, &input, &p).unwrap();
+    let mut bad = p.clone();
+    bad.output[4] += 1;
+    assert!(model::verify(&pk.vk, &input, &bad).is_err());
+    // Other ids select other rows: the proof does not verify for them.
+    let mut other = input.clone();
+    other[1] = 5 << 7;
+    assert!(model::verify(&pk.vk, &other, &p).is_err());
+    let mut relabelled = p.clone();
+    relabelled.input = other.clone();
+    assert!(model::verify(&pk.vk, &other, &relabelled).is_err());
+    assert_flips_rejected(&pk, &input, &p, 60);
+}
+
+/// A Gather's ids must be public: a proof with a private input is refused
+/// naming the node, and a proof relabelled private is rejected (also by the
+/// op's own verifier, which finds no ids in the statement).
+#[test]
+fn a_gather_model_refuses_a_private_input() {
+    let input = gather_input();
+    let pk = keys(gather_model(), WeightVisibility::Hidden);
+    let witness = pk.model.execute(&input).unwrap();
+    let err = model::prove_witness(
+        CpuBackend::global(),
+        &pk,
+        &input,
+        &witness,
+        true,
+        &mut SeededBlinds::new(23),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("emb") && err.contains("ids") && err.contains("public"),
+        "{err}"
+    );
+    assert!(model::prove_with(CpuBackend::global(), &pk, &input, true).is_err());
+
+    let p = prove_seeded(&pk, &input, 24);
+    let mut relabelled = p.clone();
+    relabelled.private_input = true;
+    relabelled.input.clear();
+    let err = model::verify(&pk.vk, &[], &relabelled)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("emb") && err.contains("public"), "{err}");
+
+    let n = pk.model.nodes.iter().position(|n| n.name == "emb").unwrap();
+    let zk = crate::ops::protocol(&Op::Gather).zk().unwrap();
+    let err = zk
+        .verify_zk(
+            &pk.vk.model,
+            crate::ops::PublicInput { values: &[] },
+            n,
+            &p.ops[n],
+            &mut crate::transcript::ProofTranscript::new(b"test"),
+            &mut Vec::new(),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("public"), "{err}");
 }
