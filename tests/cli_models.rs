@@ -34,7 +34,7 @@ fn input_path(name: &str) -> String {
 }
 
 fn prove(name: &str, dir: &Path, extra: &[&str]) -> (PathBuf, serde_json::Value) {
-    let proof = dir.join(format!("{name}.proof"));
+    let proof = dir.join(format!("{}.proof", name.replace('/', "-")));
     let model = model_path(name);
     let input = input_path(name);
     let mut args = vec![
@@ -250,21 +250,54 @@ fn zero_knowledge_proofs_from_the_command_line() {
     assert!(!out.status.success());
     assert!(text(&out).contains("--zk"), "{}", text(&out));
 
-    // A model with an op that has no zero-knowledge proof yet (Softmax's
-    // max shift): named.
+    // The transformers' ops: a causal Softmax (MaxShift, Exp, ReduceSum,
+    // Div, a constant mask) and a LayerNormalization (SumSquares, Rsqrt)
+    // prove and verify with --zk.
+    for name in ["ops/causal_softmax", "ops/layernorm"] {
+        let keys = dir.path().join(name.replace('/', "-"));
+        let keys_arg = keys.to_str().unwrap();
+        let out = zkinfer(&["preprocess", &model_path(name), "--zk", "--keys", keys_arg]);
+        assert!(
+            out.status.success(),
+            "preprocess --zk {name}: {}",
+            text(&out)
+        );
+        let (proof, _) = prove(name, dir.path(), &["--keys", keys_arg]);
+        let out = zkinfer(&[
+            "verify",
+            "--vk",
+            keys.join("vk.bin").to_str().unwrap(),
+            "--proof",
+            proof.to_str().unwrap(),
+        ]);
+        assert!(out.status.success(), "verify {name}: {}", text(&out));
+    }
+    // Token ids read by a Gather must be public: --private-input is refused,
+    // naming the node.
+    let keys = dir.path().join("int_gather");
+    let keys_arg = keys.to_str().unwrap();
     let out = zkinfer(&[
         "preprocess",
-        &root()
-            .join("models/ops/max_shift/network.onnx")
-            .display()
-            .to_string(),
+        &model_path("ops/int_gather"),
         "--zk",
         "--keys",
-        dir.path().join("max_shift").to_str().unwrap(),
+        keys_arg,
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = zkinfer(&[
+        "prove",
+        &model_path("ops/int_gather"),
+        "--input",
+        &input_path("ops/int_gather"),
+        "--proof",
+        dir.path().join("gather.proof").to_str().unwrap(),
+        "--keys",
+        keys_arg,
+        "--private-input",
     ]);
     assert!(!out.status.success());
     assert!(
-        text(&out).contains("no zero-knowledge proof yet"),
+        text(&out).contains("Gather") && text(&out).contains("must be public"),
         "{}",
         text(&out)
     );
