@@ -725,21 +725,7 @@ async fn a_model_with_hidden_weights_is_served_with_zero_knowledge_proofs() {
     assert_eq!(authorization.pk.vk.visibility, WeightVisibility::Committed);
 
     let data = input_json("perceptron")["input_data"].clone();
-    let answer = post(
-        server.addr,
-        "/v1/models/perceptron/prove",
-        &json!({"input_data": data, "tier": "proof"}),
-    )
-    .await;
-    assert_eq!(
-        answer.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(answer.json()["proof"].as_str().unwrap())
-        .unwrap();
+    let (_, bytes) = prove_zk(server.addr, "perceptron").await;
     let proof = ZkModelProof::from_bytes(&bytes).expect("a zero-knowledge proof file");
     zk_model::verify(&perceptron.pk.vk, &proof.input, &proof).unwrap();
 
@@ -768,15 +754,8 @@ async fn a_model_with_hidden_weights_is_served_with_zero_knowledge_proofs() {
     check_proof(&server.service, &answer, &expected);
     server.shutdown().await;
 
-    let Err(err) = Service::load(
+    let Err(err) = load(
         &[model_path("perceptron")],
-        &KeyParams {
-            import: ImportOptions::default(),
-            visibility: WeightVisibility::Committed,
-        },
-        &KeyLocation::Root(cache_dir().join("keys")),
-        &mut Setups::new(cache_dir()),
-        SelectedBackend::Cpu(CpuBackend::global()),
         ServiceConfig {
             weights_of: [("lenet".to_string(), WeightVisibility::Hidden)].into(),
             ..ServiceConfig::default()
@@ -808,27 +787,13 @@ async fn a_model_served_with_private_inputs_answers_proofs_without_the_input() {
     let listed = get(server.addr, "/v1/models").await.json();
     assert_eq!(listed["models"][0]["input"], "private", "{listed}");
     let data = input_json("perceptron")["input_data"].clone();
-    let answer = post(
-        server.addr,
-        "/v1/models/perceptron/prove",
-        &json!({"input_data": data, "tier": "proof"}),
-    )
-    .await;
-    assert_eq!(
-        answer.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&answer.body)
-    );
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(answer.json()["proof"].as_str().unwrap())
-        .unwrap();
+    let (answer, bytes) = prove_zk(server.addr, "perceptron").await;
     let proof = ZkModelProof::from_bytes(&bytes).expect("a zero-knowledge proof file");
     assert!(proof.private_input && proof.input.is_empty());
     let perceptron = server.service.models().next().unwrap();
     zk_model::verify(&perceptron.pk.vk, &[], &proof).unwrap();
     assert_eq!(
-        answer.json()["output"],
+        answer["output"],
         json!(zkinfer::quant::dequantize(
             &proof.output,
             perceptron.pk.model.scale_bits
@@ -855,19 +820,7 @@ async fn a_model_served_with_private_inputs_answers_proofs_without_the_input() {
     assert_eq!(against_input["accepted"], false, "{against_input}");
     server.shutdown().await;
 
-    let load = |config: ServiceConfig| {
-        Service::load(
-            &[model_path("perceptron")],
-            &KeyParams {
-                import: ImportOptions::default(),
-                visibility: WeightVisibility::Committed,
-            },
-            &KeyLocation::Root(cache_dir().join("keys")),
-            &mut Setups::new(cache_dir()),
-            SelectedBackend::Cpu(CpuBackend::global()),
-            config,
-        )
-    };
+    let load = |config: ServiceConfig| load(&[model_path("perceptron")], config);
     let Err(err) = load(ServiceConfig {
         input_of: [("perceptron".to_string(), InputVisibility::Private)].into(),
         ..ServiceConfig::default()

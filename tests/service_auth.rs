@@ -16,13 +16,8 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
-use zkinfer::backend::registry::SelectedBackend;
-use zkinfer::backend::CpuBackend;
-use zkinfer::keys::cache::{KeyLocation, KeyParams, Setups};
-use zkinfer::onnx::ImportOptions;
-use zkinfer::proof::WeightVisibility;
 use zkinfer::service::auth::{sha256, KeyFile, KeyRing, SecretHash};
-use zkinfer::service::{check_exposure, Service, ServiceConfig, ServiceError, TlsFiles};
+use zkinfer::service::{check_exposure, ServiceConfig, ServiceError, TlsFiles};
 
 use crate::common;
 
@@ -751,20 +746,10 @@ fn a_public_address_without_keys_is_refused_unless_insecure() {
 fn bad_key_and_tls_files_are_refused_naming_the_file_the_entry_and_the_problem() {
     let dir = tempfile::tempdir().unwrap();
     let load = |config: ServiceConfig| {
-        Service::load(
-            &[model_path("authorization")],
-            &KeyParams {
-                import: ImportOptions::default(),
-                visibility: WeightVisibility::Committed,
-            },
-            &KeyLocation::Root(cache_dir().join("keys")),
-            &mut Setups::new(cache_dir()),
-            SelectedBackend::Cpu(CpuBackend::global()),
-            config,
-        )
-        .map(|_| ())
-        .unwrap_err()
-        .to_string()
+        load(&[model_path("authorization")], config)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
     };
     let keys = dir.path().join("keys.toml");
     let good = entry("good", "s", "models = [\"*\"]");

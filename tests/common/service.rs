@@ -22,6 +22,48 @@ use zkinfer::service::{self, Service, ServiceConfig};
 
 use super::root;
 
+/// [`Service::load`] of `models` with committed weights (unless `config`
+/// says otherwise per model), the test key cache and the CPU.
+pub fn load(
+    models: &[PathBuf],
+    config: ServiceConfig,
+) -> Result<Arc<Service>, service::ServiceError> {
+    Service::load(
+        models,
+        &KeyParams {
+            import: ImportOptions::default(),
+            visibility: WeightVisibility::Committed,
+        },
+        &KeyLocation::Root(cache_dir().join("keys")),
+        &mut Setups::new(cache_dir()),
+        SelectedBackend::Cpu(CpuBackend::global()),
+        config,
+    )
+}
+
+/// Asks `model` for a proof-tier answer on its shipped input and decodes the
+/// zero-knowledge proof file it carries: the answer's JSON and the proof bytes.
+pub async fn prove_zk(addr: SocketAddr, model: &str) -> (Value, Vec<u8>) {
+    let data = input_json(model)["input_data"].clone();
+    let answer = post(
+        addr,
+        &format!("/v1/models/{model}/prove"),
+        &json!({"input_data": data, "tier": "proof"}),
+    )
+    .await;
+    assert_eq!(
+        answer.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    let json = answer.json();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(json["proof"].as_str().unwrap())
+        .unwrap();
+    (json, bytes)
+}
+
 pub fn model_path(name: &str) -> PathBuf {
     root().join("models").join(name).join("network.onnx")
 }
@@ -52,23 +94,9 @@ impl Server {
     }
 
     pub async fn start_with(models: Vec<PathBuf>, config: ServiceConfig) -> Server {
-        let params = KeyParams {
-            import: ImportOptions::default(),
-            visibility: WeightVisibility::Committed,
-        };
-        let service = tokio::task::spawn_blocking(move || {
-            Service::load(
-                &models,
-                &params,
-                &KeyLocation::Root(cache_dir().join("keys")),
-                &mut Setups::new(cache_dir()),
-                SelectedBackend::Cpu(CpuBackend::global()),
-                config,
-            )
-            .unwrap()
-        })
-        .await
-        .unwrap();
+        let service = tokio::task::spawn_blocking(move || load(&models, config).unwrap())
+            .await
+            .unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
