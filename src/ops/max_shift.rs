@@ -76,6 +76,25 @@ impl MaxShift {
         broadcast_point(x_shape, &rows_shape(x_shape), point)
     }
 
+    /// `m = M(r_i)`: the MLE at the rows point of each padded row's selected
+    /// entry `M_i = Σ_k S[i, k]·X[i, k]` (what the sumcheck proves m to be),
+    /// from the padded input and selector.
+    fn selected_max(
+        ctx: &ProverContext<'_>,
+        x: &[i64],
+        s: &[i64],
+        padded_len: usize,
+        r_rows: &[Fr],
+    ) -> Result<Fr, OpError> {
+        let selected: Vec<Fr> = x
+            .chunks(padded_len)
+            .zip(s.chunks(padded_len))
+            .map(|(x, s)| small_to_field(x.iter().zip(s).map(|(x, s)| x * s).sum::<i64>()))
+            .collect();
+        let eq_rows = ctx.backend.eq_table(r_rows)?;
+        Ok(ctx.backend.inner_product(&eq_rows, &selected)?)
+    }
+
     /// Absorbs `S(ρ)` and `X(ρ)` and leaves every claim of the message.
     fn finish(
         model: &Model,
@@ -199,17 +218,9 @@ impl OpProtocol for MaxShift {
         let r = t.challenges(b"maxshift/point", num_vars(x_shape));
         let (r_rows, _) = Self::split(x_shape, &r);
         let x_r = ctx.evaluate(Slot::Tensor(node.inputs[0]), &r)?;
-        // M per padded row, from the committed selector and input (what the
-        // sumcheck proves m to be).
         let x = ctx.padded_values(Slot::Tensor(node.inputs[0]));
         let s = ctx.padded_values(Slot::Aux(n, 0));
-        let selected: Vec<Fr> = x
-            .chunks(padded_len)
-            .zip(s.chunks(padded_len))
-            .map(|(x, s)| small_to_field(x.iter().zip(s).map(|(x, s)| x * s).sum::<i64>()))
-            .collect();
-        let eq_rows = ctx.backend.eq_table(&r_rows)?;
-        let m = ctx.backend.inner_product(&eq_rows, &selected)?;
+        let m = Self::selected_max(ctx, &x, &s, padded_len, &r_rows)?;
         t.append_scalar(b"maxshift/input", &x_r);
         t.append_scalar(b"maxshift/max", &m);
         let beta = t.challenge(b"maxshift/beta");
@@ -330,15 +341,15 @@ impl ZkOpProtocol for MaxShift {
         let r = t.challenges(b"maxshift/point", num_vars(x_shape));
         let (r_rows, _) = Self::split(x_shape, &r);
         let x_r = ctx.evaluate(Slot::Tensor(node.inputs[0]), &r)?;
+        let m = Self::selected_max(
+            ctx,
+            &ctx.padded_values(Slot::Tensor(node.inputs[0])),
+            &ctx.padded_values(Slot::Aux(n, 0)),
+            padded_len,
+            &r_rows,
+        )?;
         let x = ctx.padded_field(Slot::Tensor(node.inputs[0]));
         let s = ctx.padded_field(Slot::Aux(n, 0));
-        let selected: Vec<Fr> = x
-            .chunks(padded_len)
-            .zip(s.chunks(padded_len))
-            .map(|(x, s)| x.iter().zip(s).map(|(x, s)| *x * s).sum::<Fr>())
-            .collect();
-        let eq_rows = ctx.backend.eq_table(&r_rows)?;
-        let m = ctx.backend.inner_product(&eq_rows, &selected)?;
         let (sent, commitments) = zk.send(t, b"maxshift/zk-values", &[x_r, m]);
         let beta = t.challenge(b"maxshift/beta");
         let target = zk_target(x_shape, &r, beta).open(&sent);
